@@ -1,0 +1,405 @@
+/* wslalloc recording format: the memory-mapped file a process writes and the tools read. */
+#ifndef WSLALLOC_FORMAT_H
+#define WSLALLOC_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One recording per process, `<exe>.<pid>.wsla`, mapped MAP_SHARED by the
+ * process that writes it, so that whatever it wrote is in the page cache the
+ * moment it is written and survives SIGKILL.  All integers are little-endian
+ * (the format is only ever written on x86-64 and aarch64 Linux).  Offsets are
+ * from the start of the file.  Every region is 4096-aligned.
+ *
+ *   [0, 4096)          struct wsla_header       identity, geometry, end state
+ *   counters_off       struct wsla_counters     exact counters (atomics)
+ *   module_off         struct wsla_module[]     loaded modules, for call sites
+ *   oom_off            struct wsla_oom[]        out-of-memory records, never
+ *                                               overwritten by the ring
+ *   live_off           struct wsla_live[]       the live allocations, mirrored
+ *   ring_off           struct wsla_event[]      the event ring (power of two)
+ *
+ * Writers and readers.  The writing process updates counters with atomic
+ * read-modify-write operations; a reader in another process (wslalloc top)
+ * may see a counter a few operations behind but never a torn 64-bit value.
+ * Ring slots, OOM records and live slots each carry a commit word, written
+ * last with release semantics after the payload; a reader loads it with
+ * acquire, copies the payload, issues an acquire fence and loads it again,
+ * and keeps the copy only if both loads give the value it expects.  A slot
+ * whose commit word is zero or stale was never written, or was torn by a
+ * crash or overtaken by the ring, and is skipped and counted as lost.
+ *
+ * Compatibility.  `version` changes whenever a field moves or changes meaning;
+ * readers refuse a version they do not know.  New fields go into the reserved
+ * tail of a structure and are announced with a flag in `features`.
+ */
+
+#define WSLA_MAGIC "WSLALLOC"
+#define WSLA_MAGIC_LEN 8
+#define WSLA_FORMAT_VERSION 1u
+#define WSLA_PAGE 4096u
+
+#define WSLA_API_MAX 64u    /* slots in the per-API counter table */
+#define WSLA_DEVICE_MAX 16u /* devices with counters of their own */
+#define WSLA_PATH_MAX 512u
+#define WSLA_CMDLINE_MAX 1024u
+#define WSLA_OPTIONS_MAX 1024u
+
+/* How the process ended, in wsla_header.end_state. */
+enum wsla_end {
+  WSLA_END_RUNNING = 0, /* not ended yet, or killed (the reader tells which) */
+  WSLA_END_EXIT = 1,    /* exit() or return from main; exit_code is valid */
+  WSLA_END_SIGNAL = 2,  /* a fatal signal; end_signal is valid */
+};
+
+/* Event types, in wsla_event.type. */
+enum wsla_event_type {
+  WSLA_EV_NONE = 0,
+  WSLA_EV_ALLOC = 1,  /* addr, size granted; device memory unless WSLA_F_HOST */
+  WSLA_EV_FREE = 2,   /* addr, size that was live (0 when untracked) */
+  WSLA_EV_FAIL = 3,   /* a failed call that is not out-of-memory; result */
+  WSLA_EV_OOM = 4,    /* an out-of-memory failure; aux = OOM record index */
+  WSLA_EV_SAMPLE = 5, /* device view: addr = free, size = total, aux = own */
+};
+
+/* Event and live-slot flags. */
+enum wsla_flags {
+  WSLA_F_HOST = 1u << 0,      /* pinned or registered host memory */
+  WSLA_F_MANAGED = 1u << 1,   /* managed (unified) memory */
+  WSLA_F_ASYNC = 1u << 2,     /* stream-ordered: addr of a pool allocation */
+  WSLA_F_UNTRACKED = 1u << 3, /* a free of a pointer the shim never saw */
+  WSLA_F_REGISTER = 1u << 4,  /* host memory registered, not allocated */
+};
+
+/* Where an OOM record's free/total figures come from. */
+enum wsla_view_source {
+  WSLA_VIEW_NONE = 0,   /* no figures could be had */
+  WSLA_VIEW_DRIVER = 1, /* cuMemGetInfo right after the failure */
+  WSLA_VIEW_SAMPLE = 2, /* the latest sample taken before the call (HIP) */
+};
+
+/*
+ * API identifiers, append-only: the index is part of the format.  The names
+ * are the ones clients call; per-thread-stream exports fold into the base.
+ */
+#define WSLA_API_LIST(X)                                                       \
+  X(0, unknown)                                                                \
+  X(1, cudaMalloc)                                                             \
+  X(2, cudaFree)                                                               \
+  X(3, cudaMallocPitch)                                                        \
+  X(4, cudaMalloc3D)                                                           \
+  X(5, cudaMallocManaged)                                                      \
+  X(6, cudaMallocAsync)                                                        \
+  X(7, cudaFreeAsync)                                                          \
+  X(8, cudaMallocFromPoolAsync)                                                \
+  X(9, cudaMallocHost)                                                         \
+  X(10, cudaHostAlloc)                                                         \
+  X(11, cudaFreeHost)                                                          \
+  X(12, cudaHostRegister)                                                      \
+  X(13, cudaHostUnregister)                                                    \
+  X(14, cudaMemGetInfo)                                                        \
+  X(15, hipMalloc)                                                             \
+  X(16, hipFree)                                                               \
+  X(17, hipMallocManaged)                                                      \
+  X(18, hipExtMallocWithFlags)                                                 \
+  X(19, hipMallocPitch)                                                        \
+  X(20, hipMallocAsync)                                                        \
+  X(21, hipFreeAsync)                                                          \
+  X(22, hipMallocFromPoolAsync)                                                \
+  X(23, hipHostMalloc)                                                         \
+  X(24, hipHostFree)                                                           \
+  X(25, hipMallocHost)                                                         \
+  X(26, hipHostRegister)                                                       \
+  X(27, hipHostUnregister)                                                     \
+  X(28, hipMemGetInfo)                                                         \
+  X(29, hipFreeHost)
+
+enum wsla_api {
+#define WSLA_API_ENUM(idx, name) WSLA_API_##name = idx,
+  WSLA_API_LIST(WSLA_API_ENUM)
+#undef WSLA_API_ENUM
+  WSLA_API_COUNT
+};
+
+struct wsla_header {
+  char magic[WSLA_MAGIC_LEN];   /* "WSLALLOC" */
+  uint32_t version;             /* WSLA_FORMAT_VERSION */
+  uint32_t header_size;         /* sizeof(struct wsla_header) */
+  uint64_t file_size;           /* bytes the writer made the file */
+  uint64_t features;            /* reserved-field flags, none yet */
+  uint64_t counters_off;
+  uint64_t module_off;
+  uint64_t oom_off;
+  uint64_t live_off;
+  uint64_t ring_off;
+  uint32_t counters_size;       /* sizeof(struct wsla_counters) */
+  uint32_t module_size;         /* sizeof(struct wsla_module) */
+  uint32_t module_cap;
+  uint32_t oom_size;            /* sizeof(struct wsla_oom) */
+  uint32_t oom_cap;
+  uint32_t live_size;           /* sizeof(struct wsla_live) */
+  uint64_t live_cap;
+  uint32_t event_size;          /* sizeof(struct wsla_event) */
+  uint32_t api_max;             /* WSLA_API_MAX */
+  uint64_t ring_cap;            /* a power of two */
+  uint32_t device_max;          /* WSLA_DEVICE_MAX */
+  int32_t pid;
+  int32_t ppid;
+  uint32_t uid;
+  uint64_t proc_start_ticks;    /* /proc/<pid>/stat field 22: tells pid reuse */
+  int64_t start_realtime_ns;    /* CLOCK_REALTIME when the recording began */
+  int64_t start_monotonic_ns;   /* CLOCK_MONOTONIC at the same moment; event
+                                   times are monotonic ns since this */
+  uint32_t end_state;           /* enum wsla_end, written last at the end */
+  int32_t exit_code;
+  int32_t end_signal;
+  uint32_t sample_ms;           /* device-view sampling period in force */
+  int64_t end_time_ns;          /* event-time of the end */
+  uint32_t cmdline_len;         /* bytes used in cmdline, NULs between args */
+  uint32_t reserved0;
+  char exe[WSLA_PATH_MAX];      /* /proc/self/exe */
+  char cmdline[WSLA_CMDLINE_MAX];
+  char options[WSLA_OPTIONS_MAX]; /* "NAME=value\n" for each option in force */
+  uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
+                   WSLA_OPTIONS_MAX];
+};
+
+struct wsla_api_counters {
+  uint64_t calls;  /* every call, failed or not */
+  uint64_t failed; /* calls that returned an error */
+  uint64_t bytes;  /* bytes requested by the calls that succeeded */
+  uint64_t ooms;   /* failures that were out-of-memory */
+};
+
+struct wsla_device_counters {
+  uint64_t live_bytes;     /* device memory live now, sizes as requested */
+  uint64_t live_allocs;
+  uint64_t peak_bytes;     /* the highest live_bytes seen */
+  uint64_t peak_time_ns;   /* event-time of that peak */
+  uint64_t total_bytes;    /* last device view: total memory */
+  uint64_t free_bytes;     /* last device view: free memory */
+  uint64_t view_time_ns;   /* event-time of the last device view; 0 = none */
+  uint64_t ooms;
+};
+
+struct wsla_counters {
+  uint64_t events_claimed;   /* ring slots claimed since the start */
+  uint64_t ooms_claimed;     /* OOM records claimed (may exceed oom_cap) */
+  uint64_t recovered;        /* OOMs the shim turned into a success */
+  uint64_t host_live_bytes;  /* pinned and registered host memory */
+  uint64_t host_live_allocs;
+  uint64_t host_peak_bytes;
+  uint64_t untracked_frees;  /* frees of pointers the shim never saw */
+  uint64_t live_overflow;    /* live allocations that found no live slot */
+  uint64_t modules_count;    /* module records written */
+  uint64_t modules_lost;     /* modules that found no record */
+  uint64_t table_oom;        /* live-table nodes the heap refused */
+  uint64_t reserved[5];
+  struct wsla_api_counters api[WSLA_API_MAX];
+  struct wsla_device_counters dev[WSLA_DEVICE_MAX];
+};
+
+/* A loaded ELF module; a call site is resolved to path + (site - bias). */
+struct wsla_module {
+  uint64_t commit; /* index + 1 once written */
+  uint64_t bias;   /* dlpi_addr: the load bias */
+  uint64_t lo, hi; /* absolute address range of its PT_LOAD segments */
+  char path[224];
+};
+
+struct wsla_oom {
+  uint64_t commit;        /* index + 1 once written */
+  uint64_t time_ns;       /* event-time of the failure */
+  uint64_t size;          /* bytes requested */
+  uint64_t free_bytes;    /* device view; see view_source */
+  uint64_t total_bytes;
+  uint64_t own_bytes;     /* this process's live device bytes on the device */
+  uint64_t foreign_bytes; /* total - free - own, floored at zero */
+  uint64_t view_time_ns;  /* event-time the free/total figures were taken */
+  uint64_t site;          /* the caller's return address */
+  uint64_t event_seq;     /* ring sequence of the matching WSLA_EV_OOM */
+  uint64_t own_allocs;    /* live device allocations on the device */
+  uint32_t tid;
+  int32_t result;         /* the API's own error code */
+  uint16_t api;
+  int16_t device;         /* -1 when unknown */
+  uint16_t outcome;       /* 0 failed, 1 recovered */
+  uint16_t view_source;   /* enum wsla_view_source */
+  uint8_t reserved[24];
+};
+
+struct wsla_live {
+  uint64_t commit;  /* 0 free; otherwise ring sequence + 1 of its ALLOC */
+  uint64_t addr;
+  uint64_t size;    /* as requested */
+  uint64_t site;
+  uint64_t time_ns;
+  uint32_t tid;
+  uint16_t api;
+  int16_t device;
+  uint32_t flags;   /* enum wsla_flags */
+  uint32_t reserved0;
+  uint64_t reserved1;
+};
+
+struct wsla_event {
+  uint64_t commit;  /* ring sequence + 1 once written */
+  uint64_t time_ns; /* monotonic ns since start_monotonic_ns */
+  uint64_t addr;
+  uint64_t size;
+  uint64_t site;    /* the caller's return address */
+  uint64_t aux;     /* per type, see enum wsla_event_type */
+  uint32_t tid;
+  int32_t result;   /* the API's return code */
+  uint16_t type;    /* enum wsla_event_type */
+  uint16_t api;     /* enum wsla_api */
+  int16_t device;   /* -1 when unknown or host memory */
+  uint16_t flags;   /* enum wsla_flags */
+};
+
+#define WSLA_ASSERT_OFF(type, field, off)                                      \
+  _Static_assert(offsetof(struct type, field) == (off),                        \
+                 #type "." #field " moved")
+
+WSLA_ASSERT_OFF(wsla_header, magic, 0);
+WSLA_ASSERT_OFF(wsla_header, version, 8);
+WSLA_ASSERT_OFF(wsla_header, header_size, 12);
+WSLA_ASSERT_OFF(wsla_header, file_size, 16);
+WSLA_ASSERT_OFF(wsla_header, features, 24);
+WSLA_ASSERT_OFF(wsla_header, counters_off, 32);
+WSLA_ASSERT_OFF(wsla_header, module_off, 40);
+WSLA_ASSERT_OFF(wsla_header, oom_off, 48);
+WSLA_ASSERT_OFF(wsla_header, live_off, 56);
+WSLA_ASSERT_OFF(wsla_header, ring_off, 64);
+WSLA_ASSERT_OFF(wsla_header, counters_size, 72);
+WSLA_ASSERT_OFF(wsla_header, module_size, 76);
+WSLA_ASSERT_OFF(wsla_header, module_cap, 80);
+WSLA_ASSERT_OFF(wsla_header, oom_size, 84);
+WSLA_ASSERT_OFF(wsla_header, oom_cap, 88);
+WSLA_ASSERT_OFF(wsla_header, live_size, 92);
+WSLA_ASSERT_OFF(wsla_header, live_cap, 96);
+WSLA_ASSERT_OFF(wsla_header, event_size, 104);
+WSLA_ASSERT_OFF(wsla_header, api_max, 108);
+WSLA_ASSERT_OFF(wsla_header, ring_cap, 112);
+WSLA_ASSERT_OFF(wsla_header, device_max, 120);
+WSLA_ASSERT_OFF(wsla_header, pid, 124);
+WSLA_ASSERT_OFF(wsla_header, ppid, 128);
+WSLA_ASSERT_OFF(wsla_header, uid, 132);
+WSLA_ASSERT_OFF(wsla_header, proc_start_ticks, 136);
+WSLA_ASSERT_OFF(wsla_header, start_realtime_ns, 144);
+WSLA_ASSERT_OFF(wsla_header, start_monotonic_ns, 152);
+WSLA_ASSERT_OFF(wsla_header, end_state, 160);
+WSLA_ASSERT_OFF(wsla_header, exit_code, 164);
+WSLA_ASSERT_OFF(wsla_header, end_signal, 168);
+WSLA_ASSERT_OFF(wsla_header, sample_ms, 172);
+WSLA_ASSERT_OFF(wsla_header, end_time_ns, 176);
+WSLA_ASSERT_OFF(wsla_header, cmdline_len, 184);
+WSLA_ASSERT_OFF(wsla_header, reserved0, 188);
+WSLA_ASSERT_OFF(wsla_header, exe, 192);
+WSLA_ASSERT_OFF(wsla_header, cmdline, 192 + WSLA_PATH_MAX);
+WSLA_ASSERT_OFF(wsla_header, options, 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX);
+WSLA_ASSERT_OFF(wsla_header, reserved,
+                192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX);
+_Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
+
+WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);
+WSLA_ASSERT_OFF(wsla_api_counters, failed, 8);
+WSLA_ASSERT_OFF(wsla_api_counters, bytes, 16);
+WSLA_ASSERT_OFF(wsla_api_counters, ooms, 24);
+_Static_assert(sizeof(struct wsla_api_counters) == 32, "api counters size");
+
+WSLA_ASSERT_OFF(wsla_device_counters, live_bytes, 0);
+WSLA_ASSERT_OFF(wsla_device_counters, live_allocs, 8);
+WSLA_ASSERT_OFF(wsla_device_counters, peak_bytes, 16);
+WSLA_ASSERT_OFF(wsla_device_counters, peak_time_ns, 24);
+WSLA_ASSERT_OFF(wsla_device_counters, total_bytes, 32);
+WSLA_ASSERT_OFF(wsla_device_counters, free_bytes, 40);
+WSLA_ASSERT_OFF(wsla_device_counters, view_time_ns, 48);
+WSLA_ASSERT_OFF(wsla_device_counters, ooms, 56);
+_Static_assert(sizeof(struct wsla_device_counters) == 64, "device counters");
+
+WSLA_ASSERT_OFF(wsla_counters, events_claimed, 0);
+WSLA_ASSERT_OFF(wsla_counters, ooms_claimed, 8);
+WSLA_ASSERT_OFF(wsla_counters, recovered, 16);
+WSLA_ASSERT_OFF(wsla_counters, host_live_bytes, 24);
+WSLA_ASSERT_OFF(wsla_counters, host_live_allocs, 32);
+WSLA_ASSERT_OFF(wsla_counters, host_peak_bytes, 40);
+WSLA_ASSERT_OFF(wsla_counters, untracked_frees, 48);
+WSLA_ASSERT_OFF(wsla_counters, live_overflow, 56);
+WSLA_ASSERT_OFF(wsla_counters, modules_count, 64);
+WSLA_ASSERT_OFF(wsla_counters, modules_lost, 72);
+WSLA_ASSERT_OFF(wsla_counters, table_oom, 80);
+WSLA_ASSERT_OFF(wsla_counters, reserved, 88);
+WSLA_ASSERT_OFF(wsla_counters, api, 128);
+WSLA_ASSERT_OFF(wsla_counters, dev, 128 + 32 * WSLA_API_MAX);
+_Static_assert(sizeof(struct wsla_counters) ==
+                   128 + 32 * WSLA_API_MAX + 64 * WSLA_DEVICE_MAX,
+               "counters size");
+_Static_assert(WSLA_API_COUNT <= WSLA_API_MAX, "API table full");
+
+WSLA_ASSERT_OFF(wsla_module, commit, 0);
+WSLA_ASSERT_OFF(wsla_module, bias, 8);
+WSLA_ASSERT_OFF(wsla_module, lo, 16);
+WSLA_ASSERT_OFF(wsla_module, hi, 24);
+WSLA_ASSERT_OFF(wsla_module, path, 32);
+_Static_assert(sizeof(struct wsla_module) == 256, "module size");
+
+WSLA_ASSERT_OFF(wsla_oom, commit, 0);
+WSLA_ASSERT_OFF(wsla_oom, time_ns, 8);
+WSLA_ASSERT_OFF(wsla_oom, size, 16);
+WSLA_ASSERT_OFF(wsla_oom, free_bytes, 24);
+WSLA_ASSERT_OFF(wsla_oom, total_bytes, 32);
+WSLA_ASSERT_OFF(wsla_oom, own_bytes, 40);
+WSLA_ASSERT_OFF(wsla_oom, foreign_bytes, 48);
+WSLA_ASSERT_OFF(wsla_oom, view_time_ns, 56);
+WSLA_ASSERT_OFF(wsla_oom, site, 64);
+WSLA_ASSERT_OFF(wsla_oom, event_seq, 72);
+WSLA_ASSERT_OFF(wsla_oom, own_allocs, 80);
+WSLA_ASSERT_OFF(wsla_oom, tid, 88);
+WSLA_ASSERT_OFF(wsla_oom, result, 92);
+WSLA_ASSERT_OFF(wsla_oom, api, 96);
+WSLA_ASSERT_OFF(wsla_oom, device, 98);
+WSLA_ASSERT_OFF(wsla_oom, outcome, 100);
+WSLA_ASSERT_OFF(wsla_oom, view_source, 102);
+WSLA_ASSERT_OFF(wsla_oom, reserved, 104);
+_Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");
+
+WSLA_ASSERT_OFF(wsla_live, commit, 0);
+WSLA_ASSERT_OFF(wsla_live, addr, 8);
+WSLA_ASSERT_OFF(wsla_live, size, 16);
+WSLA_ASSERT_OFF(wsla_live, site, 24);
+WSLA_ASSERT_OFF(wsla_live, time_ns, 32);
+WSLA_ASSERT_OFF(wsla_live, tid, 40);
+WSLA_ASSERT_OFF(wsla_live, api, 44);
+WSLA_ASSERT_OFF(wsla_live, device, 46);
+WSLA_ASSERT_OFF(wsla_live, flags, 48);
+WSLA_ASSERT_OFF(wsla_live, reserved0, 52);
+WSLA_ASSERT_OFF(wsla_live, reserved1, 56);
+_Static_assert(sizeof(struct wsla_live) == 64, "live slot size");
+
+WSLA_ASSERT_OFF(wsla_event, commit, 0);
+WSLA_ASSERT_OFF(wsla_event, time_ns, 8);
+WSLA_ASSERT_OFF(wsla_event, addr, 16);
+WSLA_ASSERT_OFF(wsla_event, size, 24);
+WSLA_ASSERT_OFF(wsla_event, site, 32);
+WSLA_ASSERT_OFF(wsla_event, aux, 40);
+WSLA_ASSERT_OFF(wsla_event, tid, 48);
+WSLA_ASSERT_OFF(wsla_event, result, 52);
+WSLA_ASSERT_OFF(wsla_event, type, 56);
+WSLA_ASSERT_OFF(wsla_event, api, 58);
+WSLA_ASSERT_OFF(wsla_event, device, 60);
+WSLA_ASSERT_OFF(wsla_event, flags, 62);
+_Static_assert(sizeof(struct wsla_event) == 64, "event size");
+
+/* The API's printable name, or NULL for an index the format does not know. */
+static inline const char *wsla_api_name(unsigned api) {
+  static const char *const names[] = {
+#define WSLA_API_NAME(idx, name) [idx] = #name,
+      WSLA_API_LIST(WSLA_API_NAME)
+#undef WSLA_API_NAME
+  };
+  return api < sizeof names / sizeof names[0] ? names[api] : NULL;
+}
+
+#endif

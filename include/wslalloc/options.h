@@ -1,0 +1,81 @@
+/* wslalloc options: the one table that owns every WSLALLOC_* environment variable. */
+#ifndef WSLALLOC_OPTIONS_H
+#define WSLALLOC_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum wsla_opt_type {
+  WSLA_OPT_BOOL,  /* 0/1, on/off, yes/no, true/false */
+  WSLA_OPT_COUNT, /* a plain integer, K/M suffixes (powers of 1024) allowed */
+  WSLA_OPT_MS,    /* milliseconds, a plain integer */
+  WSLA_OPT_SIZE,  /* bytes, K/M/G/T suffixes (powers of 1024) allowed */
+  WSLA_OPT_PATH,  /* a string, at most WSLA_OPT_PATH_MAX - 1 bytes */
+};
+
+#define WSLA_OPT_PATH_MAX 512
+
+/*
+ * X(field, NAME, type, default, min, max, unit, doc).  min and max bound numeric
+ * options; a value outside them is a bad value.  The README's option table
+ * and `wslalloc help options` are generated from this list.
+ */
+#define WSLA_OPTION_LIST(X)                                                    \
+  X(dir, "WSLALLOC_DIR", WSLA_OPT_PATH, "", 0, 0, "path",                                      \
+    "directory for recordings; empty means $XDG_RUNTIME_DIR/wslalloc, "        \
+    "else /tmp/wslalloc-<uid>")                                                \
+  X(record, "WSLALLOC_RECORD", WSLA_OPT_BOOL, "1", 0, 1, "bool",                                  \
+    "write the recording file; 0 keeps the counters in memory only")           \
+  X(events, "WSLALLOC_EVENTS", WSLA_OPT_COUNT, "262144", 1024, 67108864, "events",                \
+    "event ring capacity, rounded up to a power of two; 64 bytes each")        \
+  X(live_slots, "WSLALLOC_LIVE_SLOTS", WSLA_OPT_COUNT, "65536", 16, 16777216, "allocations",          \
+    "live allocations mirrored in the recording, for leaks after a crash")     \
+  X(sample_ms, "WSLALLOC_SAMPLE_MS", WSLA_OPT_MS, "100", 0, 3600000, "ms",                           \
+    "least time between device-memory samples per device; 0 turns them off")  \
+  X(quiet, "WSLALLOC_QUIET", WSLA_OPT_BOOL, "0", 0, 1, "bool",                                   \
+    "silence the shim's own messages on stderr")
+
+struct wsla_options {
+#define WSLA_OPT_FIELD(field, name, type, def, min, max, unit, doc)                  \
+  union {                                                                      \
+    uint64_t num;                                                              \
+    char str[WSLA_OPT_PATH_MAX];                                               \
+  } field;
+  WSLA_OPTION_LIST(WSLA_OPT_FIELD)
+#undef WSLA_OPT_FIELD
+};
+
+struct wsla_option_desc {
+  const char *name; /* the environment variable */
+  enum wsla_opt_type type;
+  const char *def;
+  uint64_t min, max;
+  const char *unit;
+  const char *doc;
+  size_t offset; /* of the field in struct wsla_options */
+};
+
+extern const struct wsla_option_desc wsla_option_table[];
+extern const size_t wsla_option_count;
+
+/*
+ * Fills *out from the environment.  Every variable that is set but cannot be
+ * parsed, or lies outside its bounds, is reported once through warn (one call
+ * per bad variable, text without a trailing newline) and keeps its default.
+ */
+void wsla_options_load(struct wsla_options *out,
+                       void (*warn)(const char *msg));
+
+/* Parses text as an option of the given type; 0 on success, -1 if bad. */
+int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
+                      struct wsla_options *out);
+
+/* Writes "NAME=value\n" for every option into buf (always terminated);
+   returns the length written. */
+size_t wsla_options_format(const struct wsla_options *o, char *buf,
+                           size_t len);
+
+/* The directory recordings go to, as the options and environment say. */
+void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len);
+
+#endif
