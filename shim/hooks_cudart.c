@@ -1,0 +1,286 @@
+/* CUDA runtime hooks: cudaMalloc and friends, recorded and passed through untouched. */
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+
+#include "hooks.h"
+
+/* The per-thread-default-stream exports the header only declares under
+   CUDA_API_PER_THREAD_DEFAULT_STREAM. */
+cudaError_t cudaMallocAsync_ptsz(void **, size_t, cudaStream_t);
+cudaError_t cudaFreeAsync_ptsz(void *, cudaStream_t);
+cudaError_t cudaMallocFromPoolAsync_ptsz(void **, size_t, cudaMemPool_t,
+                                         cudaStream_t);
+
+WSLA_REAL_DECL(cudaMalloc);
+WSLA_REAL_DECL(cudaFree);
+WSLA_REAL_DECL(cudaMallocPitch);
+WSLA_REAL_DECL(cudaMalloc3D);
+WSLA_REAL_DECL(cudaMallocManaged);
+WSLA_REAL_DECL(cudaMallocAsync);
+WSLA_REAL_DECL(cudaMallocAsync_ptsz);
+WSLA_REAL_DECL(cudaFreeAsync);
+WSLA_REAL_DECL(cudaFreeAsync_ptsz);
+WSLA_REAL_DECL(cudaMallocFromPoolAsync);
+WSLA_REAL_DECL(cudaMallocFromPoolAsync_ptsz);
+WSLA_REAL_DECL(cudaMallocHost);
+WSLA_REAL_DECL(cudaHostAlloc);
+WSLA_REAL_DECL(cudaFreeHost);
+WSLA_REAL_DECL(cudaHostRegister);
+WSLA_REAL_DECL(cudaHostUnregister);
+WSLA_REAL_DECL(cudaMemGetInfo);
+/* Driver calls: the driver keeps no last-error state, so asking it about
+   the device cannot change what the client's cudaGetLastError returns. */
+WSLA_REAL_DECL(cuCtxGetDevice);
+WSLA_REAL_DECL(cuMemGetInfo_v2);
+
+static int warned_missing;
+
+static cudaError_t missing(const char *name) {
+  wsla_warn_once(&warned_missing,
+                 "no CUDA runtime in this process provides %s", name);
+  return cudaErrorSharedObjectSymbolNotFound;
+}
+
+#define REAL_OR_MISSING(name)                                                  \
+  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);            \
+  if (WSLA_UNLIKELY(!real)) return missing(#name)
+
+/* The device the runtime just used: the current context's. */
+static int16_t current_device(void) {
+  __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
+  CUdevice d;
+  if (get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX)
+    return (int16_t)d;
+  return -1;
+}
+
+static bool driver_view(struct wsla_proc *p, struct wsla_view *v) {
+  __typeof__(real_cuMemGetInfo_v2) info =
+      WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
+  size_t free_b, total_b;
+  if (!info || info(&free_b, &total_b) != CUDA_SUCCESS) return false;
+  v->free_bytes = free_b;
+  v->total_bytes = total_b;
+  v->time_ns = wsla_now(p);
+  v->source = WSLA_VIEW_DRIVER;
+  return true;
+}
+
+/* Records one allocation call; asks the driver for the device view on an
+   out-of-memory failure and, at most every WSLALLOC_SAMPLE_MS, after a
+   success, when the real call has already paid for a trip to the driver. */
+static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                       cudaError_t rc, uint64_t addr, uint64_t size,
+                       uint64_t site) {
+  struct wsla_call c = {api, -1, flags, rc, rc == cudaSuccess,
+                        rc == cudaErrorMemoryAllocation, addr, size, site};
+  struct wsla_view v;
+  bool device_memory = !(flags & WSLA_F_HOST);
+  if (device_memory && (c.ok || c.oom)) c.device = current_device();
+  bool have_view = c.oom && device_memory && driver_view(p, &v);
+  wsla_track_alloc(p, &c, have_view ? &v : NULL);
+  if (c.ok && device_memory && wsla_sample_claim(p, c.device) &&
+      driver_view(p, &v))
+    wsla_sample_store(p, c.device, &v);
+}
+
+static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
+                             cudaError_t rc, const struct wsla_entry *e,
+                             bool had, uint64_t site) {
+  wsla_track_free(p, api, rc, rc == cudaSuccess, (uint64_t)(uintptr_t)ptr, e,
+                  had, site);
+  return rc;
+}
+
+/* Takes the entry out before the real free: once the runtime has the
+   memory back another thread may be handed the same address, and its entry
+   must not be the one removed. */
+static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
+  return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
+}
+
+WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
+  REAL_OR_MISSING(cudaMalloc);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(devPtr, size);
+  if (p)
+    done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
+  REAL_OR_MISSING(cudaFree);
+  struct wsla_proc *p = hook_enter();
+  struct wsla_entry e;
+  bool had = take(p, devPtr, &e);
+  cudaError_t rc = real(devPtr);
+  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &e, had, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch,
+                                        size_t width, size_t height) {
+  REAL_OR_MISSING(cudaMallocPitch);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(devPtr, pitch, width, height);
+  if (p)
+    done_alloc(p, WSLA_API_cudaMallocPitch, 0, rc,
+               HOOK_OUT(rc == cudaSuccess, devPtr), hook_mul(width, height),
+               HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr *pitchedDevPtr,
+                                     struct cudaExtent extent) {
+  REAL_OR_MISSING(cudaMalloc3D);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(pitchedDevPtr, extent);
+  if (p) {
+    uint64_t addr = rc == cudaSuccess && pitchedDevPtr
+                        ? (uint64_t)(uintptr_t)pitchedDevPtr->ptr
+                        : 0;
+    done_alloc(p, WSLA_API_cudaMalloc3D, 0, rc, addr,
+               hook_mul(hook_mul(extent.width, extent.height), extent.depth),
+               HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
+                                          unsigned int flags) {
+  REAL_OR_MISSING(cudaMallocManaged);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(devPtr, size, flags);
+  if (p)
+    done_alloc(p, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED, rc,
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+#define MALLOC_ASYNC(name)                                                     \
+  WSLA_EXPORT cudaError_t name(void **devPtr, size_t size,                     \
+                               cudaStream_t stream) {                          \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    cudaError_t rc = real(devPtr, size, stream);                               \
+    if (p)                                                                     \
+      done_alloc(p, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC, rc,                \
+                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);        \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+MALLOC_ASYNC(cudaMallocAsync)
+MALLOC_ASYNC(cudaMallocAsync_ptsz)
+
+#define FREE_ASYNC(name)                                                       \
+  WSLA_EXPORT cudaError_t name(void *devPtr, cudaStream_t stream) {            \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    struct wsla_entry e;                                                       \
+    bool had = take(p, devPtr, &e);                                            \
+    cudaError_t rc = real(devPtr, stream);                                     \
+    if (p)                                                                     \
+      done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &e, had, HOOK_SITE);    \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+FREE_ASYNC(cudaFreeAsync)
+FREE_ASYNC(cudaFreeAsync_ptsz)
+
+#define MALLOC_FROM_POOL(name)                                                 \
+  WSLA_EXPORT cudaError_t name(void **ptr, size_t size, cudaMemPool_t pool,    \
+                               cudaStream_t stream) {                          \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    cudaError_t rc = real(ptr, size, pool, stream);                            \
+    if (p)                                                                     \
+      done_alloc(p, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC, rc,        \
+                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE);           \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+MALLOC_FROM_POOL(cudaMallocFromPoolAsync)
+MALLOC_FROM_POOL(cudaMallocFromPoolAsync_ptsz)
+
+WSLA_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size) {
+  REAL_OR_MISSING(cudaMallocHost);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(ptr, size);
+  if (p)
+    done_alloc(p, WSLA_API_cudaMallocHost, WSLA_F_HOST, rc,
+               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
+                                      unsigned int flags) {
+  REAL_OR_MISSING(cudaHostAlloc);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(pHost, size, flags);
+  if (p)
+    done_alloc(p, WSLA_API_cudaHostAlloc, WSLA_F_HOST, rc,
+               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaFreeHost(void *ptr) {
+  REAL_OR_MISSING(cudaFreeHost);
+  struct wsla_proc *p = hook_enter();
+  struct wsla_entry e;
+  bool had = take(p, ptr, &e);
+  cudaError_t rc = real(ptr);
+  if (p) done_free(p, WSLA_API_cudaFreeHost, ptr, rc, &e, had, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size,
+                                         unsigned int flags) {
+  REAL_OR_MISSING(cudaHostRegister);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(ptr, size, flags);
+  if (p)
+    done_alloc(p, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
+               rc, rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
+               HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaHostUnregister(void *ptr) {
+  REAL_OR_MISSING(cudaHostUnregister);
+  struct wsla_proc *p = hook_enter();
+  struct wsla_entry e;
+  bool had = take(p, ptr, &e);
+  cudaError_t rc = real(ptr);
+  if (p)
+    done_free(p, WSLA_API_cudaHostUnregister, ptr, rc, &e, had, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
+  REAL_OR_MISSING(cudaMemGetInfo);
+  struct wsla_proc *p = hook_enter();
+  cudaError_t rc = real(free_b, total_b);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cudaMemGetInfo, rc == cudaSuccess);
+    /* The client's own answer is a device view that costs us nothing. */
+    int16_t dev;
+    if (rc == cudaSuccess && free_b && total_b &&
+        (dev = current_device()) >= 0 && wsla_sample_claim(p, dev)) {
+      struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
+      wsla_sample_store(p, dev, &v);
+    }
+  }
+  hook_leave();
+  return rc;
+}

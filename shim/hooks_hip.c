@@ -1,0 +1,197 @@
+/* HIP hooks: hipMalloc and friends, recorded without touching HIP's last-error state. */
+#define __HIP_PLATFORM_AMD__ 1
+#include <hip/hip_runtime_api.h>
+
+#include "hooks.h"
+
+/* The deprecated spellings are still exported, and still called. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+/*
+ * Last-error rule.  HIP before ROCm 7 stores every call's status as the
+ * thread's last error, success included, so any HIP call the shim made after
+ * a client's failed hipMalloc would erase the error the client is about to
+ * read.  The shim therefore asks HIP what it needs (device, memory info)
+ * before the client's call, never after it; the client's call then sets the
+ * status exactly as it would have.  An out-of-memory record carries the
+ * newest view taken before the call, with its age.
+ */
+
+WSLA_REAL_DECL(hipMalloc);
+WSLA_REAL_DECL(hipFree);
+WSLA_REAL_DECL(hipMallocManaged);
+WSLA_REAL_DECL(hipExtMallocWithFlags);
+WSLA_REAL_DECL(hipMallocPitch);
+WSLA_REAL_DECL(hipMallocAsync);
+WSLA_REAL_DECL(hipFreeAsync);
+WSLA_REAL_DECL(hipMallocFromPoolAsync);
+WSLA_REAL_DECL(hipHostMalloc);
+WSLA_REAL_DECL(hipHostFree);
+WSLA_REAL_DECL(hipMallocHost);
+WSLA_REAL_DECL(hipFreeHost);
+WSLA_REAL_DECL(hipHostRegister);
+WSLA_REAL_DECL(hipHostUnregister);
+WSLA_REAL_DECL(hipMemGetInfo);
+WSLA_REAL_DECL(hipGetDevice);
+
+static int warned_missing;
+
+static hipError_t missing(const char *name) {
+  wsla_warn_once(&warned_missing, "no HIP runtime in this process provides %s",
+                 name);
+  return hipErrorSharedObjectSymbolNotFound;
+}
+
+#define REAL_OR_MISSING(name)                                                  \
+  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_HIP, name);               \
+  if (WSLA_UNLIKELY(!real)) return missing(#name)
+
+/*
+ * Before a device allocation: the current device, and a fresh view when the
+ * sampling period has passed or when the request exceeds the free memory
+ * last seen (the call is then likely to fail, and its record wants figures
+ * from this moment rather than from the last sample).
+ */
+static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
+  if (!p) return -1;
+  __typeof__(real_hipGetDevice) get = WSLA_REAL(WSLA_LIB_HIP, hipGetDevice);
+  int d;
+  if (!get || get(&d) != hipSuccess || d < 0 || d >= INT16_MAX) return -1;
+  if (d >= (int)WSLA_DEVICE_MAX) return (int16_t)d;
+  struct wsla_device_counters *dc = &p->ctr->dev[d];
+  bool likely_short = size > __atomic_load_n(&dc->free_bytes, __ATOMIC_RELAXED);
+  if (!wsla_sample_claim(p, d) && !likely_short) return (int16_t)d;
+  __typeof__(real_hipMemGetInfo) info = WSLA_REAL(WSLA_LIB_HIP, hipMemGetInfo);
+  size_t free_b, total_b;
+  if (info && info(&free_b, &total_b) == hipSuccess) {
+    struct wsla_view v = {free_b, total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
+    wsla_sample_store(p, d, &v);
+  }
+  return (int16_t)d;
+}
+
+static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
+                       uint16_t flags, hipError_t rc, uint64_t addr,
+                       uint64_t size, uint64_t site) {
+  struct wsla_call c = {api, device, flags, rc, rc == hipSuccess,
+                        rc == hipErrorOutOfMemory, addr, size, site};
+  struct wsla_view v, *vp = NULL;
+  if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
+    struct wsla_device_counters *d = &p->ctr->dev[device];
+    v.time_ns = __atomic_load_n(&d->view_time_ns, __ATOMIC_RELAXED);
+    v.free_bytes = __atomic_load_n(&d->free_bytes, __ATOMIC_RELAXED);
+    v.total_bytes = __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED);
+    v.source = WSLA_VIEW_SAMPLE;
+    if (v.total_bytes) vp = &v;
+  }
+  wsla_track_alloc(p, &c, vp);
+}
+
+static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
+  return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
+}
+
+#define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr)          \
+  WSLA_EXPORT hipError_t name params {                                         \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    int16_t device = before_device_alloc(p, (size_expr));                      \
+    hipError_t rc = real args;                                                 \
+    if (p)                                                                     \
+      done_alloc(p, api, device, flags, rc, HOOK_OUT(rc == hipSuccess, out),   \
+                 (size_expr), HOOK_SITE);                                      \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+
+#define HOST_ALLOC(name, api, params, args, out, size_expr)                    \
+  WSLA_EXPORT hipError_t name params {                                         \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    hipError_t rc = real args;                                                 \
+    if (p)                                                                     \
+      done_alloc(p, api, -1, WSLA_F_HOST, rc,                                  \
+                 HOOK_OUT(rc == hipSuccess, out), (size_expr), HOOK_SITE);     \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+
+#define FREE(name, api, params, args, ptr)                                     \
+  WSLA_EXPORT hipError_t name params {                                         \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    struct wsla_entry e;                                                       \
+    bool had = take(p, ptr, &e);                                               \
+    hipError_t rc = real args;                                                 \
+    if (p)                                                                     \
+      wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
+                      &e, had, HOOK_SITE);                                     \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+
+DEVICE_ALLOC(hipMalloc, WSLA_API_hipMalloc, 0, (void **ptr, size_t size),
+             (ptr, size), ptr, size)
+DEVICE_ALLOC(hipMallocManaged, WSLA_API_hipMallocManaged, WSLA_F_MANAGED,
+             (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
+             ptr, size)
+DEVICE_ALLOC(hipExtMallocWithFlags, WSLA_API_hipExtMallocWithFlags, 0,
+             (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
+             ptr, size)
+DEVICE_ALLOC(hipMallocPitch, WSLA_API_hipMallocPitch, 0,
+             (void **ptr, size_t *pitch, size_t width, size_t height),
+             (ptr, pitch, width, height), ptr, hook_mul(width, height))
+DEVICE_ALLOC(hipMallocAsync, WSLA_API_hipMallocAsync, WSLA_F_ASYNC,
+             (void **ptr, size_t size, hipStream_t stream),
+             (ptr, size, stream), ptr, size)
+DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync,
+             WSLA_F_ASYNC,
+             (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
+             (ptr, size, pool, stream), ptr, size)
+
+HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
+           (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
+           ptr, size)
+HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, (void **ptr, size_t size),
+           (ptr, size), ptr, size)
+
+FREE(hipFree, WSLA_API_hipFree, (void *ptr), (ptr), ptr)
+FREE(hipFreeAsync, WSLA_API_hipFreeAsync, (void *ptr, hipStream_t stream),
+     (ptr, stream), ptr)
+FREE(hipHostFree, WSLA_API_hipHostFree, (void *ptr), (ptr), ptr)
+FREE(hipFreeHost, WSLA_API_hipFreeHost, (void *ptr), (ptr), ptr)
+FREE(hipHostUnregister, WSLA_API_hipHostUnregister, (void *ptr), (ptr), ptr)
+
+WSLA_EXPORT hipError_t hipHostRegister(void *ptr, size_t size,
+                                       unsigned int flags) {
+  REAL_OR_MISSING(hipHostRegister);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(ptr, size, flags);
+  if (p)
+    done_alloc(p, WSLA_API_hipHostRegister, -1, WSLA_F_HOST | WSLA_F_REGISTER,
+               rc, rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
+               HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
+  REAL_OR_MISSING(hipMemGetInfo);
+  struct wsla_proc *p = hook_enter();
+  /* The device is asked first, for the same last-error reason as above. */
+  __typeof__(real_hipGetDevice) get =
+      p ? WSLA_REAL(WSLA_LIB_HIP, hipGetDevice) : NULL;
+  int d = -1;
+  if (get && get(&d) != hipSuccess) d = -1;
+  hipError_t rc = real(free_b, total_b);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemGetInfo, rc == hipSuccess);
+    if (rc == hipSuccess && free_b && total_b && d >= 0 &&
+        wsla_sample_claim(p, d)) {
+      struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
+      wsla_sample_store(p, d, &v);
+    }
+  }
+  hook_leave();
+  return rc;
+}

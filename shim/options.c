@@ -1,0 +1,133 @@
+/* Options: parses the WSLALLOC_* table once; shared by the library and the tools. */
+#include "wslalloc/options.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+const struct wsla_option_desc wsla_option_table[] = {
+#define WSLA_OPT_DESC(field, name, type, def, min, max, unit, doc)             \
+  {name, type, def, min, max, unit, doc,                         \
+   offsetof(struct wsla_options, field)},
+    WSLA_OPTION_LIST(WSLA_OPT_DESC)
+#undef WSLA_OPT_DESC
+};
+const size_t wsla_option_count =
+    sizeof wsla_option_table / sizeof wsla_option_table[0];
+
+static int parse_bool(const char *s, uint64_t *v) {
+  static const char *const yes[] = {"1", "on", "yes", "true"};
+  static const char *const no[] = {"0", "off", "no", "false"};
+  for (size_t i = 0; i < 4; i++) {
+    if (strcasecmp(s, yes[i]) == 0) return *v = 1, 0;
+    if (strcasecmp(s, no[i]) == 0) return *v = 0, 0;
+  }
+  return -1;
+}
+
+/* Digits, then at most one K/M/G/T (with an optional B or iB) when allowed. */
+static int parse_scaled(const char *s, uint64_t *v, const char *suffixes) {
+  if (!isdigit((unsigned char)*s)) return -1;
+  errno = 0;
+  char *end;
+  unsigned long long n = strtoull(s, &end, 10);
+  if (errno) return -1;
+  unsigned shift = 0;
+  if (*end) {
+    const char *at = strchr(suffixes, toupper((unsigned char)*end));
+    if (!at || !*at) return -1;
+    shift = 10u * (unsigned)(at - suffixes + 1);
+    end++;
+    if (*end == 'i' || *end == 'I') end++;
+    if (*end == 'b' || *end == 'B') end++;
+    if (*end) return -1;
+  }
+  if (shift && n > (UINT64_MAX >> shift)) return -1;
+  *v = (uint64_t)n << shift;
+  return 0;
+}
+
+int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
+                      struct wsla_options *out) {
+  char *field = (char *)out + opt->offset;
+  uint64_t v = 0;
+  int rc;
+  switch (opt->type) {
+  case WSLA_OPT_PATH:
+    if (strlen(text) >= WSLA_OPT_PATH_MAX) return -1;
+    strcpy(field, text);
+    return 0;
+  case WSLA_OPT_BOOL: rc = parse_bool(text, &v); break;
+  case WSLA_OPT_COUNT: rc = parse_scaled(text, &v, "KM"); break;
+  case WSLA_OPT_MS: rc = parse_scaled(text, &v, ""); break;
+  case WSLA_OPT_SIZE: rc = parse_scaled(text, &v, "KMGT"); break;
+  default: return -1;
+  }
+  if (rc || v < opt->min || v > opt->max) return -1;
+  memcpy(field, &v, sizeof v);
+  return 0;
+}
+
+void wsla_options_load(struct wsla_options *out,
+                       void (*warn)(const char *msg)) {
+  memset(out, 0, sizeof *out);
+  for (size_t i = 0; i < wsla_option_count; i++) {
+    const struct wsla_option_desc *opt = &wsla_option_table[i];
+    const char *name = opt->name;
+    if (wsla_option_parse(opt, opt->def, out) != 0) abort(); /* table bug */
+    const char *text = getenv(name);
+    if (!text) continue;
+    if (wsla_option_parse(opt, text, out) != 0) {
+      wsla_option_parse(opt, opt->def, out);
+      if (warn) {
+        char msg[256];
+        snprintf(msg, sizeof msg,
+                 "%s=\"%.64s\" is not a valid %s; keeping the default %s%s%s",
+                 name, text, opt->unit, *opt->def ? opt->def : "(empty)",
+                 opt->type == WSLA_OPT_PATH ? "" : " ",
+                 opt->type == WSLA_OPT_PATH ? "" : opt->unit);
+        warn(msg);
+      }
+    }
+  }
+}
+
+size_t wsla_options_format(const struct wsla_options *o, char *buf,
+                           size_t len) {
+  size_t used = 0;
+  if (len) buf[0] = '\0';
+  for (size_t i = 0; i < wsla_option_count && used + 1 < len; i++) {
+    const struct wsla_option_desc *opt = &wsla_option_table[i];
+    const char *field = (const char *)o + opt->offset;
+    const char *name = opt->name;
+    int n;
+    if (opt->type == WSLA_OPT_PATH) {
+      n = snprintf(buf + used, len - used, "%s=%s\n", name, field);
+    } else {
+      uint64_t v;
+      memcpy(&v, field, sizeof v);
+      n = snprintf(buf + used, len - used, "%s=%llu\n", name,
+                   (unsigned long long)v);
+    }
+    if (n < 0 || (size_t)n >= len - used) {
+      buf[used] = '\0';
+      break;
+    }
+    used += (size_t)n;
+  }
+  return used;
+}
+
+void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len) {
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (o->dir.str[0])
+    snprintf(buf, len, "%s", o->dir.str);
+  else if (xdg && xdg[0] == '/')
+    snprintf(buf, len, "%s/wslalloc", xdg);
+  else
+    snprintf(buf, len, "/tmp/wslalloc-%u", (unsigned)getuid());
+}

@@ -1,0 +1,213 @@
+/* Internal interfaces of libwslalloc: state shared by the hooks, and the inline hot path. */
+#ifndef WSLA_SHIM_H
+#define WSLA_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "wslalloc/format.h"
+#include "wslalloc/options.h"
+
+#define WSLA_EXPORT __attribute__((visibility("default")))
+#define WSLA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WSLA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* The process's recording, mapped; valid while wsla_ready says so. */
+struct wsla_proc {
+  struct wsla_header *hdr;
+  struct wsla_counters *ctr;
+  struct wsla_module *modules;
+  struct wsla_oom *ooms;
+  struct wsla_live *live;
+  struct wsla_event *ring;
+  uint64_t ring_mask;
+  uint64_t live_cap;
+  uint32_t oom_cap;
+  uint32_t module_cap;
+  void *map;
+  size_t map_len;
+  int64_t start_mono_ns;
+  uint64_t sample_ns; /* 0: sampling off */
+  bool file_backed;
+  char path[WSLA_OPT_PATH_MAX + 160];
+};
+
+/* Per-thread state.  depth > 0 means the thread is inside a hook, so calls
+   that reach another hook from there pass straight through. */
+struct wsla_tls {
+  int depth;
+  pid_t tid;
+};
+
+extern struct wsla_proc wsla_g;
+extern struct wsla_options wsla_opts;
+extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
+extern __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
+
+/* --- lifecycle (recording.c) --- */
+
+/* Slow path of wsla_proc_get: the first call in a process (or in a child
+   after fork) creates the recording.  NULL when the shim records nothing. */
+struct wsla_proc *wsla_proc_init(void);
+
+/* The process's recording, creating it on first use; NULL: pass through. */
+static inline struct wsla_proc *wsla_proc_get(void) {
+  /* Acquire pairs with the release store that publishes wsla_g in
+     wsla_proc_init, so every field of wsla_g is visible here. */
+  if (WSLA_LIKELY(__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE) == 1))
+    return &wsla_g;
+  return wsla_proc_init();
+}
+
+/* Records modules loaded since the last call; cheap when none were. */
+void wsla_modules_refresh(struct wsla_proc *p);
+
+/* --- diagnostics (diag.c) --- */
+
+/* "wslalloc: <msg>\n" on stderr unless WSLALLOC_QUIET; once per *flag. */
+void wsla_warn_once(int *flag, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --- symbol resolution (resolve.c) --- */
+
+enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA };
+
+/* Finds the client's real `name` in lib, wherever that library was loaded
+   (global scope, or a dlopen(RTLD_LOCAL) namespace), never the shim's own.
+   Publishes it in *slot on success.  NULL if no loaded library has it. */
+void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name);
+
+static inline void *wsla_real(void **slot, enum wsla_lib lib,
+                              const char *name) {
+  /* Acquire pairs with the release store in wsla_resolve. */
+  void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+  if (WSLA_LIKELY(fn != NULL)) return fn;
+  return wsla_resolve(slot, lib, name);
+}
+
+#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name
+#define WSLA_REAL(lib, name)                                                   \
+  ((__typeof__(real_##name))wsla_real((void **)&real_##name, lib, #name))
+
+/* --- live table (table.c) --- */
+
+struct wsla_entry {
+  uint64_t size;
+  uint16_t api;
+  int16_t device;
+  uint16_t flags;
+};
+
+/* Inserts addr; an older entry for the same address (freed by a path the
+   shim does not see) is returned in *stale, and true, so that the caller
+   can retire its bytes.  Writes the live slot for post-mortem readers. */
+bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
+                    const struct wsla_entry *e, uint64_t site,
+                    uint64_t time_ns, uint64_t seq, bool *inserted,
+                    struct wsla_entry *stale);
+
+/* Removes addr and returns its entry; false if the shim never saw it. */
+bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e);
+
+/* Forgets every entry: the state of a child after fork. */
+void wsla_table_reset_after_fork(void);
+
+/* --- accounting (track.c) --- */
+
+/* Monotonic nanoseconds since the recording started (vDSO, no syscall). */
+static inline uint64_t wsla_now(const struct wsla_proc *p) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
+                    p->start_mono_ns);
+}
+
+pid_t wsla_tid_slow(void);
+static inline uint32_t wsla_tid(void) {
+  pid_t t = wsla_tls.tid;
+  return (uint32_t)(WSLA_LIKELY(t) ? t : wsla_tid_slow());
+}
+
+#define WSLA_RELAXED_STORE(field, value)                                       \
+  __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
+
+/*
+ * Appends one event to the ring and returns its sequence number.  Lock-free:
+ * the slot is claimed with one fetch-add; a slot being overwritten shows a
+ * commit word of 0 until its payload is complete.
+ */
+static inline uint64_t wsla_emit(struct wsla_proc *p, uint16_t type,
+                                 uint16_t api, int16_t device, uint16_t flags,
+                                 int32_t result, uint64_t addr, uint64_t size,
+                                 uint64_t site, uint64_t aux, uint64_t t) {
+  uint64_t seq = __atomic_fetch_add(&p->ctr->events_claimed, 1,
+                                    __ATOMIC_RELAXED);
+  struct wsla_event *e = &p->ring[seq & p->ring_mask];
+  WSLA_RELAXED_STORE(e->commit, 0);
+  /* Release fence: pairs with the reader's acquire fence before it re-reads
+     commit, so a reader that saw any byte of this payload sees commit 0 (or
+     our final value) on the re-read, never the previous lap's value. */
+  __atomic_thread_fence(__ATOMIC_RELEASE);
+  WSLA_RELAXED_STORE(e->time_ns, t);
+  WSLA_RELAXED_STORE(e->addr, addr);
+  WSLA_RELAXED_STORE(e->size, size);
+  WSLA_RELAXED_STORE(e->site, site);
+  WSLA_RELAXED_STORE(e->aux, aux);
+  WSLA_RELAXED_STORE(e->tid, wsla_tid());
+  WSLA_RELAXED_STORE(e->result, result);
+  WSLA_RELAXED_STORE(e->type, type);
+  WSLA_RELAXED_STORE(e->api, api);
+  WSLA_RELAXED_STORE(e->device, device);
+  WSLA_RELAXED_STORE(e->flags, flags);
+  /* Release: pairs with the reader's acquire load of commit, so a reader
+     that sees seq + 1 sees the whole payload above. */
+  __atomic_store_n(&e->commit, seq + 1, __ATOMIC_RELEASE);
+  return seq;
+}
+
+/* A device view: what the driver or runtime says of a device's memory. */
+struct wsla_view {
+  uint64_t free_bytes, total_bytes, time_ns;
+  uint16_t source; /* enum wsla_view_source */
+};
+
+/* The outcome of one allocation call, for wsla_track_alloc. */
+struct wsla_call {
+  uint16_t api;
+  int16_t device;  /* -1 unknown; ignored for host memory */
+  uint16_t flags;  /* enum wsla_flags */
+  int32_t result;  /* the API's return code */
+  bool ok;         /* result means success */
+  bool oom;        /* result means out of memory */
+  uint64_t addr;   /* on success */
+  uint64_t size;   /* as requested */
+  uint64_t site;
+};
+
+/* Records an allocation call: success, OOM (view may be NULL) or failure. */
+void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
+                      const struct wsla_view *view);
+
+/* Records a free call whose entry (if any) was taken before the real free.
+   On failure the entry is put back, so a refused free changes nothing. */
+void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
+                     bool ok, uint64_t addr, const struct wsla_entry *taken,
+                     bool had_entry, uint64_t site);
+
+/* Counts a call that allocates nothing (a query). */
+static inline void wsla_track_call(struct wsla_proc *p, uint16_t api, bool ok) {
+  __atomic_fetch_add(&p->ctr->api[api].calls, 1, __ATOMIC_RELAXED);
+  if (!ok) __atomic_fetch_add(&p->ctr->api[api].failed, 1, __ATOMIC_RELAXED);
+}
+
+/* True when device dev's view is older than the sampling period; claims
+   the sample so that one thread takes it. */
+bool wsla_sample_claim(struct wsla_proc *p, int dev);
+
+/* Stores a view as the device's latest and appends a SAMPLE event. */
+void wsla_sample_store(struct wsla_proc *p, int dev, const struct wsla_view *v);
+
+#endif

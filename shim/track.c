@@ -1,0 +1,163 @@
+/* Accounting: turns each intercepted call into exact counters, live-table entries and events. */
+#include "shim.h"
+
+static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,
+                             uint64_t t) {
+  uint64_t seen = __atomic_load_n(peak, __ATOMIC_RELAXED);
+  while (value > seen) {
+    if (__atomic_compare_exchange_n(peak, &seen, value, true, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED)) {
+      if (when) __atomic_store_n(when, t, __ATOMIC_RELAXED);
+      return;
+    }
+  }
+}
+
+static inline struct wsla_device_counters *dev_counters(struct wsla_proc *p,
+                                                        int device) {
+  return device >= 0 && (unsigned)device < WSLA_DEVICE_MAX ? &p->ctr->dev[device]
+                                                           : NULL;
+}
+
+/* Adds (sign 1) or retires (sign -1) an entry's bytes.  Every value a
+   fetch-add returns was the counter's true value at some instant, so the
+   peak kept from them is the exact maximum. */
+static void account(struct wsla_proc *p, const struct wsla_entry *e, int sign,
+                    uint64_t t) {
+  uint64_t delta = sign > 0 ? e->size : (uint64_t)0 - e->size;
+  uint64_t one = sign > 0 ? 1 : (uint64_t)-1;
+  if (e->flags & WSLA_F_HOST) {
+    struct wsla_counters *c = p->ctr;
+    uint64_t live = __atomic_add_fetch(&c->host_live_bytes, delta,
+                                       __ATOMIC_RELAXED);
+    __atomic_fetch_add(&c->host_live_allocs, one, __ATOMIC_RELAXED);
+    if (sign > 0) max_store(&c->host_peak_bytes, live, NULL, t);
+    return;
+  }
+  struct wsla_device_counters *d = dev_counters(p, e->device);
+  if (!d) return;
+  uint64_t live = __atomic_add_fetch(&d->live_bytes, delta, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&d->live_allocs, one, __ATOMIC_RELAXED);
+  if (sign > 0) max_store(&d->peak_bytes, live, &d->peak_time_ns, t);
+}
+
+static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
+                       const struct wsla_view *view, uint64_t t) {
+  struct wsla_device_counters *d =
+      c->flags & WSLA_F_HOST ? NULL : dev_counters(p, c->device);
+  uint64_t idx = __atomic_fetch_add(&p->ctr->ooms_claimed, 1, __ATOMIC_RELAXED);
+  uint64_t seq = wsla_emit(p, WSLA_EV_OOM, c->api, d ? c->device : -1,
+                           c->flags, c->result, 0, c->size, c->site, idx, t);
+  __atomic_fetch_add(&p->ctr->api[c->api].ooms, 1, __ATOMIC_RELAXED);
+  if (d) __atomic_fetch_add(&d->ooms, 1, __ATOMIC_RELAXED);
+  if (idx >= p->oom_cap) return;
+  struct wsla_oom *o = &p->ooms[idx];
+  o->time_ns = t;
+  o->size = c->size;
+  o->site = c->site;
+  o->event_seq = seq;
+  o->tid = wsla_tid();
+  o->result = c->result;
+  o->api = c->api;
+  o->device = d ? c->device : -1;
+  if (d) {
+    o->own_bytes = __atomic_load_n(&d->live_bytes, __ATOMIC_RELAXED);
+    o->own_allocs = __atomic_load_n(&d->live_allocs, __ATOMIC_RELAXED);
+  }
+  if (view) {
+    o->free_bytes = view->free_bytes;
+    o->total_bytes = view->total_bytes;
+    o->view_time_ns = view->time_ns;
+    o->view_source = view->source;
+    uint64_t used = view->total_bytes - view->free_bytes;
+    o->foreign_bytes = used > o->own_bytes ? used - o->own_bytes : 0;
+  }
+  /* Release: pairs with a reader's acquire load of commit. */
+  __atomic_store_n(&o->commit, idx + 1, __ATOMIC_RELEASE);
+}
+
+void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
+                      const struct wsla_view *view) {
+  struct wsla_api_counters *a = &p->ctr->api[c->api];
+  __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
+  uint64_t t = wsla_now(p);
+  int16_t device = c->flags & WSLA_F_HOST ? -1 : c->device;
+  if (c->ok) {
+    /* cudaMalloc(&p, 0) succeeds and returns NULL: nothing to account. */
+    if (c->addr == 0) return;
+    __atomic_fetch_add(&a->bytes, c->size, __ATOMIC_RELAXED);
+    uint64_t seq = wsla_emit(p, WSLA_EV_ALLOC, c->api, device, c->flags,
+                             c->result, c->addr, c->size, c->site, 0, t);
+    struct wsla_entry e = {c->size, c->api, device, c->flags}, stale;
+    bool inserted;
+    if (wsla_table_put(p, c->addr, &e, c->site, t, seq, &inserted, &stale))
+      account(p, &stale, -1, t);
+    if (inserted) account(p, &e, 1, t);
+    return;
+  }
+  __atomic_fetch_add(&a->failed, 1, __ATOMIC_RELAXED);
+  if (c->oom)
+    record_oom(p, c, view, t);
+  else
+    wsla_emit(p, WSLA_EV_FAIL, c->api, device, c->flags, c->result, 0,
+              c->size, c->site, 0, t);
+}
+
+void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
+                     bool ok, uint64_t addr, const struct wsla_entry *taken,
+                     bool had_entry, uint64_t site) {
+  struct wsla_api_counters *a = &p->ctr->api[api];
+  __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
+  uint64_t t = wsla_now(p);
+  if (!ok) {
+    __atomic_fetch_add(&a->failed, 1, __ATOMIC_RELAXED);
+    uint64_t seq = wsla_emit(p, WSLA_EV_FAIL, api, -1, 0, result, addr, 0,
+                             site, 0, t);
+    if (had_entry) {
+      /* The allocation is still live: put it back as it was. */
+      bool inserted;
+      struct wsla_entry stale;
+      if (wsla_table_put(p, addr, taken, site, t, seq, &inserted, &stale))
+        account(p, &stale, -1, t);
+      if (!inserted) account(p, taken, -1, t);
+    }
+    return;
+  }
+  if (!had_entry) {
+    if (addr == 0) return; /* freeing NULL does nothing */
+    __atomic_fetch_add(&p->ctr->untracked_frees, 1, __ATOMIC_RELAXED);
+    wsla_emit(p, WSLA_EV_FREE, api, -1, WSLA_F_UNTRACKED, result, addr, 0,
+              site, 0, t);
+    return;
+  }
+  account(p, taken, -1, t);
+  wsla_emit(p, WSLA_EV_FREE, api, taken->device, taken->flags, result, addr,
+            taken->size, site, 0, t);
+}
+
+bool wsla_sample_claim(struct wsla_proc *p, int device) {
+  struct wsla_device_counters *d = dev_counters(p, device);
+  if (!d || !p->sample_ns) return false;
+  uint64_t now = wsla_now(p);
+  uint64_t last = __atomic_load_n(&d->view_time_ns, __ATOMIC_RELAXED);
+  if (last && now - last < p->sample_ns) return false;
+  /* Whoever moves the time forward takes the sample; the others go on. */
+  return __atomic_compare_exchange_n(&d->view_time_ns, &last, now ? now : 1,
+                                     false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
+
+void wsla_sample_store(struct wsla_proc *p, int device,
+                       const struct wsla_view *v) {
+  struct wsla_device_counters *d = dev_counters(p, device);
+  if (!d) return;
+  __atomic_store_n(&d->total_bytes, v->total_bytes, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->free_bytes, v->free_bytes, __ATOMIC_RELAXED);
+  __atomic_store_n(&d->view_time_ns, v->time_ns ? v->time_ns : 1,
+                   __ATOMIC_RELAXED);
+  wsla_emit(p, WSLA_EV_SAMPLE, WSLA_API_unknown, (int16_t)device, 0, 0,
+            v->free_bytes, v->total_bytes, 0,
+            __atomic_load_n(&d->live_bytes, __ATOMIC_RELAXED), v->time_ns);
+  /* Samples are rare and already off the fast path: a good moment to note
+     libraries loaded since (a dlopen'ed backend, say). */
+  wsla_modules_refresh(p);
+}
