@@ -1,0 +1,308 @@
+/* Simulated libcuda.so.1: the driver API over the simulated device model, with the real names. */
+#include <cuda.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "simdev.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Exports the header declares only under per-thread-stream builds. */
+CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
+CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
+CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
+                                      CUstream);
+CUresult cuStreamSynchronize_ptsz(CUstream);
+
+struct CUctx_st { int dev; };
+struct CUmemPoolHandle_st { int dev; };
+
+static struct CUctx_st contexts[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+static struct CUmemPoolHandle_st pools[8] = {{0}, {1}, {2}, {3},
+                                             {4}, {5}, {6}, {7}};
+static int initialised;
+static __thread CUcontext current;
+
+static CUresult from_sim(int rc) {
+  switch (rc) {
+  case SIM_OK: return CUDA_SUCCESS;
+  case SIM_OOM: return CUDA_ERROR_OUT_OF_MEMORY;
+  case SIM_NODEV: return CUDA_ERROR_INVALID_DEVICE;
+  default: return CUDA_ERROR_INVALID_VALUE;
+  }
+}
+
+#define NEED_INIT()                                                            \
+  do {                                                                         \
+    if (!initialised) return CUDA_ERROR_NOT_INITIALIZED;                       \
+  } while (0)
+#define NEED_CTX()                                                             \
+  do {                                                                         \
+    NEED_INIT();                                                               \
+    if (!current) return CUDA_ERROR_INVALID_CONTEXT;                           \
+  } while (0)
+
+EXPORT CUresult cuInit(unsigned int flags) {
+  if (flags) return CUDA_ERROR_INVALID_VALUE;
+  if (sim_device_count() == 0) return CUDA_ERROR_NO_DEVICE;
+  initialised = 1;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDriverGetVersion(int *v) {
+  if (!v) return CUDA_ERROR_INVALID_VALUE;
+  *v = CUDA_VERSION;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGetCount(int *n) {
+  NEED_INIT();
+  if (!n) return CUDA_ERROR_INVALID_VALUE;
+  *n = sim_device_count();
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
+  NEED_INIT();
+  if (!d) return CUDA_ERROR_INVALID_VALUE;
+  if (ordinal < 0 || ordinal >= sim_device_count())
+    return CUDA_ERROR_INVALID_DEVICE;
+  *d = ordinal;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d) {
+  NEED_INIT();
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= sim_device_count()) return CUDA_ERROR_INVALID_DEVICE;
+  *ctx = &contexts[d];
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSetCurrent(CUcontext ctx) {
+  NEED_INIT();
+  current = ctx;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetCurrent(CUcontext *ctx) {
+  NEED_INIT();
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  *ctx = current;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxGetDevice(CUdevice *d) {
+  NEED_CTX();
+  if (!d) return CUDA_ERROR_INVALID_VALUE;
+  *d = current->dev;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxSynchronize(void) {
+  NEED_CTX();
+  sim_pool_trim(current->dev, 0); /* release threshold 0, as by default */
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamSynchronize(CUstream s) {
+  (void)s;
+  return cuCtxSynchronize();
+}
+EXPORT CUresult cuStreamSynchronize_ptsz(CUstream s) {
+  return cuStreamSynchronize(s);
+}
+
+EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
+  NEED_CTX();
+  if (!free_b || !total_b) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t f, t;
+  CUresult rc = from_sim(sim_meminfo(current->dev, &f, &t));
+  if (rc == CUDA_SUCCESS) *free_b = f, *total_b = t;
+  return rc;
+}
+
+EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t size) {
+  NEED_CTX();
+  if (!p || !size) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t a;
+  CUresult rc = from_sim(sim_alloc(current->dev, size, &a));
+  if (rc == CUDA_SUCCESS) *p = a;
+  return rc;
+}
+
+EXPORT CUresult cuMemAllocManaged(CUdeviceptr *p, size_t size,
+                                  unsigned int flags) {
+  (void)flags;
+  return cuMemAlloc_v2(p, size);
+}
+
+EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *p, size_t *pitch,
+                                   size_t width, size_t height,
+                                   unsigned int element) {
+  NEED_CTX();
+  if (!p || !pitch || !width || !height || (element != 4 && element != 8 &&
+                                             element != 16))
+    return CUDA_ERROR_INVALID_VALUE;
+  size_t row = (width + 511) & ~(size_t)511;
+  CUresult rc = cuMemAlloc_v2(p, row * height);
+  if (rc == CUDA_SUCCESS) *pitch = row;
+  return rc;
+}
+
+EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
+  NEED_CTX();
+  if (!p) return CUDA_SUCCESS;
+  return from_sim(sim_free(p));
+}
+
+EXPORT CUresult cuMemAllocAsync(CUdeviceptr *p, size_t size, CUstream s) {
+  (void)s;
+  NEED_CTX();
+  if (!p || !size) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t a;
+  CUresult rc = from_sim(sim_pool_alloc(current->dev, size, &a));
+  if (rc == CUDA_SUCCESS) *p = a;
+  return rc;
+}
+EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *p, size_t size, CUstream s) {
+  return cuMemAllocAsync(p, size, s);
+}
+
+EXPORT CUresult cuMemFreeAsync(CUdeviceptr p, CUstream s) {
+  (void)s;
+  NEED_CTX();
+  return from_sim(sim_pool_free(p));
+}
+EXPORT CUresult cuMemFreeAsync_ptsz(CUdeviceptr p, CUstream s) {
+  return cuMemFreeAsync(p, s);
+}
+
+EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice d) {
+  NEED_INIT();
+  if (!pool) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= sim_device_count()) return CUDA_ERROR_INVALID_DEVICE;
+  *pool = &pools[d];
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *p, size_t size,
+                                        CUmemoryPool pool, CUstream s) {
+  (void)s;
+  NEED_INIT();
+  if (!p || !size || !pool) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t a;
+  CUresult rc = from_sim(sim_pool_alloc(pool->dev, size, &a));
+  if (rc == CUDA_SUCCESS) *p = a;
+  return rc;
+}
+EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *p, size_t size,
+                                             CUmemoryPool pool, CUstream s) {
+  return cuMemAllocFromPoolAsync(p, size, pool, s);
+}
+
+EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t keep) {
+  NEED_INIT();
+  if (!pool) return CUDA_ERROR_INVALID_VALUE;
+  sim_pool_trim(pool->dev, keep);
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuMemHostAlloc(void **p, size_t size, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  if (!p) return CUDA_ERROR_INVALID_VALUE;
+  return from_sim(sim_host_alloc(size, p));
+}
+
+EXPORT CUresult cuMemAllocHost_v2(void **p, size_t size) {
+  return cuMemHostAlloc(p, size, 0);
+}
+
+EXPORT CUresult cuMemFreeHost(void *p) {
+  NEED_CTX();
+  return from_sim(sim_host_free(p));
+}
+
+EXPORT CUresult cuMemHostRegister_v2(void *p, size_t size, unsigned int flags) {
+  (void)flags;
+  NEED_CTX();
+  int rc = sim_host_register(p, size);
+  return rc == SIM_INVALID && p ? CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED
+                                : from_sim(rc);
+}
+
+EXPORT CUresult cuMemHostUnregister(void *p) {
+  NEED_CTX();
+  return sim_host_unregister(p) == SIM_OK
+             ? CUDA_SUCCESS
+             : CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}
+
+EXPORT CUresult cuGetErrorName(CUresult e, const char **s) {
+  if (!s) return CUDA_ERROR_INVALID_VALUE;
+  switch (e) {
+  case CUDA_SUCCESS: *s = "CUDA_SUCCESS"; break;
+  case CUDA_ERROR_OUT_OF_MEMORY: *s = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+  case CUDA_ERROR_INVALID_VALUE: *s = "CUDA_ERROR_INVALID_VALUE"; break;
+  default: *s = "CUDA_ERROR_UNKNOWN"; break;
+  }
+  return CUDA_SUCCESS;
+}
+
+/* Base name -> the entry point the real driver hands out for it. */
+struct proc {
+  const char *name;
+  void *fn;
+  void *fn_ptsz; /* the per-thread-default-stream variant, if any */
+};
+
+#define P(name, fn) {name, (void *)fn, NULL}
+#define PS(name, fn) {name, (void *)fn, (void *)fn##_ptsz}
+static const struct proc procs[] = {
+    P("cuInit", cuInit),
+    P("cuDriverGetVersion", cuDriverGetVersion),
+    P("cuDeviceGetCount", cuDeviceGetCount),
+    P("cuDeviceGet", cuDeviceGet),
+    P("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
+    P("cuCtxSetCurrent", cuCtxSetCurrent),
+    P("cuCtxGetCurrent", cuCtxGetCurrent),
+    P("cuCtxGetDevice", cuCtxGetDevice),
+    P("cuCtxSynchronize", cuCtxSynchronize),
+    PS("cuStreamSynchronize", cuStreamSynchronize),
+    P("cuMemGetInfo", cuMemGetInfo_v2),
+    P("cuMemAlloc", cuMemAlloc_v2),
+    P("cuMemAllocManaged", cuMemAllocManaged),
+    P("cuMemAllocPitch", cuMemAllocPitch_v2),
+    P("cuMemFree", cuMemFree_v2),
+    PS("cuMemAllocAsync", cuMemAllocAsync),
+    PS("cuMemFreeAsync", cuMemFreeAsync),
+    PS("cuMemAllocFromPoolAsync", cuMemAllocFromPoolAsync),
+    P("cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool),
+    P("cuMemPoolTrimTo", cuMemPoolTrimTo),
+    P("cuMemHostAlloc", cuMemHostAlloc),
+    P("cuMemAllocHost", cuMemAllocHost_v2),
+    P("cuMemFreeHost", cuMemFreeHost),
+    P("cuMemHostRegister", cuMemHostRegister_v2),
+    P("cuMemHostUnregister", cuMemHostUnregister),
+    P("cuGetErrorName", cuGetErrorName),
+    P("cuGetProcAddress", cuGetProcAddress_v2),
+};
+
+EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
+                                    int cudaVersion, cuuint64_t flags,
+                                    CUdriverProcAddressQueryResult *status) {
+  if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
+  (void)cudaVersion;
+  for (size_t i = 0; i < sizeof procs / sizeof procs[0]; i++) {
+    if (strcmp(procs[i].name, symbol) != 0) continue;
+    bool ptsz = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) &&
+                procs[i].fn_ptsz;
+    *pfn = ptsz ? procs[i].fn_ptsz : procs[i].fn;
+    if (status) *status = CU_GET_PROC_ADDRESS_SUCCESS;
+    return CUDA_SUCCESS;
+  }
+  *pfn = NULL;
+  if (status) *status = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+  return CUDA_ERROR_NOT_FOUND;
+}
