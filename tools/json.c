@@ -1,0 +1,81 @@
+/* JSON output: a small streaming writer with correct escaping. */
+#include <inttypes.h>
+#include <math.h>
+
+#include "tool.h"
+
+void json_begin(struct json *j, FILE *out) {
+  j->out = out;
+  j->depth = 0;
+  j->need_comma[0] = false;
+}
+
+static void escaped(FILE *out, const char *s) {
+  fputc('"', out);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    switch (*p) {
+    case '"': fputs("\\\"", out); break;
+    case '\\': fputs("\\\\", out); break;
+    case '\n': fputs("\\n", out); break;
+    case '\r': fputs("\\r", out); break;
+    case '\t': fputs("\\t", out); break;
+    default:
+      if (*p < 0x20 || *p == 0x7f) fprintf(out, "\\u%04x", *p);
+      else fputc(*p, out);
+    }
+  }
+  fputc('"', out);
+}
+
+static void member(struct json *j, const char *key) {
+  if (j->need_comma[j->depth]) fputc(',', j->out);
+  j->need_comma[j->depth] = true;
+  if (key) {
+    escaped(j->out, key);
+    fputc(':', j->out);
+  }
+}
+
+static void open_(struct json *j, const char *key, char c) {
+  member(j, key);
+  fputc(c, j->out);
+  if (j->depth < 31) j->depth++;
+  j->need_comma[j->depth] = false;
+}
+
+void json_obj(struct json *j, const char *key) { open_(j, key, '{'); }
+void json_arr(struct json *j, const char *key) { open_(j, key, '['); }
+void json_end_obj(struct json *j) {
+  fputc('}', j->out);
+  if (j->depth) j->depth--;
+}
+void json_end_arr(struct json *j) {
+  fputc(']', j->out);
+  if (j->depth) j->depth--;
+}
+void json_str(struct json *j, const char *key, const char *v) {
+  member(j, key);
+  escaped(j->out, v ? v : "");
+}
+void json_u64(struct json *j, const char *key, uint64_t v) {
+  member(j, key);
+  fprintf(j->out, "%" PRIu64, v);
+}
+void json_i64(struct json *j, const char *key, int64_t v) {
+  member(j, key);
+  fprintf(j->out, "%" PRId64, v);
+}
+void json_f64(struct json *j, const char *key, double v) {
+  member(j, key);
+  if (isfinite(v)) fprintf(j->out, "%.6g", v);
+  else fputs("null", j->out);
+}
+void json_bool(struct json *j, const char *key, bool v) {
+  member(j, key);
+  fputs(v ? "true" : "false", j->out);
+}
+void json_null(struct json *j, const char *key) {
+  member(j, key);
+  fputs("null", j->out);
+}
+void json_finish(struct json *j) { fputc('\n', j->out); }

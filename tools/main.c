@@ -1,0 +1,52 @@
+/* wslalloc: the command that reads the recordings libwslalloc writes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+static const char *const usage =
+    "usage: wslalloc COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  report [--json] [FILE]   explain a recording (default: the newest)\n"
+    "  help options             every WSLALLOC_* variable of the library\n"
+    "  version                  the version and recording format\n"
+    "\n"
+    "Record a program with LD_PRELOAD=libwslalloc.so PROGRAM ...\n"
+    "`wslalloc COMMAND --help` describes each command.\n";
+
+static int help_options(void) {
+  printf("%-22s %-10s %-12s %s\n", "variable", "default", "unit", "meaning");
+  for (size_t i = 0; i < wsla_option_count; i++) {
+    const struct wsla_option_desc *o = &wsla_option_table[i];
+    printf("%-22s %-10s %-12s %s\n", o->name, *o->def ? o->def : "(empty)",
+           o->unit, o->doc);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
+           WSLA_FORMAT_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help")) {
+    if (argc >= 3 && !strcmp(argv[2], "options")) return help_options();
+    fputs(usage, stdout);
+    return 0;
+  }
+  fprintf(stderr, "wslalloc: unknown command '%s'\n%s", cmd, usage);
+  return 2;
+}

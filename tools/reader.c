@@ -1,0 +1,313 @@
+/* Reader: loads a recording into memory and checks every offset, count and string before use. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+#define MAX_FILE (64ull << 30)
+
+static int fail(char *err, size_t len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, len, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static void mark_partial(struct rec *r, const char *why) {
+  if (!r->partial) snprintf(r->partial_why, sizeof r->partial_why, "%s", why);
+  r->partial = true;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n) {
+  size_t len = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3
+             : (s[0] >> 3) == 30 ? 4 : 0;
+  if (!len || len > n) return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  return len;
+}
+
+/* Copies a string field of the file, bounded, with control characters and
+   invalid UTF-8 replaced by '?': what the tools print is always clean text. */
+static void copy_str_lines(char *dst, const char *src, size_t srclen,
+                           bool lines) {
+  size_t n = strnlen(src, srclen), out = 0;
+  const unsigned char *s = (const unsigned char *)src;
+  for (size_t i = 0; i < n;) {
+    size_t len = utf8_len(s + i, n - i);
+    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7f) &&
+                     !(lines && s[i] == '\n'))) {
+      dst[out++] = '?';
+      i++;
+      continue;
+    }
+    memcpy(dst + out, s + i, len);
+    out += len;
+    i += len;
+  }
+  dst[out] = '\0';
+}
+
+static void copy_str(char *dst, const char *src, size_t srclen) {
+  copy_str_lines(dst, src, srclen, false);
+}
+
+/* Whole elements of a region that the file holds, at most cap. */
+static uint64_t present(const struct rec *r, uint64_t off, uint64_t cap,
+                        uint64_t elem) {
+  if (off >= r->size) return 0;
+  uint64_t avail = (r->size - off) / elem;
+  return avail < cap ? avail : cap;
+}
+
+static int check_layout(const struct wsla_header *h, char *err, size_t len) {
+  if (h->header_size != sizeof(struct wsla_header) ||
+      h->counters_size != sizeof(struct wsla_counters) ||
+      h->module_size != sizeof(struct wsla_module) ||
+      h->oom_size != sizeof(struct wsla_oom) ||
+      h->live_size != sizeof(struct wsla_live) ||
+      h->event_size != sizeof(struct wsla_event) ||
+      h->api_max != WSLA_API_MAX || h->device_max != WSLA_DEVICE_MAX)
+    return fail(err, len, "its record sizes do not match format version %u",
+                WSLA_FORMAT_VERSION);
+  if (h->ring_cap == 0 || (h->ring_cap & (h->ring_cap - 1)) ||
+      h->ring_cap > (1ull << 32) || h->live_cap > (1ull << 32) ||
+      h->module_cap > 65536 || h->oom_cap > 65536)
+    return fail(err, len, "its capacities are impossible");
+  /* Regions in order, each ending before the next begins. */
+  uint64_t ends[5][2] = {
+      {h->counters_off, sizeof(struct wsla_counters)},
+      {h->module_off, (uint64_t)h->module_cap * sizeof(struct wsla_module)},
+      {h->oom_off, (uint64_t)h->oom_cap * sizeof(struct wsla_oom)},
+      {h->live_off, h->live_cap * sizeof(struct wsla_live)},
+      {h->ring_off, h->ring_cap * sizeof(struct wsla_event)},
+  };
+  uint64_t at = sizeof(struct wsla_header);
+  for (int i = 0; i < 5; i++) {
+    if (ends[i][0] < at || ends[i][0] > MAX_FILE || ends[i][1] > MAX_FILE)
+      return fail(err, len, "its regions overlap or lie outside the file");
+    at = ends[i][0] + ends[i][1];
+  }
+  if (at > h->file_size)
+    return fail(err, len, "its regions run past its stated size");
+  return 0;
+}
+
+int rec_open(const char *path, struct rec *r, char *err, size_t len) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->path, sizeof r->path, "%s", path);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(err, len, "%s: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return fail(err, len, "%s: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size < sizeof(struct wsla_header)) {
+    close(fd);
+    return fail(err, len, "%s: not a wslalloc recording (%lld bytes, too short)",
+                path, (long long)st.st_size);
+  }
+  if ((uint64_t)st.st_size > MAX_FILE) {
+    close(fd);
+    return fail(err, len, "%s: larger than any recording can be", path);
+  }
+  /* Read, not mapped: a file cut short under us must not raise SIGBUS. */
+  r->data = malloc((size_t)st.st_size);
+  if (!r->data) {
+    close(fd);
+    return fail(err, len, "%s: out of memory reading %lld bytes", path,
+                (long long)st.st_size);
+  }
+  size_t got = 0;
+  ssize_t n;
+  while (got < (size_t)st.st_size &&
+         (n = read(fd, r->data + got, (size_t)st.st_size - got)) > 0)
+    got += (size_t)n;
+  close(fd);
+  r->size = got;
+  if (got < sizeof(struct wsla_header)) {
+    rec_close(r);
+    return fail(err, len, "%s: could not be read", path);
+  }
+  const struct wsla_header *h = r->hdr = (const void *)r->data;
+  if (memcmp(h->magic, WSLA_MAGIC, WSLA_MAGIC_LEN) != 0) {
+    rec_close(r);
+    return fail(err, len, "%s: not a wslalloc recording (bad magic)", path);
+  }
+  if (h->version != WSLA_FORMAT_VERSION) {
+    unsigned v = h->version;
+    rec_close(r);
+    return fail(err, len,
+                "%s: recording format version %u; this wslalloc reads version "
+                "%u (use the wslalloc that made it)",
+                path, v, WSLA_FORMAT_VERSION);
+  }
+  char why[200];
+  if (check_layout(h, why, sizeof why) != 0) {
+    rec_close(r);
+    return fail(err, len, "%s: corrupt recording: %s", path, why);
+  }
+  if (r->size < h->file_size) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "the file is truncated (%zu of %" PRIu64 " bytes)",
+             r->size, h->file_size);
+    mark_partial(r, msg);
+  }
+  if (present(r, h->counters_off, 1, sizeof(struct wsla_counters)) < 1) {
+    rec_close(r);
+    return fail(err, len, "%s: truncated before its counters", path);
+  }
+  r->ctr = (const void *)(r->data + h->counters_off);
+  copy_str(r->exe, h->exe, sizeof h->exe);
+  copy_str_lines(r->options, h->options, sizeof h->options, true);
+  uint32_t cl = h->cmdline_len < sizeof h->cmdline ? h->cmdline_len
+                                                   : (uint32_t)sizeof h->cmdline;
+  char args[WSLA_CMDLINE_MAX + 1];
+  for (uint32_t i = 0; i < cl; i++) args[i] = h->cmdline[i] ? h->cmdline[i] : ' ';
+  while (cl && args[cl - 1] == ' ') cl--;
+  args[cl] = '\0';
+  copy_str(r->cmdline, args, cl + 1);
+
+  r->modules = (const void *)(r->data + h->module_off);
+  uint64_t mods = present(r, h->module_off, h->module_cap,
+                          sizeof(struct wsla_module));
+  r->module_count = r->ctr->modules_count < mods ? r->ctr->modules_count : mods;
+  r->ooms = (const void *)(r->data + h->oom_off);
+  uint64_t ooms = present(r, h->oom_off, h->oom_cap, sizeof(struct wsla_oom));
+  r->oom_count = r->ctr->ooms_claimed < ooms ? r->ctr->ooms_claimed : ooms;
+  r->live = (const void *)(r->data + h->live_off);
+  r->live_count = present(r, h->live_off, h->live_cap, sizeof(struct wsla_live));
+  r->ring = (const void *)(r->data + h->ring_off);
+  r->ring_slots = present(r, h->ring_off, h->ring_cap, sizeof(struct wsla_event));
+
+  /* The ring holds the newest ring_cap events; a slot is kept only if its
+     commit word names exactly the sequence number expected there. */
+  uint64_t claimed = r->events_claimed = r->ctr->events_claimed;
+  uint64_t first = claimed > h->ring_cap ? claimed - h->ring_cap : 0;
+  uint64_t span = claimed - first;
+  r->events = malloc((span ? span : 1) * sizeof *r->events);
+  if (!r->events) {
+    rec_close(r);
+    return fail(err, len, "%s: out of memory for %" PRIu64 " events", path, span);
+  }
+  for (uint64_t seq = first; seq < claimed; seq++) {
+    uint64_t slot = seq & (h->ring_cap - 1);
+    if (slot >= r->ring_slots) continue;
+    const struct wsla_event *e = &r->ring[slot];
+    if (e->commit != seq + 1 || e->type == WSLA_EV_NONE ||
+        e->type > WSLA_EV_SAMPLE)
+      continue;
+    r->events[r->nevents++] = *e;
+  }
+  r->events_lost = claimed - r->nevents;
+  if (r->ring_slots < h->ring_cap && claimed > r->ring_slots)
+    mark_partial(r, "the event ring is cut short");
+  return 0;
+}
+
+void rec_close(struct rec *r) {
+  free(r->data);
+  free(r->events);
+  r->data = NULL;
+  r->events = NULL;
+}
+
+static bool process_alive(const struct wsla_header *h) {
+  if (h->pid <= 0) return false;
+  if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
+  /* The pid may have been reused: compare the start time. */
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)h->pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  char *s = strrchr(buf, ')');
+  if (!s) return true;
+  int field = 2;
+  for (; *s && field < 22; s++)
+    if (*s == ' ') field++;
+  return strtoull(s, NULL, 10) == h->proc_start_ticks;
+}
+
+const char *rec_end_state(const struct rec *r) {
+  switch (r->hdr->end_state) {
+  case WSLA_END_EXIT: return "exit";
+  case WSLA_END_SIGNAL: return "signal";
+  case WSLA_END_RUNNING: return process_alive(r->hdr) ? "running" : "killed";
+  default: return "unknown";
+  }
+}
+
+void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len) {
+  for (uint64_t i = 0; i < r->module_count; i++) {
+    const struct wsla_module *m = &r->modules[i];
+    if (m->commit != i + 1 || site < m->lo || site >= m->hi) continue;
+    char path[sizeof m->path + 1];
+    copy_str(path, m->path, sizeof m->path);
+    const char *base = strrchr(path, '/');
+    snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : path, site - m->bias);
+    return;
+  }
+  snprintf(buf, len, "0x%" PRIx64, site);
+}
+
+static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }
+
+int rec_find_newest(char *path, size_t len, char *err, size_t errlen) {
+  struct wsla_options o;
+  wsla_options_load(&o, warn_option);
+  char dir[WSLA_OPT_PATH_MAX];
+  wsla_recording_dir(&o, dir, sizeof dir);
+  DIR *d = opendir(dir);
+  if (!d)
+    return fail(err, errlen, "no recordings: cannot open %s (%s); run a program "
+                "with LD_PRELOAD=libwslalloc.so first, or name a FILE", dir,
+                strerror(errno));
+  int64_t best = INT64_MIN;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    size_t n = strlen(de->d_name);
+    if (n < 6 || strcmp(de->d_name + n - 5, ".wsla") != 0) continue;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct wsla_header h;
+    ssize_t got = pread(fd, &h, sizeof h, 0);
+    close(fd);
+    if (got != (ssize_t)sizeof h || memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN))
+      continue;
+    if (h.start_realtime_ns > best) {
+      best = h.start_realtime_ns;
+      snprintf(path, len, "%s", p);
+    }
+  }
+  closedir(d);
+  if (best == INT64_MIN)
+    return fail(err, errlen, "no recordings in %s; run a program with "
+                "LD_PRELOAD=libwslalloc.so first, or name a FILE", dir);
+  return 0;
+}
+
+const char *fmt_size(uint64_t b, char *buf, size_t len) {
+  if (b < 1024) snprintf(buf, len, "%" PRIu64 " B", b);
+  else if (b < (1ull << 20)) snprintf(buf, len, "%.1f KiB", b / 1024.0);
+  else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
+  else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
+  return buf;
+}

@@ -1,0 +1,481 @@
+/* wslalloc report: what a recording says, for people (text) and programs (JSON). */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uthash.h>
+
+#include "tool.h"
+
+static const char *const usage =
+    "usage: wslalloc report [--json] [FILE]\n"
+    "\n"
+    "Explains a recording: how the process ended, its device and pinned\n"
+    "memory, every out-of-memory failure with the device's state at that\n"
+    "moment, the busiest call sites, and what was still allocated at the end.\n"
+    "FILE defaults to the newest recording in WSLALLOC_DIR.\n"
+    "\n"
+    "  --json     machine-readable output\n"
+    "  -h, --help this text\n";
+
+struct site_stat {
+  uint64_t site;
+  uint64_t calls, bytes, live_bytes, live_allocs;
+  UT_hash_handle hh;
+};
+
+struct leak_key {
+  uint64_t site;
+  uint16_t api;
+  int16_t device;
+  uint16_t host;
+};
+
+struct leak_stat {
+  struct leak_key key;
+  uint64_t allocs, bytes;
+  UT_hash_handle hh;
+};
+
+struct summary {
+  uint64_t calls, failed, ooms;
+  struct site_stat *sites;
+  struct leak_stat *leaks;
+};
+
+static const char *api_name(unsigned api, char *buf, size_t len) {
+  const char *n = wsla_api_name(api);
+  if (n) return n;
+  snprintf(buf, len, "api#%u", api);
+  return buf;
+}
+
+static struct site_stat *site_get(struct summary *s, uint64_t site) {
+  struct site_stat *st;
+  HASH_FIND(hh, s->sites, &site, sizeof site, st);
+  if (!st) {
+    st = calloc(1, sizeof *st);
+    if (!st) abort();
+    st->site = site;
+    HASH_ADD(hh, s->sites, site, sizeof site, st);
+  }
+  return st;
+}
+
+static int by_bytes_desc(struct site_stat *a, struct site_stat *b) {
+  uint64_t ka = a->bytes > a->live_bytes ? a->bytes : a->live_bytes;
+  uint64_t kb = b->bytes > b->live_bytes ? b->bytes : b->live_bytes;
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+static int leak_bytes_desc(struct leak_stat *a, struct leak_stat *b) {
+  return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+}
+
+static void summarise(const struct rec *r, struct summary *s) {
+  memset(s, 0, sizeof *s);
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) {
+    s->calls += r->ctr->api[i].calls;
+    s->failed += r->ctr->api[i].failed;
+    s->ooms += r->ctr->api[i].ooms;
+  }
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->type != WSLA_EV_ALLOC) continue;
+    struct site_stat *st = site_get(s, e->site);
+    st->calls++;
+    st->bytes += e->size;
+  }
+  for (uint64_t i = 0; i < r->live_count; i++) {
+    const struct wsla_live *l = &r->live[i];
+    if (!l->commit) continue;
+    bool host = l->flags & WSLA_F_HOST;
+    if (!host) {
+      struct site_stat *st = site_get(s, l->site);
+      st->live_bytes += l->size;
+      st->live_allocs++;
+    }
+    struct leak_key k = {l->site, l->api, host ? -1 : l->device, host};
+    struct leak_stat *ls;
+    HASH_FIND(hh, s->leaks, &k, sizeof k, ls);
+    if (!ls) {
+      ls = calloc(1, sizeof *ls);
+      if (!ls) abort();
+      ls->key = k;
+      HASH_ADD(hh, s->leaks, key, sizeof k, ls);
+    }
+    ls->allocs++;
+    ls->bytes += l->size;
+  }
+  HASH_SORT(s->sites, by_bytes_desc);
+  HASH_SORT(s->leaks, leak_bytes_desc);
+}
+
+static void summary_free(struct summary *s) {
+  struct site_stat *a, *ta;
+  HASH_ITER(hh, s->sites, a, ta) {
+    HASH_DEL(s->sites, a);
+    free(a);
+  }
+  struct leak_stat *b, *tb;
+  HASH_ITER(hh, s->leaks, b, tb) {
+    HASH_DEL(s->leaks, b);
+    free(b);
+  }
+}
+
+static bool device_used(const struct wsla_device_counters *d) {
+  return d->peak_bytes || d->live_allocs || d->ooms || d->view_time_ns;
+}
+
+static double seconds(uint64_t ns) { return ns / 1e9; }
+
+/* One sentence: the likeliest cause of an OOM, and what to do about it. */
+static void diagnose(const struct wsla_oom *o, char *buf, size_t len) {
+  char a[32], b[32], c[32];
+  if (!o->total_bytes) {
+    snprintf(buf, len, "no device figures could be taken; run `wslalloc "
+             "doctor` on this machine to see its free memory");
+    return;
+  }
+  uint64_t own_after = o->own_bytes + o->size;
+  if (own_after > o->total_bytes) {
+    snprintf(buf, len, "this process alone would need %s of a %s card: lower "
+             "the context size or batch, or offload fewer layers to the GPU",
+             fmt_size(own_after, a, sizeof a), fmt_size(o->total_bytes, b, sizeof b));
+  } else if (o->free_bytes >= o->size) {
+    snprintf(buf, len, "%s was free, more than the %s asked, but not in one "
+             "block: the memory is fragmented; allocate the large buffers first "
+             "or restart the process",
+             fmt_size(o->free_bytes, a, sizeof a), fmt_size(o->size, b, sizeof b));
+  } else if (o->foreign_bytes >= o->size ||
+             o->foreign_bytes * 10 >= o->total_bytes) {
+    snprintf(buf, len, "others (other processes, the desktop, the driver) hold "
+             "%s: close GPU-heavy apps such as browsers and games, or leave room "
+             "with WSLALLOC_HEADROOM",
+             fmt_size(o->foreign_bytes, a, sizeof a));
+  } else {
+    snprintf(buf, len, "this process holds %s of %s and asked for %s more: "
+             "lower the context size or batch, or offload fewer layers",
+             fmt_size(o->own_bytes, a, sizeof a),
+             fmt_size(o->total_bytes, b, sizeof b), fmt_size(o->size, c, sizeof c));
+  }
+}
+
+static const char *view_source(uint16_t s) {
+  return s == WSLA_VIEW_DRIVER ? "driver" : s == WSLA_VIEW_SAMPLE ? "sample" : "none";
+}
+
+static void print_json(const struct rec *r, const struct summary *s) {
+  const struct wsla_header *h = r->hdr;
+  char buf[256];
+  struct json j;
+  json_begin(&j, stdout);
+  json_obj(&j, NULL);
+  json_str(&j, "recording", r->path);
+  json_bool(&j, "partial", r->partial);
+  if (r->partial) json_str(&j, "partial_reason", r->partial_why);
+  json_obj(&j, "process");
+  json_i64(&j, "pid", h->pid);
+  json_i64(&j, "ppid", h->ppid);
+  json_str(&j, "exe", r->exe);
+  json_str(&j, "cmdline", r->cmdline);
+  json_f64(&j, "start_time", h->start_realtime_ns / 1e9);
+  const char *end = rec_end_state(r);
+  json_str(&j, "end", end);
+  if (h->end_state == WSLA_END_EXIT) json_i64(&j, "exit_code", h->exit_code);
+  else json_null(&j, "exit_code");
+  if (h->end_state == WSLA_END_SIGNAL) json_i64(&j, "signal", h->end_signal);
+  else json_null(&j, "signal");
+  if (h->end_state != WSLA_END_RUNNING)
+    json_f64(&j, "duration_s", seconds((uint64_t)h->end_time_ns));
+  json_end_obj(&j);
+
+  json_obj(&j, "totals");
+  json_u64(&j, "calls", s->calls);
+  json_u64(&j, "failed", s->failed);
+  json_u64(&j, "ooms", s->ooms);
+  json_u64(&j, "recovered", r->ctr->recovered);
+  json_u64(&j, "events", r->nevents);
+  json_u64(&j, "events_lost", r->events_lost);
+  json_u64(&j, "untracked_frees", r->ctr->untracked_frees);
+  json_u64(&j, "live_overflow", r->ctr->live_overflow);
+  json_end_obj(&j);
+
+  json_obj(&j, "by_api");
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) {
+    const struct wsla_api_counters *a = &r->ctr->api[i];
+    if (!a->calls) continue;
+    json_obj(&j, api_name(i, buf, sizeof buf));
+    json_u64(&j, "calls", a->calls);
+    json_u64(&j, "failed", a->failed);
+    json_u64(&j, "bytes", a->bytes);
+    json_u64(&j, "ooms", a->ooms);
+    json_end_obj(&j);
+  }
+  json_end_obj(&j);
+
+  json_arr(&j, "devices");
+  for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
+    const struct wsla_device_counters *d = &r->ctr->dev[i];
+    if (!device_used(d)) continue;
+    json_obj(&j, NULL);
+    json_u64(&j, "index", i);
+    json_u64(&j, "total_bytes", d->total_bytes);
+    json_u64(&j, "free_bytes", d->free_bytes);
+    json_u64(&j, "live_bytes", d->live_bytes);
+    json_u64(&j, "live_allocs", d->live_allocs);
+    json_u64(&j, "peak_bytes", d->peak_bytes);
+    json_f64(&j, "peak_time", seconds(d->peak_time_ns));
+    json_u64(&j, "ooms", d->ooms);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+
+  json_obj(&j, "host_pinned");
+  json_u64(&j, "live_bytes", r->ctr->host_live_bytes);
+  json_u64(&j, "live_allocs", r->ctr->host_live_allocs);
+  json_u64(&j, "peak_bytes", r->ctr->host_peak_bytes);
+  json_end_obj(&j);
+
+  json_arr(&j, "ooms");
+  for (uint64_t i = 0; i < r->oom_count; i++) {
+    const struct wsla_oom *o = &r->ooms[i];
+    if (o->commit != i + 1) continue;
+    json_obj(&j, NULL);
+    json_f64(&j, "time", seconds(o->time_ns));
+    json_str(&j, "api", api_name(o->api, buf, sizeof buf));
+    json_i64(&j, "device", o->device);
+    json_u64(&j, "size", o->size);
+    json_u64(&j, "free_bytes", o->free_bytes);
+    json_u64(&j, "total_bytes", o->total_bytes);
+    json_u64(&j, "own_bytes", o->own_bytes);
+    json_u64(&j, "own_allocs", o->own_allocs);
+    json_u64(&j, "foreign_bytes", o->foreign_bytes);
+    json_str(&j, "view", view_source(o->view_source));
+    if (o->view_source)
+      json_f64(&j, "view_age_ms",
+               o->time_ns >= o->view_time_ns ? (o->time_ns - o->view_time_ns) / 1e6 : 0);
+    json_i64(&j, "result", o->result);
+    json_u64(&j, "tid", o->tid);
+    rec_site_name(r, o->site, buf, sizeof buf);
+    json_str(&j, "site", buf);
+    json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
+    char why[512];
+    diagnose(o, why, sizeof why);
+    json_str(&j, "diagnosis", why);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+
+  json_arr(&j, "sites");
+  for (const struct site_stat *st = s->sites; st; st = st->hh.next) {
+    json_obj(&j, NULL);
+    rec_site_name(r, st->site, buf, sizeof buf);
+    json_str(&j, "site", buf);
+    json_u64(&j, "calls", st->calls);
+    json_u64(&j, "bytes", st->bytes);
+    json_u64(&j, "live_bytes", st->live_bytes);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+
+  json_arr(&j, "leaks");
+  for (const struct leak_stat *l = s->leaks; l; l = l->hh.next) {
+    json_obj(&j, NULL);
+    rec_site_name(r, l->key.site, buf, sizeof buf);
+    json_str(&j, "site", buf);
+    json_str(&j, "api", api_name(l->key.api, buf, sizeof buf));
+    json_str(&j, "memory", l->key.host ? "host_pinned" : "device");
+    json_i64(&j, "device", l->key.device);
+    json_u64(&j, "allocs", l->allocs);
+    json_u64(&j, "bytes", l->bytes);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+
+  json_obj(&j, "options");
+  char opts[sizeof r->options];
+  memcpy(opts, r->options, sizeof opts);
+  for (char *line = strtok(opts, "\n"); line; line = strtok(NULL, "\n")) {
+    char *eq = strchr(line, '=');
+    if (!eq) continue;
+    *eq = '\0';
+    json_str(&j, line, eq + 1);
+  }
+  json_end_obj(&j);
+  json_end_obj(&j);
+  json_finish(&j);
+}
+
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case 6: return "SIGABRT";
+  case 11: return "SIGSEGV";
+  case 7: return "SIGBUS";
+  case 8: return "SIGFPE";
+  case 4: return "SIGILL";
+  default: return "a signal";
+  }
+}
+
+static void print_text(const struct rec *r, const struct summary *s) {
+  const struct wsla_header *h = r->hdr;
+  char a[32], b[32], c[32], d2[32], buf[256];
+  printf("wslalloc report: %s%s\n", r->path, r->partial ? " (partial)" : "");
+  if (r->partial) printf("  partial: %s\n", r->partial_why);
+  time_t st = (time_t)(h->start_realtime_ns / 1000000000);
+  char when[64];
+  struct tm tm;
+  strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st, &tm));
+  printf("\nProcess   %s (pid %d), started %s\n", r->exe, (int)h->pid, when);
+  if (r->cmdline[0]) printf("Command   %s\n", r->cmdline);
+  const char *end = rec_end_state(r);
+  if (!strcmp(end, "exit"))
+    printf("Ended     exited with status %d after %.3f s\n", h->exit_code,
+           seconds((uint64_t)h->end_time_ns));
+  else if (!strcmp(end, "signal"))
+    printf("Ended     killed by signal %d (%s) after %.3f s\n", h->end_signal,
+           signal_name(h->end_signal), seconds((uint64_t)h->end_time_ns));
+  else if (!strcmp(end, "killed"))
+    printf("Ended     killed: the process is gone and recorded no end (SIGKILL, "
+           "the OOM killer, or _exit)\n");
+  else
+    printf("Ended     still running\n");
+
+  printf("\nDevice memory (sizes as requested)\n");
+  bool any = false;
+  for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
+    const struct wsla_device_counters *d = &r->ctr->dev[i];
+    if (!device_used(d)) continue;
+    if (!any)
+      printf("  %-6s %-12s %-12s %-12s %-10s %s\n", "device", "total", "peak",
+             "live now", "allocs", "OOMs");
+    any = true;
+    printf("  %-6u %-12s %-12s %-12s %-10" PRIu64 " %" PRIu64 "\n", i,
+           d->total_bytes ? fmt_size(d->total_bytes, a, sizeof a) : "?",
+           fmt_size(d->peak_bytes, b, sizeof b),
+           fmt_size(d->live_bytes, c, sizeof c), d->live_allocs, d->ooms);
+  }
+  if (!any) printf("  none allocated\n");
+  printf("Pinned host memory: peak %s, live %s in %" PRIu64 " allocations\n",
+         fmt_size(r->ctr->host_peak_bytes, a, sizeof a),
+         fmt_size(r->ctr->host_live_bytes, b, sizeof b),
+         r->ctr->host_live_allocs);
+
+  uint64_t ooms_shown = 0;
+  for (uint64_t i = 0; i < r->oom_count; i++)
+    ooms_shown += r->ooms[i].commit == i + 1;
+  printf("\nOut of memory: %" PRIu64 "%s\n", s->ooms, s->ooms ? "" : " (none)");
+  for (uint64_t i = 0, n = 0; i < r->oom_count; i++) {
+    const struct wsla_oom *o = &r->ooms[i];
+    if (o->commit != i + 1) continue;
+    n++;
+    printf("  #%" PRIu64 " at %.3f s: %s of %s", n, seconds(o->time_ns),
+           api_name(o->api, buf, sizeof buf), fmt_size(o->size, a, sizeof a));
+    if (o->device >= 0) printf(" on device %d", o->device);
+    else printf(" (pinned host memory)");
+    printf(" %s\n", o->outcome ? "failed, then recovered" : "failed");
+    if (o->total_bytes) {
+      printf("     device: %s total, %s free", fmt_size(o->total_bytes, a, sizeof a),
+             fmt_size(o->free_bytes, b, sizeof b));
+      if (o->view_source == WSLA_VIEW_SAMPLE && o->time_ns > o->view_time_ns)
+        printf(" (measured %.0f ms before)", (o->time_ns - o->view_time_ns) / 1e6);
+      printf("\n     this process: %s in %" PRIu64 " allocations; others and the "
+             "driver: %s\n",
+             fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,
+             fmt_size(o->foreign_bytes, d2, sizeof d2));
+    } else if (o->device >= 0) {
+      printf("     this process: %s in %" PRIu64 " allocations; no device view\n",
+             fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);
+    }
+    rec_site_name(r, o->site, buf, sizeof buf);
+    printf("     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
+    char why[512];
+    diagnose(o, why, sizeof why);
+    printf("     likely cause: %s\n", why);
+  }
+  if (s->ooms > ooms_shown)
+    printf("  (%" PRIu64 " more not kept)\n", s->ooms - ooms_shown);
+
+  printf("\nCalls by API\n  %-26s %10s %8s %12s\n", "api", "calls", "failed",
+         "bytes");
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) {
+    const struct wsla_api_counters *ac = &r->ctr->api[i];
+    if (!ac->calls) continue;
+    printf("  %-26s %10" PRIu64 " %8" PRIu64 " %12s\n", api_name(i, buf, sizeof buf),
+           ac->calls, ac->failed, fmt_size(ac->bytes, a, sizeof a));
+  }
+  printf("  %-26s %10" PRIu64 " %8" PRIu64 "\n", "total", s->calls, s->failed);
+
+  printf("\nTop call sites by bytes\n");
+  int shown = 0;
+  for (const struct site_stat *st = s->sites; st && shown < 10;
+       st = st->hh.next, shown++) {
+    rec_site_name(r, st->site, buf, sizeof buf);
+    printf("  %-40s %8" PRIu64 " calls %12s allocated %12s live\n", buf,
+           st->calls, fmt_size(st->bytes, a, sizeof a),
+           fmt_size(st->live_bytes, b, sizeof b));
+  }
+  if (!shown) printf("  none\n");
+
+  printf("\nStill allocated at the end\n");
+  shown = 0;
+  for (const struct leak_stat *l = s->leaks; l && shown < 10;
+       l = l->hh.next, shown++) {
+    rec_site_name(r, l->key.site, buf, sizeof buf);
+    printf("  %-40s %-18s %6" PRIu64 " allocs %12s %s\n", buf,
+           api_name(l->key.api, c, sizeof c), l->allocs,
+           fmt_size(l->bytes, a, sizeof a), l->key.host ? "pinned host" : "device");
+  }
+  if (!shown) printf("  nothing\n");
+
+  printf("\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
+         r->nevents, r->events_lost, h->ring_cap);
+  if (r->ctr->untracked_frees)
+    printf("; %" PRIu64 " frees of memory allocated elsewhere",
+           r->ctr->untracked_frees);
+  printf("\n");
+}
+
+int cmd_report(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+  bool as_json = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+    if (c == 'j') as_json = true;
+    else if (c == 'h') {
+      fputs(usage, stdout);
+      return 0;
+    } else {
+      fputs(usage, stderr);
+      return 2;
+    }
+  }
+  if (argc - optind > 1) {
+    fprintf(stderr, "wslalloc report: one FILE at most\n%s", usage);
+    return 2;
+  }
+  char path[4096], err[4400];
+  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
+  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0) {
+    fprintf(stderr, "wslalloc report: %s\n", err);
+    return 1;
+  }
+  struct rec r;
+  if (rec_open(path, &r, err, sizeof err) != 0) {
+    fprintf(stderr, "wslalloc report: %s\n", err);
+    return 1;
+  }
+  struct summary s;
+  summarise(&r, &s);
+  if (as_json) print_json(&r, &s);
+  else print_text(&r, &s);
+  summary_free(&s);
+  rec_close(&r);
+  return 0;
+}

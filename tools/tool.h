@@ -1,0 +1,77 @@
+/* Interfaces shared by the wslalloc command's parts: the reader, the report, JSON output. */
+#ifndef WSLA_TOOL_H
+#define WSLA_TOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wslalloc/format.h"
+
+/* A recording read into memory and checked; every pointer lies inside it. */
+struct rec {
+  char path[4096];
+  uint8_t *data;
+  size_t size;
+  const struct wsla_header *hdr;
+  const struct wsla_counters *ctr;
+  const struct wsla_module *modules;
+  uint64_t module_count;
+  const struct wsla_oom *ooms;
+  uint64_t oom_count;
+  const struct wsla_live *live;
+  uint64_t live_count; /* slots present in the file */
+  const struct wsla_event *ring;
+  uint64_t ring_slots; /* slots present in the file */
+  /* Copies of the header's strings, always terminated. */
+  char exe[WSLA_PATH_MAX + 1];
+  char cmdline[WSLA_CMDLINE_MAX + 1];
+  char options[WSLA_OPTIONS_MAX + 1];
+  /* Events in sequence order, the valid ones only. */
+  struct wsla_event *events;
+  uint64_t nevents;
+  uint64_t events_claimed;
+  uint64_t events_lost;
+  bool partial;
+  char partial_why[256];
+};
+
+/* Reads and checks path.  On failure returns -1 with one line in err. */
+int rec_open(const char *path, struct rec *r, char *err, size_t errlen);
+void rec_close(struct rec *r);
+
+/* "running", "exit", "signal" or "killed" (not ended, process gone). */
+const char *rec_end_state(const struct rec *r);
+
+/* "module+0xoffset" for a code address, or "0x..." when no module has it. */
+void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
+
+/* The newest recording in the recordings directory; -1 with err if none. */
+int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
+
+/* Human sizes: "512 B", "1.5 KiB", "120.0 MiB", "7.50 GiB". */
+const char *fmt_size(uint64_t bytes, char *buf, size_t len);
+
+int cmd_report(int argc, char **argv);
+
+/* --- JSON --- */
+struct json {
+  FILE *out;
+  int depth;
+  bool need_comma[32];
+};
+void json_begin(struct json *j, FILE *out);
+void json_obj(struct json *j, const char *key);   /* key NULL in arrays */
+void json_arr(struct json *j, const char *key);
+void json_end_obj(struct json *j);
+void json_end_arr(struct json *j);
+void json_str(struct json *j, const char *key, const char *value);
+void json_u64(struct json *j, const char *key, uint64_t value);
+void json_i64(struct json *j, const char *key, int64_t value);
+void json_f64(struct json *j, const char *key, double value);
+void json_bool(struct json *j, const char *key, bool value);
+void json_null(struct json *j, const char *key);
+void json_finish(struct json *j);
+
+#endif
