@@ -1,0 +1,29 @@
+/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom). */
+#include <cuda_runtime_api.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "exit";
+  void *a, *b, *c, *h, *big;
+  cudaMalloc(&a, 64 << 20);
+  cudaMalloc(&b, 32 << 20);
+  cudaMalloc(&c, 16 << 20);
+  cudaMallocHost(&h, 4 << 20);
+  cudaFree(b);
+  if (!strcmp(mode, "oom")) {
+    /* llama.cpp's way: report the error, then abort. */
+    cudaError_t e = cudaMalloc(&big, (size_t)64 << 30);
+    fprintf(stderr, "CUDA error: %s\n", cudaGetErrorString(e));
+    abort();
+  }
+  printf("ready\n");
+  fflush(stdout);
+  if (!strcmp(mode, "abort")) abort();
+  if (!strcmp(mode, "segv")) raise(SIGSEGV);
+  if (!strcmp(mode, "kill")) for (;;) pause();
+  return 3;
+}

@@ -1,0 +1,25 @@
+/* Test client: parent and child both allocate after a fork; each must get its own recording. */
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(void) {
+  void *a, *b, *c, *d;
+  cudaMalloc(&a, 8 << 20);
+  fflush(stdout);
+  pid_t pid = fork();
+  if (pid == 0) {
+    cudaMalloc(&b, 2 << 20);
+    cudaMalloc(&c, 2 << 20);
+    cudaMalloc(&d, 2 << 20);
+    cudaFree(c);
+    printf("child=%d\n", (int)getpid());
+    return 0;
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  cudaMalloc(&b, 4 << 20);
+  printf("parent=%d child_status=%d\n", (int)getpid(), WEXITSTATUS(st));
+  return 0;
+}

@@ -1,0 +1,70 @@
+"""Bad options and hostile surroundings: warn once, keep the default, never change what the client sees."""
+import os
+import stat
+import subprocess
+import tempfile
+
+from harness import *
+
+bare = run("transparency", preload=False)
+
+# Each bad value: one warning naming it, the default kept, output unchanged.
+bad = {"WSLALLOC_EVENTS": "lots", "WSLALLOC_SAMPLE_MS": "-5",
+       "WSLALLOC_RECORD": "maybe", "WSLALLOC_LIVE_SLOTS": "99999999999999"}
+r = run("transparency", env=bad)
+equal(r.out, bare.out, "bad options: output unchanged")
+equal(r.rc, bare.rc, "bad options: exit status unchanged")
+lines = [l for l in r.err.splitlines() if l.startswith("wslalloc:")]
+for name in bad:
+    equal(sum(name in l for l in lines), 1, f"one warning for {name}")
+rep = r.report()
+opts = rep.get("options", {})
+equal(opts.get("WSLALLOC_EVENTS"), "262144", "bad WSLALLOC_EVENTS keeps its default")
+equal(opts.get("WSLALLOC_SAMPLE_MS"), "100", "bad WSLALLOC_SAMPLE_MS keeps its default")
+
+good = run("transparency", env={"WSLALLOC_EVENTS": "4K", "WSLALLOC_SAMPLE_MS": "0"})
+equal(good.err, "", "good options: silent")
+equal(good.report().get("options", {}).get("WSLALLOC_EVENTS"), "4096", "K suffix")
+
+# No recording wanted: no file, same output.
+r = run("transparency", env={"WSLALLOC_RECORD": "0"})
+equal(r.out, bare.out, "RECORD=0: output unchanged")
+equal(r.recordings(), [], "RECORD=0: no file")
+
+# A directory that cannot be made: one warning, output unchanged.
+r = run("transparency", env={"WSLALLOC_DIR": "/proc/wslalloc-cannot"})
+equal(r.out, bare.out, "bad dir: output unchanged")
+equal(sum(l.startswith("wslalloc:") for l in r.err.splitlines()), 1, "bad dir: one warning")
+
+# A link planted where the recordings go is not followed.
+base = tempfile.mkdtemp()
+target = os.path.join(base, "elsewhere")
+os.mkdir(target)
+link = os.path.join(base, "link")
+os.symlink(target, link)
+r = run("transparency", env={"WSLALLOC_DIR": link})
+equal(r.out, bare.out, "planted link: output unchanged")
+equal(os.listdir(target), [], "planted link: nothing written through it")
+
+# The default directory is private and the files are 0600.
+xdg = tempfile.mkdtemp()
+r = run("transparency", env={"XDG_RUNTIME_DIR": xdg}, rec_dir=os.path.join(xdg, "wslalloc"))
+env_dir = os.path.join(xdg, "wslalloc")
+files = os.listdir(env_dir) if os.path.isdir(env_dir) else []
+equal(len(files), 1, "recording under $XDG_RUNTIME_DIR/wslalloc")
+if files:
+    equal(stat.S_IMODE(os.stat(env_dir).st_mode), 0o700, "directory mode")
+    equal(stat.S_IMODE(os.stat(os.path.join(env_dir, files[0])).st_mode), 0o600, "file mode")
+
+# A file-size limit below the recording: no SIGXFSZ, output unchanged, and the
+# recording shrinks to fit or stays in memory.
+d = tempfile.mkdtemp()
+e = env_for("cuda13", True, {}, d)
+p = subprocess.run(["sh", "-c", 'ulimit -f 2048; exec "$0"', os.path.join(CLIENTS, "transparency")],
+                   env=e, capture_output=True, text=True)
+equal(p.returncode, 0, "RLIMIT_FSIZE: the client was not killed")
+equal(p.stdout, bare.out, "RLIMIT_FSIZE: output unchanged")
+for f in os.listdir(d):
+    check(os.path.getsize(os.path.join(d, f)) <= 2048 * 1024, "RLIMIT_FSIZE: the file fits")
+    report_json(os.path.join(d, f))
+finish()

@@ -1,0 +1,76 @@
+"""Bad input: truncated, foreign, corrupt or hostile files give one clear line or a partial report."""
+import os
+import random
+import struct
+import subprocess
+import tempfile
+
+from harness import *
+
+r = run("crash", ["exit"])
+good = r.recordings()[0]
+data = open(good, "rb").read()
+d = tempfile.mkdtemp()
+
+
+def tool(path, *args):
+    return subprocess.run([TOOL, "report", *args, path], capture_output=True, text=True, timeout=60)
+
+
+def expect_refusal(name, blob, words):
+    path = os.path.join(d, name)
+    with open(path, "wb") as f:
+        f.write(blob)
+    p = tool(path)
+    equal(p.returncode, 1, f"{name}: exit status")
+    equal(p.stdout, "", f"{name}: nothing on stdout")
+    lines = p.stderr.strip().splitlines()
+    equal(len(lines), 1, f"{name}: one line")
+    check(words in p.stderr, f"{name}: says {words!r}: {p.stderr!r}")
+
+
+expect_refusal("empty", b"", "too short")
+expect_refusal("text", b"hello world\n" * 1000, "bad magic")
+expect_refusal("future", data[:8] + struct.pack("<I", 99) + data[12:], "format version 99")
+expect_refusal("header-only", data[:4096], "truncated before its counters")
+bad_layout = bytearray(data)
+struct.pack_into("<Q", bad_layout, 64, 1 << 62)  # ring_off
+expect_refusal("bad-layout", bytes(bad_layout), "corrupt")
+
+# Cut inside the ring: readable, marked partial.
+cut = os.path.join(d, "cut")
+with open(cut, "wb") as f:
+    f.write(data[: len(data) - 4096 * 3])
+p = tool(cut, "--json")
+equal(p.returncode, 0, "cut: still readable")
+if p.returncode == 0:
+    import json
+    rep = json.loads(p.stdout)
+    check(rep["partial"], "cut: marked partial")
+
+# Random damage anywhere never crashes the reader.
+rng = random.Random(7)
+for i in range(200):
+    blob = bytearray(data)
+    for _ in range(rng.randint(1, 64)):
+        blob[rng.randrange(len(blob) if rng.random() < 0.5 else 8192)] = rng.randrange(256)
+    path = os.path.join(d, f"fuzz{i}")
+    with open(path, "wb") as f:
+        f.write(blob)
+    p = tool(path, "--json") if i % 2 else tool(path)
+    check(p.returncode in (0, 1), f"fuzz{i}: exit {p.returncode} {p.stderr[-300:]}")
+    os.unlink(path)
+
+p = subprocess.run([TOOL, "report", "--bogus"], capture_output=True, text=True)
+equal(p.returncode, 2, "unknown flag: usage error")
+p = subprocess.run([TOOL, "report", "--help"], capture_output=True, text=True)
+check(p.returncode == 0 and "usage: wslalloc report" in p.stdout, "report --help")
+p = subprocess.run([TOOL, "report"], capture_output=True, text=True,
+                   env={**os.environ, "WSLALLOC_DIR": tempfile.mkdtemp()})
+check(p.returncode == 1 and "no recordings" in p.stderr, "no recordings: clear message")
+p = subprocess.run([TOOL, "report"], capture_output=True, text=True,
+                   env={**os.environ, "WSLALLOC_DIR": r.dir})
+check(p.returncode == 0 and good in p.stdout, "the newest recording by default")
+p = subprocess.run([TOOL, "frobnicate"], capture_output=True, text=True)
+equal(p.returncode, 2, "unknown command")
+finish()
