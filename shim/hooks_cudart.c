@@ -72,14 +72,15 @@ static bool driver_view(struct wsla_proc *p, struct wsla_view *v) {
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,
                        uint64_t site) {
-  struct wsla_call c = {api, -1, flags, rc, rc == cudaSuccess,
-                        rc == cudaErrorMemoryAllocation, addr, size, site};
+  struct wsla_call c = {api,  -1,   flags, rc,          rc == cudaSuccess,
+                        rc == cudaErrorMemoryAllocation, addr, size, site,
+                        wsla_now(p)};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = current_device();
   bool have_view = c.oom && device_memory && driver_view(p, &v);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
-  if (c.ok && device_memory && wsla_sample_claim(p, c.device) &&
+  if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
       driver_view(p, &v))
     wsla_sample_store(p, c.device, &v);
 }
@@ -88,7 +89,7 @@ static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
                              cudaError_t rc, const struct wsla_entry *e,
                              bool had, uint64_t site) {
   wsla_track_free(p, api, rc, rc == cudaSuccess, (uint64_t)(uintptr_t)ptr, e,
-                  had, site);
+                  had, site, wsla_now(p));
   return rc;
 }
 
@@ -276,7 +277,8 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
     /* The client's own answer is a device view that costs us nothing. */
     int16_t dev;
     if (rc == cudaSuccess && free_b && total_b &&
-        (dev = current_device()) >= 0 && wsla_sample_claim(p, dev)) {
+        (dev = current_device()) >= 0 &&
+        wsla_sample_claim(p, dev, wsla_now(p))) {
       struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
       wsla_sample_store(p, dev, &v);
     }

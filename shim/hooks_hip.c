@@ -60,7 +60,7 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   if (d >= (int)WSLA_DEVICE_MAX) return (int16_t)d;
   struct wsla_device_counters *dc = &p->ctr->dev[d];
   bool likely_short = size > __atomic_load_n(&dc->free_bytes, __ATOMIC_RELAXED);
-  if (!wsla_sample_claim(p, d) && !likely_short) return (int16_t)d;
+  if (!wsla_sample_claim(p, d, wsla_now(p)) && !likely_short) return (int16_t)d;
   __typeof__(real_hipMemGetInfo) info = WSLA_REAL(WSLA_LIB_HIP, hipMemGetInfo);
   size_t free_b, total_b;
   if (info && info(&free_b, &total_b) == hipSuccess) {
@@ -73,8 +73,9 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
 static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
                        uint16_t flags, hipError_t rc, uint64_t addr,
                        uint64_t size, uint64_t site) {
-  struct wsla_call c = {api, device, flags, rc, rc == hipSuccess,
-                        rc == hipErrorOutOfMemory, addr, size, site};
+  struct wsla_call c = {api,  device, flags, rc,         rc == hipSuccess,
+                        rc == hipErrorOutOfMemory, addr, size, site,
+                        wsla_now(p)};
   struct wsla_view v, *vp = NULL;
   if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
     struct wsla_device_counters *d = &p->ctr->dev[device];
@@ -125,7 +126,7 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     hipError_t rc = real args;                                                 \
     if (p)                                                                     \
       wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
-                      &e, had, HOOK_SITE);                                     \
+                      &e, had, HOOK_SITE, wsla_now(p));                        \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -187,7 +188,7 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
   if (p) {
     wsla_track_call(p, WSLA_API_hipMemGetInfo, rc == hipSuccess);
     if (rc == hipSuccess && free_b && total_b && d >= 0 &&
-        wsla_sample_claim(p, d)) {
+        wsla_sample_claim(p, d, wsla_now(p))) {
       struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
       wsla_sample_store(p, d, &v);
     }

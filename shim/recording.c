@@ -249,9 +249,11 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   read_proc("/proc/self/cmdline", h->cmdline, sizeof h->cmdline - 1, &got);
   h->cmdline_len = (uint32_t)got;
   wsla_options_format(&wsla_opts, h->options, sizeof h->options);
-  /* Readers take a file as a recording once its magic is there. */
-  __atomic_thread_fence(__ATOMIC_RELEASE);
-  memcpy(h->magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+  /* Readers take a file as a recording once its magic is there; the
+     release store publishes every field above with it. */
+  uint64_t magic;
+  memcpy(&magic, WSLA_MAGIC, sizeof magic);
+  __atomic_store_n((uint64_t *)(void *)h->magic, magic, __ATOMIC_RELEASE);
 }
 
 /* --- modules --- */

@@ -134,6 +134,19 @@ static inline uint32_t wsla_tid(void) {
 #define WSLA_RELAXED_STORE(field, value)                                       \
   __atomic_store_n(&(field), (value), __ATOMIC_RELAXED)
 
+/* Zeroes a commit word so that no later store of the payload can be seen
+   before it.  A release fence after a relaxed store does that for free on
+   x86-64 (it only restrains the compiler); ThreadSanitizer cannot model
+   fences, so its builds use an acquire-release exchange, which gives the
+   same order at the cost of one locked instruction. */
+#if defined(__SANITIZE_THREAD__)
+#define WSLA_INVALIDATE(word)                                                  \
+  ((void)__atomic_exchange_n(&(word), 0, __ATOMIC_ACQ_REL))
+#else
+#define WSLA_INVALIDATE(word)                                                  \
+  (WSLA_RELAXED_STORE(word, 0), __atomic_thread_fence(__ATOMIC_RELEASE))
+#endif
+
 /*
  * Appends one event to the ring and returns its sequence number.  Lock-free:
  * the slot is claimed with one fetch-add; a slot being overwritten shows a
@@ -146,11 +159,10 @@ static inline uint64_t wsla_emit(struct wsla_proc *p, uint16_t type,
   uint64_t seq = __atomic_fetch_add(&p->ctr->events_claimed, 1,
                                     __ATOMIC_RELAXED);
   struct wsla_event *e = &p->ring[seq & p->ring_mask];
-  WSLA_RELAXED_STORE(e->commit, 0);
-  /* Release fence: pairs with the reader's acquire fence before it re-reads
-     commit, so a reader that saw any byte of this payload sees commit 0 (or
-     our final value) on the re-read, never the previous lap's value. */
-  __atomic_thread_fence(__ATOMIC_RELEASE);
+  /* Pairs with the reader's acquire fence before it re-reads commit: a
+     reader that saw any byte of this payload sees commit 0 (or our final
+     value) on the re-read, never the previous lap's value. */
+  WSLA_INVALIDATE(e->commit);
   WSLA_RELAXED_STORE(e->time_ns, t);
   WSLA_RELAXED_STORE(e->addr, addr);
   WSLA_RELAXED_STORE(e->size, size);
@@ -185,6 +197,7 @@ struct wsla_call {
   uint64_t addr;   /* on success */
   uint64_t size;   /* as requested */
   uint64_t site;
+  uint64_t time_ns; /* wsla_now() when the real call returned */
 };
 
 /* Records an allocation call: success, OOM (view may be NULL) or failure. */
@@ -195,7 +208,7 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
    On failure the entry is put back, so a refused free changes nothing. */
 void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
                      bool ok, uint64_t addr, const struct wsla_entry *taken,
-                     bool had_entry, uint64_t site);
+                     bool had_entry, uint64_t site, uint64_t t);
 
 /* Counts a call that allocates nothing (a query). */
 static inline void wsla_track_call(struct wsla_proc *p, uint16_t api, bool ok) {
@@ -205,7 +218,7 @@ static inline void wsla_track_call(struct wsla_proc *p, uint16_t api, bool ok) {
 
 /* True when device dev's view is older than the sampling period; claims
    the sample so that one thread takes it. */
-bool wsla_sample_claim(struct wsla_proc *p, int dev);
+bool wsla_sample_claim(struct wsla_proc *p, int dev, uint64_t now);
 
 /* Stores a view as the device's latest and appends a SAMPLE event. */
 void wsla_sample_store(struct wsla_proc *p, int dev, const struct wsla_view *v);

@@ -1,5 +1,5 @@
 /* Live table: every live allocation by address, sharded uthash tables, mirrored into the recording. */
-#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +15,9 @@ static inline uint64_t ptr_mix(uint64_t key) {
 #define uthash_nonfatal_oom(obj) (heap_refused = true)
 #define HASH_FUNCTION(keyptr, keylen, hashv)                                   \
   ((hashv) = (unsigned)(ptr_mix(*(const uint64_t *)(keyptr)) >> 32))
+/* Keys are 8-byte addresses: one compare, not a memcmp. */
+#define HASH_KEYCMP(a, b, n)                                                   \
+  (*(const uint64_t *)(const void *)(a) != *(const uint64_t *)(const void *)(b))
 #include <uthash.h>
 
 #define SHARD_BITS 6
@@ -35,9 +38,42 @@ struct chunk {
   struct node nodes[NODES_PER_CHUNK];
 };
 
-/* One lock per shard: threads only meet when their pointers hash alike. */
+/*
+ * One lock per shard: threads only meet when their pointers hash alike, and
+ * then for a hundred instructions or so, so a spinlock (a few instructions)
+ * beats a mutex (about fifty).  A waiter that keeps finding it taken yields,
+ * in case the holder was preempted on an oversubscribed machine.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+static inline void shard_lock(int *lock) {
+  for (unsigned spins = 0;; spins++) {
+    /* Acquire: pairs with the release store in shard_unlock, so this thread
+       sees the table as the last holder left it. */
+    if (!__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) return;
+    while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
+      if (++spins > 128) {
+        sched_yield();
+        spins = 0;
+      } else {
+        cpu_relax();
+      }
+    }
+  }
+}
+
+static inline void shard_unlock(int *lock) {
+  __atomic_store_n(lock, 0, __ATOMIC_RELEASE); /* pairs: shard_lock */
+}
+
 struct shard {
-  pthread_mutex_t lock;
+  int lock;
   struct node *map;
   struct node *free_nodes;
   struct chunk *chunks; /* every chunk, so that leak checkers see them */
@@ -45,14 +81,19 @@ struct shard {
 } __attribute__((aligned(64)));
 
 static struct shard shards[SHARD_COUNT] = {
-    [0 ... SHARD_COUNT - 1] = {PTHREAD_MUTEX_INITIALIZER, NULL, NULL, NULL,
-                               NO_SLOT}};
+    [0 ... SHARD_COUNT - 1] = {0, NULL, NULL, NULL, NO_SLOT}};
 /* Slots never used yet are handed out in order; recycled ones stay with the
    shard that freed them, so no slot list is shared between shards. */
 static uint64_t slot_bump;
 
-/* A child after fork keeps its parent's tables here, reachable, unused. */
-static struct shard graveyard[SHARD_COUNT];
+/* Each shard's table holds a sentinel under address 0 (never a tracked
+   allocation), so that it never empties: uthash frees a table when its last
+   entry goes and allocates one for the next, which would put two mallocs and
+   two frees on the path of every pair when few allocations are live. */
+static struct node sentinels[SHARD_COUNT];
+
+/* A child after fork keeps its parent's hash tables here, reachable, unused. */
+static UT_hash_table *graveyard[SHARD_COUNT];
 
 static inline struct shard *shard_of(uint64_t addr) {
   return &shards[ptr_mix(addr) >> (64 - SHARD_BITS)];
@@ -125,7 +166,13 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
                     struct wsla_entry *stale) {
   struct shard *s = shard_of(addr);
   bool heap_refused = false, had_stale = false;
-  pthread_mutex_lock(&s->lock);
+  shard_lock(&s->lock);
+  if (WSLA_UNLIKELY(!s->map)) {
+    struct node *sentinel = &sentinels[s - shards];
+    sentinel->addr = 0;
+    sentinel->slot = NO_SLOT;
+    HASH_ADD(hh, s->map, addr, sizeof(uint64_t), sentinel);
+  }
   struct node *n = node_get(s), *old = NULL;
   if (n) {
     n->addr = addr;
@@ -146,7 +193,7 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
       slot_fill(p, n->slot, addr, e, site, time_ns, seq);
     }
   }
-  pthread_mutex_unlock(&s->lock);
+  shard_unlock(&s->lock);
   if (!n) __atomic_fetch_add(&p->ctr->table_oom, 1, __ATOMIC_RELAXED);
   *inserted = n != NULL;
   return had_stale;
@@ -155,7 +202,7 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
 bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
   struct shard *s = shard_of(addr);
   struct node *n;
-  pthread_mutex_lock(&s->lock);
+  shard_lock(&s->lock);
   HASH_FIND(hh, s->map, &addr, sizeof(uint64_t), n);
   if (n) {
     HASH_DELETE(hh, s->map, n);
@@ -163,7 +210,7 @@ bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
     slot_put(p, s, n->slot);
     node_put(s, n);
   }
-  pthread_mutex_unlock(&s->lock);
+  shard_unlock(&s->lock);
   return n != NULL;
 }
 
@@ -171,18 +218,14 @@ void wsla_table_reset_after_fork(void) {
   /* Only the forking thread exists now; a lock another thread held at the
      fork would stay locked forever, so every lock is made anew. */
   for (size_t i = 0; i < SHARD_COUNT; i++) {
-    struct shard *s = &shards[i], *g = &graveyard[i];
-    if (s->map || s->chunks) {
-      g->map = s->map;
-      struct chunk **tail = &g->chunks;
-      while (*tail) tail = &(*tail)->next;
-      *tail = s->chunks;
-    }
+    struct shard *s = &shards[i];
+    /* The chunks leak on purpose; the table is kept reachable. */
+    if (s->map) graveyard[i] = s->map->hh.tbl;
     s->map = NULL;
     s->free_nodes = NULL;
     s->chunks = NULL;
     s->free_slot = NO_SLOT;
-    pthread_mutex_init(&s->lock, NULL);
+    s->lock = 0;
   }
   slot_bump = 0;
 }

@@ -80,7 +80,7 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
                       const struct wsla_view *view) {
   struct wsla_api_counters *a = &p->ctr->api[c->api];
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
-  uint64_t t = wsla_now(p);
+  uint64_t t = c->time_ns;
   int16_t device = c->flags & WSLA_F_HOST ? -1 : c->device;
   if (c->ok) {
     /* cudaMalloc(&p, 0) succeeds and returns NULL: nothing to account. */
@@ -105,10 +105,9 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
 
 void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
                      bool ok, uint64_t addr, const struct wsla_entry *taken,
-                     bool had_entry, uint64_t site) {
+                     bool had_entry, uint64_t site, uint64_t t) {
   struct wsla_api_counters *a = &p->ctr->api[api];
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
-  uint64_t t = wsla_now(p);
   if (!ok) {
     __atomic_fetch_add(&a->failed, 1, __ATOMIC_RELAXED);
     uint64_t seq = wsla_emit(p, WSLA_EV_FAIL, api, -1, 0, result, addr, 0,
@@ -135,10 +134,9 @@ void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
             taken->size, site, 0, t);
 }
 
-bool wsla_sample_claim(struct wsla_proc *p, int device) {
+bool wsla_sample_claim(struct wsla_proc *p, int device, uint64_t now) {
   struct wsla_device_counters *d = dev_counters(p, device);
   if (!d || !p->sample_ns) return false;
-  uint64_t now = wsla_now(p);
   uint64_t last = __atomic_load_n(&d->view_time_ns, __ATOMIC_RELAXED);
   if (last && now - last < p->sample_ns) return false;
   /* Whoever moves the time forward takes the sample; the others go on. */
