@@ -1,4 +1,5 @@
 /* wslalloc: the command that reads the recordings libwslalloc writes. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,13 +11,22 @@ static const char *const usage =
     "\n"
     "Commands:\n"
     "  report [--json] [FILE]   explain a recording (default: the newest)\n"
-    "  help options             every WSLALLOC_* variable of the library\n"
+    "  help options [--markdown] every WSLALLOC_* variable of the library\n"
     "  version                  the version and recording format\n"
     "\n"
     "Record a program with LD_PRELOAD=libwslalloc.so PROGRAM ...\n"
     "`wslalloc COMMAND --help` describes each command.\n";
 
-static int help_options(void) {
+static int help_options(bool markdown) {
+  if (markdown) {
+    printf("| variable | default | unit | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < wsla_option_count; i++) {
+      const struct wsla_option_desc *o = &wsla_option_table[i];
+      printf("| `%s` | %s | %s | %s |\n", o->name, *o->def ? o->def : "(empty)",
+             o->unit, o->doc);
+    }
+    return 0;
+  }
   printf("%-22s %-10s %-12s %s\n", "variable", "default", "unit", "meaning");
   for (size_t i = 0; i < wsla_option_count; i++) {
     const struct wsla_option_desc *o = &wsla_option_table[i];
@@ -43,7 +53,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "help")) {
-    if (argc >= 3 && !strcmp(argv[2], "options")) return help_options();
+    if (argc >= 3 && !strcmp(argv[2], "options"))
+      return help_options(argc >= 4 && !strcmp(argv[3], "--markdown"));
     fputs(usage, stdout);
     return 0;
   }

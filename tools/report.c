@@ -141,21 +141,27 @@ static void diagnose(const struct wsla_oom *o, char *buf, size_t len) {
     return;
   }
   uint64_t own_after = o->own_bytes + o->size;
+  bool fragmented = o->free_bytes >= o->size;
+  char tail[160] = "";
+  if (fragmented)
+    snprintf(tail, sizeof tail, "; the %s left is also fragmented, with no "
+             "single block of %s", fmt_size(o->free_bytes, a, sizeof a),
+             fmt_size(o->size, b, sizeof b));
   if (own_after > o->total_bytes) {
     snprintf(buf, len, "this process alone would need %s of a %s card: lower "
              "the context size or batch, or offload fewer layers to the GPU",
              fmt_size(own_after, a, sizeof a), fmt_size(o->total_bytes, b, sizeof b));
-  } else if (o->free_bytes >= o->size) {
-    snprintf(buf, len, "%s was free, more than the %s asked, but not in one "
-             "block: the memory is fragmented; allocate the large buffers first "
-             "or restart the process",
-             fmt_size(o->free_bytes, a, sizeof a), fmt_size(o->size, b, sizeof b));
   } else if (o->foreign_bytes >= o->size ||
              o->foreign_bytes * 10 >= o->total_bytes) {
     snprintf(buf, len, "others (other processes, the desktop, the driver) hold "
-             "%s: close GPU-heavy apps such as browsers and games, or leave room "
-             "with WSLALLOC_HEADROOM",
-             fmt_size(o->foreign_bytes, a, sizeof a));
+             "%s: close GPU-heavy apps such as browsers and games, or load the "
+             "model before opening them%s",
+             fmt_size(o->foreign_bytes, c, sizeof c), tail);
+  } else if (fragmented) {
+    snprintf(buf, len, "%s was free, at least the %s asked, but not in one "
+             "block: the memory is fragmented; allocate the large buffers first "
+             "or restart the process",
+             fmt_size(o->free_bytes, a, sizeof a), fmt_size(o->size, b, sizeof b));
   } else {
     snprintf(buf, len, "this process holds %s of %s and asked for %s more: "
              "lower the context size or batch, or offload fewer layers",

@@ -35,7 +35,7 @@ int main(void) {
   printf("llm_like: KV cache 1024 MiB\n");
   void *compute = must(256 * MiB, "compute_buffer");
   for (size_t ctx = 2; ctx <= 64; ctx *= 2) {
-    sleep_ms(120);
+    sleep_ms(200);
     printf("llm_like: context grows, compute buffer %zu MiB\n", ctx * 128);
     fflush(stdout);
     cudaFree(compute);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <uthash.h>
@@ -321,7 +322,12 @@ int sim_host_alloc(uint64_t size, void **out) {
   pthread_mutex_lock(&lock);
   int rc = SIM_OOM;
   if (size <= pinned_max - pinned_used) {
-    void *p = calloc(1, size ? size : 1);
+    /* Pinned memory is whole pages from the kernel, as cudaMallocHost's is;
+       mmap also keeps a malloc fill pattern (MALLOC_PERTURB_) from
+       touching every page of a large buffer. */
+    void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) p = NULL;
     if (p) {
       struct host_block *h = malloc(sizeof *h);
       *h = (struct host_block){.ptr = p, .size = size};
@@ -344,7 +350,7 @@ static int host_release(void *p, bool registered) {
   if (h && h->registered == registered) {
     HASH_DEL(host_blocks, h);
     pinned_used -= h->size;
-    if (!registered) free(h->ptr);
+    if (!registered) munmap(h->ptr, h->size ? h->size : 1);
     free(h);
     rc = SIM_OK;
   }
