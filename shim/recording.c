@@ -322,16 +322,26 @@ static const int fatal_signals[FATAL_COUNT] = {SIGSEGV, SIGABRT, SIGBUS,
                                                SIGFPE, SIGILL};
 static struct sigaction previous[FATAL_COUNT];
 
-static void mark_end(uint32_t state, int code, int sig) {
-  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return;
+/* Records how the process ends; false if nothing was recorded (no
+   recording, or an end already marked).  Async-signal-safe. */
+static bool mark_end(uint32_t state, int code, int sig) {
+  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return false;
   struct wsla_header *h = wsla_g.hdr;
   if (__atomic_load_n(&h->end_state, __ATOMIC_RELAXED) != WSLA_END_RUNNING)
-    return;
+    return false;
   h->exit_code = code;
   h->end_signal = sig;
   h->end_time_ns = (int64_t)wsla_now(&wsla_g);
   /* Release: readers load end_state with acquire before the fields above. */
   __atomic_store_n(&h->end_state, state, __ATOMIC_RELEASE);
+  return true;
+}
+
+/* The process survived a signal it was marked as dying of. */
+static void unmark_end(void) {
+  struct wsla_header *h = wsla_g.hdr;
+  __atomic_store_n(&h->end_state, WSLA_END_RUNNING, __ATOMIC_RELEASE);
+  h->end_signal = 0;
 }
 
 static void on_process_exit(int status, void *arg) {
@@ -341,32 +351,37 @@ static void on_process_exit(int status, void *arg) {
   mark_end(WSLA_END_EXIT, status, 0);
 }
 
-/* Async-signal-safe: stores into the mapping, then hands the signal on as
-   if the shim had never been there. */
+/*
+ * Async-signal-safe: marks the recording, then hands the signal on exactly as
+ * the disposition before ours would have taken it.  A handler of the client's
+ * that returns has dealt with the signal (a JIT's fault handler, say), so the
+ * mark is taken back; one that never returns leaves it.
+ */
 static void on_fatal_signal(int sig, siginfo_t *info, void *uc) {
   int saved_errno = errno;
-  mark_end(WSLA_END_SIGNAL, 0, sig);
-  for (int i = 0; i < FATAL_COUNT; i++) {
-    if (fatal_signals[i] != sig) continue;
-    struct sigaction *old = &previous[i];
-    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+  int i = 0;
+  while (i < FATAL_COUNT && fatal_signals[i] != sig) i++;
+  if (i == FATAL_COUNT) return;
+  struct sigaction *old = &previous[i];
+  bool marked = mark_end(WSLA_END_SIGNAL, 0, sig);
+  if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
+    errno = saved_errno;
+    old->sa_sigaction(sig, info, uc);
+  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+    errno = saved_errno;
+    old->sa_handler(sig);
+  } else {
+    /* Restore what was there.  Ignored: return as the kernel would have
+       (a fault then re-executes, and the kernel kills as it would have).
+       Default: deliver it again once this handler returns. */
+    sigaction(sig, old, NULL);
+    if (old->sa_handler == SIG_DFL) {
+      raise(sig);
       errno = saved_errno;
-      old->sa_sigaction(sig, info, uc);
       return;
     }
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-      errno = saved_errno;
-      old->sa_handler(sig);
-      return;
-    }
-    /* Default action: restore it and deliver the signal again when this
-       handler returns (a fault re-executes and faults again). */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigaction(sig, &dfl, NULL);
-    raise(sig);
   }
+  if (marked) unmark_end();
   errno = saved_errno;
 }
 

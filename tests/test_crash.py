@@ -8,6 +8,8 @@ cases = {
     "kill": ("killed", None),
     "exit": ("exit", None),
     "oom": ("signal", 6),
+    "ignored": ("exit", None),
+    "handled": ("exit", None),
 }
 for mode, (end, sig) in cases.items():
     r = run("crash", [mode], kill_after_ready=(mode == "kill"))
@@ -20,6 +22,10 @@ for mode, (end, sig) in cases.items():
         equal(proc["signal"], sig, f"{mode}: signal")
     if mode == "exit":
         equal(proc["exit_code"], 3, "exit: status")
+    if mode in ("ignored", "handled"):
+        bare = run("crash", [mode], preload=False)
+        equal((r.rc, r.out), (bare.rc, bare.out), f"{mode}: the client sees what it would bare")
+        equal(proc["exit_code"], 0, f"{mode}: survived and exited 0")
     dev = rep["devices"][0]
     equal(dev["live_bytes"], 80 * MiB, f"{mode}: live device bytes")
     equal(dev["peak_bytes"], 112 * MiB, f"{mode}: peak device bytes")

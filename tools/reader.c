@@ -197,7 +197,9 @@ int rec_open(const char *path, struct rec *r, char *err, size_t len) {
   uint64_t claimed = r->events_claimed = r->ctr->events_claimed;
   uint64_t first = claimed > h->ring_cap ? claimed - h->ring_cap : 0;
   uint64_t span = claimed - first;
-  r->events = malloc((span ? span : 1) * sizeof *r->events);
+  /* At most one event per slot the file really holds, whatever it claims. */
+  uint64_t most = span < r->ring_slots ? span : r->ring_slots;
+  r->events = malloc((most ? most : 1) * sizeof *r->events);
   if (!r->events) {
     rec_close(r);
     return fail(err, len, "%s: out of memory for %" PRIu64 " events", path, span);
@@ -209,7 +211,7 @@ int rec_open(const char *path, struct rec *r, char *err, size_t len) {
     if (e->commit != seq + 1 || e->type == WSLA_EV_NONE ||
         e->type > WSLA_EV_SAMPLE)
       continue;
-    r->events[r->nevents++] = *e;
+    if (r->nevents < most) r->events[r->nevents++] = *e;
   }
   r->events_lost = claimed - r->nevents;
   if (r->ring_slots < h->ring_cap && claimed > r->ring_slots)

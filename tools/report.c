@@ -1,5 +1,6 @@
 /* wslalloc report: what a recording says, for people (text) and programs (JSON). */
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,12 @@ static void summarise(const struct rec *r, struct summary *s) {
       st->live_bytes += l->size;
       st->live_allocs++;
     }
-    struct leak_key k = {l->site, l->api, host ? -1 : l->device, host};
+    struct leak_key k;
+    memset(&k, 0, sizeof k); /* the padding is part of the hashed key */
+    k.site = l->site;
+    k.api = l->api;
+    k.device = host ? -1 : l->device;
+    k.host = host;
     struct leak_stat *ls;
     HASH_FIND(hh, s->leaks, &k, sizeof k, ls);
     if (!ls) {
@@ -318,11 +324,11 @@ static void print_json(const struct rec *r, const struct summary *s) {
 
 static const char *signal_name(int sig) {
   switch (sig) {
-  case 6: return "SIGABRT";
-  case 11: return "SIGSEGV";
-  case 7: return "SIGBUS";
-  case 8: return "SIGFPE";
-  case 4: return "SIGILL";
+  case SIGABRT: return "SIGABRT";
+  case SIGSEGV: return "SIGSEGV";
+  case SIGBUS: return "SIGBUS";
+  case SIGFPE: return "SIGFPE";
+  case SIGILL: return "SIGILL";
   default: return "a signal";
   }
 }

@@ -6,9 +6,16 @@
 #include <string.h>
 #include <unistd.h>
 
+static volatile sig_atomic_t handled;
+static void on_segv(int sig) { handled = sig; }
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "exit";
   void *a, *b, *c, *h, *big;
+  /* Dispositions set before the first CUDA call, when the shim installs its
+     own handlers and keeps these to hand signals on to. */
+  if (!strcmp(mode, "ignored")) signal(SIGFPE, SIG_IGN);
+  if (!strcmp(mode, "handled")) signal(SIGSEGV, on_segv);
   cudaMalloc(&a, 64 << 20);
   cudaMalloc(&b, 32 << 20);
   cudaMalloc(&c, 16 << 20);
@@ -25,5 +32,15 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "abort")) abort();
   if (!strcmp(mode, "segv")) raise(SIGSEGV);
   if (!strcmp(mode, "kill")) for (;;) pause();
+  if (!strcmp(mode, "ignored")) {
+    raise(SIGFPE);
+    printf("survived an ignored SIGFPE\n");
+    return 0;
+  }
+  if (!strcmp(mode, "handled")) {
+    raise(SIGSEGV);
+    printf("handler saw signal %d\n", (int)handled);
+    return 0;
+  }
   return 3;
 }
