@@ -39,7 +39,7 @@ build() {
   local dir=$1
   shift
   if [ ! -f "$dir/build.ninja" ]; then
-    meson setup "$dir" "$@" >/dev/null
+    meson setup "$dir" "$@" >/dev/null || return 1
   fi
-  meson compile -C "$dir" >/dev/null
+  meson compile -C "$dir" >/dev/null || return 1
 }
