@@ -2,7 +2,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
-#include "hooks.h"
+#include "cuda_common.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */
@@ -28,10 +28,6 @@ WSLA_REAL_DECL(cudaFreeHost);
 WSLA_REAL_DECL(cudaHostRegister);
 WSLA_REAL_DECL(cudaHostUnregister);
 WSLA_REAL_DECL(cudaMemGetInfo);
-/* Driver calls: the driver keeps no last-error state, so asking it about
-   the device cannot change what the client's cudaGetLastError returns. */
-WSLA_REAL_DECL(cuCtxGetDevice);
-WSLA_REAL_DECL(cuMemGetInfo_v2);
 
 static int warned_missing;
 
@@ -45,59 +41,23 @@ static cudaError_t missing(const char *name) {
   __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);            \
   if (WSLA_UNLIKELY(!real)) return missing(#name)
 
-/* The device the runtime just used: the current context's. */
-static int16_t current_device(void) {
-  __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
-  CUdevice d;
-  if (get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX)
-    return (int16_t)d;
-  return -1;
-}
-
-static bool driver_view(struct wsla_proc *p, struct wsla_view *v) {
-  __typeof__(real_cuMemGetInfo_v2) info =
-      WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
-  size_t free_b, total_b;
-  if (!info || info(&free_b, &total_b) != CUDA_SUCCESS) return false;
-  v->free_bytes = free_b;
-  v->total_bytes = total_b;
-  v->time_ns = wsla_now(p);
-  v->source = WSLA_VIEW_DRIVER;
-  return true;
-}
-
-/* Records one allocation call; asks the driver for the device view on an
-   out-of-memory failure and, at most every WSLALLOC_SAMPLE_MS, after a
-   success, when the real call has already paid for a trip to the driver. */
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,
                        uint64_t site) {
-  struct wsla_call c = {api,  -1,   flags, rc,          rc == cudaSuccess,
-                        rc == cudaErrorMemoryAllocation, addr, size, site,
-                        wsla_now(p)};
-  struct wsla_view v;
-  bool device_memory = !(flags & WSLA_F_HOST);
-  if (device_memory && (c.ok || c.oom)) c.device = current_device();
-  bool have_view = c.oom && device_memory && driver_view(p, &v);
-  wsla_track_alloc(p, &c, have_view ? &v : NULL);
-  if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
-      driver_view(p, &v))
-    wsla_sample_store(p, c.device, &v);
+  wsla_cuda_alloc(p, api, flags, rc == cudaSuccess,
+                  rc == cudaErrorMemoryAllocation, rc, addr, size, site);
 }
 
 static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
                              cudaError_t rc, const struct wsla_entry *e,
                              bool had, uint64_t site) {
-  wsla_track_free(p, api, rc, rc == cudaSuccess, (uint64_t)(uintptr_t)ptr, e,
-                  had, site, wsla_now(p));
+  wsla_cuda_free(p, api, rc == cudaSuccess, rc, (uint64_t)(uintptr_t)ptr, e,
+                 had, site);
   return rc;
 }
 
-/* Takes the entry out before the real free: once the runtime has the
-   memory back another thread may be handed the same address, and its entry
-   must not be the one removed. */
 static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
-  return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
+  return wsla_cuda_take(p, (uint64_t)(uintptr_t)ptr, e);
 }
 
 WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
@@ -275,13 +235,8 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   if (p) {
     wsla_track_call(p, WSLA_API_cudaMemGetInfo, rc == cudaSuccess);
     /* The client's own answer is a device view that costs us nothing. */
-    int16_t dev;
-    if (rc == cudaSuccess && free_b && total_b &&
-        (dev = current_device()) >= 0 &&
-        wsla_sample_claim(p, dev, wsla_now(p))) {
-      struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
-      wsla_sample_store(p, dev, &v);
-    }
+    if (rc == cudaSuccess && free_b && total_b)
+      wsla_cuda_meminfo(p, *free_b, *total_b);
   }
   hook_leave();
   return rc;

@@ -65,6 +65,26 @@ int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
   case WSLA_OPT_COUNT: rc = parse_scaled(text, &v, "KM"); break;
   case WSLA_OPT_MS: rc = parse_scaled(text, &v, ""); break;
   case WSLA_OPT_SIZE: rc = parse_scaled(text, &v, "KMGT"); break;
+  case WSLA_OPT_CHOICE: {
+    rc = -1;
+    size_t n = strlen(text);
+    uint64_t index = 0;
+    for (const char *w = opt->unit; *w; index++) {
+      const char *end = strchr(w, '|');
+      size_t len = end ? (size_t)(end - w) : strlen(w);
+      if (n && n == len && strncasecmp(w, text, n) == 0) {
+        v = index;
+        rc = 0;
+        break;
+      }
+      w += len + (end ? 1 : 0);
+    }
+    if (rc == 0) {
+      memcpy(field, &v, sizeof v);
+      return 0;
+    }
+    return -1;
+  }
   default: return -1;
   }
   if (rc || v < opt->min || v > opt->max) return -1;
@@ -107,6 +127,14 @@ size_t wsla_options_format(const struct wsla_options *o, char *buf,
     int n;
     if (opt->type == WSLA_OPT_PATH) {
       n = snprintf(buf + used, len - used, "%s=%s\n", name, field);
+    } else if (opt->type == WSLA_OPT_CHOICE) {
+      uint64_t v;
+      memcpy(&v, field, sizeof v);
+      const char *w = opt->unit;
+      for (uint64_t i = 0; i < v && strchr(w, '|'); i++) w = strchr(w, '|') + 1;
+      const char *end = strchr(w, '|');
+      n = snprintf(buf + used, len - used, "%s=%.*s\n", name,
+                   (int)(end ? (size_t)(end - w) : strlen(w)), w);
     } else {
       uint64_t v;
       memcpy(&v, field, sizeof v);

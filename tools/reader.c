@@ -209,7 +209,7 @@ int rec_open(const char *path, struct rec *r, char *err, size_t len) {
     if (slot >= r->ring_slots) continue;
     const struct wsla_event *e = &r->ring[slot];
     if (e->commit != seq + 1 || e->type == WSLA_EV_NONE ||
-        e->type > WSLA_EV_SAMPLE)
+        e->type > WSLA_EV_LAST)
       continue;
     if (r->nevents < most) r->events[r->nevents++] = *e;
   }

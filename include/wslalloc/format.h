@@ -61,7 +61,12 @@ enum wsla_event_type {
   WSLA_EV_FAIL = 3,   /* a failed call that is not out-of-memory; result */
   WSLA_EV_OOM = 4,    /* an out-of-memory failure; aux = OOM record index */
   WSLA_EV_SAMPLE = 5, /* device view: addr = free, size = total, aux = own */
+  WSLA_EV_MAP = 6,    /* VMM: addr = virtual address, size, aux = handle */
+  WSLA_EV_UNMAP = 7,  /* VMM: addr = virtual address, size */
+  WSLA_EV_RESERVE = 8,   /* VMM address space: addr, size (not memory) */
+  WSLA_EV_UNRESERVE = 9, /* VMM address space given back: addr, size */
 };
+#define WSLA_EV_LAST WSLA_EV_UNRESERVE
 
 /* Event and live-slot flags. */
 enum wsla_flags {
@@ -70,6 +75,8 @@ enum wsla_flags {
   WSLA_F_ASYNC = 1u << 2,     /* stream-ordered: addr of a pool allocation */
   WSLA_F_UNTRACKED = 1u << 3, /* a free of a pointer the shim never saw */
   WSLA_F_REGISTER = 1u << 4,  /* host memory registered, not allocated */
+  WSLA_F_VMM = 1u << 5,       /* physical memory of cuMemCreate; addr is the
+                                 allocation handle, not an address */
 };
 
 /* Where an OOM record's free/total figures come from. */
@@ -113,7 +120,27 @@ enum wsla_view_source {
   X(26, hipHostRegister)                                                       \
   X(27, hipHostUnregister)                                                     \
   X(28, hipMemGetInfo)                                                         \
-  X(29, hipFreeHost)
+  X(29, hipFreeHost)                                                           \
+  X(30, cuMemAlloc_v2)                                                         \
+  X(31, cuMemFree_v2)                                                          \
+  X(32, cuMemAllocPitch_v2)                                                    \
+  X(33, cuMemAllocManaged)                                                     \
+  X(34, cuMemAllocAsync)                                                       \
+  X(35, cuMemFreeAsync)                                                        \
+  X(36, cuMemAllocFromPoolAsync)                                               \
+  X(37, cuMemAllocHost_v2)                                                     \
+  X(38, cuMemHostAlloc)                                                        \
+  X(39, cuMemFreeHost)                                                         \
+  X(40, cuMemHostRegister_v2)                                                  \
+  X(41, cuMemHostUnregister)                                                   \
+  X(42, cuMemCreate)                                                           \
+  X(43, cuMemRelease)                                                          \
+  X(44, cuMemMap)                                                              \
+  X(45, cuMemUnmap)                                                            \
+  X(46, cuMemAddressReserve)                                                   \
+  X(47, cuMemAddressFree)                                                      \
+  X(48, cuMemGetInfo_v2)                                                       \
+  X(49, cuDeviceGetAttribute)
 
 enum wsla_api {
 #define WSLA_API_ENUM(idx, name) WSLA_API_##name = idx,
@@ -195,7 +222,11 @@ struct wsla_counters {
   uint64_t modules_count;    /* module records written */
   uint64_t modules_lost;     /* modules that found no record */
   uint64_t table_oom;        /* live-table nodes the heap refused */
-  uint64_t reserved[5];
+  uint64_t vmm_reserved_bytes; /* address space reserved, not memory */
+  uint64_t vmm_mapped_bytes;   /* physical memory mapped into it */
+  uint64_t lookups;          /* driver entry points asked for by name */
+  uint64_t lookups_wrapped;  /* of those, answered with the shim's wrapper */
+  uint64_t reserved[1];
   struct wsla_api_counters api[WSLA_API_MAX];
   struct wsla_device_counters dev[WSLA_DEVICE_MAX];
 };
@@ -330,7 +361,11 @@ WSLA_ASSERT_OFF(wsla_counters, live_overflow, 56);
 WSLA_ASSERT_OFF(wsla_counters, modules_count, 64);
 WSLA_ASSERT_OFF(wsla_counters, modules_lost, 72);
 WSLA_ASSERT_OFF(wsla_counters, table_oom, 80);
-WSLA_ASSERT_OFF(wsla_counters, reserved, 88);
+WSLA_ASSERT_OFF(wsla_counters, vmm_reserved_bytes, 88);
+WSLA_ASSERT_OFF(wsla_counters, vmm_mapped_bytes, 96);
+WSLA_ASSERT_OFF(wsla_counters, lookups, 104);
+WSLA_ASSERT_OFF(wsla_counters, lookups_wrapped, 112);
+WSLA_ASSERT_OFF(wsla_counters, reserved, 120);
 WSLA_ASSERT_OFF(wsla_counters, api, 128);
 WSLA_ASSERT_OFF(wsla_counters, dev, 128 + 32 * WSLA_API_MAX);
 _Static_assert(sizeof(struct wsla_counters) ==

@@ -11,9 +11,14 @@ enum wsla_opt_type {
   WSLA_OPT_MS,    /* milliseconds, a plain integer */
   WSLA_OPT_SIZE,  /* bytes, K/M/G/T suffixes (powers of 1024) allowed */
   WSLA_OPT_PATH,  /* a string, at most WSLA_OPT_PATH_MAX - 1 bytes */
+  WSLA_OPT_CHOICE, /* one of the words in unit, separated by '|'; stored as
+                      its index */
 };
 
 #define WSLA_OPT_PATH_MAX 512
+
+/* Values of WSLALLOC_VMM, in the order of its unit. */
+enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1 };
 
 /*
  * X(field, NAME, type, default, min, max, unit, doc).  min and max bound numeric
@@ -33,7 +38,11 @@ enum wsla_opt_type {
   X(sample_ms, "WSLALLOC_SAMPLE_MS", WSLA_OPT_MS, "100", 0, 3600000, "ms",                           \
     "least time between device-memory samples per device; 0 turns them off")  \
   X(quiet, "WSLALLOC_QUIET", WSLA_OPT_BOOL, "0", 0, 1, "bool",                                   \
-    "silence the shim's own messages on stderr")
+    "silence the shim's own messages on stderr")                               \
+  X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off",                \
+    "off makes cuDeviceGetAttribute report no virtual memory management, so " \
+    "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \
+    "cuMemAddressReserve failures)")
 
 struct wsla_options {
 #define WSLA_OPT_FIELD(field, name, type, def, min, max, unit, doc)                  \

@@ -1,0 +1,56 @@
+/* The CUDA side's shared accounting: device, device view, and the end of each call. */
+#include <cuda.h>
+
+#include "cuda_common.h"
+
+WSLA_REAL_DECL(cuCtxGetDevice);
+WSLA_REAL_DECL(cuMemGetInfo_v2);
+
+int16_t wsla_cuda_device(void) {
+  __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
+  CUdevice d;
+  if (get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX)
+    return (int16_t)d;
+  return -1;
+}
+
+static bool driver_view(struct wsla_proc *p, struct wsla_view *v) {
+  __typeof__(real_cuMemGetInfo_v2) info =
+      WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
+  size_t free_b, total_b;
+  if (!info || info(&free_b, &total_b) != CUDA_SUCCESS) return false;
+  v->free_bytes = free_b;
+  v->total_bytes = total_b;
+  v->time_ns = wsla_now(p);
+  v->source = WSLA_VIEW_DRIVER;
+  return true;
+}
+
+void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                     bool ok, bool oom, int32_t rc, uint64_t addr,
+                     uint64_t size, uint64_t site) {
+  struct wsla_call c = {api, -1, flags, rc, ok, oom, addr, size, site,
+                        wsla_now(p)};
+  struct wsla_view v;
+  bool device_memory = !(flags & WSLA_F_HOST);
+  if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
+  bool have_view = c.oom && device_memory && driver_view(p, &v);
+  wsla_track_alloc(p, &c, have_view ? &v : NULL);
+  if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
+      driver_view(p, &v))
+    wsla_sample_store(p, c.device, &v);
+}
+
+void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
+                    uint64_t addr, const struct wsla_entry *e, bool had,
+                    uint64_t site) {
+  wsla_track_free(p, api, rc, ok, addr, e, had, site, wsla_now(p));
+}
+
+void wsla_cuda_meminfo(struct wsla_proc *p, uint64_t free_b, uint64_t total_b) {
+  int16_t dev = wsla_cuda_device();
+  if (dev >= 0 && wsla_sample_claim(p, dev, wsla_now(p))) {
+    struct wsla_view v = {free_b, total_b, wsla_now(p), WSLA_VIEW_DRIVER};
+    wsla_sample_store(p, dev, &v);
+  }
+}

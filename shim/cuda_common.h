@@ -1,0 +1,36 @@
+/* What the CUDA runtime and driver hooks share: the device, its view, and completing a call. */
+#ifndef WSLA_CUDA_COMMON_H
+#define WSLA_CUDA_COMMON_H
+
+#include "hooks.h"
+
+/* The device of the calling thread's current context, or -1.  Asked of the
+   driver, which keeps no last-error state to disturb. */
+int16_t wsla_cuda_device(void);
+
+/* Records one allocation call of either layer.  On an out-of-memory failure
+   asks the driver for the device's view; after a success, at most every
+   WSLALLOC_SAMPLE_MS, takes a sample, when the real call has already paid
+   for a trip to the driver. */
+void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                     bool ok, bool oom, int32_t rc, uint64_t addr,
+                     uint64_t size, uint64_t site);
+
+/* Records one free call whose entry was taken (wsla_cuda_take) before the
+   real free. */
+void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
+                    uint64_t addr, const struct wsla_entry *e, bool had,
+                    uint64_t site);
+
+/* Takes addr's entry out before the real free: once the runtime has the
+   memory back another thread may be handed the same address, and its entry
+   must not be the one removed. */
+static inline bool wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
+                                  struct wsla_entry *e) {
+  return p && addr && wsla_table_take(p, addr, e);
+}
+
+/* Stores the client's own successful memory-info answer as a sample. */
+void wsla_cuda_meminfo(struct wsla_proc *p, uint64_t free_b, uint64_t total_b);
+
+#endif
