@@ -14,7 +14,7 @@ int16_t wsla_cuda_device(void) {
   return -1;
 }
 
-static bool driver_view(struct wsla_proc *p, struct wsla_view *v) {
+bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {
   __typeof__(real_cuMemGetInfo_v2) info =
       WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
   size_t free_b, total_b;
@@ -34,10 +34,10 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
-  bool have_view = c.oom && device_memory && driver_view(p, &v);
+  bool have_view = c.oom && device_memory && wsla_cuda_view(p, &v);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
   if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
-      driver_view(p, &v))
+      wsla_cuda_view(p, &v))
     wsla_sample_store(p, c.device, &v);
 }
 

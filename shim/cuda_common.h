@@ -30,6 +30,9 @@ static inline bool wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
   return p && addr && wsla_table_take(p, addr, e);
 }
 
+/* The current device's memory as the driver sees it; false if unknown. */
+bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v);
+
 /* Stores the client's own successful memory-info answer as a sample. */
 void wsla_cuda_meminfo(struct wsla_proc *p, uint64_t free_b, uint64_t total_b);
 

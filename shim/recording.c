@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "shim.h"
+#if WSLA_HAVE_CUDA
+#include "vmm.h"
+#endif
 
 struct wsla_proc wsla_g;
 struct wsla_options wsla_opts;
@@ -407,6 +410,9 @@ static void after_fork_child(void) {
   pthread_mutex_init(&init_lock, NULL);
   pthread_mutex_init(&module_lock, NULL);
   wsla_table_reset_after_fork();
+#if WSLA_HAVE_CUDA
+  wsla_vmm_reset_after_fork();
+#endif
 }
 
 static void once_per_process_image(void) {

@@ -210,6 +210,12 @@ void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
                      bool ok, uint64_t addr, const struct wsla_entry *taken,
                      bool had_entry, uint64_t site, uint64_t t);
 
+/* Retires an entry already taken from the table, counting no call: the
+   memory of a VMM handle goes when its last mapping does. */
+void wsla_track_retire(struct wsla_proc *p, uint16_t api, uint64_t addr,
+                       const struct wsla_entry *taken, uint64_t site,
+                       uint64_t t);
+
 /* Counts a call that allocates nothing (a query). */
 static inline void wsla_track_call(struct wsla_proc *p, uint16_t api, bool ok) {
   __atomic_fetch_add(&p->ctr->api[api].calls, 1, __ATOMIC_RELAXED);

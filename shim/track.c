@@ -129,8 +129,14 @@ void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
               site, 0, t);
     return;
   }
+  wsla_track_retire(p, api, addr, taken, site, t);
+}
+
+void wsla_track_retire(struct wsla_proc *p, uint16_t api, uint64_t addr,
+                       const struct wsla_entry *taken, uint64_t site,
+                       uint64_t t) {
   account(p, taken, -1, t);
-  wsla_emit(p, WSLA_EV_FREE, api, taken->device, taken->flags, result, addr,
+  wsla_emit(p, WSLA_EV_FREE, api, taken->device, taken->flags, 0, addr,
             taken->size, site, 0, t);
 }
 

@@ -1,0 +1,318 @@
+/* CUDA driver hooks: cuMemAlloc_v2 and friends, and VMM, under the names the driver exports. */
+#include <cuda.h>
+
+#include "cuda_common.h"
+#include "vmm.h"
+
+/* Exports the header declares only under per-thread-stream builds. */
+CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
+CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
+CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
+                                      CUstream);
+
+WSLA_REAL_DECL(cuMemAlloc_v2);
+WSLA_REAL_DECL(cuMemFree_v2);
+WSLA_REAL_DECL(cuMemAllocPitch_v2);
+WSLA_REAL_DECL(cuMemAllocManaged);
+WSLA_REAL_DECL(cuMemAllocAsync);
+WSLA_REAL_DECL(cuMemAllocAsync_ptsz);
+WSLA_REAL_DECL(cuMemFreeAsync);
+WSLA_REAL_DECL(cuMemFreeAsync_ptsz);
+WSLA_REAL_DECL(cuMemAllocFromPoolAsync);
+WSLA_REAL_DECL(cuMemAllocFromPoolAsync_ptsz);
+WSLA_REAL_DECL(cuMemAllocHost_v2);
+WSLA_REAL_DECL(cuMemHostAlloc);
+WSLA_REAL_DECL(cuMemFreeHost);
+WSLA_REAL_DECL(cuMemHostRegister_v2);
+WSLA_REAL_DECL(cuMemHostUnregister);
+WSLA_REAL_DECL(cuMemCreate);
+WSLA_REAL_DECL(cuMemRelease);
+WSLA_REAL_DECL(cuMemMap);
+WSLA_REAL_DECL(cuMemUnmap);
+WSLA_REAL_DECL(cuMemAddressReserve);
+WSLA_REAL_DECL(cuMemAddressFree);
+WSLA_REAL_DECL(cuMemGetInfo_v2);
+WSLA_REAL_DECL(cuDeviceGetAttribute);
+
+static int warned_missing;
+
+static CUresult missing(const char *name) {
+  wsla_warn_once(&warned_missing, "no CUDA driver in this process provides %s",
+                 name);
+  return CUDA_ERROR_NOT_FOUND;
+}
+
+#define REAL_OR_MISSING(name)                                                  \
+  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDA, name);              \
+  if (WSLA_UNLIKELY(!real)) return missing(#name)
+
+static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                       CUresult rc, uint64_t addr, uint64_t size,
+                       uint64_t site) {
+  wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS,
+                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site);
+}
+
+#define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
+
+#define FREE_BODY(name, api, addr_expr, call)                                  \
+  REAL_OR_MISSING(name);                                                       \
+  struct wsla_proc *p = hook_enter();                                          \
+  struct wsla_entry e;                                                         \
+  uint64_t addr = (addr_expr);                                                 \
+  bool had = wsla_cuda_take(p, addr, &e);                                      \
+  CUresult rc = call;                                                          \
+  if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &e, had,         \
+                        HOOK_SITE);                                            \
+  hook_leave();                                                                \
+  return rc
+
+WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
+  REAL_OR_MISSING(cuMemAlloc_v2);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(dptr, size);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
+               HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
+  FREE_BODY(cuMemFree_v2, WSLA_API_cuMemFree_v2, dptr, real(dptr));
+}
+
+WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
+                                        size_t width, size_t height,
+                                        unsigned int element) {
+  REAL_OR_MISSING(cuMemAllocPitch_v2);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(dptr, pitch, width, height, element);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemAllocPitch_v2, 0, rc, DEVICE_OUT(rc, dptr),
+               hook_mul(width, height), HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
+                                       unsigned int flags) {
+  REAL_OR_MISSING(cuMemAllocManaged);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(dptr, size, flags);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED, rc,
+               DEVICE_OUT(rc, dptr), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+#define ALLOC_ASYNC(name)                                                      \
+  WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUstream s) {      \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    CUresult rc = real(dptr, size, s);                                         \
+    if (p)                                                                     \
+      done_alloc(p, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC, rc,                \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE);                       \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+ALLOC_ASYNC(cuMemAllocAsync)
+ALLOC_ASYNC(cuMemAllocAsync_ptsz)
+
+#define FREE_ASYNC(name)                                                       \
+  WSLA_EXPORT CUresult name(CUdeviceptr dptr, CUstream s) {                    \
+    FREE_BODY(name, WSLA_API_cuMemFreeAsync, dptr, real(dptr, s));             \
+  }
+FREE_ASYNC(cuMemFreeAsync)
+FREE_ASYNC(cuMemFreeAsync_ptsz)
+
+#define ALLOC_FROM_POOL(name)                                                  \
+  WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUmemoryPool pool, \
+                            CUstream s) {                                      \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    CUresult rc = real(dptr, size, pool, s);                                   \
+    if (p)                                                                     \
+      done_alloc(p, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC, rc,        \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE);                       \
+    hook_leave();                                                              \
+    return rc;                                                                 \
+  }
+ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
+ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
+
+WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
+  REAL_OR_MISSING(cuMemAllocHost_v2);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(pp, size);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST, rc,
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
+  REAL_OR_MISSING(cuMemHostAlloc);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(pp, size, f);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemHostAlloc, WSLA_F_HOST, rc,
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemFreeHost(void *ptr) {
+  FREE_BODY(cuMemFreeHost, WSLA_API_cuMemFreeHost, (uint64_t)(uintptr_t)ptr,
+            real(ptr));
+}
+
+WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
+                                          unsigned int f) {
+  REAL_OR_MISSING(cuMemHostRegister_v2);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(ptr, size, f);
+  if (p)
+    done_alloc(p, WSLA_API_cuMemHostRegister_v2, WSLA_F_HOST | WSLA_F_REGISTER,
+               rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size,
+               HOOK_SITE);
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemHostUnregister(void *ptr) {
+  FREE_BODY(cuMemHostUnregister, WSLA_API_cuMemHostUnregister,
+            (uint64_t)(uintptr_t)ptr, real(ptr));
+}
+
+/* Physical memory belongs to the device its properties name, which need
+   not be the current context's. */
+WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
+                                 size_t size, const CUmemAllocationProp *prop,
+                                 unsigned long long flags) {
+  REAL_OR_MISSING(cuMemCreate);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(handle, size, prop, flags);
+  if (p) {
+    bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
+    struct wsla_call c = {WSLA_API_cuMemCreate,
+                          on_device ? (int16_t)prop->location.id : -1,
+                          on_device ? WSLA_F_VMM : WSLA_F_VMM | WSLA_F_HOST,
+                          rc,
+                          rc == CUDA_SUCCESS,
+                          rc == CUDA_ERROR_OUT_OF_MEMORY,
+                          rc == CUDA_SUCCESS && handle ? *handle : 0,
+                          size,
+                          HOOK_SITE,
+                          wsla_now(p)};
+    struct wsla_view v;
+    bool have_view = c.oom && wsla_cuda_view(p, &v);
+    wsla_track_alloc(p, &c, have_view ? &v : NULL);
+    if (c.ok) wsla_vmm_created(p, c.addr);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
+  REAL_OR_MISSING(cuMemRelease);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(handle);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemRelease, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, handle, HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
+                              CUmemGenericAllocationHandle handle,
+                              unsigned long long flags) {
+  REAL_OR_MISSING(cuMemMap);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(ptr, size, offset, handle, flags);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemMap, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, ptr, size, handle, HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
+  REAL_OR_MISSING(cuMemUnmap);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(ptr, size);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemUnmap, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, ptr, size, HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
+                                         size_t align, CUdeviceptr addr,
+                                         unsigned long long flags) {
+  REAL_OR_MISSING(cuMemAddressReserve);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(ptr, size, align, addr, flags);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemAddressReserve, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS && ptr)
+      wsla_vmm_reserved(p, *ptr, size, HOOK_SITE, true);
+    else
+      wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM,
+                rc, 0, size, HOOK_SITE, 0, wsla_now(p));
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
+  REAL_OR_MISSING(cuMemAddressFree);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(ptr, size);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemAddressFree, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS) wsla_vmm_reserved(p, ptr, size, HOOK_SITE, false);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
+  REAL_OR_MISSING(cuMemGetInfo_v2);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(free_b, total_b);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuMemGetInfo_v2, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS && free_b && total_b)
+      wsla_cuda_meminfo(p, *free_b, *total_b);
+  }
+  hook_leave();
+  return rc;
+}
+
+/* WSLALLOC_VMM=off answers "no VMM support", so that llama.cpp takes its
+   legacy pool instead of reserving 32 GiB of address space, which WDDM is
+   reported to refuse.  The default passes the attribute through. */
+WSLA_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
+                                          CUdevice dev) {
+  REAL_OR_MISSING(cuDeviceGetAttribute);
+  struct wsla_proc *p = hook_enter();
+  CUresult rc = real(value, attr, dev);
+  if (p) {
+    wsla_track_call(p, WSLA_API_cuDeviceGetAttribute, rc == CUDA_SUCCESS);
+    if (rc == CUDA_SUCCESS && value &&
+        attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
+        wsla_opts.vmm.num == WSLA_VMM_OFF)
+      *value = 0;
+  }
+  hook_leave();
+  return rc;
+}
