@@ -32,8 +32,24 @@ static bool is_own(void *fn) {
   return self.dli_fbase == other.dli_fbase;
 }
 
+static void *(*libc_dlsym)(void *, const char *);
+
+WSLA_NO_SANITIZE void *(*wsla_libc_dlsym(void))(void *, const char *) {
+  void *(*fn)(void *, const char *) =
+      __atomic_load_n(&libc_dlsym, __ATOMIC_ACQUIRE);
+  if (WSLA_LIKELY(fn != NULL)) return fn;
+  /* dlvsym is not interposed, so this finds glibc's own dlsym: GLIBC_2.34
+     where it moved into libc, GLIBC_2.2.5 before. */
+  fn = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+  if (!fn)
+    fn = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym",
+                                                 "GLIBC_2.2.5");
+  __atomic_store_n(&libc_dlsym, fn, __ATOMIC_RELEASE); /* pairs: load above */
+  return fn;
+}
+
 static void *lookup_in(void *handle, const char *name) {
-  void *fn = dlsym(handle, name);
+  void *fn = wsla_libc_dlsym()(handle, name);
   return fn && !is_own(fn) ? fn : NULL;
 }
 
@@ -66,7 +82,7 @@ static int scan_module(struct dl_phdr_info *info, size_t size, void *data) {
 void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name) {
   const struct wsla_family *fam = &families[lib];
   /* The usual case: the runtime is in the global scope after the shim. */
-  void *fn = dlsym(RTLD_NEXT, name);
+  void *fn = wsla_libc_dlsym()(RTLD_NEXT, name);
   if (fn && is_own(fn)) fn = NULL;
   /* A runtime loaded with dlopen(RTLD_LOCAL), as GGML_BACKEND_DL and Ollama
      load theirs, is invisible to RTLD_NEXT; RTLD_NOLOAD finds the loaded

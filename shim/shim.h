@@ -12,6 +12,11 @@
 #include "wslalloc/options.h"
 
 #define WSLA_EXPORT __attribute__((visibility("default")))
+/* For code that runs when sanitizer runtimes look symbols up during their
+   own start-up, before their shadow memory exists: dlsym's path. */
+#define WSLA_NO_SANITIZE                                                       \
+  __attribute__((no_sanitize_address, no_sanitize_thread,                      \
+                 no_sanitize_undefined))
 #define WSLA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define WSLA_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -79,6 +84,10 @@ enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA };
    (global scope, or a dlopen(RTLD_LOCAL) namespace), never the shim's own.
    Publishes it in *slot on success.  NULL if no loaded library has it. */
 void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name);
+
+/* glibc's own dlsym, never the shim's hook.  RTLD_NEXT through it means
+   "after libwslalloc", since glibc judges by the caller's address. */
+WSLA_NO_SANITIZE void *(*wsla_libc_dlsym(void))(void *, const char *);
 
 static inline void *wsla_real(void **slot, enum wsla_lib lib,
                               const char *name) {

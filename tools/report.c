@@ -216,6 +216,16 @@ static void print_json(const struct rec *r, const struct summary *s) {
   json_u64(&j, "live_overflow", r->ctr->live_overflow);
   json_end_obj(&j);
 
+  json_obj(&j, "lookups");
+  json_u64(&j, "seen", r->ctr->lookups);
+  json_u64(&j, "wrapped", r->ctr->lookups_wrapped);
+  json_end_obj(&j);
+
+  json_obj(&j, "vmm");
+  json_u64(&j, "reserved_bytes", r->ctr->vmm_reserved_bytes);
+  json_u64(&j, "mapped_bytes", r->ctr->vmm_mapped_bytes);
+  json_end_obj(&j);
+
   json_obj(&j, "by_api");
   for (unsigned i = 0; i < WSLA_API_MAX; i++) {
     const struct wsla_api_counters *a = &r->ctr->api[i];
@@ -372,6 +382,10 @@ static void print_text(const struct rec *r, const struct summary *s) {
            fmt_size(d->live_bytes, c, sizeof c), d->live_allocs, d->ooms);
   }
   if (!any) printf("  none allocated\n");
+  if (r->ctr->vmm_reserved_bytes || r->ctr->vmm_mapped_bytes)
+    printf("VMM: %s of address space reserved, %s of memory mapped into it\n",
+           fmt_size(r->ctr->vmm_reserved_bytes, a, sizeof a),
+           fmt_size(r->ctr->vmm_mapped_bytes, b, sizeof b));
   printf("Pinned host memory: peak %s, live %s in %" PRIu64 " allocations\n",
          fmt_size(r->ctr->host_peak_bytes, a, sizeof a),
          fmt_size(r->ctr->host_live_bytes, b, sizeof b),
@@ -444,6 +458,10 @@ static void print_text(const struct rec *r, const struct summary *s) {
   }
   if (!shown) printf("  nothing\n");
 
+  if (r->ctr->lookups)
+    printf("\nDriver entry points looked up: %" PRIu64 ", %" PRIu64
+           " answered with the shim's wrappers\n",
+           r->ctr->lookups, r->ctr->lookups_wrapped);
   printf("\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
          r->nevents, r->events_lost, h->ring_cap);
   if (r->ctr->untracked_frees)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
 #define EXPORT __attribute__((visibility("default")))
 
 #ifndef SIM_CUDART_VERSION
@@ -329,6 +331,38 @@ EXPORT cudaError_t cudaHostRegister(void *p, size_t size, unsigned flags) {
 EXPORT cudaError_t cudaHostUnregister(void *p) {
   READY();
   return fail(from_cu(drv.host_unregister(p)));
+}
+
+/* The runtime asks the driver's cuGetProcAddress_v2, as NVIDIA's does. */
+EXPORT cudaError_t cudaGetDriverEntryPointByVersion(
+    const char *symbol, void **fn, unsigned int version,
+    unsigned long long flags, enum cudaDriverEntryPointQueryResult *st) {
+  READY();
+  if (!symbol || !fn) return fail(cudaErrorInvalidValue);
+  void *h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  CUresult (*gpa)(const char *, void **, int, cuuint64_t,
+                  CUdriverProcAddressQueryResult *) =
+      h ? dlsym(h, "cuGetProcAddress_v2") : NULL;
+  if (h) dlclose(h);
+  if (!gpa) return fail(cudaErrorInsufficientDriver);
+  CUdriverProcAddressQueryResult ds;
+  CUresult rc = gpa(symbol, fn, (int)version,
+                    flags & cudaEnablePerThreadDefaultStream
+                        ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM
+                        : 0,
+                    &ds);
+  if (st)
+    *st = ds == CU_GET_PROC_ADDRESS_SUCCESS ? cudaDriverEntryPointSuccess
+                                            : cudaDriverEntryPointSymbolNotFound;
+  return rc == CUDA_SUCCESS || rc == CUDA_ERROR_NOT_FOUND ? cudaSuccess
+                                                          : fail(from_cu(rc));
+}
+
+EXPORT cudaError_t cudaGetDriverEntryPoint(
+    const char *symbol, void **fn, unsigned long long flags,
+    enum cudaDriverEntryPointQueryResult *st) {
+  return cudaGetDriverEntryPointByVersion(symbol, fn, SIM_CUDART_VERSION,
+                                          flags, st);
 }
 
 EXPORT const char *cudaGetErrorName(cudaError_t e) {

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "simdev.h"
@@ -493,11 +494,20 @@ static const struct proc procs[] = {
     P("cuMemSetAccess", cuMemSetAccess),
 };
 
+#undef cuGetProcAddress
+CUresult cuGetProcAddress(const char *, void **, int, cuuint64_t);
+
 EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
                                     int cudaVersion, cuuint64_t flags,
                                     CUdriverProcAddressQueryResult *status) {
   if (!symbol || !pfn) return CUDA_ERROR_INVALID_VALUE;
-  (void)cudaVersion;
+  /* Asked for itself below 12.0, the driver hands out the old four-argument
+     ABI, as NVIDIA's does. */
+  if (!strcmp(symbol, "cuGetProcAddress") && cudaVersion < 12000) {
+    *pfn = (void *)cuGetProcAddress;
+    if (status) *status = CU_GET_PROC_ADDRESS_SUCCESS;
+    return CUDA_SUCCESS;
+  }
   for (size_t i = 0; i < sizeof procs / sizeof procs[0]; i++) {
     if (strcmp(procs[i].name, symbol) != 0) continue;
     bool ptsz = (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM) &&
@@ -508,5 +518,17 @@ EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
   }
   *pfn = NULL;
   if (status) *status = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
+  /* WSLSIM_TRACE=1 names every entry point this driver lacks. */
+  const char *trace = getenv("WSLSIM_TRACE");
+  if (trace && *trace == '1')
+    fprintf(stderr, "wslsim: no entry point %s (version %d, flags %llu)\n",
+            symbol, cudaVersion, (unsigned long long)flags);
   return CUDA_ERROR_NOT_FOUND;
+}
+
+/* The pre-12.0 ABI: no status. */
+EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn,
+                                 int cudaVersion, cuuint64_t flags) {
+  CUdriverProcAddressQueryResult st;
+  return cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, &st);
 }

@@ -1,0 +1,33 @@
+"""Lookups: however a client reaches the driver, each allocation is recorded once, under the name it called."""
+from harness import *
+
+MiB = 1 << 20
+
+for mode in ("procaddr", "dlsym", "legacy", "entrypoint"):
+    bare, shim = same_as_bare("lookup", [mode])
+    equal(bare.rc, 0, f"{mode}: exit status")
+    check("used=32" in bare.out, f"{mode}: the driver holds 32 MiB")
+    rep = shim.report()
+    apis = rep.get("by_api", {})
+    equal(apis.get("cuMemAlloc_v2", {}).get("calls"), 2, f"{mode}: cuMemAlloc_v2 calls")
+    equal(apis.get("cuMemFree_v2", {}).get("calls"), 1, f"{mode}: cuMemFree_v2 calls")
+    equal(rep.get("devices", [{}])[0].get("live_bytes"), 32 * MiB, f"{mode}: live bytes")
+    check(not any(k.startswith("cuInit") for k in apis), f"{mode}: untracked entry points pass")
+
+# A runtime over the driver: the runtime's name, once; the driver calls it
+# makes underneath are not counted again.
+for procaddr in ("0", "1"):
+    bare, shim = same_as_bare("transparency", env={"WSLSIM_CUDART_PROCADDR": procaddr})
+    rep = shim.report()
+    apis = rep.get("by_api", {})
+    tag = "runtime via cuGetProcAddress" if procaddr == "1" else "runtime via dlsym"
+    equal(apis.get("cudaMalloc", {}).get("calls"), 5, f"{tag}: cudaMalloc calls")
+    equal(sorted(k for k in apis if k.startswith("cu") and not k.startswith("cuda")), [],
+          f"{tag}: no driver call counted twice")
+    equal(rep["devices"][0]["peak_bytes"], MiB + 4096 + 10000 + 2400 + 3 * MiB + 5 * MiB,
+          f"{tag}: peak as without lookups")
+
+# RTLD_NEXT keeps meaning "after the caller" under the shim's dlsym.
+bare, shim = same_as_bare("next_main")
+check("next after next_a is B" in shim.out, f"RTLD_NEXT: {shim.out.strip()}")
+finish()
