@@ -55,19 +55,31 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
 
 #define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
 
-#define FREE_BODY(name, api, addr_expr, call)                                  \
+/* Under a runtime call (cudaMalloc reaching cuMemAlloc_v2) the call was
+   counted already: go straight through, as a tail call.  Tested before
+   anything else is loaded, so that the compiler saves no registers on the
+   way (this is every driver call NVIDIA's runtime makes for the client). */
+#define NESTED_PASS_THROUGH(name, args)                                        \
+  if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                    \
+    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);             \
+    if (fn_) return fn_ args;                                                  \
+  }
+
+#define FREE_BODY(name, api, addr_expr, args)                                  \
+  NESTED_PASS_THROUGH(name, args);                                             \
   REAL_OR_MISSING(name);                                                       \
   struct wsla_proc *p = hook_enter();                                          \
   struct wsla_entry e;                                                         \
   uint64_t addr = (addr_expr);                                                 \
   bool had = wsla_cuda_take(p, addr, &e);                                      \
-  CUresult rc = call;                                                          \
+  CUresult rc = real args;                                                     \
   if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &e, had,         \
                         HOOK_SITE);                                            \
   hook_leave();                                                                \
   return rc
 
 WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
+  NESTED_PASS_THROUGH(cuMemAlloc_v2, (dptr, size));
   REAL_OR_MISSING(cuMemAlloc_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(dptr, size);
@@ -79,12 +91,14 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
 }
 
 WSLA_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
-  FREE_BODY(cuMemFree_v2, WSLA_API_cuMemFree_v2, dptr, real(dptr));
+  FREE_BODY(cuMemFree_v2, WSLA_API_cuMemFree_v2, dptr, (dptr));
 }
 
 WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
                                         size_t width, size_t height,
                                         unsigned int element) {
+  NESTED_PASS_THROUGH(cuMemAllocPitch_v2,
+                      (dptr, pitch, width, height, element));
   REAL_OR_MISSING(cuMemAllocPitch_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(dptr, pitch, width, height, element);
@@ -97,6 +111,7 @@ WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
 
 WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
                                        unsigned int flags) {
+  NESTED_PASS_THROUGH(cuMemAllocManaged, (dptr, size, flags));
   REAL_OR_MISSING(cuMemAllocManaged);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(dptr, size, flags);
@@ -109,6 +124,7 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
 
 #define ALLOC_ASYNC(name)                                                      \
   WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUstream s) {      \
+    NESTED_PASS_THROUGH(name, (dptr, size, s));                                \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     CUresult rc = real(dptr, size, s);                                         \
@@ -123,7 +139,7 @@ ALLOC_ASYNC(cuMemAllocAsync_ptsz)
 
 #define FREE_ASYNC(name)                                                       \
   WSLA_EXPORT CUresult name(CUdeviceptr dptr, CUstream s) {                    \
-    FREE_BODY(name, WSLA_API_cuMemFreeAsync, dptr, real(dptr, s));             \
+    FREE_BODY(name, WSLA_API_cuMemFreeAsync, dptr, (dptr, s));                 \
   }
 FREE_ASYNC(cuMemFreeAsync)
 FREE_ASYNC(cuMemFreeAsync_ptsz)
@@ -131,6 +147,7 @@ FREE_ASYNC(cuMemFreeAsync_ptsz)
 #define ALLOC_FROM_POOL(name)                                                  \
   WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUmemoryPool pool, \
                             CUstream s) {                                      \
+    NESTED_PASS_THROUGH(name, (dptr, size, pool, s));                          \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     CUresult rc = real(dptr, size, pool, s);                                   \
@@ -144,6 +161,7 @@ ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
 ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
 
 WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
+  NESTED_PASS_THROUGH(cuMemAllocHost_v2, (pp, size));
   REAL_OR_MISSING(cuMemAllocHost_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(pp, size);
@@ -155,6 +173,7 @@ WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
 }
 
 WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
+  NESTED_PASS_THROUGH(cuMemHostAlloc, (pp, size, f));
   REAL_OR_MISSING(cuMemHostAlloc);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(pp, size, f);
@@ -167,11 +186,12 @@ WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
 
 WSLA_EXPORT CUresult cuMemFreeHost(void *ptr) {
   FREE_BODY(cuMemFreeHost, WSLA_API_cuMemFreeHost, (uint64_t)(uintptr_t)ptr,
-            real(ptr));
+            (ptr));
 }
 
 WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
                                           unsigned int f) {
+  NESTED_PASS_THROUGH(cuMemHostRegister_v2, (ptr, size, f));
   REAL_OR_MISSING(cuMemHostRegister_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, f);
@@ -185,7 +205,7 @@ WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
 
 WSLA_EXPORT CUresult cuMemHostUnregister(void *ptr) {
   FREE_BODY(cuMemHostUnregister, WSLA_API_cuMemHostUnregister,
-            (uint64_t)(uintptr_t)ptr, real(ptr));
+            (uint64_t)(uintptr_t)ptr, (ptr));
 }
 
 /* Physical memory belongs to the device its properties name, which need
@@ -193,6 +213,7 @@ WSLA_EXPORT CUresult cuMemHostUnregister(void *ptr) {
 WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
                                  size_t size, const CUmemAllocationProp *prop,
                                  unsigned long long flags) {
+  NESTED_PASS_THROUGH(cuMemCreate, (handle, size, prop, flags));
   REAL_OR_MISSING(cuMemCreate);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(handle, size, prop, flags);
@@ -218,6 +239,7 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
 }
 
 WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
+  NESTED_PASS_THROUGH(cuMemRelease, (handle));
   REAL_OR_MISSING(cuMemRelease);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(handle);
@@ -232,6 +254,7 @@ WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
 WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                               CUmemGenericAllocationHandle handle,
                               unsigned long long flags) {
+  NESTED_PASS_THROUGH(cuMemMap, (ptr, size, offset, handle, flags));
   REAL_OR_MISSING(cuMemMap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, offset, handle, flags);
@@ -244,6 +267,7 @@ WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 }
 
 WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
+  NESTED_PASS_THROUGH(cuMemUnmap, (ptr, size));
   REAL_OR_MISSING(cuMemUnmap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
@@ -258,6 +282,7 @@ WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
 WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
                                          size_t align, CUdeviceptr addr,
                                          unsigned long long flags) {
+  NESTED_PASS_THROUGH(cuMemAddressReserve, (ptr, size, align, addr, flags));
   REAL_OR_MISSING(cuMemAddressReserve);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, align, addr, flags);
@@ -274,6 +299,7 @@ WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
 }
 
 WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
+  NESTED_PASS_THROUGH(cuMemAddressFree, (ptr, size));
   REAL_OR_MISSING(cuMemAddressFree);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
@@ -286,6 +312,7 @@ WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
 }
 
 WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
+  NESTED_PASS_THROUGH(cuMemGetInfo_v2, (free_b, total_b));
   REAL_OR_MISSING(cuMemGetInfo_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(free_b, total_b);
@@ -303,6 +330,7 @@ WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
    reported to refuse.  The default passes the attribute through. */
 WSLA_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
                                           CUdevice dev) {
+  NESTED_PASS_THROUGH(cuDeviceGetAttribute, (value, attr, dev));
   REAL_OR_MISSING(cuDeviceGetAttribute);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(value, attr, dev);

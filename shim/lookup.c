@@ -128,11 +128,9 @@ WSLA_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
     if (st) *st = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
     return CUDA_ERROR_NOT_FOUND;
   }
-  bool nested = wsla_tls.depth++ != 0;
   CUresult rc = real(symbol, pfn, cudaVersion, flags, st);
-  if (!nested && rc == CUDA_SUCCESS && pfn)
+  if (rc == CUDA_SUCCESS && pfn)
     *pfn = answer(symbol, *pfn, __builtin_return_address(0));
-  wsla_tls.depth--;
   return rc;
 }
 
@@ -142,11 +140,9 @@ WSLA_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn,
   __typeof__(real_cuGetProcAddress) real =
       WSLA_REAL(WSLA_LIB_CUDA, cuGetProcAddress);
   if (!real) return CUDA_ERROR_NOT_FOUND;
-  bool nested = wsla_tls.depth++ != 0;
   CUresult rc = real(symbol, pfn, cudaVersion, flags);
-  if (!nested && rc == CUDA_SUCCESS && pfn)
+  if (rc == CUDA_SUCCESS && pfn)
     *pfn = answer(symbol, *pfn, __builtin_return_address(0));
-  wsla_tls.depth--;
   return rc;
 }
 
@@ -164,11 +160,9 @@ WSLA_REAL_DECL(cudaGetDriverEntryPointByVersion_ptsz);
                                enum cudaDriverEntryPointQueryResult *st) {     \
     __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);          \
     if (!real) return cudaErrorSharedObjectSymbolNotFound;                     \
-    bool nested = wsla_tls.depth++ != 0;                                       \
     cudaError_t rc = real(symbol, fn, flags, st);                              \
-    if (!nested && rc == cudaSuccess && fn)                                    \
+    if (rc == cudaSuccess && fn)                                               \
       *fn = answer(symbol, *fn, __builtin_return_address(0));                  \
-    wsla_tls.depth--;                                                          \
     return rc;                                                                 \
   }
 ENTRY_POINT(cudaGetDriverEntryPoint)
@@ -180,11 +174,9 @@ ENTRY_POINT(cudaGetDriverEntryPoint_ptsz)
                                enum cudaDriverEntryPointQueryResult *st) {     \
     __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);          \
     if (!real) return cudaErrorSharedObjectSymbolNotFound;                     \
-    bool nested = wsla_tls.depth++ != 0;                                       \
     cudaError_t rc = real(symbol, fn, version, flags, st);                     \
-    if (!nested && rc == cudaSuccess && fn)                                    \
+    if (rc == cudaSuccess && fn)                                               \
       *fn = answer(symbol, *fn, __builtin_return_address(0));                  \
-    wsla_tls.depth--;                                                          \
     return rc;                                                                 \
   }
 ENTRY_POINT_BY_VERSION(cudaGetDriverEntryPointByVersion)
@@ -215,12 +207,15 @@ WSLA_NO_SANITIZE static void *dlsym_unavailable(void *handle,
 
 /* Called by the dlsym trampoline (dlsym_trampoline.S) with the client's
    arguments: the function that answers the lookup.  Only driver names asked
-   of a real handle, outside the shim's own hooks, come to the shim;
-   RTLD_NEXT always goes to glibc, which judges "next" by the caller. */
+   of a real handle come to the shim; RTLD_NEXT always goes to glibc, which
+   judges "next" by the caller.  Lookups are answered the same inside a hook
+   as outside one (a runtime often starts up inside the client's first
+   cudaMalloc): the depth guard keeps calls from being counted twice, and
+   the wrappers it leads to pass through while it is up. */
 WSLA_NO_SANITIZE void *(*wsla_dlsym_target(void *handle,
                                            const char *name))(void *,
                                                               const char *) {
-  if (driver_name(name) && handle != RTLD_NEXT && wsla_tls.depth == 0)
+  if (driver_name(name) && handle != RTLD_NEXT)
     return dlsym_driver;
   void *(*libc)(void *, const char *) = wsla_libc_dlsym();
   return libc ? libc : dlsym_unavailable;

@@ -13,6 +13,8 @@ for mode in ("procaddr", "dlsym", "legacy", "entrypoint"):
     equal(apis.get("cuMemFree_v2", {}).get("calls"), 1, f"{mode}: cuMemFree_v2 calls")
     equal(rep.get("devices", [{}])[0].get("live_bytes"), 32 * MiB, f"{mode}: live bytes")
     check(not any(k.startswith("cuInit") for k in apis), f"{mode}: untracked entry points pass")
+    if mode != "dlsym":
+        check(rep["lookups"]["wrapped"] >= 3, f"{mode}: lookups answered with wrappers: {rep['lookups']}")
 
 # A runtime over the driver: the runtime's name, once; the driver calls it
 # makes underneath are not counted again.
@@ -26,6 +28,8 @@ for procaddr in ("0", "1"):
           f"{tag}: no driver call counted twice")
     equal(rep["devices"][0]["peak_bytes"], MiB + 4096 + 10000 + 2400 + 3 * MiB + 5 * MiB,
           f"{tag}: peak as without lookups")
+    check(rep["lookups"]["wrapped"] >= 10,
+          f"{tag}: the runtime's driver entry points are the shim's wrappers: {rep['lookups']}")
 
 # RTLD_NEXT keeps meaning "after the caller" under the shim's dlsym.
 bare, shim = same_as_bare("next_main")
