@@ -8,7 +8,7 @@ cd "$ROOT"
 # headers and Debian's real libamdhip64 (the pass-through tests run against
 # it), python3 for the test drivers, binutils for the export check and
 # valgrind for the instruction counts.
-PACKAGES=(meson ninja-build gcc libc6-dev python3 uthash-dev libamdhip64-dev
+PACKAGES=(meson ninja-build gcc libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
           binutils valgrind)
 
 install_packages() {
@@ -32,6 +32,32 @@ check_cuda_headers() {
   echo "wslalloc: no CUDA headers found (set CUDA_HOME, or install the CUDA toolkit);" >&2
   echo "wslalloc: the CUDA hooks and the simulated GPU need them" >&2
   return 1
+}
+
+# NVML's header: the CUDA toolkit usually carries it; where it does not,
+# NVIDIA's own copy comes from its nvidia-nvml-dev wheel on PyPI (Debian's
+# main archive has none).  Without it the NVML hooks are left out.
+NVML_WHEEL_VERSION=13.4.92
+fetch_nvml_header() {
+  local d
+  for d in "${CUDA_HOME:-}" "${CUDA_PATH:-}" /usr/local/cuda; do
+    [ -n "$d" ] && [ -f "$d/include/nvml.h" ] && return 0
+  done
+  [ -f build-deps/nvml/include/nvml.h ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  if python3 -m pip download -q --no-deps -d "$tmp" "nvidia-nvml-dev==$NVML_WHEEL_VERSION" >/dev/null 2>&1; then
+    mkdir -p build-deps/nvml/include
+    python3 - "$tmp" <<'PY'
+import glob, sys, zipfile
+wheel = zipfile.ZipFile(glob.glob(sys.argv[1] + "/*.whl")[0])
+name = next(n for n in wheel.namelist() if n.endswith("include/nvml.h"))
+open("build-deps/nvml/include/nvml.h", "wb").write(wheel.read(name))
+PY
+  else
+    echo "wslalloc: could not fetch nvml.h; building without the NVML hooks" >&2
+  fi
+  rm -rf "$tmp"
 }
 
 # build DIR [meson options...]: configures once, then compiles.

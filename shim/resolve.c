@@ -18,11 +18,14 @@ static const char *const hip_sonames[] = {"libamdhip64.so.7",
                                           "libamdhip64.so.5", "libamdhip64.so",
                                           NULL};
 static const char *const cuda_sonames[] = {"libcuda.so.1", "libcuda.so", NULL};
+static const char *const nvml_sonames[] = {"libnvidia-ml.so.1",
+                                           "libnvidia-ml.so", NULL};
 
 static const struct wsla_family families[] = {
     [WSLA_LIB_CUDART] = {cudart_sonames, "libcudart"},
     [WSLA_LIB_HIP] = {hip_sonames, "libamdhip64"},
     [WSLA_LIB_CUDA] = {cuda_sonames, "libcuda.so"},
+    [WSLA_LIB_NVML] = {nvml_sonames, "libnvidia-ml"},
 };
 
 /* True if fn lies in this library: taking it would make a hook call itself. */

@@ -78,7 +78,7 @@ void wsla_warn_once(int *flag, const char *fmt, ...)
 
 /* --- symbol resolution (resolve.c) --- */
 
-enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA };
+enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA, WSLA_LIB_NVML };
 
 /* Finds the client's real `name` in lib, wherever that library was loaded
    (global scope, or a dlopen(RTLD_LOCAL) namespace), never the shim's own.

@@ -15,7 +15,9 @@ out = subprocess.run(["nm", "-D", "--defined-only", SHIM], capture_output=True,
 exported = {l.split()[-1] for l in out.splitlines() if l.split()[1] in "TWiDB"}
 extra = exported - allowed
 equal(sorted(extra), [], "symbols exported beyond the intercepted calls")
-want = {s for s in allowed if not s.startswith("hip") or os.environ.get("WSLA_SIM_HIP")}
+want = {s for s in allowed
+        if (not s.startswith("hip") or os.environ.get("WSLA_SIM_HIP"))
+        and (not s.startswith("nvml") or os.environ.get("WSLA_SIM_NVML"))}
 equal(sorted(want - exported), [], "hooks missing from the exports")
 check({"dlsym", "cuGetProcAddress_v2", "cuMemCreate", "cudaGetDriverEntryPoint"} <= exported,
       "the lookup and VMM hooks are exported")

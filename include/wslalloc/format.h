@@ -140,7 +140,9 @@ enum wsla_view_source {
   X(46, cuMemAddressReserve)                                                   \
   X(47, cuMemAddressFree)                                                      \
   X(48, cuMemGetInfo_v2)                                                       \
-  X(49, cuDeviceGetAttribute)
+  X(49, cuDeviceGetAttribute)                                                  \
+  X(50, nvmlDeviceGetMemoryInfo)                                               \
+  X(51, nvmlDeviceGetMemoryInfo_v2)
 
 enum wsla_api {
 #define WSLA_API_ENUM(idx, name) WSLA_API_##name = idx,
