@@ -1,6 +1,7 @@
 /* The CUDA side's shared accounting: device, device view, and the end of each call. */
 #include <cuda.h>
 
+#include "budget.h"
 #include "cuda_common.h"
 
 WSLA_REAL_DECL(cuCtxGetDevice);
@@ -28,9 +29,9 @@ bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {
 
 void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      bool ok, bool oom, int32_t rc, uint64_t addr,
-                     uint64_t size, uint64_t site) {
-  struct wsla_call c = {api, -1, flags, rc, ok, oom, addr, size, site,
-                        wsla_now(p)};
+                     uint64_t size, uint64_t site, uint16_t cause) {
+  struct wsla_call c = {api,  -1,   flags, rc,          ok, oom,
+                        addr, size, site,  wsla_now(p), cause};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
@@ -47,10 +48,14 @@ void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
   wsla_track_free(p, api, rc, ok, addr, e, had, site, wsla_now(p));
 }
 
-void wsla_cuda_meminfo(struct wsla_proc *p, uint64_t free_b, uint64_t total_b) {
+void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
   int16_t dev = wsla_cuda_device();
   if (dev >= 0 && wsla_sample_claim(p, dev, wsla_now(p))) {
-    struct wsla_view v = {free_b, total_b, wsla_now(p), WSLA_VIEW_DRIVER};
+    struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
     wsla_sample_store(p, dev, &v);
   }
+  uint64_t f = *free_b, t = *total_b;
+  wsla_budget_shape(p, dev, &f, &t);
+  *free_b = (size_t)f;
+  *total_b = (size_t)t;
 }

@@ -14,7 +14,7 @@ int16_t wsla_cuda_device(void);
    for a trip to the driver. */
 void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      bool ok, bool oom, int32_t rc, uint64_t addr,
-                     uint64_t size, uint64_t site);
+                     uint64_t size, uint64_t site, uint16_t cause);
 
 /* Records one free call whose entry was taken (wsla_cuda_take) before the
    real free. */
@@ -33,7 +33,8 @@ static inline bool wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
 /* The current device's memory as the driver sees it; false if unknown. */
 bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v);
 
-/* Stores the client's own successful memory-info answer as a sample. */
-void wsla_cuda_meminfo(struct wsla_proc *p, uint64_t free_b, uint64_t total_b);
+/* Takes the client's own successful memory-info answer as a sample (as the
+   driver gave it), then shapes it by the budgets for the client. */
+void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b);
 
 #endif

@@ -2,6 +2,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
+#include "budget.h"
 #include "cuda_common.h"
 
 /* The per-thread-default-stream exports the header only declares under
@@ -41,11 +42,40 @@ static cudaError_t missing(const char *name) {
   __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);            \
   if (WSLA_UNLIKELY(!real)) return missing(#name)
 
+WSLA_REAL_DECL(cudaGetDevice);
+
+/* The budget's verdict on a request (0: go ahead).  The device is asked of
+   the runtime before the call, and only when a device limit is set:
+   cudaGetDevice leaves the last error alone when it succeeds. */
+static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
+  if (!p) return 0;
+  bool host = flags & WSLA_F_HOST;
+  int dev = -1;
+  if (!host && WSLA_UNLIKELY(wsla_opts.limit.num)) {
+    __typeof__(real_cudaGetDevice) get = WSLA_REAL(WSLA_LIB_CUDART, cudaGetDevice);
+    if (!get || get(&dev) != cudaSuccess) dev = -1;
+  }
+  return wsla_budget_refusal(p, host, dev, size);
+}
+
+/* Refuses a request as the runtime itself would: a genuine out-of-memory
+   failure from the real runtime sets its own last-error state. */
+static cudaError_t refuse(void) {
+  __typeof__(real_cudaMalloc) m = WSLA_REAL(WSLA_LIB_CUDART, cudaMalloc);
+  void *none = NULL;
+  if (m && m(&none, (size_t)1 << 62) == cudaSuccess) cudaFree(none);
+  return cudaErrorMemoryAllocation;
+}
+
+/* The real call, unless a budget refuses the request first. */
+#define WITHIN_BUDGET(flags, size, call)                                       \
+  ((refused = refusal(p, (flags), (size))) != 0 ? refuse() : (call))
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,
-                       uint64_t site) {
+                       uint64_t site, uint16_t cause) {
   wsla_cuda_alloc(p, api, flags, rc == cudaSuccess,
-                  rc == cudaErrorMemoryAllocation, rc, addr, size, site);
+                  rc == cudaErrorMemoryAllocation, rc, addr, size, site, cause);
 }
 
 static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
@@ -63,10 +93,12 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
 WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
   REAL_OR_MISSING(cudaMalloc);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(devPtr, size);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(0, size,
+                                real(devPtr, size));
   if (p)
     done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -86,11 +118,13 @@ WSLA_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch,
                                         size_t width, size_t height) {
   REAL_OR_MISSING(cudaMallocPitch);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(devPtr, pitch, width, height);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(0, hook_mul(width, height),
+                                real(devPtr, pitch, width, height));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocPitch, 0, rc,
                HOOK_OUT(rc == cudaSuccess, devPtr), hook_mul(width, height),
-               HOOK_SITE);
+               HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -99,14 +133,17 @@ WSLA_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr *pitchedDevPtr,
                                      struct cudaExtent extent) {
   REAL_OR_MISSING(cudaMalloc3D);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(pitchedDevPtr, extent);
+  uint16_t refused = 0;
+  uint64_t size = hook_mul(hook_mul(extent.width, extent.height), extent.depth);
+  cudaError_t rc = WITHIN_BUDGET(0, size,
+                                real(pitchedDevPtr, extent));
   if (p) {
     uint64_t addr = rc == cudaSuccess && pitchedDevPtr
                         ? (uint64_t)(uintptr_t)pitchedDevPtr->ptr
                         : 0;
     done_alloc(p, WSLA_API_cudaMalloc3D, 0, rc, addr,
                hook_mul(hook_mul(extent.width, extent.height), extent.depth),
-               HOOK_SITE);
+               HOOK_SITE, refused);
   }
   hook_leave();
   return rc;
@@ -116,10 +153,12 @@ WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
                                           unsigned int flags) {
   REAL_OR_MISSING(cudaMallocManaged);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(devPtr, size, flags);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
+                                real(devPtr, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -129,10 +168,12 @@ WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
                                cudaStream_t stream) {                          \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    cudaError_t rc = real(devPtr, size, stream);                               \
+    uint16_t refused = 0;                                                      \
+    cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
+                                  real(devPtr, size, stream));                 \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC, rc,                \
-                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE);        \
+                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);        \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -159,10 +200,12 @@ FREE_ASYNC(cudaFreeAsync_ptsz)
                                cudaStream_t stream) {                          \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    cudaError_t rc = real(ptr, size, pool, stream);                            \
+    uint16_t refused = 0;                                                      \
+    cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
+                                  real(ptr, size, pool, stream));              \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE);           \
+                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused);           \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -172,10 +215,12 @@ MALLOC_FROM_POOL(cudaMallocFromPoolAsync_ptsz)
 WSLA_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size) {
   REAL_OR_MISSING(cudaMallocHost);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(ptr, size);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST, size,
+                                real(ptr, size));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocHost, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE);
+               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -184,10 +229,12 @@ WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
                                       unsigned int flags) {
   REAL_OR_MISSING(cudaHostAlloc);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(pHost, size, flags);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST, size,
+                                real(pHost, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cudaHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE);
+               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -207,11 +254,13 @@ WSLA_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size,
                                          unsigned int flags) {
   REAL_OR_MISSING(cudaHostRegister);
   struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(ptr, size, flags);
+  uint16_t refused = 0;
+  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST | WSLA_F_REGISTER, size,
+                                real(ptr, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE);
+               HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -236,7 +285,7 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
     wsla_track_call(p, WSLA_API_cudaMemGetInfo, rc == cudaSuccess);
     /* The client's own answer is a device view that costs us nothing. */
     if (rc == cudaSuccess && free_b && total_b)
-      wsla_cuda_meminfo(p, *free_b, *total_b);
+      wsla_cuda_meminfo(p, free_b, total_b);
   }
   hook_leave();
   return rc;

@@ -1,6 +1,7 @@
 /* CUDA driver hooks: cuMemAlloc_v2 and friends, and VMM, under the names the driver exports. */
 #include <cuda.h>
 
+#include "budget.h"
 #include "cuda_common.h"
 #include "vmm.h"
 
@@ -46,11 +47,25 @@ static CUresult missing(const char *name) {
   __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDA, name);              \
   if (WSLA_UNLIKELY(!real)) return missing(#name)
 
+/* The budget's verdict on a request (0: go ahead); the device is the
+   current context's, asked only when a device limit is set. */
+static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
+  if (!p) return 0;
+  bool host = flags & WSLA_F_HOST;
+  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device() : -1;
+  return wsla_budget_refusal(p, host, dev, size);
+}
+
+/* The driver keeps no last-error state: its own code is the whole refusal. */
+#define WITHIN_BUDGET(flags, size, call)                                       \
+  ((refused = refusal(p, (flags), (size))) != 0 ? CUDA_ERROR_OUT_OF_MEMORY     \
+                                                : (call))
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        CUresult rc, uint64_t addr, uint64_t size,
-                       uint64_t site) {
+                       uint64_t site, uint16_t cause) {
   wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS,
-                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site);
+                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site, cause);
 }
 
 #define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
@@ -82,10 +97,12 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
   NESTED_PASS_THROUGH(cuMemAlloc_v2, (dptr, size));
   REAL_OR_MISSING(cuMemAlloc_v2);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(dptr, size);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(0, size,
+                             real(dptr, size));
   if (p)
     done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
-               HOOK_SITE);
+               HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -101,10 +118,12 @@ WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
                       (dptr, pitch, width, height, element));
   REAL_OR_MISSING(cuMemAllocPitch_v2);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(dptr, pitch, width, height, element);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(0, hook_mul(width, height),
+                             real(dptr, pitch, width, height, element));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocPitch_v2, 0, rc, DEVICE_OUT(rc, dptr),
-               hook_mul(width, height), HOOK_SITE);
+               hook_mul(width, height), HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -114,10 +133,12 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
   NESTED_PASS_THROUGH(cuMemAllocManaged, (dptr, size, flags));
   REAL_OR_MISSING(cuMemAllocManaged);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(dptr, size, flags);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
+                             real(dptr, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED, rc,
-               DEVICE_OUT(rc, dptr), size, HOOK_SITE);
+               DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -127,10 +148,12 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
     NESTED_PASS_THROUGH(name, (dptr, size, s));                                \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    CUresult rc = real(dptr, size, s);                                         \
+    uint16_t refused = 0;                                                      \
+    CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
+                               real(dptr, size, s));                           \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC, rc,                \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE);                       \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);                       \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -150,10 +173,12 @@ FREE_ASYNC(cuMemFreeAsync_ptsz)
     NESTED_PASS_THROUGH(name, (dptr, size, pool, s));                          \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    CUresult rc = real(dptr, size, pool, s);                                   \
+    uint16_t refused = 0;                                                      \
+    CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
+                               real(dptr, size, pool, s));                     \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE);                       \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);                       \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -164,10 +189,12 @@ WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
   NESTED_PASS_THROUGH(cuMemAllocHost_v2, (pp, size));
   REAL_OR_MISSING(cuMemAllocHost_v2);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(pp, size);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST, size,
+                             real(pp, size));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE);
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -176,10 +203,12 @@ WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
   NESTED_PASS_THROUGH(cuMemHostAlloc, (pp, size, f));
   REAL_OR_MISSING(cuMemHostAlloc);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(pp, size, f);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST, size,
+                             real(pp, size, f));
   if (p)
     done_alloc(p, WSLA_API_cuMemHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE);
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -194,11 +223,13 @@ WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
   NESTED_PASS_THROUGH(cuMemHostRegister_v2, (ptr, size, f));
   REAL_OR_MISSING(cuMemHostRegister_v2);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size, f);
+  uint16_t refused = 0;
+  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST | WSLA_F_REGISTER, size,
+                             real(ptr, size, f));
   if (p)
     done_alloc(p, WSLA_API_cuMemHostRegister_v2, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE);
+               HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -216,9 +247,12 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
   NESTED_PASS_THROUGH(cuMemCreate, (handle, size, prop, flags));
   REAL_OR_MISSING(cuMemCreate);
   struct wsla_proc *p = hook_enter();
-  CUresult rc = real(handle, size, prop, flags);
+  bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
+  uint16_t refused =
+      p && on_device ? wsla_budget_refusal(p, false, prop->location.id, size) : 0;
+  CUresult rc = refused ? CUDA_ERROR_OUT_OF_MEMORY
+                        : real(handle, size, prop, flags);
   if (p) {
-    bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
     struct wsla_call c = {WSLA_API_cuMemCreate,
                           on_device ? (int16_t)prop->location.id : -1,
                           on_device ? WSLA_F_VMM : WSLA_F_VMM | WSLA_F_HOST,
@@ -228,7 +262,8 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
                           rc == CUDA_SUCCESS && handle ? *handle : 0,
                           size,
                           HOOK_SITE,
-                          wsla_now(p)};
+                          wsla_now(p),
+                          refused};
     struct wsla_view v;
     bool have_view = c.oom && wsla_cuda_view(p, &v);
     wsla_track_alloc(p, &c, have_view ? &v : NULL);
@@ -319,7 +354,7 @@ WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemGetInfo_v2, rc == CUDA_SUCCESS);
     if (rc == CUDA_SUCCESS && free_b && total_b)
-      wsla_cuda_meminfo(p, *free_b, *total_b);
+      wsla_cuda_meminfo(p, free_b, total_b);
   }
   hook_leave();
   return rc;

@@ -2,6 +2,7 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 
+#include "budget.h"
 #include "hooks.h"
 
 /* The deprecated spellings are still exported, and still called. */
@@ -70,12 +71,21 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   return (int16_t)d;
 }
 
+/* Refuses a request as HIP itself would: a genuine out-of-memory failure
+   from the real runtime sets its own last-error state. */
+static hipError_t refuse(void) {
+  __typeof__(real_hipMalloc) m = WSLA_REAL(WSLA_LIB_HIP, hipMalloc);
+  void *none = NULL;
+  if (m && m(&none, (size_t)1 << 62) == hipSuccess) hipFree(none);
+  return hipErrorOutOfMemory;
+}
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
                        uint16_t flags, hipError_t rc, uint64_t addr,
-                       uint64_t size, uint64_t site) {
-  struct wsla_call c = {api,  device, flags, rc,         rc == hipSuccess,
+                       uint64_t size, uint64_t site, uint16_t cause) {
+  struct wsla_call c = {api,  device, flags, rc,          rc == hipSuccess,
                         rc == hipErrorOutOfMemory, addr, size, site,
-                        wsla_now(p)};
+                        wsla_now(p), cause};
   struct wsla_view v, *vp = NULL;
   if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
     struct wsla_device_counters *d = &p->ctr->dev[device];
@@ -97,10 +107,12 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     int16_t device = before_device_alloc(p, (size_expr));                      \
-    hipError_t rc = real args;                                                 \
+    uint16_t refused =                                                         \
+        p ? wsla_budget_refusal(p, false, device, (size_expr)) : 0;            \
+    hipError_t rc = refused ? refuse() : real args;                            \
     if (p)                                                                     \
       done_alloc(p, api, device, flags, rc, HOOK_OUT(rc == hipSuccess, out),   \
-                 (size_expr), HOOK_SITE);                                      \
+                 (size_expr), HOOK_SITE, refused);                             \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -109,10 +121,12 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    hipError_t rc = real args;                                                 \
+    uint16_t refused = p ? wsla_budget_refusal(p, true, -1, (size_expr)) : 0;  \
+    hipError_t rc = refused ? refuse() : real args;                            \
     if (p)                                                                     \
       done_alloc(p, api, -1, WSLA_F_HOST, rc,                                  \
-                 HOOK_OUT(rc == hipSuccess, out), (size_expr), HOOK_SITE);     \
+                 HOOK_OUT(rc == hipSuccess, out), (size_expr), HOOK_SITE,      \
+                 refused);                                                     \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -167,11 +181,12 @@ WSLA_EXPORT hipError_t hipHostRegister(void *ptr, size_t size,
                                        unsigned int flags) {
   REAL_OR_MISSING(hipHostRegister);
   struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(ptr, size, flags);
+  uint16_t refused = p ? wsla_budget_refusal(p, true, -1, size) : 0;
+  hipError_t rc = refused ? refuse() : real(ptr, size, flags);
   if (p)
     done_alloc(p, WSLA_API_hipHostRegister, -1, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE);
+               HOOK_SITE, refused);
   hook_leave();
   return rc;
 }
@@ -187,10 +202,15 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
   hipError_t rc = real(free_b, total_b);
   if (p) {
     wsla_track_call(p, WSLA_API_hipMemGetInfo, rc == hipSuccess);
-    if (rc == hipSuccess && free_b && total_b && d >= 0 &&
-        wsla_sample_claim(p, d, wsla_now(p))) {
-      struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
-      wsla_sample_store(p, d, &v);
+    if (rc == hipSuccess && free_b && total_b) {
+      if (d >= 0 && wsla_sample_claim(p, d, wsla_now(p))) {
+        struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
+        wsla_sample_store(p, d, &v);
+      }
+      uint64_t f = *free_b, t = *total_b;
+      wsla_budget_shape(p, d, &f, &t);
+      *free_b = (size_t)f;
+      *total_b = (size_t)t;
     }
   }
   hook_leave();

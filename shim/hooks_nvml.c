@@ -1,17 +1,39 @@
 /* NVML hooks: the memory queries that older Ollama sizes itself from, counted and passed through. */
 #include <nvml.h>
 
+#include "budget.h"
 #include "hooks.h"
 
 /*
- * These are counted now; the budgets (WSLALLOC_LIMIT, WSLALLOC_HEADROOM)
- * will shape their answers, so that a program that sizes itself from NVML
- * leaves the same room as one that asks the CUDA runtime.  NVML keeps no
- * last-error state to disturb.
+ * Counted, and shaped by the budgets (WSLALLOC_LIMIT, WSLALLOC_HEADROOM), so
+ * that a program that sizes itself from NVML leaves the same room as one
+ * that asks the CUDA runtime.  NVML keeps no last-error state to disturb.
  */
 
 WSLA_REAL_DECL(nvmlDeviceGetMemoryInfo);
 WSLA_REAL_DECL(nvmlDeviceGetMemoryInfo_v2);
+WSLA_REAL_DECL(nvmlDeviceGetIndex);
+
+/* NVML's index of the device, taken as the CUDA device: the two agree
+   under CUDA_DEVICE_ORDER=PCI_BUS_ID (Ollama sets it), and on one GPU. */
+static int device_index(nvmlDevice_t device) {
+  __typeof__(real_nvmlDeviceGetIndex) get =
+      WSLA_REAL(WSLA_LIB_NVML, nvmlDeviceGetIndex);
+  unsigned int i;
+  return get && get(device, &i) == NVML_SUCCESS && i < 0x7fff ? (int)i : -1;
+}
+
+/* The answer as the budgets shape it; used is what the total leaves. */
+static void shape(struct wsla_proc *p, nvmlDevice_t device,
+                  unsigned long long *free_b, unsigned long long *total_b,
+                  unsigned long long *used) {
+  if (!wsla_opts.limit.num && !wsla_opts.headroom.num) return;
+  uint64_t f = *free_b, t = *total_b;
+  wsla_budget_shape(p, device_index(device), &f, &t);
+  *free_b = f;
+  *total_b = t;
+  *used = t > f ? t - f : 0;
+}
 
 WSLA_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device,
                                                  nvmlMemory_t *memory) {
@@ -20,7 +42,11 @@ WSLA_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device,
   if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
   struct wsla_proc *p = hook_enter();
   nvmlReturn_t rc = real(device, memory);
-  if (p) wsla_track_call(p, WSLA_API_nvmlDeviceGetMemoryInfo, rc == NVML_SUCCESS);
+  if (p) {
+    wsla_track_call(p, WSLA_API_nvmlDeviceGetMemoryInfo, rc == NVML_SUCCESS);
+    if (rc == NVML_SUCCESS && memory)
+      shape(p, device, &memory->free, &memory->total, &memory->used);
+  }
   hook_leave();
   return rc;
 }
@@ -32,8 +58,11 @@ WSLA_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device,
   if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
   struct wsla_proc *p = hook_enter();
   nvmlReturn_t rc = real(device, memory);
-  if (p)
+  if (p) {
     wsla_track_call(p, WSLA_API_nvmlDeviceGetMemoryInfo_v2, rc == NVML_SUCCESS);
+    if (rc == NVML_SUCCESS && memory)
+      shape(p, device, &memory->free, &memory->total, &memory->used);
+  }
   hook_leave();
   return rc;
 }

@@ -207,6 +207,7 @@ struct wsla_call {
   uint64_t size;   /* as requested */
   uint64_t site;
   uint64_t time_ns; /* wsla_now() when the real call returned */
+  uint16_t cause;   /* enum wsla_oom_cause, for an OOM */
 };
 
 /* Records an allocation call: success, OOM (view may be NULL) or failure. */

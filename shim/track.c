@@ -60,9 +60,16 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   o->result = c->result;
   o->api = c->api;
   o->device = d ? c->device : -1;
+  o->cause = c->cause;
+  if (c->cause == WSLA_CAUSE_LIMIT) o->budget_bytes = wsla_opts.limit.num;
+  if (c->cause == WSLA_CAUSE_PINNED_LIMIT)
+    o->budget_bytes = wsla_opts.pinned_limit.num;
   if (d) {
     o->own_bytes = __atomic_load_n(&d->live_bytes, __ATOMIC_RELAXED);
     o->own_allocs = __atomic_load_n(&d->live_allocs, __ATOMIC_RELAXED);
+  } else if (c->flags & WSLA_F_HOST) {
+    o->own_bytes = __atomic_load_n(&p->ctr->host_live_bytes, __ATOMIC_RELAXED);
+    o->own_allocs = __atomic_load_n(&p->ctr->host_live_allocs, __ATOMIC_RELAXED);
   }
   if (view) {
     o->free_bytes = view->free_bytes;

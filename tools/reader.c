@@ -306,10 +306,3 @@ int rec_find_newest(char *path, size_t len, char *err, size_t errlen) {
   return 0;
 }
 
-const char *fmt_size(uint64_t b, char *buf, size_t len) {
-  if (b < 1024) snprintf(buf, len, "%" PRIu64 " B", b);
-  else if (b < (1ull << 20)) snprintf(buf, len, "%.1f KiB", b / 1024.0);
-  else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
-  else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
-  return buf;
-}

@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 #include "tool.h"
+#include "wslalloc/explain.h"
 
 static const char *const usage =
     "usage: wslalloc report [--json] [FILE]\n"
@@ -138,44 +139,6 @@ static bool device_used(const struct wsla_device_counters *d) {
 
 static double seconds(uint64_t ns) { return ns / 1e9; }
 
-/* One sentence: the likeliest cause of an OOM, and what to do about it. */
-static void diagnose(const struct wsla_oom *o, char *buf, size_t len) {
-  char a[32], b[32], c[32];
-  if (!o->total_bytes) {
-    snprintf(buf, len, "no device figures could be taken; run `wslalloc "
-             "doctor` on this machine to see its free memory");
-    return;
-  }
-  uint64_t own_after = o->own_bytes + o->size;
-  bool fragmented = o->free_bytes >= o->size;
-  char tail[160] = "";
-  if (fragmented)
-    snprintf(tail, sizeof tail, "; the %s left is also fragmented, with no "
-             "single block of %s", fmt_size(o->free_bytes, a, sizeof a),
-             fmt_size(o->size, b, sizeof b));
-  if (own_after > o->total_bytes) {
-    snprintf(buf, len, "this process alone would need %s of a %s card: lower "
-             "the context size or batch, or offload fewer layers to the GPU",
-             fmt_size(own_after, a, sizeof a), fmt_size(o->total_bytes, b, sizeof b));
-  } else if (o->foreign_bytes >= o->size ||
-             o->foreign_bytes * 10 >= o->total_bytes) {
-    snprintf(buf, len, "others (other processes, the desktop, the driver) hold "
-             "%s: close GPU-heavy apps such as browsers and games, or load the "
-             "model before opening them%s",
-             fmt_size(o->foreign_bytes, c, sizeof c), tail);
-  } else if (fragmented) {
-    snprintf(buf, len, "%s was free, at least the %s asked, but not in one "
-             "block: the memory is fragmented; allocate the large buffers first "
-             "or restart the process",
-             fmt_size(o->free_bytes, a, sizeof a), fmt_size(o->size, b, sizeof b));
-  } else {
-    snprintf(buf, len, "this process holds %s of %s and asked for %s more: "
-             "lower the context size or batch, or offload fewer layers",
-             fmt_size(o->own_bytes, a, sizeof a),
-             fmt_size(o->total_bytes, b, sizeof b), fmt_size(o->size, c, sizeof c));
-  }
-}
-
 static const char *view_source(uint16_t s) {
   return s == WSLA_VIEW_DRIVER ? "driver" : s == WSLA_VIEW_SAMPLE ? "sample" : "none";
 }
@@ -285,8 +248,12 @@ static void print_json(const struct rec *r, const struct summary *s) {
     rec_site_name(r, o->site, buf, sizeof buf);
     json_str(&j, "site", buf);
     json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
+    json_str(&j, "cause", o->cause == WSLA_CAUSE_LIMIT          ? "limit"
+                          : o->cause == WSLA_CAUSE_PINNED_LIMIT ? "pinned_limit"
+                                                                : "device");
+    if (o->cause) json_u64(&j, "budget_bytes", o->budget_bytes);
     char why[512];
-    diagnose(o, why, sizeof why);
+    wsla_diagnose(o, why, sizeof why);
     json_str(&j, "diagnosis", why);
     json_end_obj(&j);
   }
@@ -420,7 +387,7 @@ static void print_text(const struct rec *r, const struct summary *s) {
     rec_site_name(r, o->site, buf, sizeof buf);
     printf("     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
     char why[512];
-    diagnose(o, why, sizeof why);
+    wsla_diagnose(o, why, sizeof why);
     printf("     likely cause: %s\n", why);
   }
   if (s->ooms > ooms_shown)

@@ -50,8 +50,8 @@ void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
 
-/* Human sizes: "512 B", "1.5 KiB", "120.0 MiB", "7.50 GiB". */
-const char *fmt_size(uint64_t bytes, char *buf, size_t len);
+#include "wslalloc/explain.h"
+#define fmt_size wsla_fmt_size
 
 int cmd_report(int argc, char **argv);
 

@@ -79,6 +79,13 @@ enum wsla_flags {
                                  allocation handle, not an address */
 };
 
+/* Why an OOM record's request failed. */
+enum wsla_oom_cause {
+  WSLA_CAUSE_DEVICE = 0,       /* the runtime or driver refused it */
+  WSLA_CAUSE_LIMIT = 1,        /* the shim refused it: WSLALLOC_LIMIT */
+  WSLA_CAUSE_PINNED_LIMIT = 2, /* the shim refused it: WSLALLOC_PINNED_LIMIT */
+};
+
 /* Where an OOM record's free/total figures come from. */
 enum wsla_view_source {
   WSLA_VIEW_NONE = 0,   /* no figures could be had */
@@ -259,7 +266,11 @@ struct wsla_oom {
   int16_t device;         /* -1 when unknown */
   uint16_t outcome;       /* 0 failed, 1 recovered */
   uint16_t view_source;   /* enum wsla_view_source */
-  uint8_t reserved[24];
+  uint16_t cause;         /* enum wsla_oom_cause */
+  uint16_t reserved0;
+  uint32_t reserved1;
+  uint64_t budget_bytes;  /* the limit that refused it, for shim causes */
+  uint64_t reserved2;
 };
 
 struct wsla_live {
@@ -399,7 +410,11 @@ WSLA_ASSERT_OFF(wsla_oom, api, 96);
 WSLA_ASSERT_OFF(wsla_oom, device, 98);
 WSLA_ASSERT_OFF(wsla_oom, outcome, 100);
 WSLA_ASSERT_OFF(wsla_oom, view_source, 102);
-WSLA_ASSERT_OFF(wsla_oom, reserved, 104);
+WSLA_ASSERT_OFF(wsla_oom, cause, 104);
+WSLA_ASSERT_OFF(wsla_oom, reserved0, 106);
+WSLA_ASSERT_OFF(wsla_oom, reserved1, 108);
+WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
+WSLA_ASSERT_OFF(wsla_oom, reserved2, 120);
 _Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");
 
 WSLA_ASSERT_OFF(wsla_live, commit, 0);

@@ -39,6 +39,17 @@ enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1 };
     "least time between device-memory samples per device; 0 turns them off")  \
   X(quiet, "WSLALLOC_QUIET", WSLA_OPT_BOOL, "0", 0, 1, "bool",                                   \
     "silence the shim's own messages on stderr")                               \
+  X(limit, "WSLALLOC_LIMIT", WSLA_OPT_SIZE, "0", 0, 1ull << 50, "bytes",      \
+    "cap on this process's device memory on each device (0: none); requests " \
+    "beyond it fail with the API's own out-of-memory error, and memory "       \
+    "queries report the cap as the total")                                    \
+  X(headroom, "WSLALLOC_HEADROOM", WSLA_OPT_SIZE, "0", 0, 1ull << 50, "bytes", \
+    "memory queries report this much less free memory, so that programs "    \
+    "sizing themselves from it leave room for the desktop")                   \
+  X(pinned_limit, "WSLALLOC_PINNED_LIMIT", WSLA_OPT_SIZE, "0", 0, 1ull << 50,  \
+    "bytes",                                                                   \
+    "cap on pinned host memory (0: none); requests beyond it fail with the "  \
+    "API's own error, so that programs fall back to pageable memory")         \
   X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off",                \
     "off makes cuDeviceGetAttribute report no virtual memory management, so " \
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \

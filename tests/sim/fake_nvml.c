@@ -35,6 +35,13 @@ EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int i,
   return NVML_SUCCESS;
 }
 
+EXPORT nvmlReturn_t nvmlDeviceGetIndex(nvmlDevice_t d, unsigned int *i) {
+  if (!initialised) return NVML_ERROR_UNINITIALIZED;
+  if (!d || !i) return NVML_ERROR_INVALID_ARGUMENT;
+  *i = d->index;
+  return NVML_SUCCESS;
+}
+
 EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t d, nvmlMemory_t *m) {
   if (!initialised) return NVML_ERROR_UNINITIALIZED;
   if (!d || !m) return NVML_ERROR_INVALID_ARGUMENT;

@@ -1,0 +1,17 @@
+/* wslalloc explanations: sizes for people and the one-sentence diagnosis of an OOM, shared by the library and the tools. */
+#ifndef WSLALLOC_EXPLAIN_H
+#define WSLALLOC_EXPLAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wslalloc/format.h"
+
+/* "512 B", "1.5 KiB", "120.0 MiB", "7.50 GiB"; returns buf. */
+const char *wsla_fmt_size(uint64_t bytes, char *buf, size_t len);
+
+/* The likeliest cause of an out-of-memory failure and what to do about it,
+   in one sentence, from the figures its record holds. */
+void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len);
+
+#endif

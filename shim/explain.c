@@ -1,0 +1,69 @@
+/* Explanations: human sizes and the diagnosis of an OOM; shared by the library and the tools. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "wslalloc/explain.h"
+
+const char *wsla_fmt_size(uint64_t b, char *buf, size_t len) {
+  if (b < 1024) snprintf(buf, len, "%" PRIu64 " B", b);
+  else if (b < (1ull << 20)) snprintf(buf, len, "%.1f KiB", b / 1024.0);
+  else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
+  else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
+  return buf;
+}
+
+void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
+  char a[32], b[32], c[32];
+  if (!o->total_bytes) {
+    snprintf(buf, len, "no device figures could be taken (the driver "
+             "could not be asked); the report's other failures and the "
+             "program's own message are the best guide");
+    return;
+  }
+  uint64_t own_after = o->own_bytes + o->size;
+  if (o->cause == WSLA_CAUSE_LIMIT) {
+    snprintf(buf, len, "WSLALLOC_LIMIT refused it: this process would hold %s, "
+             "over its limit of %s; on a card of that size it would fail the "
+             "same way: lower the context size or batch, or offload fewer layers",
+             wsla_fmt_size(own_after, a, sizeof a),
+             wsla_fmt_size(o->budget_bytes, b, sizeof b));
+    return;
+  }
+  if (o->cause == WSLA_CAUSE_PINNED_LIMIT) {
+    snprintf(buf, len, "WSLALLOC_PINNED_LIMIT refused it: pinned host memory "
+             "would reach %s, over its limit of %s; programs that handle this "
+             "fall back to pageable memory",
+             wsla_fmt_size(own_after, a, sizeof a),
+             wsla_fmt_size(o->budget_bytes, b, sizeof b));
+    return;
+  }
+  bool fragmented = o->free_bytes >= o->size;
+  char tail[160] = "";
+  if (fragmented)
+    snprintf(tail, sizeof tail, "; the %s left is also fragmented, with no "
+             "single block of %s", wsla_fmt_size(o->free_bytes, a, sizeof a),
+             wsla_fmt_size(o->size, b, sizeof b));
+  if (own_after > o->total_bytes) {
+    snprintf(buf, len, "this process alone would need %s of a %s card: lower "
+             "the context size or batch, or offload fewer layers to the GPU",
+             wsla_fmt_size(own_after, a, sizeof a), wsla_fmt_size(o->total_bytes, b, sizeof b));
+  } else if (o->foreign_bytes >= o->size ||
+             o->foreign_bytes * 10 >= o->total_bytes) {
+    snprintf(buf, len, "others (other processes, the desktop, the driver) hold "
+             "%s: close GPU-heavy apps such as browsers and games, load the model "
+             "before opening them, or set WSLALLOC_HEADROOM so that programs "
+             "sizing themselves from free memory leave room%s",
+             wsla_fmt_size(o->foreign_bytes, c, sizeof c), tail);
+  } else if (fragmented) {
+    snprintf(buf, len, "%s was free, at least the %s asked, but not in one "
+             "block: the memory is fragmented; allocate the large buffers first "
+             "or restart the process",
+             wsla_fmt_size(o->free_bytes, a, sizeof a), wsla_fmt_size(o->size, b, sizeof b));
+  } else {
+    snprintf(buf, len, "this process holds %s of %s and asked for %s more: "
+             "lower the context size or batch, or offload fewer layers",
+             wsla_fmt_size(o->own_bytes, a, sizeof a),
+             wsla_fmt_size(o->total_bytes, b, sizeof b), wsla_fmt_size(o->size, c, sizeof c));
+  }
+}
