@@ -349,9 +349,11 @@ static void unmark_end(void) {
 
 static void on_process_exit(int status, void *arg) {
   (void)arg;
-  if (__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE))
-    wsla_modules_refresh(&wsla_g);
+  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return;
+  wsla_modules_refresh(&wsla_g);
   mark_end(WSLA_END_EXIT, status, 0);
+  /* An uncaught PyTorch OOM error ends the process this way. */
+  if (status != 0) wsla_first_aid_print(false);
 }
 
 /*
@@ -367,6 +369,9 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uc) {
   if (i == FATAL_COUNT) return;
   struct sigaction *old = &previous[i];
   bool marked = mark_end(WSLA_END_SIGNAL, 0, sig);
+  /* llama.cpp aborts right after a failed allocation: the explanation goes
+     out before the signal is handed on. */
+  wsla_first_aid_print(true);
   if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
     errno = saved_errno;
     old->sa_sigaction(sig, info, uc);

@@ -70,6 +70,22 @@ static inline struct wsla_proc *wsla_proc_get(void) {
 /* Records modules loaded since the last call; cheap when none were. */
 void wsla_modules_refresh(struct wsla_proc *p);
 
+/* --- first aid (first_aid.c) --- */
+
+/* Composes the explanation of an OOM that the process may die of. */
+void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
+/* Writes it to stderr if the last OOM was not followed by a success and
+   WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
+void wsla_first_aid_print(bool from_signal);
+extern int wsla_first_aid_pending;
+
+/* A success after an OOM: the client dealt with it (PyTorch frees its cache
+   and retries), so a later death is not of that OOM. */
+static inline void wsla_first_aid_clear(void) {
+  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED)))
+    __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
+}
+
 /* --- diagnostics (diag.c) --- */
 
 /* "wslalloc: <msg>\n" on stderr unless WSLALLOC_QUIET; once per *flag. */

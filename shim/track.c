@@ -1,4 +1,6 @@
 /* Accounting: turns each intercepted call into exact counters, live-table entries and events. */
+#include <string.h>
+
 #include "shim.h"
 
 static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,
@@ -50,8 +52,8 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
                            c->flags, c->result, 0, c->size, c->site, idx, t);
   __atomic_fetch_add(&p->ctr->api[c->api].ooms, 1, __ATOMIC_RELAXED);
   if (d) __atomic_fetch_add(&d->ooms, 1, __ATOMIC_RELAXED);
-  if (idx >= p->oom_cap) return;
-  struct wsla_oom *o = &p->ooms[idx];
+  struct wsla_oom spare, *o = idx < p->oom_cap ? &p->ooms[idx] : &spare;
+  if (o == &spare) memset(&spare, 0, sizeof spare);
   o->time_ns = t;
   o->size = c->size;
   o->site = c->site;
@@ -81,6 +83,7 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   }
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&o->commit, idx + 1, __ATOMIC_RELEASE);
+  wsla_first_aid_note(p, o);
 }
 
 void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
@@ -92,6 +95,7 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
   if (c->ok) {
     /* cudaMalloc(&p, 0) succeeds and returns NULL: nothing to account. */
     if (c->addr == 0) return;
+    if (!(c->flags & WSLA_F_HOST)) wsla_first_aid_clear();
     __atomic_fetch_add(&a->bytes, c->size, __ATOMIC_RELAXED);
     uint64_t seq = wsla_emit(p, WSLA_EV_ALLOC, c->api, device, c->flags,
                              c->result, c->addr, c->size, c->site, 0, t);

@@ -21,6 +21,17 @@ int main(int argc, char **argv) {
   cudaMalloc(&c, 16 << 20);
   cudaMallocHost(&h, 4 << 20);
   cudaFree(b);
+  if (!strcmp(mode, "oom-exit") || !strcmp(mode, "oom-handled")) {
+    /* PyTorch's ways: an uncaught OOM error ends the process with status 1;
+       a handled one frees, retries smaller and carries on. */
+    cudaError_t e = cudaMalloc(&big, (size_t)64 << 30);
+    printf("OutOfMemoryError: %s\n", cudaGetErrorString(e));
+    if (!strcmp(mode, "oom-handled")) {
+      cudaGetLastError();
+      cudaMalloc(&big, 1 << 20);
+    }
+    return 1;
+  }
   if (!strcmp(mode, "oom")) {
     /* llama.cpp's way: report the error, then abort. */
     cudaError_t e = cudaMalloc(&big, (size_t)64 << 30);

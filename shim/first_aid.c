@@ -1,0 +1,80 @@
+/* First aid: the explanation a process that dies of an OOM prints as the last thing it says. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "wslalloc/explain.h"
+
+/*
+ * Composed when the OOM happens, never in the signal handler, which only
+ * writes it.  Two buffers: a second OOM composes into the one not shown,
+ * then publishes it, so a handler running meanwhile writes whole text.
+ */
+#define FIRST_AID_MAX 1536
+static char texts[2][FIRST_AID_MAX];
+static size_t lengths[2];
+static int shown;             /* the buffer a handler writes */
+int wsla_first_aid_pending;   /* an OOM not yet followed by a success */
+
+__attribute__((format(printf, 3, 4))) static size_t append(char *buf, size_t used, const char *fmt, ...) {
+  if (used >= FIRST_AID_MAX - 1) return used;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf + used, FIRST_AID_MAX - used, fmt, ap);
+  va_end(ap);
+  if (n < 0) return used;
+  used += (size_t)n;
+  return used < FIRST_AID_MAX ? used : FIRST_AID_MAX - 1;
+}
+
+void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
+  char a[32], b[32], c[32], why[512];
+  const char *api = wsla_api_name(o->api);
+  int next = !__atomic_load_n(&shown, __ATOMIC_ACQUIRE);
+  char *t = texts[next];
+  size_t n = append(t, 0, "\nwslalloc: this process ran out of %s memory\n",
+                    o->device >= 0 ? "GPU" : "pinned host");
+  n = append(t, n, "  %s of %s", api ? api : "an allocation",
+             wsla_fmt_size(o->size, a, sizeof a));
+  if (o->device >= 0) n = append(t, n, " on device %d", o->device);
+  n = append(t, n, " failed %.2f s after start\n", o->time_ns / 1e9);
+  if (o->total_bytes)
+    n = append(t, n, "  device %d: %s total, %s free\n", o->device,
+               wsla_fmt_size(o->total_bytes, a, sizeof a),
+               wsla_fmt_size(o->free_bytes, b, sizeof b));
+  n = append(t, n, "  this process: %s in %llu allocations",
+             wsla_fmt_size(o->own_bytes, a, sizeof a),
+             (unsigned long long)o->own_allocs);
+  if (o->total_bytes)
+    n = append(t, n, "; others and the driver: %s",
+               wsla_fmt_size(o->foreign_bytes, c, sizeof c));
+  wsla_diagnose(o, why, sizeof why);
+  n = append(t, n, "\n  likely fix: %s\n", why);
+  if (p->file_backed)
+    n = append(t, n, "  recording: %s (`wslalloc report` explains it)\n",
+               p->path);
+  lengths[next] = n;
+  /* Release: pairs with the acquire load in wsla_first_aid_print, so the
+     handler sees the whole text of the buffer it is pointed at. */
+  __atomic_store_n(&shown, next, __ATOMIC_RELEASE);
+  __atomic_store_n(&wsla_first_aid_pending, 1, __ATOMIC_RELEASE);
+}
+
+void wsla_first_aid_print(bool from_signal) {
+  if (!__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_ACQUIRE) ||
+      wsla_opts.quiet.num)
+    return;
+  /* At exit, the program's own buffered output goes first, so that this
+     is the last thing it says (not safe in a signal handler). */
+  if (!from_signal) fflush(NULL);
+  int i = __atomic_load_n(&shown, __ATOMIC_ACQUIRE);
+  size_t done = 0;
+  while (done < lengths[i]) {
+    ssize_t w = write(STDERR_FILENO, texts[i] + done, lengths[i] - done);
+    if (w <= 0) break;
+    done += (size_t)w;
+  }
+  __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
+}
