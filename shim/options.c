@@ -92,6 +92,28 @@ int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
   return 0;
 }
 
+void wsla_option_expects(const struct wsla_option_desc *opt, char *buf,
+                         size_t len) {
+  switch (opt->type) {
+  case WSLA_OPT_BOOL: snprintf(buf, len, "0 or 1 (off or on)"); break;
+  case WSLA_OPT_COUNT:
+    snprintf(buf, len, "a count from %llu to %llu (K and M allowed)",
+             (unsigned long long)opt->min, (unsigned long long)opt->max);
+    break;
+  case WSLA_OPT_MS:
+    snprintf(buf, len, "a number of milliseconds up to %llu",
+             (unsigned long long)opt->max);
+    break;
+  case WSLA_OPT_SIZE:
+    snprintf(buf, len, "a size (bytes, or with K/M/G/T, powers of 1024)");
+    break;
+  case WSLA_OPT_PATH:
+    snprintf(buf, len, "a path shorter than %d bytes", WSLA_OPT_PATH_MAX);
+    break;
+  case WSLA_OPT_CHOICE: snprintf(buf, len, "one of %s", opt->unit); break;
+  }
+}
+
 void wsla_options_load(struct wsla_options *out,
                        void (*warn)(const char *msg)) {
   memset(out, 0, sizeof *out);
@@ -104,12 +126,11 @@ void wsla_options_load(struct wsla_options *out,
     if (wsla_option_parse(opt, text, out) != 0) {
       wsla_option_parse(opt, opt->def, out);
       if (warn) {
-        char msg[256];
+        char msg[320], expects[96];
+        wsla_option_expects(opt, expects, sizeof expects);
         snprintf(msg, sizeof msg,
-                 "%s=\"%.64s\" is not a valid %s; keeping the default %s%s%s",
-                 name, text, opt->unit, *opt->def ? opt->def : "(empty)",
-                 opt->type == WSLA_OPT_PATH ? "" : " ",
-                 opt->type == WSLA_OPT_PATH ? "" : opt->unit);
+                 "%s=\"%.64s\" is not %s; keeping the default, %s",
+                 name, text, expects, *opt->def ? opt->def : "(empty)");
         warn(msg);
       }
     }

@@ -10,6 +10,8 @@ static const char *const usage =
     "usage: wslalloc COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
+    "  run [OPTIONS] -- CMD     run CMD with the library preloaded, then\n"
+    "                           summarise its recording\n"
     "  report [--json] [FILE]   explain a recording (default: the newest)\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
     "  version                  the version and recording format\n"
@@ -47,6 +49,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);

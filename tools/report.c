@@ -310,50 +310,50 @@ static const char *signal_name(int sig) {
   }
 }
 
-static void print_text(const struct rec *r, const struct summary *s) {
+static void print_text(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char a[32], b[32], c[32], d2[32], buf[256];
-  printf("wslalloc report: %s%s\n", r->path, r->partial ? " (partial)" : "");
-  if (r->partial) printf("  partial: %s\n", r->partial_why);
+  fprintf(out, "wslalloc report: %s%s\n", r->path, r->partial ? " (partial)" : "");
+  if (r->partial) fprintf(out, "  partial: %s\n", r->partial_why);
   time_t st = (time_t)(h->start_realtime_ns / 1000000000);
   char when[64];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st, &tm));
-  printf("\nProcess   %s (pid %d), started %s\n", r->exe, (int)h->pid, when);
-  if (r->cmdline[0]) printf("Command   %s\n", r->cmdline);
+  fprintf(out, "\nProcess   %s (pid %d), started %s\n", r->exe, (int)h->pid, when);
+  if (r->cmdline[0]) fprintf(out, "Command   %s\n", r->cmdline);
   const char *end = rec_end_state(r);
   if (!strcmp(end, "exit"))
-    printf("Ended     exited with status %d after %.3f s\n", h->exit_code,
+    fprintf(out, "Ended     exited with status %d after %.3f s\n", h->exit_code,
            seconds((uint64_t)h->end_time_ns));
   else if (!strcmp(end, "signal"))
-    printf("Ended     killed by signal %d (%s) after %.3f s\n", h->end_signal,
+    fprintf(out, "Ended     killed by signal %d (%s) after %.3f s\n", h->end_signal,
            signal_name(h->end_signal), seconds((uint64_t)h->end_time_ns));
   else if (!strcmp(end, "killed"))
-    printf("Ended     killed: the process is gone and recorded no end (SIGKILL, "
+    fprintf(out, "Ended     killed: the process is gone and recorded no end (SIGKILL, "
            "the OOM killer, or _exit)\n");
   else
-    printf("Ended     still running\n");
+    fprintf(out, "Ended     still running\n");
 
-  printf("\nDevice memory (sizes as requested)\n");
+  fprintf(out, "\nDevice memory (sizes as requested)\n");
   bool any = false;
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r->ctr->dev[i];
     if (!device_used(d)) continue;
     if (!any)
-      printf("  %-6s %-12s %-12s %-12s %-10s %s\n", "device", "total", "peak",
+      fprintf(out, "  %-6s %-12s %-12s %-12s %-10s %s\n", "device", "total", "peak",
              "live now", "allocs", "OOMs");
     any = true;
-    printf("  %-6u %-12s %-12s %-12s %-10" PRIu64 " %" PRIu64 "\n", i,
+    fprintf(out, "  %-6u %-12s %-12s %-12s %-10" PRIu64 " %" PRIu64 "\n", i,
            d->total_bytes ? fmt_size(d->total_bytes, a, sizeof a) : "?",
            fmt_size(d->peak_bytes, b, sizeof b),
            fmt_size(d->live_bytes, c, sizeof c), d->live_allocs, d->ooms);
   }
-  if (!any) printf("  none allocated\n");
+  if (!any) fprintf(out, "  none allocated\n");
   if (r->ctr->vmm_reserved_bytes || r->ctr->vmm_mapped_bytes)
-    printf("VMM: %s of address space reserved, %s of memory mapped into it\n",
+    fprintf(out, "VMM: %s of address space reserved, %s of memory mapped into it\n",
            fmt_size(r->ctr->vmm_reserved_bytes, a, sizeof a),
            fmt_size(r->ctr->vmm_mapped_bytes, b, sizeof b));
-  printf("Pinned host memory: peak %s, live %s in %" PRIu64 " allocations\n",
+  fprintf(out, "Pinned host memory: peak %s, live %s in %" PRIu64 " allocations\n",
          fmt_size(r->ctr->host_peak_bytes, a, sizeof a),
          fmt_size(r->ctr->host_live_bytes, b, sizeof b),
          r->ctr->host_live_allocs);
@@ -361,80 +361,80 @@ static void print_text(const struct rec *r, const struct summary *s) {
   uint64_t ooms_shown = 0;
   for (uint64_t i = 0; i < r->oom_count; i++)
     ooms_shown += r->ooms[i].commit == i + 1;
-  printf("\nOut of memory: %" PRIu64 "%s\n", s->ooms, s->ooms ? "" : " (none)");
+  fprintf(out, "\nOut of memory: %" PRIu64 "%s\n", s->ooms, s->ooms ? "" : " (none)");
   for (uint64_t i = 0, n = 0; i < r->oom_count; i++) {
     const struct wsla_oom *o = &r->ooms[i];
     if (o->commit != i + 1) continue;
     n++;
-    printf("  #%" PRIu64 " at %.3f s: %s of %s", n, seconds(o->time_ns),
+    fprintf(out, "  #%" PRIu64 " at %.3f s: %s of %s", n, seconds(o->time_ns),
            api_name(o->api, buf, sizeof buf), fmt_size(o->size, a, sizeof a));
-    if (o->device >= 0) printf(" on device %d", o->device);
-    else printf(" (pinned host memory)");
-    printf(" %s\n", o->outcome ? "failed, then recovered" : "failed");
+    if (o->device >= 0) fprintf(out, " on device %d", o->device);
+    else fprintf(out, " (pinned host memory)");
+    fprintf(out, " %s\n", o->outcome ? "failed, then recovered" : "failed");
     if (o->total_bytes) {
-      printf("     device: %s total, %s free", fmt_size(o->total_bytes, a, sizeof a),
+      fprintf(out, "     device: %s total, %s free", fmt_size(o->total_bytes, a, sizeof a),
              fmt_size(o->free_bytes, b, sizeof b));
       if (o->view_source == WSLA_VIEW_SAMPLE && o->time_ns > o->view_time_ns)
-        printf(" (measured %.0f ms before)", (o->time_ns - o->view_time_ns) / 1e6);
-      printf("\n     this process: %s in %" PRIu64 " allocations; others and the "
+        fprintf(out, " (measured %.0f ms before)", (o->time_ns - o->view_time_ns) / 1e6);
+      fprintf(out, "\n     this process: %s in %" PRIu64 " allocations; others and the "
              "driver: %s\n",
              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,
              fmt_size(o->foreign_bytes, d2, sizeof d2));
     } else if (o->device >= 0) {
-      printf("     this process: %s in %" PRIu64 " allocations; no device view\n",
+      fprintf(out, "     this process: %s in %" PRIu64 " allocations; no device view\n",
              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);
     }
     rec_site_name(r, o->site, buf, sizeof buf);
-    printf("     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
+    fprintf(out, "     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
     char why[512];
     wsla_diagnose(o, why, sizeof why);
-    printf("     likely cause: %s\n", why);
+    fprintf(out, "     likely cause: %s\n", why);
   }
   if (s->ooms > ooms_shown)
-    printf("  (%" PRIu64 " more not kept)\n", s->ooms - ooms_shown);
+    fprintf(out, "  (%" PRIu64 " more not kept)\n", s->ooms - ooms_shown);
 
-  printf("\nCalls by API\n  %-26s %10s %8s %12s\n", "api", "calls", "failed",
+  fprintf(out, "\nCalls by API\n  %-26s %10s %8s %12s\n", "api", "calls", "failed",
          "bytes");
   for (unsigned i = 0; i < WSLA_API_MAX; i++) {
     const struct wsla_api_counters *ac = &r->ctr->api[i];
     if (!ac->calls) continue;
-    printf("  %-26s %10" PRIu64 " %8" PRIu64 " %12s\n", api_name(i, buf, sizeof buf),
+    fprintf(out, "  %-26s %10" PRIu64 " %8" PRIu64 " %12s\n", api_name(i, buf, sizeof buf),
            ac->calls, ac->failed, fmt_size(ac->bytes, a, sizeof a));
   }
-  printf("  %-26s %10" PRIu64 " %8" PRIu64 "\n", "total", s->calls, s->failed);
+  fprintf(out, "  %-26s %10" PRIu64 " %8" PRIu64 "\n", "total", s->calls, s->failed);
 
-  printf("\nTop call sites by bytes\n");
+  fprintf(out, "\nTop call sites by bytes\n");
   int shown = 0;
   for (const struct site_stat *st = s->sites; st && shown < 10;
        st = st->hh.next, shown++) {
     rec_site_name(r, st->site, buf, sizeof buf);
-    printf("  %-40s %8" PRIu64 " calls %12s allocated %12s live\n", buf,
+    fprintf(out, "  %-40s %8" PRIu64 " calls %12s allocated %12s live\n", buf,
            st->calls, fmt_size(st->bytes, a, sizeof a),
            fmt_size(st->live_bytes, b, sizeof b));
   }
-  if (!shown) printf("  none\n");
+  if (!shown) fprintf(out, "  none\n");
 
-  printf("\nStill allocated at the end\n");
+  fprintf(out, "\nStill allocated at the end\n");
   shown = 0;
   for (const struct leak_stat *l = s->leaks; l && shown < 10;
        l = l->hh.next, shown++) {
     rec_site_name(r, l->key.site, buf, sizeof buf);
-    printf("  %-40s %-18s %6" PRIu64 " allocs %12s %s\n", buf,
+    fprintf(out, "  %-40s %-18s %6" PRIu64 " allocs %12s %s\n", buf,
            api_name(l->key.api, c, sizeof c), l->allocs,
            fmt_size(l->bytes, a, sizeof a), l->key.host ? "pinned host" : "device");
   }
-  if (!shown) printf("  nothing\n");
+  if (!shown) fprintf(out, "  nothing\n");
 
   if (r->ctr->lookups)
-    printf("\nDriver entry points looked up: %" PRIu64 ", %" PRIu64
+    fprintf(out, "\nDriver entry points looked up: %" PRIu64 ", %" PRIu64
            " answered with the shim's wrappers\n",
            r->ctr->lookups, r->ctr->lookups_wrapped);
-  printf("\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
+  fprintf(out, "\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
          r->nevents, r->events_lost, h->ring_cap);
   if (r->ctr->untracked_frees)
-    printf("; %" PRIu64 " frees of memory allocated elsewhere",
+    fprintf(out, "; %" PRIu64 " frees of memory allocated elsewhere",
            r->ctr->untracked_frees);
-  printf("\n");
+  fprintf(out, "\n");
 }
 
 int cmd_report(int argc, char **argv) {
@@ -471,7 +471,18 @@ int cmd_report(int argc, char **argv) {
   struct summary s;
   summarise(&r, &s);
   if (as_json) print_json(&r, &s);
-  else print_text(&r, &s);
+  else print_text(stdout, &r, &s);
+  summary_free(&s);
+  rec_close(&r);
+  return 0;
+}
+
+int report_text(FILE *out, const char *path, char *err, size_t errlen) {
+  struct rec r;
+  if (rec_open(path, &r, err, errlen) != 0) return -1;
+  struct summary s;
+  summarise(&r, &s);
+  print_text(out, &r, &s);
   summary_free(&s);
   rec_close(&r);
   return 0;

@@ -90,6 +90,11 @@ void wsla_options_load(struct wsla_options *out,
 int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
                       struct wsla_options *out);
 
+/* What a value of opt must look like, for "... is not <this>": "a size
+   (bytes, or with K/M/G/T, powers of 1024)", "one of on|off", ... */
+void wsla_option_expects(const struct wsla_option_desc *opt, char *buf,
+                         size_t len);
+
 /* Writes "NAME=value\n" for every option into buf (always terminated);
    returns the length written. */
 size_t wsla_options_format(const struct wsla_options *o, char *buf,

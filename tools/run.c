@@ -1,0 +1,256 @@
+/* wslalloc run: runs a command with the library preloaded, then says what its recording holds. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+static const char *const usage =
+    "usage: wslalloc run [OPTIONS] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Runs COMMAND with libwslalloc.so preloaded (ahead of any LD_PRELOAD\n"
+    "already set).  When it ends, prints where its recording is and a short\n"
+    "summary, or the whole report if it ran out of memory, on stderr; then\n"
+    "exits with the command's own status (128 + N if signal N ended it).\n"
+    "\n"
+    "  --limit SIZE         WSLALLOC_LIMIT: cap device memory per device,\n"
+    "                       as a card of that size would (e.g. 16G)\n"
+    "  --headroom SIZE      WSLALLOC_HEADROOM: report that much less free memory\n"
+    "  --pinned-limit SIZE  WSLALLOC_PINNED_LIMIT: cap pinned host memory\n"
+    "  --vmm on|off         WSLALLOC_VMM: off hides VMM support (WSL2 workaround)\n"
+    "  --events N           WSLALLOC_EVENTS: event ring capacity\n"
+    "  --dir PATH           WSLALLOC_DIR: where recordings go\n"
+    "  --quiet              WSLALLOC_QUIET: no messages from the library\n"
+    "  --lib PATH           the libwslalloc.so to preload (default: beside\n"
+    "                       this wslalloc, as built or installed)\n"
+    "  -h, --help           this text\n"
+    "SIZE takes K/M/G/T suffixes (powers of 1024).\n";
+
+/* Flags that are options of the library, by the variable they set. */
+static const struct {
+  const char *flag;
+  const char *var;
+} flag_vars[] = {
+    {"limit", "WSLALLOC_LIMIT"},   {"headroom", "WSLALLOC_HEADROOM"},
+    {"pinned-limit", "WSLALLOC_PINNED_LIMIT"}, {"vmm", "WSLALLOC_VMM"},
+    {"events", "WSLALLOC_EVENTS"}, {"dir", "WSLALLOC_DIR"},
+};
+
+/* The library beside this program: the build tree's shim/, or the install
+   tree's library directory. */
+static int find_library(char *out, size_t len) {
+  char exe[2048];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return -1;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (!slash) return -1;
+  *slash = '\0';
+  const char *const candidates[] = {"../shim/libwslalloc.so",
+                                    WSLALLOC_LIBDIR_REL "/libwslalloc.so",
+                                    "../lib/libwslalloc.so"};
+  for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+    snprintf(out, len, "%s/%s", exe, candidates[i]);
+    char *real = realpath(out, NULL);
+    if (real) {
+      snprintf(out, len, "%s", real);
+      free(real);
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Puts lib first in LD_PRELOAD, ahead of what is there, except a sanitizer
+   runtime, which refuses to start anywhere but first. */
+static void set_preload(const char *lib) {
+  const char *old = getenv("LD_PRELOAD");
+  char preload[8192];
+  if (!old || !*old) {
+    snprintf(preload, sizeof preload, "%s", lib);
+  } else {
+    size_t first = strcspn(old, ": ");
+    char head[4096];
+    snprintf(head, sizeof head, "%.*s", (int)first, old);
+    const char *base = strrchr(head, '/');
+    base = base ? base + 1 : head;
+    static const char *const runtimes[] = {"libasan", "libtsan", "libhwasan",
+                                           "libmsan", "liblsan", "libubsan"};
+    bool sanitizer = false;
+    for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+      sanitizer |= !strncmp(base, runtimes[i], strlen(runtimes[i]));
+    if (sanitizer)
+      snprintf(preload, sizeof preload, "%s:%s%s", head, lib, old + first);
+    else
+      snprintf(preload, sizeof preload, "%s:%s", lib, old);
+  }
+  setenv("LD_PRELOAD", preload, 1);
+}
+
+static const struct wsla_option_desc *option_named(const char *var) {
+  for (size_t i = 0; i < wsla_option_count; i++)
+    if (!strcmp(wsla_option_table[i].name, var)) return &wsla_option_table[i];
+  return NULL;
+}
+
+/* Recordings in dir of process pid (a name ".<pid>." and that pid inside). */
+static int recordings_of(const char *dir, pid_t pid, char paths[][4096], int max) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  char tag[32];
+  snprintf(tag, sizeof tag, ".%d.", (int)pid);
+  struct dirent *de;
+  while ((de = readdir(d)) && found < max) {
+    size_t n = strlen(de->d_name);
+    if (n < 6 || strcmp(de->d_name + n - 5, ".wsla") || !strstr(de->d_name, tag))
+      continue;
+    snprintf(paths[found], 4096, "%s/%s", dir, de->d_name);
+    int fd = open(paths[found], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) continue;
+    struct wsla_header h;
+    ssize_t got = pread(fd, &h, sizeof h, 0);
+    close(fd);
+    if (got == (ssize_t)sizeof h && !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) &&
+        h.pid == pid)
+      found++;
+  }
+  closedir(d);
+  return found;
+}
+
+static void summarise_to_stderr(const char *path) {
+  char err[4400];
+  struct rec r;
+  if (rec_open(path, &r, err, sizeof err) != 0) {
+    fprintf(stderr, "wslalloc run: %s\n", err);
+    return;
+  }
+  uint64_t ooms = 0;
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) ooms += r.ctr->api[i].ooms;
+  if (ooms) {
+    rec_close(&r);
+    fprintf(stderr, "\n");
+    if (report_text(stderr, path, err, sizeof err) != 0)
+      fprintf(stderr, "wslalloc run: %s\n", err);
+    return;
+  }
+  char a[32], b[32];
+  fprintf(stderr, "\nwslalloc: no out-of-memory; recording %s\n", path);
+  for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
+    const struct wsla_device_counters *d = &r.ctr->dev[i];
+    if (!d->peak_bytes && !d->live_allocs) continue;
+    fprintf(stderr, "  device %u: peak %s", i, fmt_size(d->peak_bytes, a, sizeof a));
+    if (d->total_bytes) fprintf(stderr, " of %s", fmt_size(d->total_bytes, b, sizeof b));
+    fprintf(stderr, "\n");
+  }
+  if (r.ctr->host_peak_bytes)
+    fprintf(stderr, "  pinned host memory: peak %s\n",
+            fmt_size(r.ctr->host_peak_bytes, a, sizeof a));
+  rec_close(&r);
+}
+
+int cmd_run(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"limit", required_argument, NULL, 1},
+      {"headroom", required_argument, NULL, 2},
+      {"pinned-limit", required_argument, NULL, 3},
+      {"vmm", required_argument, NULL, 4},
+      {"events", required_argument, NULL, 5},
+      {"dir", required_argument, NULL, 6},
+      {"quiet", no_argument, NULL, 'q'},
+      {"lib", required_argument, NULL, 'l'},
+      {"help", no_argument, NULL, 'h'},
+      {0}};
+  char lib[4096] = "";
+  int c;
+  optind = 1;
+  /* "+": stop at the first word that is not an option (the command). */
+  while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+    if (c == 'h') {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (c == 'q') {
+      setenv("WSLALLOC_QUIET", "1", 1);
+    } else if (c == 'l') {
+      snprintf(lib, sizeof lib, "%s", optarg);
+    } else if (c >= 1 && c <= 6) {
+      const char *var = flag_vars[c - 1].var;
+      const struct wsla_option_desc *opt = option_named(var);
+      struct wsla_options scratch;
+      if (!opt || wsla_option_parse(opt, optarg, &scratch) != 0) {
+        char expects[96] = "a valid value";
+        if (opt) wsla_option_expects(opt, expects, sizeof expects);
+        fprintf(stderr, "wslalloc run: --%s %s: not %s\n",
+                flag_vars[c - 1].flag, optarg, expects);
+        return 2;
+      }
+      setenv(var, optarg, 1);
+    } else {
+      fputs(usage, stderr);
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "wslalloc run: no command given\n%s", usage);
+    return 2;
+  }
+  if (!lib[0] && find_library(lib, sizeof lib) != 0) {
+    fprintf(stderr, "wslalloc run: cannot find libwslalloc.so beside this "
+                    "program; name it with --lib PATH\n");
+    return 2;
+  }
+  if (access(lib, R_OK) != 0) {
+    fprintf(stderr, "wslalloc run: %s: %s\n", lib, strerror(errno));
+    return 2;
+  }
+  set_preload(lib);
+
+  struct wsla_options opts;
+  wsla_options_load(&opts, NULL);
+  char dir[WSLA_OPT_PATH_MAX];
+  wsla_recording_dir(&opts, dir, sizeof dir);
+
+  /* As system() does: the terminal's interrupt goes to the command, and
+     this process waits for it to decide. */
+  struct sigaction ign = {.sa_handler = SIG_IGN}, old_int, old_quit;
+  sigaction(SIGINT, &ign, &old_int);
+  sigaction(SIGQUIT, &ign, &old_quit);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "wslalloc run: fork: %s\n", strerror(errno));
+    return 2;
+  }
+  if (pid == 0) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    execvp(argv[optind], argv + optind);
+    fprintf(stderr, "wslalloc run: %s: %s\n", argv[optind], strerror(errno));
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGQUIT, &old_quit, NULL);
+  int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+
+  char paths[8][4096];
+  int n = recordings_of(dir, pid, paths, 8);
+  if (n == 0 && rc != 127)
+    fprintf(stderr, "\nwslalloc: %s made no recording in %s (it used no GPU "
+                    "memory through the CUDA runtime, driver or HIP)\n",
+            argv[optind], dir);
+  for (int i = 0; i < n; i++) summarise_to_stderr(paths[i]);
+  return rc;
+}
