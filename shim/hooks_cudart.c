@@ -69,7 +69,10 @@ static cudaError_t refuse(void) {
 
 /* The real call, unless a budget refuses the request first. */
 #define WITHIN_BUDGET(flags, size, call)                                       \
-  ((refused = refusal(p, (flags), (size))) != 0 ? refuse() : (call))
+  (WSLA_UNLIKELY(wsla_budget_active) &&                                        \
+           (refused = refusal(p, (flags), (size))) != 0                        \
+       ? refuse()                                                              \
+       : (call))
 
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,

@@ -58,8 +58,10 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
 
 /* The driver keeps no last-error state: its own code is the whole refusal. */
 #define WITHIN_BUDGET(flags, size, call)                                       \
-  ((refused = refusal(p, (flags), (size))) != 0 ? CUDA_ERROR_OUT_OF_MEMORY     \
-                                                : (call))
+  (WSLA_UNLIKELY(wsla_budget_active) &&                                        \
+           (refused = refusal(p, (flags), (size))) != 0                        \
+       ? CUDA_ERROR_OUT_OF_MEMORY                                              \
+       : (call))
 
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        CUresult rc, uint64_t addr, uint64_t size,

@@ -22,6 +22,7 @@
 struct wsla_proc wsla_g;
 struct wsla_options wsla_opts;
 int wsla_g_ready;
+int wsla_budget_active;
 __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
@@ -422,6 +423,7 @@ static void after_fork_child(void) {
 
 static void once_per_process_image(void) {
   wsla_options_load(&wsla_opts, warn_line);
+  wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
   pthread_atfork(NULL, NULL, after_fork_child);
   on_exit(on_process_exit, NULL);
   install_signal_handlers();
