@@ -29,9 +29,10 @@ bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {
 
 void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      bool ok, bool oom, int32_t rc, uint64_t addr,
-                     uint64_t size, uint64_t site, uint16_t cause) {
-  struct wsla_call c = {api,  -1,   flags, rc,          ok, oom,
-                        addr, size, site,  wsla_now(p), cause};
+                     uint64_t size, uint64_t site, uint16_t cause,
+                     const struct wsla_ladder *ladder) {
+  struct wsla_call c = {api,  -1,   flags, rc,          ok,    oom,
+                        addr, size, site,  wsla_now(p), cause, ladder};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();

@@ -14,7 +14,8 @@ int16_t wsla_cuda_device(void);
    for a trip to the driver. */
 void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      bool ok, bool oom, int32_t rc, uint64_t addr,
-                     uint64_t size, uint64_t site, uint16_t cause);
+                     uint64_t size, uint64_t site, uint16_t cause,
+                     const struct wsla_ladder *ladder);
 
 /* Records one free call whose entry was taken (wsla_cuda_take) before the
    real free. */

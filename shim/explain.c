@@ -67,3 +67,29 @@ void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
              wsla_fmt_size(o->total_bytes, b, sizeof b), wsla_fmt_size(o->size, c, sizeof c));
   }
 }
+
+const char *wsla_step_name(unsigned step) {
+  switch (step) {
+  case WSLA_STEP_TRIM: return "trim";
+  case WSLA_STEP_RESERVE: return "reserve";
+  case WSLA_STEP_STITCH: return "stitch";
+  case WSLA_STEP_WAIT: return "wait";
+  case WSLA_STEP_SPILL: return "spill";
+  default: return "step";
+  }
+}
+
+void wsla_steps_text(const struct wsla_oom *o, char *buf, size_t len) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (unsigned bit = 1; bit <= WSLA_STEP_SPILL; bit <<= 1) {
+    const char *what = o->steps_ok & bit        ? "worked"
+                       : o->steps_skipped & bit ? "skipped (a stream capture was on)"
+                       : o->steps_tried & bit   ? "no help"
+                                                : NULL;
+    if (!what || used >= len) continue;
+    int n = snprintf(buf + used, len - used, "%s%s: %s", used ? "; " : "",
+                     wsla_step_name(bit), what);
+    if (n > 0) used += (size_t)n;
+  }
+}

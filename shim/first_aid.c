@@ -50,6 +50,9 @@ void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
   if (o->total_bytes)
     n = append(t, n, "; others and the driver: %s",
                wsla_fmt_size(o->foreign_bytes, c, sizeof c));
+  char steps[256];
+  wsla_steps_text(o, steps, sizeof steps);
+  if (steps[0]) n = append(t, n, "\n  tried: %s", steps);
   wsla_diagnose(o, why, sizeof why);
   n = append(t, n, "\n  likely fix: %s\n", why);
   if (p->file_backed)

@@ -4,6 +4,7 @@
 
 #include "budget.h"
 #include "cuda_common.h"
+#include "recover.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */
@@ -74,11 +75,53 @@ static cudaError_t refuse(void) {
        ? refuse()                                                              \
        : (call))
 
+WSLA_REAL_DECL(cudaPeekAtLastError);
+WSLA_REAL_DECL(cudaGetLastError);
+
+/* With WSLALLOC_RECOVER on, the error already pending before the call: a
+   call the ladder rescues must leave the last error as a first attempt
+   that worked would have, and that is only known from here. */
+static cudaError_t pending_error(void) {
+  if (WSLA_LIKELY(!wsla_opts.recover.num)) return cudaSuccess;
+  __typeof__(real_cudaPeekAtLastError) peek =
+      WSLA_REAL(WSLA_LIB_CUDART, cudaPeekAtLastError);
+  return peek ? peek() : cudaSuccess;
+}
+
+/* The rescued call's first failure set the last error; it goes, unless an
+   error was pending before (which the failure overwrote: CUDA keeps only
+   the newest, so that one cannot be put back). */
+static void forget_failure(cudaError_t prior) {
+  __typeof__(real_cudaGetLastError) get =
+      WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);
+  if (prior == cudaSuccess && get) get();
+}
+
+#define LADDER_STATE                                                           \
+  struct wsla_ladder ladder;                                                   \
+  const struct wsla_ladder *laddered = NULL;                                   \
+  cudaError_t prior = pending_error()
+
+/* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
+   retrying the same call after each. */
+#define RECOVER(size, call)                                                    \
+  if (WSLA_UNLIKELY(rc == cudaErrorMemoryAllocation && !refused && p &&        \
+                    wsla_opts.recover.num)) {                                  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    while (rc == cudaErrorMemoryAllocation && wsla_ladder_next(&ladder))       \
+      rc = (call);                                                             \
+    wsla_ladder_end(&ladder, rc == cudaSuccess);                               \
+    laddered = &ladder;                                                        \
+    if (rc == cudaSuccess) forget_failure(prior);                              \
+  }
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,
-                       uint64_t site, uint16_t cause) {
+                       uint64_t site, uint16_t cause,
+                       const struct wsla_ladder *ladder) {
   wsla_cuda_alloc(p, api, flags, rc == cudaSuccess,
-                  rc == cudaErrorMemoryAllocation, rc, addr, size, site, cause);
+                  rc == cudaErrorMemoryAllocation, rc, addr, size, site, cause,
+                  ladder);
 }
 
 static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
@@ -97,11 +140,13 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
   REAL_OR_MISSING(cudaMalloc);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   cudaError_t rc = WITHIN_BUDGET(0, size,
                                 real(devPtr, size));
+  RECOVER(size, real(devPtr, size));
   if (p)
     done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -122,12 +167,14 @@ WSLA_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch,
   REAL_OR_MISSING(cudaMallocPitch);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   cudaError_t rc = WITHIN_BUDGET(0, hook_mul(width, height),
                                 real(devPtr, pitch, width, height));
+  RECOVER(hook_mul(width, height), real(devPtr, pitch, width, height));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocPitch, 0, rc,
                HOOK_OUT(rc == cudaSuccess, devPtr), hook_mul(width, height),
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -137,16 +184,17 @@ WSLA_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr *pitchedDevPtr,
   REAL_OR_MISSING(cudaMalloc3D);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   uint64_t size = hook_mul(hook_mul(extent.width, extent.height), extent.depth);
-  cudaError_t rc = WITHIN_BUDGET(0, size,
-                                real(pitchedDevPtr, extent));
+  cudaError_t rc = WITHIN_BUDGET(0, size, real(pitchedDevPtr, extent));
+  RECOVER(size, real(pitchedDevPtr, extent));
   if (p) {
     uint64_t addr = rc == cudaSuccess && pitchedDevPtr
                         ? (uint64_t)(uintptr_t)pitchedDevPtr->ptr
                         : 0;
     done_alloc(p, WSLA_API_cudaMalloc3D, 0, rc, addr,
                hook_mul(hook_mul(extent.width, extent.height), extent.depth),
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, laddered);
   }
   hook_leave();
   return rc;
@@ -157,11 +205,13 @@ WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
   REAL_OR_MISSING(cudaMallocManaged);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   cudaError_t rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
                                 real(devPtr, size, flags));
+  RECOVER(size, real(devPtr, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -172,11 +222,13 @@ WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
+    LADDER_STATE;                                                              \
     cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
-                                  real(devPtr, size, stream));                 \
+                                  real(devPtr, size, stream));                \
+    RECOVER(size, real(devPtr, size, stream));                               \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC, rc,                \
-                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused);        \
+                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);        \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -204,11 +256,13 @@ FREE_ASYNC(cudaFreeAsync_ptsz)
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
+    LADDER_STATE;                                                              \
     cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
-                                  real(ptr, size, pool, stream));              \
+                                  real(ptr, size, pool, stream));             \
+    RECOVER(size, real(ptr, size, pool, stream));                            \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused);           \
+                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused, laddered);           \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -223,7 +277,7 @@ WSLA_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size) {
                                 real(ptr, size));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocHost, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }
@@ -237,7 +291,7 @@ WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
                                 real(pHost, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cudaHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }
@@ -263,7 +317,7 @@ WSLA_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size,
   if (p)
     done_alloc(p, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }

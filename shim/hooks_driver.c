@@ -3,6 +3,7 @@
 
 #include "budget.h"
 #include "cuda_common.h"
+#include "recover.h"
 #include "vmm.h"
 
 /* Exports the header declares only under per-thread-stream builds. */
@@ -63,11 +64,30 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
        ? CUDA_ERROR_OUT_OF_MEMORY                                              \
        : (call))
 
+#define LADDER_STATE                                                           \
+  struct wsla_ladder ladder;                                                   \
+  const struct wsla_ladder *laddered = NULL
+
+/* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
+   retrying the same call after each.  The driver keeps no error state to
+   tidy afterwards. */
+#define RECOVER(size, call)                                                    \
+  if (WSLA_UNLIKELY(rc == CUDA_ERROR_OUT_OF_MEMORY && !refused && p &&         \
+                    wsla_opts.recover.num)) {                                  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    while (rc == CUDA_ERROR_OUT_OF_MEMORY && wsla_ladder_next(&ladder))        \
+      rc = (call);                                                             \
+    wsla_ladder_end(&ladder, rc == CUDA_SUCCESS);                              \
+    laddered = &ladder;                                                        \
+  }
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        CUresult rc, uint64_t addr, uint64_t size,
-                       uint64_t site, uint16_t cause) {
+                       uint64_t site, uint16_t cause,
+                       const struct wsla_ladder *ladder) {
   wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS,
-                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site, cause);
+                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site, cause,
+                  ladder);
 }
 
 #define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
@@ -100,11 +120,13 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
   REAL_OR_MISSING(cuMemAlloc_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   CUresult rc = WITHIN_BUDGET(0, size,
                              real(dptr, size));
+  RECOVER(size, real(dptr, size));
   if (p)
     done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -121,11 +143,13 @@ WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
   REAL_OR_MISSING(cuMemAllocPitch_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   CUresult rc = WITHIN_BUDGET(0, hook_mul(width, height),
                              real(dptr, pitch, width, height, element));
+  RECOVER(hook_mul(width, height), real(dptr, pitch, width, height, element));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocPitch_v2, 0, rc, DEVICE_OUT(rc, dptr),
-               hook_mul(width, height), HOOK_SITE, refused);
+               hook_mul(width, height), HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -136,11 +160,13 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
   REAL_OR_MISSING(cuMemAllocManaged);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
+  LADDER_STATE;
   CUresult rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
                              real(dptr, size, flags));
+  RECOVER(size, real(dptr, size, flags));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED, rc,
-               DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);
+               DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
 }
@@ -151,11 +177,13 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
+    LADDER_STATE;                                                              \
     CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
                                real(dptr, size, s));                           \
+    RECOVER(size, real(dptr, size, s));                                        \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC, rc,                \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);                       \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);                       \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -176,11 +204,13 @@ FREE_ASYNC(cuMemFreeAsync_ptsz)
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
+    LADDER_STATE;                                                              \
     CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
                                real(dptr, size, pool, s));                     \
+    RECOVER(size, real(dptr, size, pool, s));                                  \
     if (p)                                                                     \
       done_alloc(p, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused);                       \
+                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);                       \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -196,7 +226,7 @@ WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
                              real(pp, size));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }
@@ -210,7 +240,7 @@ WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
                              real(pp, size, f));
   if (p)
     done_alloc(p, WSLA_API_cuMemHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused);
+               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }
@@ -231,7 +261,7 @@ WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
   if (p)
     done_alloc(p, WSLA_API_cuMemHostRegister_v2, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }
@@ -265,7 +295,8 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
                           size,
                           HOOK_SITE,
                           wsla_now(p),
-                          refused};
+                          refused,
+                          NULL};
     struct wsla_view v;
     bool have_view = c.oom && wsla_cuda_view(p, &v);
     wsla_track_alloc(p, &c, have_view ? &v : NULL);

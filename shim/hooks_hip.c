@@ -4,6 +4,7 @@
 
 #include "budget.h"
 #include "hooks.h"
+#include "recover.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -82,10 +83,11 @@ static hipError_t refuse(void) {
 
 static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
                        uint16_t flags, hipError_t rc, uint64_t addr,
-                       uint64_t size, uint64_t site, uint16_t cause) {
+                       uint64_t size, uint64_t site, uint16_t cause,
+                       const struct wsla_ladder *ladder) {
   struct wsla_call c = {api,  device, flags, rc,          rc == hipSuccess,
                         rc == hipErrorOutOfMemory, addr, size, site,
-                        wsla_now(p), cause};
+                        wsla_now(p), cause, ladder};
   struct wsla_view v, *vp = NULL;
   if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
     struct wsla_device_counters *d = &p->ctr->dev[device];
@@ -110,9 +112,22 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     uint16_t refused =                                                         \
         p ? wsla_budget_refusal(p, false, device, (size_expr)) : 0;            \
     hipError_t rc = refused ? refuse() : real args;                            \
+    struct wsla_ladder ladder;                                                 \
+    const struct wsla_ladder *laddered = NULL;                                 \
+    if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory && !refused && p &&            \
+                      wsla_opts.recover.num)) {                                \
+      wsla_ladder_begin(&ladder, p, WSLA_LIB_HIP, device, (size_expr));        \
+      while (rc == hipErrorOutOfMemory && wsla_ladder_next(&ladder))           \
+        rc = real args;                                                        \
+      wsla_ladder_end(&ladder, rc == hipSuccess);                              \
+      laddered = &ladder;                                                      \
+      /* The ladder's own HIP calls may have been the last: the thread's     \
+         status must be the failure's, as without the shim. */                \
+      if (rc != hipSuccess) refuse();                                          \
+    }                                                                          \
     if (p)                                                                     \
       done_alloc(p, api, device, flags, rc, HOOK_OUT(rc == hipSuccess, out),   \
-                 (size_expr), HOOK_SITE, refused);                             \
+                 (size_expr), HOOK_SITE, refused, laddered);                   \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -126,7 +141,7 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     if (p)                                                                     \
       done_alloc(p, api, -1, WSLA_F_HOST, rc,                                  \
                  HOOK_OUT(rc == hipSuccess, out), (size_expr), HOOK_SITE,      \
-                 refused);                                                     \
+                 refused, NULL);                                               \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -186,7 +201,7 @@ WSLA_EXPORT hipError_t hipHostRegister(void *ptr, size_t size,
   if (p)
     done_alloc(p, WSLA_API_hipHostRegister, -1, WSLA_F_HOST | WSLA_F_REGISTER,
                rc, rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused);
+               HOOK_SITE, refused, NULL);
   hook_leave();
   return rc;
 }

@@ -214,6 +214,8 @@ struct wsla_view {
   uint16_t source; /* enum wsla_view_source */
 };
 
+struct wsla_ladder;
+
 /* The outcome of one allocation call, for wsla_track_alloc. */
 struct wsla_call {
   uint16_t api;
@@ -227,6 +229,9 @@ struct wsla_call {
   uint64_t site;
   uint64_t time_ns; /* wsla_now() when the real call returned */
   uint16_t cause;   /* enum wsla_oom_cause, for an OOM */
+  /* When the first attempt ran out of memory and WSLALLOC_RECOVER retried:
+     the steps taken; ok and oom then describe the last retry. */
+  const struct wsla_ladder *ladder;
 };
 
 /* Records an allocation call: success, OOM (view may be NULL) or failure. */

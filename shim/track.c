@@ -1,6 +1,7 @@
 /* Accounting: turns each intercepted call into exact counters, live-table entries and events. */
 #include <string.h>
 
+#include "recover.h"
 #include "shim.h"
 
 static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,
@@ -45,6 +46,8 @@ static void account(struct wsla_proc *p, const struct wsla_entry *e, int sign,
 
 static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
                        const struct wsla_view *view, uint64_t t) {
+  const struct wsla_ladder *l = c->ladder;
+  if (l && l->have_view) view = &l->view; /* the device at the failure */
   struct wsla_device_counters *d =
       c->flags & WSLA_F_HOST ? NULL : dev_counters(p, c->device);
   uint64_t idx = __atomic_fetch_add(&p->ctr->ooms_claimed, 1, __ATOMIC_RELAXED);
@@ -63,6 +66,12 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   o->api = c->api;
   o->device = d ? c->device : -1;
   o->cause = c->cause;
+  if (l) {
+    o->steps_tried = l->tried;
+    o->steps_ok = l->ok;
+    o->steps_skipped = l->skipped;
+    o->outcome = c->ok;
+  }
   if (c->cause == WSLA_CAUSE_LIMIT) o->budget_bytes = wsla_opts.limit.num;
   if (c->cause == WSLA_CAUSE_PINNED_LIMIT)
     o->budget_bytes = wsla_opts.pinned_limit.num;
@@ -92,6 +101,15 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
   uint64_t t = c->time_ns;
   int16_t device = c->flags & WSLA_F_HOST ? -1 : c->device;
+  if (WSLA_UNLIKELY(c->ladder != NULL)) {
+    /* The first attempt failed: that OOM is recorded, recovered or not. */
+    if (c->ok) __atomic_fetch_add(&p->ctr->recovered, 1, __ATOMIC_RELAXED);
+    record_oom(p, c, view, t);
+    if (!c->ok) {
+      __atomic_fetch_add(&a->failed, 1, __ATOMIC_RELAXED);
+      return;
+    }
+  }
   if (c->ok) {
     /* cudaMalloc(&p, 0) succeeds and returns NULL: nothing to account. */
     if (c->addr == 0) return;

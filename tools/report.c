@@ -252,6 +252,17 @@ static void print_json(const struct rec *r, const struct summary *s) {
                           : o->cause == WSLA_CAUSE_PINNED_LIMIT ? "pinned_limit"
                                                                 : "device");
     if (o->cause) json_u64(&j, "budget_bytes", o->budget_bytes);
+    json_arr(&j, "steps");
+    for (unsigned bit = 1; bit <= WSLA_STEP_SPILL; bit <<= 1) {
+      if (!((o->steps_tried | o->steps_skipped) & bit)) continue;
+      json_obj(&j, NULL);
+      json_str(&j, "name", wsla_step_name(bit));
+      json_str(&j, "result", o->steps_ok & bit        ? "ok"
+                             : o->steps_skipped & bit ? "skipped"
+                                                      : "failed");
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     json_str(&j, "diagnosis", why);
@@ -361,7 +372,10 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   uint64_t ooms_shown = 0;
   for (uint64_t i = 0; i < r->oom_count; i++)
     ooms_shown += r->ooms[i].commit == i + 1;
-  fprintf(out, "\nOut of memory: %" PRIu64 "%s\n", s->ooms, s->ooms ? "" : " (none)");
+  fprintf(out, "\nOut of memory: %" PRIu64 "%s", s->ooms, s->ooms ? "" : " (none)");
+  if (r->ctr->recovered)
+    fprintf(out, ", %" PRIu64 " recovered by WSLALLOC_RECOVER", r->ctr->recovered);
+  fprintf(out, "\n");
   for (uint64_t i = 0, n = 0; i < r->oom_count; i++) {
     const struct wsla_oom *o = &r->ooms[i];
     if (o->commit != i + 1) continue;
@@ -386,6 +400,9 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     }
     rec_site_name(r, o->site, buf, sizeof buf);
     fprintf(out, "     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
+    char steps[256];
+    wsla_steps_text(o, steps, sizeof steps);
+    if (steps[0]) fprintf(out, "     recovery: %s\n", steps);
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     fprintf(out, "     likely cause: %s\n", why);

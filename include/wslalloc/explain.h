@@ -14,4 +14,11 @@ const char *wsla_fmt_size(uint64_t bytes, char *buf, size_t len);
    in one sentence, from the figures its record holds. */
 void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len);
 
+/* The name of one recovery step ("trim", "wait", ...), or "step". */
+const char *wsla_step_name(unsigned step);
+
+/* "trim: skipped (stream capture); wait: no help" for an OOM record's
+   steps; "" when none was tried. */
+void wsla_steps_text(const struct wsla_oom *o, char *buf, size_t len);
+
 #endif

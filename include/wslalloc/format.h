@@ -65,8 +65,20 @@ enum wsla_event_type {
   WSLA_EV_UNMAP = 7,  /* VMM: addr = virtual address, size */
   WSLA_EV_RESERVE = 8,   /* VMM address space: addr, size (not memory) */
   WSLA_EV_UNRESERVE = 9, /* VMM address space given back: addr, size */
+  WSLA_EV_STEP = 10,  /* a recovery step: aux = enum wsla_step, size = the
+                         request, result = 1 if the retry after it worked */
 };
-#define WSLA_EV_LAST WSLA_EV_UNRESERVE
+#define WSLA_EV_LAST WSLA_EV_STEP
+
+/* Recovery steps (WSLALLOC_RECOVER), in the order they are tried; bits in
+   an OOM record's steps_tried, steps_ok and steps_skipped. */
+enum wsla_step {
+  WSLA_STEP_TRIM = 1u << 0,    /* synchronize, trim the stream-ordered pool */
+  WSLA_STEP_RESERVE = 1u << 1, /* give back the shim's ballast */
+  WSLA_STEP_STITCH = 1u << 2,  /* assemble the block from smaller pieces */
+  WSLA_STEP_WAIT = 1u << 3,    /* wait for memory, retrying with backoff */
+  WSLA_STEP_SPILL = 1u << 4,   /* serve it from pinned host memory */
+};
 
 /* Event and live-slot flags. */
 enum wsla_flags {
@@ -267,8 +279,9 @@ struct wsla_oom {
   uint16_t outcome;       /* 0 failed, 1 recovered */
   uint16_t view_source;   /* enum wsla_view_source */
   uint16_t cause;         /* enum wsla_oom_cause */
-  uint16_t reserved0;
-  uint32_t reserved1;
+  uint16_t steps_tried;   /* enum wsla_step bits */
+  uint16_t steps_ok;      /* the step after which the retry worked */
+  uint16_t steps_skipped; /* steps passed over (trim during a capture) */
   uint64_t budget_bytes;  /* the limit that refused it, for shim causes */
   uint64_t reserved2;
 };
@@ -411,8 +424,9 @@ WSLA_ASSERT_OFF(wsla_oom, device, 98);
 WSLA_ASSERT_OFF(wsla_oom, outcome, 100);
 WSLA_ASSERT_OFF(wsla_oom, view_source, 102);
 WSLA_ASSERT_OFF(wsla_oom, cause, 104);
-WSLA_ASSERT_OFF(wsla_oom, reserved0, 106);
-WSLA_ASSERT_OFF(wsla_oom, reserved1, 108);
+WSLA_ASSERT_OFF(wsla_oom, steps_tried, 106);
+WSLA_ASSERT_OFF(wsla_oom, steps_ok, 108);
+WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
 WSLA_ASSERT_OFF(wsla_oom, reserved2, 120);
 _Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");

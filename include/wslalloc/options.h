@@ -50,6 +50,11 @@ enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1 };
     "bytes",                                                                   \
     "cap on pinned host memory (0: none); requests beyond it fail with the "  \
     "API's own error, so that programs fall back to pageable memory")         \
+  X(recover, "WSLALLOC_RECOVER", WSLA_OPT_BOOL, "0", 0, 1, "bool",           \
+    "on an out-of-memory failure, trim the stream-ordered pools and wait "    \
+    "for memory, retrying after each step, before failing")                   \
+  X(retry_ms, "WSLALLOC_RETRY_MS", WSLA_OPT_MS, "2000", 0, 600000, "ms",      \
+    "how long WSLALLOC_RECOVER waits for memory before giving up")            \
   X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off",                \
     "off makes cuDeviceGetAttribute report no virtual memory management, so " \
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \

@@ -44,6 +44,8 @@ static struct {
   CUresult (*host_free)(void *);
   CUresult (*host_register)(void *, size_t, unsigned);
   CUresult (*host_unregister)(void *);
+  CUresult (*begin_capture)(CUstream, CUstreamCaptureMode);
+  CUresult (*end_capture)(CUstream, CUgraph *);
 } drv;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -94,6 +96,8 @@ static void load_driver(void) {
   E(host_free, "cuMemFreeHost", "cuMemFreeHost");
   E(host_register, "cuMemHostRegister", "cuMemHostRegister_v2");
   E(host_unregister, "cuMemHostUnregister", "cuMemHostUnregister");
+  E(begin_capture, "cuStreamBeginCapture", "cuStreamBeginCapture_v2");
+  E(end_capture, "cuStreamEndCapture", "cuStreamEndCapture");
 #undef E
   if (!drv.init || !drv.alloc || !drv.mem_info) {
     init_error = cudaErrorInsufficientDriver;
@@ -119,6 +123,9 @@ static cudaError_t from_cu(CUresult rc) {
     return cudaErrorHostMemoryAlreadyRegistered;
   case CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED:
     return cudaErrorHostMemoryNotRegistered;
+  case CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED:
+    return cudaErrorStreamCaptureUnsupported;
+  case CUDA_ERROR_ILLEGAL_STATE: return cudaErrorIllegalState;
   default: return cudaErrorInvalidValue;
   }
 }
@@ -186,6 +193,17 @@ EXPORT cudaError_t cudaSetDevice(int d) {
   if (d < 0 || d >= device_count) return fail(cudaErrorInvalidDevice);
   current_device = d;
   return fail(ready());
+}
+
+EXPORT cudaError_t cudaStreamBeginCapture(cudaStream_t s,
+                                          enum cudaStreamCaptureMode mode) {
+  READY();
+  return fail(from_cu(drv.begin_capture((CUstream)s, (CUstreamCaptureMode)mode)));
+}
+
+EXPORT cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *g) {
+  READY();
+  return fail(from_cu(drv.end_capture((CUstream)s, (CUgraph *)g)));
 }
 
 EXPORT cudaError_t cudaDeviceSynchronize(void) {

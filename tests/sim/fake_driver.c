@@ -117,8 +117,39 @@ EXPORT CUresult cuCtxGetDevice(CUdevice *d) {
   return CUDA_SUCCESS;
 }
 
+/* One capture at a time, process-wide, in global mode: while it runs, a
+   synchronize is illegal (and would ruin the capture), as in CUDA. */
+static int capturing;
+
+EXPORT CUresult cuStreamBeginCapture_v2(CUstream s, CUstreamCaptureMode mode) {
+  (void)mode;
+  NEED_CTX();
+  if (s == NULL || s == CU_STREAM_LEGACY) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+  capturing = 1;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamEndCapture(CUstream s, CUgraph *graph) {
+  (void)s;
+  NEED_CTX();
+  if (!capturing) return CUDA_ERROR_ILLEGAL_STATE;
+  capturing = 0;
+  if (graph) *graph = NULL;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuStreamIsCapturing(CUstream s, CUstreamCaptureStatus *st) {
+  NEED_CTX();
+  if (!st) return CUDA_ERROR_INVALID_VALUE;
+  if (capturing && (s == NULL || s == CU_STREAM_LEGACY))
+    return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;
+  *st = capturing ? CU_STREAM_CAPTURE_STATUS_ACTIVE : CU_STREAM_CAPTURE_STATUS_NONE;
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuCtxSynchronize(void) {
   NEED_CTX();
+  if (capturing) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
   sim_pool_trim(current->dev, 0); /* release threshold 0, as by default */
   return CUDA_SUCCESS;
 }
@@ -465,6 +496,9 @@ static const struct proc procs[] = {
     P("cuCtxGetCurrent", cuCtxGetCurrent),
     P("cuCtxGetDevice", cuCtxGetDevice),
     P("cuCtxSynchronize", cuCtxSynchronize),
+    P("cuStreamBeginCapture", cuStreamBeginCapture_v2),
+    P("cuStreamEndCapture", cuStreamEndCapture),
+    P("cuStreamIsCapturing", cuStreamIsCapturing),
     PS("cuStreamSynchronize", cuStreamSynchronize),
     P("cuMemGetInfo", cuMemGetInfo_v2),
     P("cuMemAlloc", cuMemAlloc_v2),

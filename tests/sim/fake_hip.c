@@ -81,6 +81,14 @@ EXPORT hipError_t hipStreamSynchronize(hipStream_t s) {
   return hipDeviceSynchronize();
 }
 
+EXPORT hipError_t hipStreamIsCapturing(hipStream_t s, hipStreamCaptureStatus *st) {
+  (void)s;
+  READY();
+  if (!st) return ret(hipErrorInvalidValue);
+  *st = hipStreamCaptureStatusNone;
+  return ret(hipSuccess);
+}
+
 EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
   READY();
   if (!free_b || !total_b) return ret(hipErrorInvalidValue);

@@ -1,0 +1,178 @@
+/* Recovery: trim the pools, then wait for memory, retrying after each, and record every step. */
+#include <time.h>
+
+#if WSLA_HAVE_CUDA
+#include <cuda.h>
+#endif
+#if WSLA_HAVE_HIP
+#define __HIP_PLATFORM_AMD__ 1
+#include <hip/hip_runtime_api.h>
+#endif
+
+#include "recover.h"
+
+/*
+ * The CUDA side asks the driver everything (capture state, synchronize,
+ * trim, free memory): it keeps no last-error state, so the client's
+ * cudaGetLastError is not disturbed.  HIP is asked before the retry, whose
+ * own status then overwrites whatever these calls left, as it would have.
+ */
+
+#if WSLA_HAVE_CUDA
+WSLA_REAL_DECL(cuStreamIsCapturing);
+WSLA_REAL_DECL(cuCtxSynchronize);
+WSLA_REAL_DECL(cuDeviceGetDefaultMemPool);
+WSLA_REAL_DECL(cuMemPoolTrimTo);
+WSLA_REAL_DECL(cuMemGetInfo_v2);
+#endif
+#if WSLA_HAVE_HIP
+WSLA_REAL_DECL(hipStreamIsCapturing);
+WSLA_REAL_DECL(hipDeviceSynchronize);
+WSLA_REAL_DECL(hipDeviceGetDefaultMemPool);
+WSLA_REAL_DECL(hipMemPoolTrimTo);
+WSLA_REAL_DECL(hipMemGetInfo);
+#endif
+
+static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_WAIT};
+
+static bool free_memory(const struct wsla_ladder *l, uint64_t *free_b,
+                        uint64_t *total_b) {
+  size_t f, t;
+  if (l->family == WSLA_LIB_CUDA) {
+#if WSLA_HAVE_CUDA
+    __typeof__(real_cuMemGetInfo_v2) info = WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
+    if (!info || info(&f, &t) != CUDA_SUCCESS) return false;
+#else
+    return false;
+#endif
+  } else {
+#if WSLA_HAVE_HIP
+    __typeof__(real_hipMemGetInfo) info = WSLA_REAL(WSLA_LIB_HIP, hipMemGetInfo);
+    if (!info || info(&f, &t) != hipSuccess) return false;
+#else
+    return false;
+#endif
+  }
+  *free_b = f;
+  *total_b = t;
+  return true;
+}
+
+/* A capture in progress forbids synchronizing (and a synchronize would
+   ruin it); anything but a clear "none" counts as a capture. */
+static bool capturing(const struct wsla_ladder *l) {
+  if (l->family == WSLA_LIB_CUDA) {
+#if WSLA_HAVE_CUDA
+    __typeof__(real_cuStreamIsCapturing) is =
+        WSLA_REAL(WSLA_LIB_CUDA, cuStreamIsCapturing);
+    CUstreamCaptureStatus st;
+    return !is || is(CU_STREAM_LEGACY, &st) != CUDA_SUCCESS ||
+           st != CU_STREAM_CAPTURE_STATUS_NONE;
+#else
+    return true;
+#endif
+  }
+#if WSLA_HAVE_HIP
+  __typeof__(real_hipStreamIsCapturing) is =
+      WSLA_REAL(WSLA_LIB_HIP, hipStreamIsCapturing);
+  hipStreamCaptureStatus st;
+  return !is || is(NULL, &st) != hipSuccess ||
+         st != hipStreamCaptureStatusNone;
+#else
+  return true;
+#endif
+}
+
+/* Synchronize, then give the device's default pool's free memory back. */
+static void trim(const struct wsla_ladder *l) {
+  if (l->family == WSLA_LIB_CUDA) {
+#if WSLA_HAVE_CUDA
+    __typeof__(real_cuCtxSynchronize) sync = WSLA_REAL(WSLA_LIB_CUDA, cuCtxSynchronize);
+    __typeof__(real_cuDeviceGetDefaultMemPool) pool_of =
+        WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetDefaultMemPool);
+    __typeof__(real_cuMemPoolTrimTo) trim_to = WSLA_REAL(WSLA_LIB_CUDA, cuMemPoolTrimTo);
+    CUmemoryPool pool;
+    if (sync) sync();
+    if (pool_of && trim_to && pool_of(&pool, l->device) == CUDA_SUCCESS)
+      trim_to(pool, 0);
+#endif
+    return;
+  }
+#if WSLA_HAVE_HIP
+  __typeof__(real_hipDeviceSynchronize) sync = WSLA_REAL(WSLA_LIB_HIP, hipDeviceSynchronize);
+  __typeof__(real_hipDeviceGetDefaultMemPool) pool_of =
+      WSLA_REAL(WSLA_LIB_HIP, hipDeviceGetDefaultMemPool);
+  __typeof__(real_hipMemPoolTrimTo) trim_to = WSLA_REAL(WSLA_LIB_HIP, hipMemPoolTrimTo);
+  hipMemPool_t pool;
+  if (sync) sync();
+  if (pool_of && trim_to && pool_of(&pool, l->device) == hipSuccess)
+    trim_to(pool, 0);
+#endif
+}
+
+static void step_event(const struct wsla_ladder *l, uint16_t step, bool ok) {
+  wsla_emit(l->p, WSLA_EV_STEP, WSLA_API_unknown, (int16_t)l->device, 0, ok,
+            0, l->size, 0, step, wsla_now(l->p));
+}
+
+void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
+                       enum wsla_lib family, int device, uint64_t size) {
+  *l = (struct wsla_ladder){.p = p, .family = family, .device = device,
+                            .size = size};
+  uint64_t f, t;
+  if (free_memory(l, &f, &t)) {
+    l->view = (struct wsla_view){f, t, wsla_now(p), WSLA_VIEW_DRIVER};
+    l->have_view = true;
+  }
+}
+
+bool wsla_ladder_next(struct wsla_ladder *l) {
+  if (l->current && l->current != WSLA_STEP_WAIT)
+    step_event(l, l->current, false); /* the retry after it failed */
+  while (l->next < (int)(sizeof ladder_steps / sizeof ladder_steps[0])) {
+    uint16_t step = ladder_steps[l->next];
+    if (step == WSLA_STEP_TRIM) {
+      l->next++;
+      if (capturing(l)) {
+        l->skipped |= step;
+        continue;
+      }
+      trim(l);
+      l->tried |= step;
+      l->current = step;
+      return true;
+    }
+    /* WSLA_STEP_WAIT: sleep with backoff until enough is free or the time
+       is up, retrying after each sleep. */
+    uint64_t now = wsla_now(l->p);
+    if (!(l->tried & step)) {
+      l->tried |= step;
+      l->current = step;
+      l->deadline_ns = now + wsla_opts.retry_ms.num * 1000000u;
+      l->backoff_ms = 10;
+    }
+    if (now >= l->deadline_ns) {
+      step_event(l, step, false);
+      l->next++;
+      continue;
+    }
+    uint64_t left_ms = (l->deadline_ns - now) / 1000000u + 1;
+    uint64_t ms = l->backoff_ms < left_ms ? l->backoff_ms : left_ms;
+    for (uint64_t slept = 0; slept < ms; slept += 5) {
+      struct timespec ts = {0, 5 * 1000000L};
+      nanosleep(&ts, NULL);
+      uint64_t f, t;
+      if (free_memory(l, &f, &t) && f >= l->size) break;
+    }
+    if (l->backoff_ms < 200) l->backoff_ms *= 2;
+    return true;
+  }
+  return false;
+}
+
+void wsla_ladder_end(struct wsla_ladder *l, bool ok) {
+  if (ok) {
+    l->ok |= l->current;
+    step_event(l, l->current, true);
+  }
+}

@@ -1,0 +1,32 @@
+/* Recovery: the ladder of steps WSLALLOC_RECOVER climbs after an out-of-memory failure. */
+#ifndef WSLA_RECOVER_H
+#define WSLA_RECOVER_H
+
+#include "shim.h"
+
+struct wsla_ladder {
+  struct wsla_proc *p;
+  enum wsla_lib family; /* WSLA_LIB_CUDA (runtime or driver) or WSLA_LIB_HIP */
+  int device;
+  uint64_t size;
+  int next;             /* index of the next step */
+  uint16_t current;     /* the step just taken */
+  uint16_t tried, ok, skipped;
+  uint64_t deadline_ns; /* of the wait step */
+  uint64_t backoff_ms;
+  struct wsla_view view; /* the device at the first failure */
+  bool have_view;
+};
+
+/* After a failed allocation of size on device: notes the device's state. */
+void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
+                       enum wsla_lib family, int device, uint64_t size);
+
+/* Takes the next step (or the next round of waiting); the caller retries
+   the allocation after each true, and gives up on false. */
+bool wsla_ladder_next(struct wsla_ladder *l);
+
+/* The final retry's outcome. */
+void wsla_ladder_end(struct wsla_ladder *l, bool ok);
+
+#endif

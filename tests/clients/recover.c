@@ -1,0 +1,40 @@
+/* Test client: out-of-memory moments that pass (a holder lets go, a pool keeps freed memory), and one that does not. */
+#include <cuda.h>
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GiB ((size_t)1 << 30)
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "wait";
+  void *p = NULL, *q = NULL;
+  cudaError_t e;
+  if (!strcmp(mode, "wait") || !strcmp(mode, "fail")) {
+    e = cudaMalloc(&p, 2 * GiB);
+    printf("cudaMalloc 2 GiB: rc=%d set=%d\n", e, p != NULL);
+  } else if (!strcmp(mode, "pool") || !strcmp(mode, "capture")) {
+    cudaStream_t s = (cudaStream_t)0x10;
+    if (!strcmp(mode, "capture"))
+      printf("begin capture: %d\n", cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    printf("cudaMallocAsync 3 GiB: %d\n", cudaMallocAsync(&q, 3 * GiB, s));
+    printf("cudaFreeAsync: %d\n", cudaFreeAsync(q, s));
+    e = cudaMalloc(&p, 3 * GiB);
+    printf("cudaMalloc 3 GiB: rc=%d set=%d\n", e, p != NULL);
+    if (!strcmp(mode, "capture"))
+      printf("end capture: %d\n", cudaStreamEndCapture(s, NULL));
+  } else if (!strcmp(mode, "drv-wait")) {
+    CUdevice d;
+    CUcontext c;
+    CUdeviceptr dp = 0;
+    cuInit(0);
+    cuDeviceGet(&d, 0);
+    cuDevicePrimaryCtxRetain(&c, d);
+    cuCtxSetCurrent(c);
+    CUresult r = cuMemAlloc(&dp, 2 * GiB);
+    printf("cuMemAlloc 2 GiB: rc=%d set=%d\n", r, dp != 0);
+  }
+  printf("last=%d\n", cudaGetLastError());
+  printf("last=%d\n", cudaGetLastError());
+  return 0;
+}

@@ -1,0 +1,66 @@
+"""WSLALLOC_RECOVER: transient out-of-memory moments pass, honest ones still fail, and the client's error state reads as it should."""
+import os
+import time
+
+from harness import *
+
+wait_env = {"WSLSIM_MEM": "4G", "WSLSIM_FOREIGN": "3G@0-300"}
+pool_env = {"WSLSIM_MEM": "4G"}
+
+
+def steps(rep):
+    return {s["name"]: s["result"] for s in rep["ooms"][0]["steps"]} if rep.get("ooms") else {}
+
+
+# A holder that lets go after 300 ms: bare fails, recovered waits it out.
+bare = run("recover", ["wait"], preload=False, env=wait_env)
+check("cudaMalloc 2 GiB: rc=2" in bare.out, "wait: fails bare")
+r = run("recover", ["wait"], env={**wait_env, "WSLALLOC_RECOVER": "1"})
+check("cudaMalloc 2 GiB: rc=0 set=1" in r.out, f"wait: recovered: {r.out}")
+check("last=0\nlast=0" in r.out, "wait: the last error reads as if it never failed")
+rep = r.report()
+equal(rep["totals"]["recovered"], 1, "wait: counted as recovered")
+equal(rep["ooms"][0]["outcome"], "recovered", "wait: the OOM's outcome")
+equal(steps(rep).get("wait"), "ok", f"wait: the step that worked: {steps(rep)}")
+equal(rep["devices"][0]["live_bytes"], 2 << 30, "wait: the allocation is live")
+check("wslalloc" not in r.err, "wait: no first aid for a recovered OOM")
+
+# Freed stream-ordered memory still held by its pool: the trim frees it.
+bare = run("recover", ["pool"], preload=False, env=pool_env)
+check("cudaMalloc 3 GiB: rc=2" in bare.out, "pool: fails bare")
+r = run("recover", ["pool"], env={**pool_env, "WSLALLOC_RECOVER": "1"})
+check("cudaMalloc 3 GiB: rc=0 set=1" in r.out and "last=0\nlast=0" in r.out, f"pool: recovered: {r.out}")
+equal(steps(r.report()).get("trim"), "ok", "pool: the trim worked")
+
+# During a stream capture the trim (a synchronize) is skipped, and the
+# capture survives; with nothing else coming, the failure stands.
+r = run("recover", ["capture"], env={**pool_env, "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "100"})
+check("cudaMalloc 3 GiB: rc=2" in r.out, f"capture: still fails: {r.out}")
+check("end capture: 0" in r.out, "capture: the capture was not broken")
+check("last=2\nlast=0" in r.out, "capture: the client reads its own out-of-memory error")
+equal(steps(r.report()), {"trim": "skipped", "wait": "failed"}, "capture: steps")
+
+# Memory that never comes: the wait gives up after WSLALLOC_RETRY_MS.
+t0 = time.monotonic()
+r = run("recover", ["fail"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "300"})
+took = time.monotonic() - t0
+check("cudaMalloc 2 GiB: rc=2" in r.out and "last=2\nlast=0" in r.out, f"fail: fails as bare: {r.out}")
+check(0.3 <= took < 5, f"fail: waited about WSLALLOC_RETRY_MS ({took:.2f} s)")
+rep = r.report()
+equal(rep["ooms"][0]["outcome"], "failed", "fail: outcome")
+equal(steps(rep), {"trim": "failed", "wait": "failed"}, "fail: both steps tried")
+
+# The driver API, and HIP.
+r = run("recover", ["drv-wait"], env={**wait_env, "WSLALLOC_RECOVER": "1"})
+check("cuMemAlloc 2 GiB: rc=0 set=1" in r.out, f"driver: recovered: {r.out}")
+if os.environ.get("WSLA_SIM_HIP"):
+    r = run("hip_recover", runtime="hip", env={**wait_env, "WSLALLOC_RECOVER": "1"})
+    check("rc=0 set=1\nlast=0" in r.out, f"HIP: recovered, last error success: {r.out}")
+    r = run("hip_recover", runtime="hip",
+            env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "100"})
+    check("rc=2 set=0\nlast=2" in r.out, f"HIP: failed, its own error still there: {r.out}")
+
+# Off by default: PyTorch and vLLM probe OOM on purpose.
+r = run("recover", ["wait"], env=wait_env)
+check("cudaMalloc 2 GiB: rc=2" in r.out, "default: no retry")
+finish()
