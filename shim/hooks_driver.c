@@ -393,9 +393,30 @@ WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
   return rc;
 }
 
+/* WSLALLOC_VMM=auto: whether a reservation as large as llama.cpp's pool
+   makes (32 GiB) succeeds on this device; tried once per device, at the
+   first query, and given back at once. */
+static bool reservation_works(int dev) {
+  static int8_t verdict[WSLA_DEVICE_MAX]; /* 0 unknown, 1 works, -1 refused */
+  if (dev < 0 || dev >= (int)WSLA_DEVICE_MAX) return true;
+  int8_t v = __atomic_load_n(&verdict[dev], __ATOMIC_RELAXED);
+  if (v) return v > 0;
+  __typeof__(real_cuMemAddressReserve) reserve =
+      WSLA_REAL(WSLA_LIB_CUDA, cuMemAddressReserve);
+  __typeof__(real_cuMemAddressFree) release =
+      WSLA_REAL(WSLA_LIB_CUDA, cuMemAddressFree);
+  CUdeviceptr va = 0;
+  const size_t size = (size_t)32 << 30;
+  bool works = reserve && reserve(&va, size, 0, 0, 0) == CUDA_SUCCESS;
+  if (works && release) release(va, size);
+  __atomic_store_n(&verdict[dev], works ? 1 : -1, __ATOMIC_RELAXED);
+  return works;
+}
+
 /* WSLALLOC_VMM=off answers "no VMM support", so that llama.cpp takes its
    legacy pool instead of reserving 32 GiB of address space, which WDDM is
-   reported to refuse.  The default passes the attribute through. */
+   reported to refuse; auto answers so only where that reservation fails.
+   The default passes the attribute through. */
 WSLA_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
                                           CUdevice dev) {
   NESTED_PASS_THROUGH(cuDeviceGetAttribute, (value, attr, dev));
@@ -404,9 +425,10 @@ WSLA_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
   CUresult rc = real(value, attr, dev);
   if (p) {
     wsla_track_call(p, WSLA_API_cuDeviceGetAttribute, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && value &&
+    if (rc == CUDA_SUCCESS && value && *value &&
         attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
-        wsla_opts.vmm.num == WSLA_VMM_OFF)
+        (wsla_opts.vmm.num == WSLA_VMM_OFF ||
+         (wsla_opts.vmm.num == WSLA_VMM_AUTO && !reservation_works(dev))))
       *value = 0;
   }
   hook_leave();

@@ -180,3 +180,26 @@ void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len) {
   else
     snprintf(buf, len, "/tmp/wslalloc-%u", (unsigned)getuid());
 }
+
+void wsla_options_apply_profile(struct wsla_options *o, char *buf, size_t len) {
+  static const struct {
+    const char *name, *value;
+  } wsl[] = {{"WSLALLOC_RECOVER", "1"},
+             {"WSLALLOC_RETRY_MS", "10000"},
+             {"WSLALLOC_HEADROOM", "1G"},
+             {"WSLALLOC_VMM", "auto"}};
+  size_t used = 0;
+  if (len) buf[0] = '\0';
+  if (o->profile.num != WSLA_PROFILE_WSL) return;
+  for (size_t i = 0; i < sizeof wsl / sizeof wsl[0]; i++) {
+    if (getenv(wsl[i].name)) continue; /* its own variable wins */
+    for (size_t k = 0; k < wsla_option_count; k++) {
+      if (strcmp(wsla_option_table[k].name, wsl[i].name) != 0) continue;
+      if (wsla_option_parse(&wsla_option_table[k], wsl[i].value, o) != 0)
+        abort(); /* the profile table is wrong */
+      int n = snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "",
+                       wsl[i].name, wsl[i].value);
+      if (n > 0 && (size_t)n < len - used) used += (size_t)n;
+    }
+  }
+}

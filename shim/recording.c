@@ -423,6 +423,10 @@ static void after_fork_child(void) {
 
 static void once_per_process_image(void) {
   wsla_options_load(&wsla_opts, warn_line);
+  char applied[256];
+  wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
+  if (applied[0])
+    wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
   wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
   pthread_atfork(NULL, NULL, after_fork_child);
   on_exit(on_process_exit, NULL);

@@ -34,6 +34,13 @@ equal(sum(l["bytes"] for l in vmm_leaks), 5 * GRAN, "the mapped handle is a leak
 # The attribute override: off reports no VMM support; the client sees 0.
 off = run("driver", env={"WSLALLOC_VMM": "off"})
 check("vmm_supported=0" in off.out, "WSLALLOC_VMM=off hides VMM support")
+# auto: VMM is reported only where a 32 GiB reservation succeeds.
+auto_refused = run("driver", env={"WSLALLOC_VMM": "auto", "WSLSIM_MAX_RESERVE": "16G"})
+check("vmm_supported=0" in auto_refused.out, "auto, reservation refused: no VMM")
+auto_ok = run("driver", env={"WSLALLOC_VMM": "auto"})
+check("vmm_supported=1" in auto_ok.out, "auto, reservation granted: VMM kept")
+equal(auto_ok.report()["vmm"]["reserved_bytes"], (32 + 64) << 30,
+      "auto's trial reservation is not the client's: only its own 32 and 64 GiB count")
 bad = run("driver", env={"WSLALLOC_VMM": "sometimes"})
 check("vmm_supported=1" in bad.out, "a bad WSLALLOC_VMM keeps the default")
 check("WSLALLOC_VMM" in bad.err, "and says so")

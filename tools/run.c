@@ -26,7 +26,10 @@ static const char *const usage =
     "                       as a card of that size would (e.g. 16G)\n"
     "  --headroom SIZE      WSLALLOC_HEADROOM: report that much less free memory\n"
     "  --pinned-limit SIZE  WSLALLOC_PINNED_LIMIT: cap pinned host memory\n"
-    "  --vmm on|off         WSLALLOC_VMM: off hides VMM support (WSL2 workaround)\n"
+    "  --wsl                WSLALLOC_PROFILE=wsl: the WSL2 workarounds together\n"
+    "  --recover            WSLALLOC_RECOVER: trim and wait on out-of-memory\n"
+    "  --retry-ms MS        WSLALLOC_RETRY_MS: how long to wait for memory\n"
+    "  --vmm on|off|auto    WSLALLOC_VMM: off hides VMM support (WSL2 workaround)\n"
     "  --events N           WSLALLOC_EVENTS: event ring capacity\n"
     "  --dir PATH           WSLALLOC_DIR: where recordings go\n"
     "  --quiet              WSLALLOC_QUIET: no messages from the library\n"
@@ -43,6 +46,7 @@ static const struct {
     {"limit", "WSLALLOC_LIMIT"},   {"headroom", "WSLALLOC_HEADROOM"},
     {"pinned-limit", "WSLALLOC_PINNED_LIMIT"}, {"vmm", "WSLALLOC_VMM"},
     {"events", "WSLALLOC_EVENTS"}, {"dir", "WSLALLOC_DIR"},
+    {"retry-ms", "WSLALLOC_RETRY_MS"},
 };
 
 /* The library beside this program: the build tree's shim/, or the install
@@ -167,6 +171,9 @@ int cmd_run(int argc, char **argv) {
       {"vmm", required_argument, NULL, 4},
       {"events", required_argument, NULL, 5},
       {"dir", required_argument, NULL, 6},
+      {"retry-ms", required_argument, NULL, 7},
+      {"recover", no_argument, NULL, 'r'},
+      {"wsl", no_argument, NULL, 'w'},
       {"quiet", no_argument, NULL, 'q'},
       {"lib", required_argument, NULL, 'l'},
       {"help", no_argument, NULL, 'h'},
@@ -184,7 +191,11 @@ int cmd_run(int argc, char **argv) {
       setenv("WSLALLOC_QUIET", "1", 1);
     } else if (c == 'l') {
       snprintf(lib, sizeof lib, "%s", optarg);
-    } else if (c >= 1 && c <= 6) {
+    } else if (c == 'r') {
+      setenv("WSLALLOC_RECOVER", "1", 1);
+    } else if (c == 'w') {
+      setenv("WSLALLOC_PROFILE", "wsl", 1);
+    } else if (c >= 1 && c <= 7) {
       const char *var = flag_vars[c - 1].var;
       const struct wsla_option_desc *opt = option_named(var);
       struct wsla_options scratch;

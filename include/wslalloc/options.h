@@ -17,8 +17,9 @@ enum wsla_opt_type {
 
 #define WSLA_OPT_PATH_MAX 512
 
-/* Values of WSLALLOC_VMM, in the order of its unit. */
-enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1 };
+/* Values of WSLALLOC_VMM and WSLALLOC_PROFILE, in the order of their unit. */
+enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1, WSLA_VMM_AUTO = 2 };
+enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
 
 /*
  * X(field, NAME, type, default, min, max, unit, doc).  min and max bound numeric
@@ -55,10 +56,15 @@ enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1 };
     "for memory, retrying after each step, before failing")                   \
   X(retry_ms, "WSLALLOC_RETRY_MS", WSLA_OPT_MS, "2000", 0, 600000, "ms",      \
     "how long WSLALLOC_RECOVER waits for memory before giving up")            \
-  X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off",                \
+  X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off|auto",           \
     "off makes cuDeviceGetAttribute report no virtual memory management, so " \
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \
-    "cuMemAddressReserve failures)")
+    "cuMemAddressReserve failures); auto reports it only where a 32 GiB "     \
+    "reservation, as llama.cpp makes, succeeds")                              \
+  X(profile, "WSLALLOC_PROFILE", WSLA_OPT_CHOICE, "none", 0, 0, "none|wsl",   \
+    "wsl applies the WSL2 workarounds together: WSLALLOC_RECOVER=1, "         \
+    "WSLALLOC_RETRY_MS=10000, WSLALLOC_HEADROOM=1G, WSLALLOC_VMM=auto; each " \
+    "of those set by its own variable wins")
 
 struct wsla_options {
 #define WSLA_OPT_FIELD(field, name, type, def, min, max, unit, doc)                  \
@@ -90,6 +96,10 @@ extern const size_t wsla_option_count;
  */
 void wsla_options_load(struct wsla_options *out,
                        void (*warn)(const char *msg));
+
+/* Applies WSLALLOC_PROFILE to *o: each option the profile sets, unless its
+   own variable was set.  Describes what it set in buf ("" if nothing). */
+void wsla_options_apply_profile(struct wsla_options *o, char *buf, size_t len);
 
 /* Parses text as an option of the given type; 0 on success, -1 if bad. */
 int wsla_option_parse(const struct wsla_option_desc *opt, const char *text,
