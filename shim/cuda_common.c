@@ -3,6 +3,7 @@
 
 #include "budget.h"
 #include "cuda_common.h"
+#include "recover.h"
 
 WSLA_REAL_DECL(cuCtxGetDevice);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
@@ -32,11 +33,14 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      uint64_t size, uint64_t site, uint16_t cause,
                      const struct wsla_ladder *ladder) {
   struct wsla_call c = {api,  -1,   flags, rc,          ok,    oom,
-                        addr, size, site,  wsla_now(p), cause, ladder};
+                        addr, size, site,  wsla_now(p), cause, ladder, 0};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
   bool have_view = c.oom && device_memory && wsla_cuda_view(p, &v);
+  if (c.oom && device_memory && cause == WSLA_CAUSE_DEVICE && c.device >= 0)
+    c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
+                                         have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
   if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
       wsla_cuda_view(p, &v))

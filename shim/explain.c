@@ -40,7 +40,11 @@ void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
   }
   bool fragmented = o->free_bytes >= o->size;
   char tail[160] = "";
-  if (fragmented)
+  if (fragmented && o->largest_block)
+    snprintf(tail, sizeof tail, "; the %s left is also fragmented: its "
+             "largest block is %s", wsla_fmt_size(o->free_bytes, a, sizeof a),
+             wsla_fmt_size(o->largest_block, b, sizeof b));
+  else if (fragmented)
     snprintf(tail, sizeof tail, "; the %s left is also fragmented, with no "
              "single block of %s", wsla_fmt_size(o->free_bytes, a, sizeof a),
              wsla_fmt_size(o->size, b, sizeof b));
@@ -56,10 +60,19 @@ void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
              "sizing themselves from free memory leave room%s",
              wsla_fmt_size(o->foreign_bytes, c, sizeof c), tail);
   } else if (fragmented) {
-    snprintf(buf, len, "%s was free, at least the %s asked, but not in one "
-             "block: the memory is fragmented; allocate the large buffers first "
-             "or restart the process",
-             wsla_fmt_size(o->free_bytes, a, sizeof a), wsla_fmt_size(o->size, b, sizeof b));
+    if (o->largest_block)
+      snprintf(buf, len, "free memory is fragmented: the largest block is %s "
+               "of %s free, and %s was asked; allocate the large buffers first "
+               "or restart the process",
+               wsla_fmt_size(o->largest_block, a, sizeof a),
+               wsla_fmt_size(o->free_bytes, b, sizeof b),
+               wsla_fmt_size(o->size, c, sizeof c));
+    else
+      snprintf(buf, len, "%s was free, at least the %s asked, but not in one "
+               "block: the memory is fragmented; allocate the large buffers "
+               "first or restart the process",
+               wsla_fmt_size(o->free_bytes, a, sizeof a),
+               wsla_fmt_size(o->size, b, sizeof b));
   } else {
     snprintf(buf, len, "this process holds %s of %s and asked for %s more: "
              "lower the context size or batch, or offload fewer layers",

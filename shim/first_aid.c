@@ -40,10 +40,15 @@ void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
              wsla_fmt_size(o->size, a, sizeof a));
   if (o->device >= 0) n = append(t, n, " on device %d", o->device);
   n = append(t, n, " failed %.2f s after start\n", o->time_ns / 1e9);
-  if (o->total_bytes)
-    n = append(t, n, "  device %d: %s total, %s free\n", o->device,
+  if (o->total_bytes) {
+    n = append(t, n, "  device %d: %s total, %s free", o->device,
                wsla_fmt_size(o->total_bytes, a, sizeof a),
                wsla_fmt_size(o->free_bytes, b, sizeof b));
+    if (o->largest_block)
+      n = append(t, n, ", largest free block %s",
+                 wsla_fmt_size(o->largest_block, c, sizeof c));
+    n = append(t, n, "\n");
+  }
   n = append(t, n, "  this process: %s in %llu allocations",
              wsla_fmt_size(o->own_bytes, a, sizeof a),
              (unsigned long long)o->own_allocs);

@@ -296,7 +296,8 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
                           HOOK_SITE,
                           wsla_now(p),
                           refused,
-                          NULL};
+                          NULL,
+                          0};
     struct wsla_view v;
     bool have_view = c.oom && wsla_cuda_view(p, &v);
     wsla_track_alloc(p, &c, have_view ? &v : NULL);

@@ -19,6 +19,8 @@
  */
 
 #if WSLA_HAVE_CUDA
+WSLA_REAL_DECL(cuMemAlloc_v2);
+WSLA_REAL_DECL(cuMemFree_v2);
 WSLA_REAL_DECL(cuStreamIsCapturing);
 WSLA_REAL_DECL(cuCtxSynchronize);
 WSLA_REAL_DECL(cuDeviceGetDefaultMemPool);
@@ -26,6 +28,8 @@ WSLA_REAL_DECL(cuMemPoolTrimTo);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
 #endif
 #if WSLA_HAVE_HIP
+WSLA_REAL_DECL(hipMalloc);
+WSLA_REAL_DECL(hipFree);
 WSLA_REAL_DECL(hipStreamIsCapturing);
 WSLA_REAL_DECL(hipDeviceSynchronize);
 WSLA_REAL_DECL(hipDeviceGetDefaultMemPool);
@@ -175,4 +179,45 @@ void wsla_ladder_end(struct wsla_ladder *l, bool ok) {
     l->ok |= l->current;
     step_event(l, l->current, true);
   }
+}
+
+/* One trial allocation of size, given back at once. */
+static bool can_have(enum wsla_lib family, uint64_t size) {
+  if (family == WSLA_LIB_CUDA) {
+#if WSLA_HAVE_CUDA
+    __typeof__(real_cuMemAlloc_v2) alloc = WSLA_REAL(WSLA_LIB_CUDA, cuMemAlloc_v2);
+    __typeof__(real_cuMemFree_v2) release = WSLA_REAL(WSLA_LIB_CUDA, cuMemFree_v2);
+    CUdeviceptr p;
+    if (!alloc || !release || alloc(&p, size) != CUDA_SUCCESS) return false;
+    release(p);
+    return true;
+#endif
+  }
+#if WSLA_HAVE_HIP
+  if (family == WSLA_LIB_HIP) {
+    __typeof__(real_hipMalloc) alloc = WSLA_REAL(WSLA_LIB_HIP, hipMalloc);
+    __typeof__(real_hipFree) release = WSLA_REAL(WSLA_LIB_HIP, hipFree);
+    void *p;
+    if (!alloc || !release || alloc(&p, size) != hipSuccess) return false;
+    release(p);
+    return true;
+  }
+#endif
+  return false;
+}
+
+uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
+  struct wsla_ladder probe = {.family = family, .device = device};
+  if (!wsla_opts.probe.num || most == 0 || capturing(&probe)) return 0;
+  /* Halving at 2 MiB, the granularity blocks come in: at most 16 trials
+     cover 128 GiB.  Another thread's allocation during these few calls
+     could be refused; that is the price of knowing. */
+  const uint64_t grain = 2u << 20;
+  uint64_t lo = 0, hi = most / grain + 1; /* in grains: lo can, hi cannot */
+  for (int trials = 0; trials < 16 && hi - lo > 1; trials++) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (can_have(family, mid * grain)) lo = mid;
+    else hi = mid;
+  }
+  return lo * grain;
 }

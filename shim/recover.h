@@ -29,4 +29,9 @@ bool wsla_ladder_next(struct wsla_ladder *l);
 /* The final retry's outcome. */
 void wsla_ladder_end(struct wsla_ladder *l, bool ok);
 
+/* WSLALLOC_PROBE: the largest block device can give now, found by halving
+   with real allocations freed at once, within [0, most]; 0 when not
+   probed (off, a capture running, or nothing to search). */
+uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most);
+
 #endif

@@ -232,6 +232,7 @@ struct wsla_call {
   /* When the first attempt ran out of memory and WSLALLOC_RECOVER retried:
      the steps taken; ok and oom then describe the last retry. */
   const struct wsla_ladder *ladder;
+  uint64_t largest_block; /* WSLALLOC_PROBE's finding at an OOM, or 0 */
 };
 
 /* Records an allocation call: success, OOM (view may be NULL) or failure. */

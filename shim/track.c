@@ -66,6 +66,7 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   o->api = c->api;
   o->device = d ? c->device : -1;
   o->cause = c->cause;
+  o->largest_block = c->largest_block;
   if (l) {
     o->steps_tried = l->tried;
     o->steps_ok = l->ok;

@@ -240,6 +240,17 @@ static void print_json(const struct rec *r, const struct summary *s) {
     json_u64(&j, "own_allocs", o->own_allocs);
     json_u64(&j, "foreign_bytes", o->foreign_bytes);
     json_str(&j, "view", view_source(o->view_source));
+    if (o->largest_block) {
+      json_u64(&j, "largest_block_bytes", o->largest_block);
+      if (o->free_bytes)
+        json_f64(&j, "fragmentation",
+                 o->largest_block >= o->free_bytes
+                     ? 0.0
+                     : 1.0 - (double)o->largest_block / (double)o->free_bytes);
+    } else {
+      json_null(&j, "largest_block_bytes");
+      json_null(&j, "fragmentation");
+    }
     if (o->view_source)
       json_f64(&j, "view_age_ms",
                o->time_ns >= o->view_time_ns ? (o->time_ns - o->view_time_ns) / 1e6 : 0);
@@ -390,6 +401,12 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
              fmt_size(o->free_bytes, b, sizeof b));
       if (o->view_source == WSLA_VIEW_SAMPLE && o->time_ns > o->view_time_ns)
         fprintf(out, " (measured %.0f ms before)", (o->time_ns - o->view_time_ns) / 1e6);
+      if (o->largest_block && o->free_bytes)
+        fprintf(out, "; largest block %s (fragmentation %.0f%%)",
+                fmt_size(o->largest_block, d2, sizeof d2),
+                o->largest_block >= o->free_bytes
+                    ? 0.0
+                    : 100.0 * (1.0 - (double)o->largest_block / o->free_bytes));
       fprintf(out, "\n     this process: %s in %" PRIu64 " allocations; others and the "
              "driver: %s\n",
              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,

@@ -283,7 +283,8 @@ struct wsla_oom {
   uint16_t steps_ok;      /* the step after which the retry worked */
   uint16_t steps_skipped; /* steps passed over (trim during a capture) */
   uint64_t budget_bytes;  /* the limit that refused it, for shim causes */
-  uint64_t reserved2;
+  uint64_t largest_block; /* WSLALLOC_PROBE: the largest block that could be
+                             had right after the failure; 0 = not probed */
 };
 
 struct wsla_live {
@@ -428,7 +429,7 @@ WSLA_ASSERT_OFF(wsla_oom, steps_tried, 106);
 WSLA_ASSERT_OFF(wsla_oom, steps_ok, 108);
 WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
-WSLA_ASSERT_OFF(wsla_oom, reserved2, 120);
+WSLA_ASSERT_OFF(wsla_oom, largest_block, 120);
 _Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");
 
 WSLA_ASSERT_OFF(wsla_live, commit, 0);

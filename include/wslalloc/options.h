@@ -56,6 +56,9 @@ enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
     "for memory, retrying after each step, before failing")                   \
   X(retry_ms, "WSLALLOC_RETRY_MS", WSLA_OPT_MS, "2000", 0, 600000, "ms",      \
     "how long WSLALLOC_RECOVER waits for memory before giving up")            \
+  X(probe, "WSLALLOC_PROBE", WSLA_OPT_BOOL, "1", 0, 1, "bool",                 \
+    "at a final out-of-memory failure, find the largest block that can be "  \
+    "had (at most 16 allocate/free pairs; skipped during a stream capture)")  \
   X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off|auto",           \
     "off makes cuDeviceGetAttribute report no virtual memory management, so " \
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \
