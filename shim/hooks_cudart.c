@@ -5,6 +5,7 @@
 #include "budget.h"
 #include "cuda_common.h"
 #include "recover.h"
+#include "stitch.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */
@@ -115,6 +116,40 @@ static void forget_failure(cudaError_t prior) {
     if (rc == cudaSuccess) forget_failure(prior);                              \
   }
 
+/* RECOVER for calls whose result is one device pointer, which the stitch
+   step can serve: out is where the client wants it. */
+#define RECOVER_SERVING(size, call, out)                                       \
+  if (WSLA_UNLIKELY(rc == cudaErrorMemoryAllocation && !refused && p &&        \
+                    wsla_opts.recover.num)) {                                  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    ladder.can_stitch = (out) != NULL;                                         \
+    for (int move; rc == cudaErrorMemoryAllocation &&                          \
+                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
+      if (move == WSLA_LADDER_SERVED) {                                        \
+        *(out) = (void *)(uintptr_t)ladder.served;                             \
+        rc = cudaSuccess;                                                      \
+      } else {                                                                 \
+        rc = (call);                                                           \
+      }                                                                        \
+    }                                                                          \
+    wsla_ladder_end(&ladder, rc == cudaSuccess);                               \
+    laddered = &ladder;                                                        \
+    if (rc == cudaSuccess) forget_failure(prior);                              \
+  }
+
+/* WSLALLOC_STITCH=force: serves a request of size from stitched chunks,
+   for proving such memory on a real GPU.  True with *out set. */
+static bool forced_stitch(struct wsla_proc *p, uint64_t size, void **out) {
+  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !p || !out ||
+      size < wsla_opts.stitch_min.num)
+    return false;
+  uint64_t va;
+  unsigned chunks;
+  if (!wsla_stitch_alloc(wsla_cuda_device(), size, &va, &chunks)) return false;
+  *out = (void *)(uintptr_t)va;
+  return true;
+}
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        cudaError_t rc, uint64_t addr, uint64_t size,
                        uint64_t site, uint16_t cause,
@@ -141,9 +176,9 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
   LADDER_STATE;
-  cudaError_t rc = WITHIN_BUDGET(0, size,
-                                real(devPtr, size));
-  RECOVER(size, real(devPtr, size));
+  cudaError_t rc = WITHIN_BUDGET(
+      0, size, forced_stitch(p, size, devPtr) ? cudaSuccess : real(devPtr, size));
+  RECOVER_SERVING(size, real(devPtr, size), devPtr);
   if (p)
     done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
                HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);
@@ -156,7 +191,10 @@ WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
   struct wsla_proc *p = hook_enter();
   struct wsla_entry e;
   bool had = take(p, devPtr, &e);
-  cudaError_t rc = real(devPtr);
+  uint64_t addr = (uint64_t)(uintptr_t)devPtr;
+  cudaError_t rc = wsla_stitched(addr) && wsla_stitch_free(addr)
+                       ? cudaSuccess
+                       : real(devPtr);
   if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &e, had, HOOK_SITE);
   hook_leave();
   return rc;

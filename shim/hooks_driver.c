@@ -4,6 +4,7 @@
 #include "budget.h"
 #include "cuda_common.h"
 #include "recover.h"
+#include "stitch.h"
 #include "vmm.h"
 
 /* Exports the header declares only under per-thread-stream builds. */
@@ -81,6 +82,37 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
     laddered = &ladder;                                                        \
   }
 
+/* RECOVER for calls whose result is one device pointer, which the stitch
+   step can serve: out is where the client wants it. */
+#define RECOVER_SERVING(size, call, out)                                       \
+  if (WSLA_UNLIKELY(rc == CUDA_ERROR_OUT_OF_MEMORY && !refused && p &&         \
+                    wsla_opts.recover.num)) {                                  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    ladder.can_stitch = (out) != NULL;                                         \
+    for (int move; rc == CUDA_ERROR_OUT_OF_MEMORY &&                           \
+                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
+      if (move == WSLA_LADDER_SERVED) {                                        \
+        *(out) = (CUdeviceptr)ladder.served;                                   \
+        rc = CUDA_SUCCESS;                                                     \
+      } else {                                                                 \
+        rc = (call);                                                           \
+      }                                                                        \
+    }                                                                          \
+    wsla_ladder_end(&ladder, rc == CUDA_SUCCESS);                              \
+    laddered = &ladder;                                                        \
+  }
+
+static bool forced_stitch(struct wsla_proc *p, uint64_t size, CUdeviceptr *out) {
+  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !p || !out ||
+      size < wsla_opts.stitch_min.num)
+    return false;
+  uint64_t va;
+  unsigned chunks;
+  if (!wsla_stitch_alloc(wsla_cuda_device(), size, &va, &chunks)) return false;
+  *out = (CUdeviceptr)va;
+  return true;
+}
+
 static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                        CUresult rc, uint64_t addr, uint64_t size,
                        uint64_t site, uint16_t cause,
@@ -109,7 +141,8 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   struct wsla_entry e;                                                         \
   uint64_t addr = (addr_expr);                                                 \
   bool had = wsla_cuda_take(p, addr, &e);                                      \
-  CUresult rc = real args;                                                     \
+  CUresult rc = wsla_stitched(addr) && wsla_stitch_free(addr) ? CUDA_SUCCESS   \
+                                                              : real args;     \
   if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &e, had,         \
                         HOOK_SITE);                                            \
   hook_leave();                                                                \
@@ -121,9 +154,9 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
   LADDER_STATE;
-  CUresult rc = WITHIN_BUDGET(0, size,
-                             real(dptr, size));
-  RECOVER(size, real(dptr, size));
+  CUresult rc = WITHIN_BUDGET(
+      0, size, forced_stitch(p, size, dptr) ? CUDA_SUCCESS : real(dptr, size));
+  RECOVER_SERVING(size, real(dptr, size), dptr);
   if (p)
     done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
                HOOK_SITE, refused, laddered);

@@ -10,6 +10,9 @@
 #endif
 
 #include "recover.h"
+#if WSLA_HAVE_CUDA
+#include "stitch.h"
+#endif
 
 /*
  * The CUDA side asks the driver everything (capture state, synchronize,
@@ -37,7 +40,8 @@ WSLA_REAL_DECL(hipMemPoolTrimTo);
 WSLA_REAL_DECL(hipMemGetInfo);
 #endif
 
-static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_WAIT};
+static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_STITCH,
+                                        WSLA_STEP_WAIT};
 
 static bool free_memory(const struct wsla_ladder *l, uint64_t *free_b,
                         uint64_t *total_b) {
@@ -130,11 +134,33 @@ void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
   }
 }
 
-bool wsla_ladder_next(struct wsla_ladder *l) {
-  if (l->current && l->current != WSLA_STEP_WAIT)
+int wsla_ladder_next(struct wsla_ladder *l) {
+  if (l->current && l->current != WSLA_STEP_WAIT) {
     step_event(l, l->current, false); /* the retry after it failed */
+    l->current = 0;
+  }
   while (l->next < (int)(sizeof ladder_steps / sizeof ladder_steps[0])) {
     uint16_t step = ladder_steps[l->next];
+    if (step == WSLA_STEP_STITCH) {
+      l->next++;
+#if WSLA_HAVE_CUDA
+      /* Only where enough is free in total: otherwise there is nothing
+         to stitch together. */
+      uint64_t f, t;
+      if (!l->can_stitch || l->family != WSLA_LIB_CUDA ||
+          wsla_opts.stitch.num == WSLA_STITCH_OFF ||
+          !free_memory(l, &f, &t) || f < l->size)
+        continue;
+      l->tried |= step;
+      unsigned chunks;
+      if (wsla_stitch_alloc(l->device, l->size, &l->served, &chunks)) {
+        l->current = step;
+        return WSLA_LADDER_SERVED;
+      }
+      step_event(l, step, false);
+#endif
+      continue;
+    }
     if (step == WSLA_STEP_TRIM) {
       l->next++;
       if (capturing(l)) {
@@ -144,7 +170,7 @@ bool wsla_ladder_next(struct wsla_ladder *l) {
       trim(l);
       l->tried |= step;
       l->current = step;
-      return true;
+      return WSLA_LADDER_RETRY;
     }
     /* WSLA_STEP_WAIT: sleep with backoff until enough is free or the time
        is up, retrying after each sleep. */
@@ -169,9 +195,9 @@ bool wsla_ladder_next(struct wsla_ladder *l) {
       if (free_memory(l, &f, &t) && f >= l->size) break;
     }
     if (l->backoff_ms < 200) l->backoff_ms *= 2;
-    return true;
+    return WSLA_LADDER_RETRY;
   }
-  return false;
+  return WSLA_LADDER_DONE;
 }
 
 void wsla_ladder_end(struct wsla_ladder *l, bool ok) {

@@ -4,6 +4,13 @@
 
 #include "shim.h"
 
+/* What wsla_ladder_next asks of the caller. */
+enum wsla_ladder_move {
+  WSLA_LADDER_DONE = 0,   /* nothing left to try: the failure stands */
+  WSLA_LADDER_RETRY = 1,  /* retry the same call */
+  WSLA_LADDER_SERVED = 2, /* a step served the request: use l->served */
+};
+
 struct wsla_ladder {
   struct wsla_proc *p;
   enum wsla_lib family; /* WSLA_LIB_CUDA (runtime or driver) or WSLA_LIB_HIP */
@@ -16,15 +23,17 @@ struct wsla_ladder {
   uint64_t backoff_ms;
   struct wsla_view view; /* the device at the first failure */
   bool have_view;
+  bool can_stitch;       /* the caller can take a served pointer */
+  uint64_t served;       /* the stitched allocation, for SERVED */
 };
 
 /* After a failed allocation of size on device: notes the device's state. */
 void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
                        enum wsla_lib family, int device, uint64_t size);
 
-/* Takes the next step (or the next round of waiting); the caller retries
-   the allocation after each true, and gives up on false. */
-bool wsla_ladder_next(struct wsla_ladder *l);
+/* Takes the next step (or the next round of waiting) and says what the
+   caller is to do (enum wsla_ladder_move). */
+int wsla_ladder_next(struct wsla_ladder *l);
 
 /* The final retry's outcome. */
 void wsla_ladder_end(struct wsla_ladder *l, bool ok);

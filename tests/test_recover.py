@@ -60,6 +60,31 @@ if os.environ.get("WSLA_SIM_HIP"):
             env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "100"})
     check("rc=2 set=0\nlast=2" in r.out, f"HIP: failed, its own error still there: {r.out}")
 
+# No single block large enough, though enough is free: stitched from
+# smaller chunks, and given back whole on free.
+frag = {"WSLSIM_MEM": "4G"}
+bare = run("recover", ["fragment"], preload=False, env=frag)
+check("cudaMalloc 1024 MiB: rc=2" in bare.out, "fragment: fails bare")
+r = run("recover", ["fragment"], env={**frag, "WSLALLOC_RECOVER": "1"})
+check("cudaMalloc 1024 MiB: rc=0 set=1" in r.out, f"fragment: stitched: {r.out}")
+check("free before: 2048 MiB" in r.out and "free with it: 1024 MiB" in r.out and
+      "cudaFree: 0" in r.out and "free after: 2048 MiB" in r.out,
+      f"fragment: the stitched GiB is given back whole: {r.out}")
+check("last=0\nlast=0" in r.out, "fragment: the last error reads clean")
+rep = r.report()
+equal(steps(rep).get("stitch"), "ok", f"fragment: stitch worked: {steps(rep)}")
+equal(rep["devices"][0]["live_bytes"], 2 << 30, "fragment: the stitched GiB came and went in the counts")
+off = run("recover", ["fragment"], env={**frag, "WSLALLOC_RECOVER": "1", "WSLALLOC_STITCH": "off",
+                                         "WSLALLOC_RETRY_MS": "100"})
+check("cudaMalloc 1024 MiB: rc=2" in off.out, "WSLALLOC_STITCH=off: no stitching")
+drv = run("recover", ["drv-fragment"], env={**frag, "WSLALLOC_RECOVER": "1"})
+check("rc=0 set=1" in drv.out and "cuMemFree: 0" in drv.out and "free after: 2048 MiB" in drv.out,
+      f"driver: stitched and given back: {drv.out}")
+force = run("recover", ["force"], env={**frag, "WSLALLOC_STITCH": "force", "WSLALLOC_STITCH_MIN": "64M"})
+check("cudaMalloc 256 MiB: rc=0 set=1" in force.out and "free after: 2048 MiB" in force.out,
+      f"force: stitched without a failure, given back: {force.out}")
+equal(force.report()["totals"]["ooms"], 0, "force: no OOM involved")
+
 # Off by default: PyTorch and vLLM probe OOM on purpose.
 r = run("recover", ["wait"], env=wait_env)
 check("cudaMalloc 2 GiB: rc=2" in r.out, "default: no retry")

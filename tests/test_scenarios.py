@@ -5,6 +5,7 @@ cases = {
     "spike": {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@250-650"},
     "pool": {"WSLSIM_MEM": "4G"},
     "vmm": {"WSLSIM_MEM": "8G", "WSLSIM_MAX_RESERVE": "16G"},
+    "fragment": {"WSLSIM_MEM": "4G"},
 }
 for mode, env in cases.items():
     bare = run("scenario", [mode], preload=False, env=env)

@@ -20,6 +20,7 @@ enum wsla_opt_type {
 /* Values of WSLALLOC_VMM and WSLALLOC_PROFILE, in the order of their unit. */
 enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1, WSLA_VMM_AUTO = 2 };
 enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
+enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FORCE = 2 };
 
 /*
  * X(field, NAME, type, default, min, max, unit, doc).  min and max bound numeric
@@ -56,6 +57,13 @@ enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
     "for memory, retrying after each step, before failing")                   \
   X(retry_ms, "WSLALLOC_RETRY_MS", WSLA_OPT_MS, "2000", 0, 600000, "ms",      \
     "how long WSLALLOC_RECOVER waits for memory before giving up")            \
+  X(stitch, "WSLALLOC_STITCH", WSLA_OPT_CHOICE, "on", 0, 0, "on|off|force",   \
+    "under WSLALLOC_RECOVER, serve a request that no single block can from "  \
+    "smaller physical chunks mapped back to back (CUDA: cudaMalloc, "         \
+    "cuMemAlloc); force stitches every such request from WSLALLOC_STITCH_MIN " \
+    "up, to prove stitched memory on a real GPU")                             \
+  X(stitch_min, "WSLALLOC_STITCH_MIN", WSLA_OPT_SIZE, "64M", 1, 1ull << 50,    \
+    "bytes", "the smallest request WSLALLOC_STITCH=force stitches")           \
   X(probe, "WSLALLOC_PROBE", WSLA_OPT_BOOL, "1", 0, 1, "bool",                 \
     "at a final out-of-memory failure, find the largest block that can be "  \
     "had (at most 16 allocate/free pairs; skipped during a stream capture)")  \

@@ -23,6 +23,33 @@ int main(int argc, char **argv) {
     printf("cudaMalloc 3 GiB: rc=%d set=%d\n", e, p != NULL);
     if (!strcmp(mode, "capture"))
       printf("end capture: %d\n", cudaStreamEndCapture(s, NULL));
+  } else if (!strcmp(mode, "fragment") || !strcmp(mode, "force") ||
+             !strcmp(mode, "drv-fragment")) {
+    /* 2 GiB free in four 512 MiB holes, then a 1 GiB request; freed, every
+       byte must come back. */
+    void *b[8];
+    size_t f, t;
+    for (int i = 0; i < 8; i++) cudaMalloc(&b[i], (size_t)512 << 20);
+    for (int i = 0; i < 8; i += 2) cudaFree(b[i]);
+    cudaMemGetInfo(&f, &t);
+    printf("free before: %zu MiB\n", f >> 20);
+    size_t want = !strcmp(mode, "force") ? (size_t)256 << 20 : GiB;
+    if (!strcmp(mode, "drv-fragment")) {
+      CUdeviceptr dp = 0;
+      CUresult r = cuMemAlloc(&dp, want);
+      printf("cuMemAlloc %zu MiB: rc=%d set=%d\n", want >> 20, r, dp != 0);
+      cudaMemGetInfo(&f, &t);
+      printf("free with it: %zu MiB\n", f >> 20);
+      printf("cuMemFree: %d\n", dp ? (int)cuMemFree(dp) : -1);
+    } else {
+      e = cudaMalloc(&p, want);
+      printf("cudaMalloc %zu MiB: rc=%d set=%d\n", want >> 20, e, p != NULL);
+      cudaMemGetInfo(&f, &t);
+      printf("free with it: %zu MiB\n", f >> 20);
+      printf("cudaFree: %d\n", p ? (int)cudaFree(p) : -1);
+    }
+    cudaMemGetInfo(&f, &t);
+    printf("free after: %zu MiB\n", f >> 20);
   } else if (!strcmp(mode, "drv-wait")) {
     CUdevice d;
     CUcontext c;
