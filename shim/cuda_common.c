@@ -4,6 +4,7 @@
 #include "budget.h"
 #include "cuda_common.h"
 #include "recover.h"
+#include "stitch.h"
 
 WSLA_REAL_DECL(cuCtxGetDevice);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
@@ -63,4 +64,11 @@ void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
   wsla_budget_shape(p, dev, &f, &t);
   *free_b = (size_t)f;
   *total_b = (size_t)t;
+}
+
+bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
+  unsigned chunks;
+  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) && p &&
+         size >= wsla_opts.stitch_min.num &&
+         wsla_stitch_alloc(wsla_cuda_device(), size, va, &chunks);
 }

@@ -38,4 +38,34 @@ bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v);
    driver gave it), then shapes it by the budgets for the client. */
 void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b);
 
+/* WSLALLOC_STITCH=force: serves a request of size from stitched chunks, to
+   prove such memory on a real GPU.  True with *va set. */
+bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va);
+
+/*
+ * The recovery loop of the runtime and driver calls that return one device
+ * pointer, which the stitch step can serve.  Expects rc, refused, p, ladder
+ * and laddered in scope.  OOM and OK are the API's codes; SERVE(va) stores
+ * a served pointer where the client wants it; AFTER_OK runs when the call
+ * ends rescued (the runtime clears its last error there).
+ */
+#define WSLA_NO_SERVE(va) (void)(va)
+#define WSLA_CUDA_RECOVER(OOM, OK, size, call, can_serve, SERVE, AFTER_OK)    \
+  if (WSLA_UNLIKELY(rc == (OOM) && !refused && p && wsla_opts.recover.num)) {  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    ladder.can_stitch = (can_serve);                                           \
+    for (int move; rc == (OOM) &&                                              \
+                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
+      if (move == WSLA_LADDER_SERVED) {                                        \
+        SERVE(ladder.served);                                                  \
+        rc = (OK);                                                             \
+      } else {                                                                 \
+        rc = (call);                                                           \
+      }                                                                        \
+    }                                                                          \
+    wsla_ladder_end(&ladder, rc == (OK));                                      \
+    laddered = &ladder;                                                        \
+    if (rc == (OK)) AFTER_OK;                                                  \
+  }
+
 #endif

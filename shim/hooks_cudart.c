@@ -106,46 +106,12 @@ static void forget_failure(cudaError_t prior) {
 /* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
    retrying the same call after each. */
 #define RECOVER(size, call)                                                    \
-  if (WSLA_UNLIKELY(rc == cudaErrorMemoryAllocation && !refused && p &&        \
-                    wsla_opts.recover.num)) {                                  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
-    while (rc == cudaErrorMemoryAllocation && wsla_ladder_next(&ladder))       \
-      rc = (call);                                                             \
-    wsla_ladder_end(&ladder, rc == cudaSuccess);                               \
-    laddered = &ladder;                                                        \
-    if (rc == cudaSuccess) forget_failure(prior);                              \
-  }
+  WSLA_CUDA_RECOVER(cudaErrorMemoryAllocation, cudaSuccess, size, call, false, \
+                    WSLA_NO_SERVE, forget_failure(prior))
 
-/* RECOVER for calls whose result is one device pointer, which the stitch
-   step can serve: out is where the client wants it. */
-#define RECOVER_SERVING(size, call, out)                                       \
-  if (WSLA_UNLIKELY(rc == cudaErrorMemoryAllocation && !refused && p &&        \
-                    wsla_opts.recover.num)) {                                  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
-    ladder.can_stitch = (out) != NULL;                                         \
-    for (int move; rc == cudaErrorMemoryAllocation &&                          \
-                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
-      if (move == WSLA_LADDER_SERVED) {                                        \
-        *(out) = (void *)(uintptr_t)ladder.served;                             \
-        rc = cudaSuccess;                                                      \
-      } else {                                                                 \
-        rc = (call);                                                           \
-      }                                                                        \
-    }                                                                          \
-    wsla_ladder_end(&ladder, rc == cudaSuccess);                               \
-    laddered = &ladder;                                                        \
-    if (rc == cudaSuccess) forget_failure(prior);                              \
-  }
-
-/* WSLALLOC_STITCH=force: serves a request of size from stitched chunks,
-   for proving such memory on a real GPU.  True with *out set. */
 static bool forced_stitch(struct wsla_proc *p, uint64_t size, void **out) {
-  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !p || !out ||
-      size < wsla_opts.stitch_min.num)
-    return false;
   uint64_t va;
-  unsigned chunks;
-  if (!wsla_stitch_alloc(wsla_cuda_device(), size, &va, &chunks)) return false;
+  if (!out || !wsla_cuda_forced_stitch(p, size, &va)) return false;
   *out = (void *)(uintptr_t)va;
   return true;
 }
@@ -178,7 +144,11 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
   LADDER_STATE;
   cudaError_t rc = WITHIN_BUDGET(
       0, size, forced_stitch(p, size, devPtr) ? cudaSuccess : real(devPtr, size));
-  RECOVER_SERVING(size, real(devPtr, size), devPtr);
+#define SERVE(va) (*devPtr = (void *)(uintptr_t)(va))
+  WSLA_CUDA_RECOVER(cudaErrorMemoryAllocation, cudaSuccess, size,
+                    real(devPtr, size), devPtr != NULL, SERVE,
+                    forget_failure(prior));
+#undef SERVE
   if (p)
     done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
                HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);

@@ -70,45 +70,14 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   const struct wsla_ladder *laddered = NULL
 
 /* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
-   retrying the same call after each.  The driver keeps no error state to
-   tidy afterwards. */
+   retrying the same call after each. */
 #define RECOVER(size, call)                                                    \
-  if (WSLA_UNLIKELY(rc == CUDA_ERROR_OUT_OF_MEMORY && !refused && p &&         \
-                    wsla_opts.recover.num)) {                                  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
-    while (rc == CUDA_ERROR_OUT_OF_MEMORY && wsla_ladder_next(&ladder))        \
-      rc = (call);                                                             \
-    wsla_ladder_end(&ladder, rc == CUDA_SUCCESS);                              \
-    laddered = &ladder;                                                        \
-  }
-
-/* RECOVER for calls whose result is one device pointer, which the stitch
-   step can serve: out is where the client wants it. */
-#define RECOVER_SERVING(size, call, out)                                       \
-  if (WSLA_UNLIKELY(rc == CUDA_ERROR_OUT_OF_MEMORY && !refused && p &&         \
-                    wsla_opts.recover.num)) {                                  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
-    ladder.can_stitch = (out) != NULL;                                         \
-    for (int move; rc == CUDA_ERROR_OUT_OF_MEMORY &&                           \
-                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
-      if (move == WSLA_LADDER_SERVED) {                                        \
-        *(out) = (CUdeviceptr)ladder.served;                                   \
-        rc = CUDA_SUCCESS;                                                     \
-      } else {                                                                 \
-        rc = (call);                                                           \
-      }                                                                        \
-    }                                                                          \
-    wsla_ladder_end(&ladder, rc == CUDA_SUCCESS);                              \
-    laddered = &ladder;                                                        \
-  }
+  WSLA_CUDA_RECOVER(CUDA_ERROR_OUT_OF_MEMORY, CUDA_SUCCESS, size, call, false, \
+                    WSLA_NO_SERVE, (void)0)
 
 static bool forced_stitch(struct wsla_proc *p, uint64_t size, CUdeviceptr *out) {
-  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !p || !out ||
-      size < wsla_opts.stitch_min.num)
-    return false;
   uint64_t va;
-  unsigned chunks;
-  if (!wsla_stitch_alloc(wsla_cuda_device(), size, &va, &chunks)) return false;
+  if (!out || !wsla_cuda_forced_stitch(p, size, &va)) return false;
   *out = (CUdeviceptr)va;
   return true;
 }
@@ -156,7 +125,10 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
   LADDER_STATE;
   CUresult rc = WITHIN_BUDGET(
       0, size, forced_stitch(p, size, dptr) ? CUDA_SUCCESS : real(dptr, size));
-  RECOVER_SERVING(size, real(dptr, size), dptr);
+#define SERVE(va) (*dptr = (CUdeviceptr)(va))
+  WSLA_CUDA_RECOVER(CUDA_ERROR_OUT_OF_MEMORY, CUDA_SUCCESS, size,
+                    real(dptr, size), dptr != NULL, SERVE, (void)0);
+#undef SERVE
   if (p)
     done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
                HOOK_SITE, refused, laddered);
