@@ -3,6 +3,7 @@
 
 #include "budget.h"
 #include "cuda_common.h"
+#include "ballast.h"
 #include "recover.h"
 #include "stitch.h"
 
@@ -43,9 +44,12 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
     c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
                                          have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
-  if (c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns) &&
-      wsla_cuda_view(p, &v))
-    wsla_sample_store(p, c.device, &v);
+  bool sampled = c.ok && device_memory &&
+                 wsla_sample_claim(p, c.device, c.time_ns) &&
+                 wsla_cuda_view(p, &v);
+  if (sampled) wsla_sample_store(p, c.device, &v);
+  if (WSLA_UNLIKELY(wsla_opts.reserve.num) && c.ok && device_memory)
+    wsla_ballast_tend(p, WSLA_LIB_CUDA, c.device, sampled ? v.free_bytes : 0);
 }
 
 void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,

@@ -162,9 +162,7 @@ WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
   struct wsla_entry e;
   bool had = take(p, devPtr, &e);
   uint64_t addr = (uint64_t)(uintptr_t)devPtr;
-  cudaError_t rc = wsla_stitched(addr) && wsla_stitch_free(addr)
-                       ? cudaSuccess
-                       : real(devPtr);
+  cudaError_t rc = wsla_free_if_own(addr) ? cudaSuccess : real(devPtr);
   if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &e, had, HOOK_SITE);
   hook_leave();
   return rc;

@@ -110,8 +110,7 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   struct wsla_entry e;                                                         \
   uint64_t addr = (addr_expr);                                                 \
   bool had = wsla_cuda_take(p, addr, &e);                                      \
-  CUresult rc = wsla_stitched(addr) && wsla_stitch_free(addr) ? CUDA_SUCCESS   \
-                                                              : real args;     \
+  CUresult rc = wsla_free_if_own(addr) ? CUDA_SUCCESS : real args;            \
   if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &e, had,         \
                         HOOK_SITE);                                            \
   hook_leave();                                                                \

@@ -4,6 +4,7 @@
 
 #include "budget.h"
 #include "hooks.h"
+#include "ballast.h"
 #include "recover.h"
 
 /* The deprecated spellings are still exported, and still called. */
@@ -68,6 +69,8 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   if (info && info(&free_b, &total_b) == hipSuccess) {
     struct wsla_view v = {free_b, total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
     wsla_sample_store(p, d, &v);
+    if (WSLA_UNLIKELY(wsla_opts.reserve.num))
+      wsla_ballast_tend(p, WSLA_LIB_HIP, d, free_b);
   }
   return (int16_t)d;
 }

@@ -18,6 +18,9 @@
 #if WSLA_HAVE_CUDA
 #include "vmm.h"
 #endif
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+#include "ballast.h"
+#endif
 
 struct wsla_proc wsla_g;
 struct wsla_options wsla_opts;
@@ -418,6 +421,9 @@ static void after_fork_child(void) {
   wsla_table_reset_after_fork();
 #if WSLA_HAVE_CUDA
   wsla_vmm_reset_after_fork();
+#endif
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_ballast_reset_after_fork();
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include <hip/hip_runtime_api.h>
 #endif
 
+#include "ballast.h"
 #include "recover.h"
 #if WSLA_HAVE_CUDA
 #include "stitch.h"
@@ -40,8 +41,9 @@ WSLA_REAL_DECL(hipMemPoolTrimTo);
 WSLA_REAL_DECL(hipMemGetInfo);
 #endif
 
-static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_STITCH,
-                                        WSLA_STEP_WAIT};
+static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_RESERVE,
+                                        WSLA_STEP_STITCH, WSLA_STEP_WAIT,
+                                        WSLA_STEP_SPILL};
 
 static bool free_memory(const struct wsla_ladder *l, uint64_t *free_b,
                         uint64_t *total_b) {
@@ -132,6 +134,7 @@ void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
     l->view = (struct wsla_view){f, t, wsla_now(p), WSLA_VIEW_DRIVER};
     l->have_view = true;
   }
+  l->ballast = wsla_ballast_on(device);
 }
 
 int wsla_ladder_next(struct wsla_ladder *l) {
@@ -141,6 +144,13 @@ int wsla_ladder_next(struct wsla_ladder *l) {
   }
   while (l->next < (int)(sizeof ladder_steps / sizeof ladder_steps[0])) {
     uint16_t step = ladder_steps[l->next];
+    if (step == WSLA_STEP_RESERVE) {
+      l->next++;
+      if (!wsla_ballast_release(l->p, l->family, l->device)) continue;
+      l->tried |= step;
+      l->current = step;
+      return WSLA_LADDER_RETRY;
+    }
     if (step == WSLA_STEP_STITCH) {
       l->next++;
 #if WSLA_HAVE_CUDA
@@ -171,6 +181,22 @@ int wsla_ladder_next(struct wsla_ladder *l) {
       l->tried |= step;
       l->current = step;
       return WSLA_LADDER_RETRY;
+    }
+    if (step == WSLA_STEP_SPILL) {
+      l->next++;
+#if WSLA_HAVE_CUDA
+      if (!l->can_stitch || l->family != WSLA_LIB_CUDA ||
+          wsla_opts.spill.num != WSLA_SPILL_HOST)
+        continue;
+      l->tried |= step;
+      if (wsla_spill_alloc(l->p, l->size, &l->served)) {
+        l->current = step;
+        l->served_flags = WSLA_F_SPILLED | WSLA_F_HOST;
+        return WSLA_LADDER_SERVED;
+      }
+      step_event(l, step, false);
+#endif
+      continue;
     }
     /* WSLA_STEP_WAIT: sleep with backoff until enough is free or the time
        is up, retrying after each sleep. */

@@ -22,9 +22,11 @@ struct wsla_ladder {
   uint64_t deadline_ns; /* of the wait step */
   uint64_t backoff_ms;
   struct wsla_view view; /* the device at the first failure */
+  uint64_t ballast;      /* the shim's ballast held then, part of "used" */
   bool have_view;
   bool can_stitch;       /* the caller can take a served pointer */
-  uint64_t served;       /* the stitched allocation, for SERVED */
+  uint64_t served;       /* the served allocation, for SERVED */
+  uint16_t served_flags; /* enum wsla_flags of it (WSLA_F_SPILLED...) */
 };
 
 /* After a failed allocation of size on device: notes the device's state. */

@@ -127,14 +127,6 @@ bool wsla_stitch_alloc(int device, uint64_t size, uint64_t *va,
   return true;
 }
 
-bool wsla_stitch_owns(uint64_t addr) {
-  struct stitched *s;
-  pthread_mutex_lock(&lock);
-  HASH_FIND(hh, all, &addr, sizeof addr, s);
-  pthread_mutex_unlock(&lock);
-  return s != NULL;
-}
-
 bool wsla_stitch_free(uint64_t addr) {
   struct stitched *s;
   pthread_mutex_lock(&lock);

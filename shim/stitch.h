@@ -1,4 +1,4 @@
-/* Stitching: one device pointer over several physical chunks, where no single block is large enough. */
+/* Memory the shim serves itself: stitched from chunks, or spilled to host. */
 #ifndef WSLA_STITCH_H
 #define WSLA_STITCH_H
 
@@ -19,11 +19,21 @@ bool wsla_stitch_alloc(int device, uint64_t size, uint64_t *va,
    never reaches the runtime's free. */
 bool wsla_stitch_free(uint64_t addr);
 
-/* Is addr a stitched allocation's start? */
-static inline bool wsla_stitched(uint64_t addr) {
-  bool wsla_stitch_owns(uint64_t addr);
-  return WSLA_UNLIKELY(__atomic_load_n(&wsla_stitched_live, __ATOMIC_RELAXED) != 0) &&
-         wsla_stitch_owns(addr);
+
+/* Spill (spill.c): a device request served from mapped pinned host memory,
+   within WSLALLOC_PINNED_LIMIT.  True with *dptr set. */
+bool wsla_spill_alloc(struct wsla_proc *p, uint64_t size, uint64_t *dptr);
+/* If addr was served by a spill: gives the host block back, true. */
+bool wsla_spill_free(uint64_t addr);
+
+/* Frees addr if the shim owns it (stitched or spilled; it never reaches
+   the runtime's free then), and says whether it did. */
+static inline bool wsla_free_if_own(uint64_t addr) {
+  extern int wsla_spilled_live;
+  if (WSLA_LIKELY(!__atomic_load_n(&wsla_stitched_live, __ATOMIC_RELAXED) &&
+                  !__atomic_load_n(&wsla_spilled_live, __ATOMIC_RELAXED)))
+    return false;
+  return wsla_stitch_free(addr) || wsla_spill_free(addr);
 }
 
 #endif

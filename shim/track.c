@@ -1,6 +1,7 @@
 /* Accounting: turns each intercepted call into exact counters, live-table entries and events. */
 #include <string.h>
 
+#include "ballast.h"
 #include "recover.h"
 #include "shim.h"
 
@@ -88,8 +89,11 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
     o->total_bytes = view->total_bytes;
     o->view_time_ns = view->time_ns;
     o->view_source = view->source;
+    /* The ballast is the shim's, held for this process: not the others'. */
     uint64_t used = view->total_bytes - view->free_bytes;
-    o->foreign_bytes = used > o->own_bytes ? used - o->own_bytes : 0;
+    uint64_t ballast = l ? l->ballast : d ? wsla_ballast_on(c->device) : 0;
+    uint64_t ours = o->own_bytes + ballast;
+    o->foreign_bytes = used > ours ? used - ours : 0;
   }
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&o->commit, idx + 1, __ATOMIC_RELEASE);
@@ -101,7 +105,9 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
   struct wsla_api_counters *a = &p->ctr->api[c->api];
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
   uint64_t t = c->time_ns;
-  int16_t device = c->flags & WSLA_F_HOST ? -1 : c->device;
+  /* A request the ladder served from host memory counts as pinned. */
+  uint16_t flags = c->flags | (c->ladder && c->ok ? c->ladder->served_flags : 0);
+  int16_t device = flags & WSLA_F_HOST ? -1 : c->device;
   if (WSLA_UNLIKELY(c->ladder != NULL)) {
     /* The first attempt failed: that OOM is recorded, recovered or not. */
     if (c->ok) __atomic_fetch_add(&p->ctr->recovered, 1, __ATOMIC_RELAXED);
@@ -114,11 +120,11 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
   if (c->ok) {
     /* cudaMalloc(&p, 0) succeeds and returns NULL: nothing to account. */
     if (c->addr == 0) return;
-    if (!(c->flags & WSLA_F_HOST)) wsla_first_aid_clear();
+    if (!(flags & WSLA_F_HOST) || (flags & WSLA_F_SPILLED)) wsla_first_aid_clear();
     __atomic_fetch_add(&a->bytes, c->size, __ATOMIC_RELAXED);
-    uint64_t seq = wsla_emit(p, WSLA_EV_ALLOC, c->api, device, c->flags,
+    uint64_t seq = wsla_emit(p, WSLA_EV_ALLOC, c->api, device, flags,
                              c->result, c->addr, c->size, c->site, 0, t);
-    struct wsla_entry e = {c->size, c->api, device, c->flags}, stale;
+    struct wsla_entry e = {c->size, c->api, device, flags}, stale;
     bool inserted;
     if (wsla_table_put(p, c->addr, &e, c->site, t, seq, &inserted, &stale))
       account(p, &stale, -1, t);

@@ -85,6 +85,30 @@ check("cudaMalloc 256 MiB: rc=0 set=1" in force.out and "free after: 2048 MiB" i
       f"force: stitched without a failure, given back: {force.out}")
 equal(force.report()["totals"]["ooms"], 0, "force: no OOM involved")
 
+# A ballast held from the first use, given back when the client needs it,
+# taken again when memory allows.
+r = run("recover", ["reserve"], env={"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1",
+                                     "WSLALLOC_RESERVE": "1G", "WSLALLOC_STITCH": "off"})
+check("free after the first use: 2560 MiB" in r.out, f"reserve: ballast held from the first use: {r.out}")
+check("cudaMalloc 3 GiB: rc=0 set=1" in r.out, "reserve: given back when the client needed it")
+check("free with the ballast back: 2496 MiB" in r.out, "reserve: taken again when memory allowed")
+rep = r.report()
+equal(steps(rep).get("reserve"), "ok", f"reserve: the step that worked: {steps(rep)}")
+equal(rep["ooms"][0]["foreign_bytes"], 0, "reserve: the ballast is not counted as others' memory")
+
+# Spill: served from mapped pinned host memory, within the pinned budget.
+r = run("recover", ["spill"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1",
+                                   "WSLALLOC_SPILL": "host", "WSLALLOC_RETRY_MS": "100"})
+check("cudaMalloc 2 GiB: rc=0 set=1" in r.out and "cudaFree: 0" in r.out, f"spill: served and freed: {r.out}")
+rep = r.report()
+equal(steps(rep).get("spill"), "ok", f"spill: {steps(rep)}")
+equal(rep["host_pinned"]["peak_bytes"], 2 << 30, "spill: counted as pinned host memory")
+equal((rep["host_pinned"]["live_bytes"], rep["devices"][0]["peak_bytes"]), (0, 0),
+      "spill: not device memory, and given back")
+r = run("recover", ["spill"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_SPILL": "host",
+                                   "WSLALLOC_RETRY_MS": "100", "WSLALLOC_PINNED_LIMIT": "1G"})
+check("cudaMalloc 2 GiB: rc=2" in r.out, "spill: within WSLALLOC_PINNED_LIMIT or not at all")
+
 # Off by default: PyTorch and vLLM probe OOM on purpose.
 r = run("recover", ["wait"], env=wait_env)
 check("cudaMalloc 2 GiB: rc=2" in r.out, "default: no retry")

@@ -48,6 +48,8 @@ check("made no recording" in r.stderr, "run: a command that used no GPU is said 
 # Bad input: one clear line and status 2; help; a missing command.
 for args, words in ((["--limit", "2Q", "--", "true"], "--limit 2Q: not a size"),
                     (["--vmm", "maybe", "--", "true"], "not one of on|off"),
+                    (["--spill", "disk", "--", "true"], "not one of off|host"),
+                    (["--reserve", "lots", "--", "true"], "--reserve lots: not a size"),
                     ([], "no command given"),
                     (["--bogus", "--", "true"], "usage:"),
                     (["--lib", "/nonexistent.so", "--", "true"], "/nonexistent.so")):

@@ -30,6 +30,9 @@ static const char *const usage =
     "  --recover            WSLALLOC_RECOVER: trim and wait on out-of-memory\n"
     "  --retry-ms MS        WSLALLOC_RETRY_MS: how long to wait for memory\n"
     "  --vmm on|off|auto    WSLALLOC_VMM: off hides VMM support (WSL2 workaround)\n"
+    "  --reserve SIZE       WSLALLOC_RESERVE: hold a ballast for the program\n"
+    "  --spill host         WSLALLOC_SPILL: serve from host memory as a last step\n"
+    "  --stitch on|off|force  WSLALLOC_STITCH\n"
     "  --events N           WSLALLOC_EVENTS: event ring capacity\n"
     "  --dir PATH           WSLALLOC_DIR: where recordings go\n"
     "  --quiet              WSLALLOC_QUIET: no messages from the library\n"
@@ -46,7 +49,8 @@ static const struct {
     {"limit", "WSLALLOC_LIMIT"},   {"headroom", "WSLALLOC_HEADROOM"},
     {"pinned-limit", "WSLALLOC_PINNED_LIMIT"}, {"vmm", "WSLALLOC_VMM"},
     {"events", "WSLALLOC_EVENTS"}, {"dir", "WSLALLOC_DIR"},
-    {"retry-ms", "WSLALLOC_RETRY_MS"},
+    {"retry-ms", "WSLALLOC_RETRY_MS"}, {"reserve", "WSLALLOC_RESERVE"},
+    {"spill", "WSLALLOC_SPILL"},       {"stitch", "WSLALLOC_STITCH"},
 };
 
 /* The library beside this program: the build tree's shim/, or the install
@@ -172,6 +176,9 @@ int cmd_run(int argc, char **argv) {
       {"events", required_argument, NULL, 5},
       {"dir", required_argument, NULL, 6},
       {"retry-ms", required_argument, NULL, 7},
+      {"reserve", required_argument, NULL, 8},
+      {"spill", required_argument, NULL, 9},
+      {"stitch", required_argument, NULL, 10},
       {"recover", no_argument, NULL, 'r'},
       {"wsl", no_argument, NULL, 'w'},
       {"quiet", no_argument, NULL, 'q'},
@@ -195,7 +202,7 @@ int cmd_run(int argc, char **argv) {
       setenv("WSLALLOC_RECOVER", "1", 1);
     } else if (c == 'w') {
       setenv("WSLALLOC_PROFILE", "wsl", 1);
-    } else if (c >= 1 && c <= 7) {
+    } else if (c >= 1 && c <= 10) {
       const char *var = flag_vars[c - 1].var;
       const struct wsla_option_desc *opt = option_named(var);
       struct wsla_options scratch;

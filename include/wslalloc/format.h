@@ -89,6 +89,8 @@ enum wsla_flags {
   WSLA_F_REGISTER = 1u << 4,  /* host memory registered, not allocated */
   WSLA_F_VMM = 1u << 5,       /* physical memory of cuMemCreate; addr is the
                                  allocation handle, not an address */
+  WSLA_F_SPILLED = 1u << 6,   /* a device request served from mapped pinned
+                                 host memory (WSLALLOC_SPILL=host) */
 };
 
 /* Why an OOM record's request failed. */
@@ -247,7 +249,8 @@ struct wsla_counters {
   uint64_t vmm_mapped_bytes;   /* physical memory mapped into it */
   uint64_t lookups;          /* driver entry points asked for by name */
   uint64_t lookups_wrapped;  /* of those, answered with the shim's wrapper */
-  uint64_t reserved[1];
+  uint64_t ballast_bytes;    /* WSLALLOC_RESERVE held now, all devices: the
+                                shim's, not the client's, memory */
   struct wsla_api_counters api[WSLA_API_MAX];
   struct wsla_device_counters dev[WSLA_DEVICE_MAX];
 };
@@ -392,7 +395,7 @@ WSLA_ASSERT_OFF(wsla_counters, vmm_reserved_bytes, 88);
 WSLA_ASSERT_OFF(wsla_counters, vmm_mapped_bytes, 96);
 WSLA_ASSERT_OFF(wsla_counters, lookups, 104);
 WSLA_ASSERT_OFF(wsla_counters, lookups_wrapped, 112);
-WSLA_ASSERT_OFF(wsla_counters, reserved, 120);
+WSLA_ASSERT_OFF(wsla_counters, ballast_bytes, 120);
 WSLA_ASSERT_OFF(wsla_counters, api, 128);
 WSLA_ASSERT_OFF(wsla_counters, dev, 128 + 32 * WSLA_API_MAX);
 _Static_assert(sizeof(struct wsla_counters) ==

@@ -20,6 +20,7 @@ enum wsla_opt_type {
 /* Values of WSLALLOC_VMM and WSLALLOC_PROFILE, in the order of their unit. */
 enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1, WSLA_VMM_AUTO = 2 };
 enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
+enum wsla_spill_mode { WSLA_SPILL_OFF = 0, WSLA_SPILL_HOST = 1 };
 enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FORCE = 2 };
 
 /*
@@ -64,6 +65,14 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "up, to prove stitched memory on a real GPU")                             \
   X(stitch_min, "WSLALLOC_STITCH_MIN", WSLA_OPT_SIZE, "64M", 1, 1ull << 50,    \
     "bytes", "the smallest request WSLALLOC_STITCH=force stitches")           \
+  X(reserve, "WSLALLOC_RESERVE", WSLA_OPT_SIZE, "0", 0, 1ull << 50, "bytes", \
+    "hold a ballast block of this size on each device from its first use; " \
+    "WSLALLOC_RECOVER gives it back at an out-of-memory failure and takes " \
+    "it again when memory allows")                                           \
+  X(spill, "WSLALLOC_SPILL", WSLA_OPT_CHOICE, "off", 0, 0, "off|host",        \
+    "under WSLALLOC_RECOVER, host serves a failed device request from "      \
+    "mapped pinned host memory, within WSLALLOC_PINNED_LIMIT: slow, but "     \
+    "alive (CUDA: cudaMalloc, cuMemAlloc)")                                   \
   X(probe, "WSLALLOC_PROBE", WSLA_OPT_BOOL, "1", 0, 1, "bool",                 \
     "at a final out-of-memory failure, find the largest block that can be "  \
     "had (at most 16 allocate/free pairs; skipped during a stream capture)")  \

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define GiB ((size_t)1 << 30)
 
@@ -50,6 +51,24 @@ int main(int argc, char **argv) {
     }
     cudaMemGetInfo(&f, &t);
     printf("free after: %zu MiB\n", f >> 20);
+  } else if (!strcmp(mode, "reserve")) {
+    size_t f, t;
+    void *small = NULL, *more = NULL;
+    cudaMalloc(&small, (size_t)512 << 20);
+    cudaMemGetInfo(&f, &t);
+    printf("free after the first use: %zu MiB\n", f >> 20);
+    e = cudaMalloc(&p, 3 * GiB);
+    printf("cudaMalloc 3 GiB: rc=%d set=%d\n", e, p != NULL);
+    cudaFree(p);
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    cudaMalloc(&more, (size_t)64 << 20);
+    cudaMemGetInfo(&f, &t);
+    printf("free with the ballast back: %zu MiB\n", f >> 20);
+  } else if (!strcmp(mode, "spill")) {
+    e = cudaMalloc(&p, 2 * GiB);
+    printf("cudaMalloc 2 GiB: rc=%d set=%d\n", e, p != NULL);
+    printf("cudaFree: %d\n", p ? (int)cudaFree(p) : -1);
   } else if (!strcmp(mode, "drv-wait")) {
     CUdevice d;
     CUcontext c;

@@ -268,6 +268,15 @@ EXPORT CUresult cuMemAllocHost_v2(void **p, size_t size) {
   return cuMemHostAlloc(p, size, 0);
 }
 
+/* Unified addressing: a mapped host block's device pointer is its address. */
+EXPORT CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr *d, void *p,
+                                             unsigned int flags) {
+  NEED_CTX();
+  if (!d || !p || flags) return CUDA_ERROR_INVALID_VALUE;
+  *d = (CUdeviceptr)(uintptr_t)p;
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuMemFreeHost(void *p) {
   NEED_CTX();
   return from_sim(sim_host_free(p));
@@ -513,6 +522,7 @@ static const struct proc procs[] = {
     P("cuMemHostAlloc", cuMemHostAlloc),
     P("cuMemAllocHost", cuMemAllocHost_v2),
     P("cuMemFreeHost", cuMemFreeHost),
+    P("cuMemHostGetDevicePointer", cuMemHostGetDevicePointer_v2),
     P("cuMemHostRegister", cuMemHostRegister_v2),
     P("cuMemHostUnregister", cuMemHostUnregister),
     P("cuGetErrorName", cuGetErrorName),
