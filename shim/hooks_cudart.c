@@ -82,7 +82,7 @@ WSLA_REAL_DECL(cudaGetLastError);
 /* With WSLALLOC_RECOVER on, the error already pending before the call: a
    call the ladder rescues must leave the last error as a first attempt
    that worked would have, and that is only known from here. */
-static cudaError_t pending_error(void) {
+static inline cudaError_t pending_error(void) {
   if (WSLA_LIKELY(!wsla_opts.recover.num)) return cudaSuccess;
   __typeof__(real_cudaPeekAtLastError) peek =
       WSLA_REAL(WSLA_LIB_CUDART, cudaPeekAtLastError);
@@ -109,9 +109,12 @@ static void forget_failure(cudaError_t prior) {
   WSLA_CUDA_RECOVER(cudaErrorMemoryAllocation, cudaSuccess, size, call, false, \
                     WSLA_NO_SERVE, forget_failure(prior))
 
-static bool forced_stitch(struct wsla_proc *p, uint64_t size, void **out) {
+static inline bool forced_stitch(struct wsla_proc *p, uint64_t size,
+                                 void **out) {
   uint64_t va;
-  if (!out || !wsla_cuda_forced_stitch(p, size, &va)) return false;
+  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !out ||
+      !wsla_cuda_forced_stitch(p, size, &va))
+    return false;
   *out = (void *)(uintptr_t)va;
   return true;
 }

@@ -75,9 +75,12 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   WSLA_CUDA_RECOVER(CUDA_ERROR_OUT_OF_MEMORY, CUDA_SUCCESS, size, call, false, \
                     WSLA_NO_SERVE, (void)0)
 
-static bool forced_stitch(struct wsla_proc *p, uint64_t size, CUdeviceptr *out) {
+static inline bool forced_stitch(struct wsla_proc *p, uint64_t size,
+                                 CUdeviceptr *out) {
   uint64_t va;
-  if (!out || !wsla_cuda_forced_stitch(p, size, &va)) return false;
+  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !out ||
+      !wsla_cuda_forced_stitch(p, size, &va))
+    return false;
   *out = (CUdeviceptr)va;
   return true;
 }

@@ -27,7 +27,6 @@ struct spilled {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct spilled *all;
-int wsla_spilled_live;
 
 bool wsla_spill_alloc(struct wsla_proc *p, uint64_t size, uint64_t *dptr) {
   uint64_t cap = wsla_opts.pinned_limit.num;
@@ -55,20 +54,19 @@ bool wsla_spill_alloc(struct wsla_proc *p, uint64_t size, uint64_t *dptr) {
   s->host = host;
   pthread_mutex_lock(&lock);
   HASH_ADD(hh, all, device_ptr, sizeof(uint64_t), s);
-  __atomic_fetch_add(&wsla_spilled_live, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&lock);
   *dptr = d;
   return true;
 }
 
 bool wsla_spill_free(uint64_t addr) {
-  if (!__atomic_load_n(&wsla_spilled_live, __ATOMIC_RELAXED)) return false;
   struct spilled *s;
   pthread_mutex_lock(&lock);
   HASH_FIND(hh, all, &addr, sizeof addr, s);
   if (s) {
     HASH_DEL(all, s);
-    __atomic_fetch_sub(&wsla_spilled_live, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&wsla_owned_live, 1, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&lock);
   if (!s) return false;

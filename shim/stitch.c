@@ -36,7 +36,7 @@ struct stitched {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stitched *all;
-int wsla_stitched_live;
+int wsla_owned_live;
 
 #define R(name) WSLA_REAL(WSLA_LIB_CUDA, name)
 
@@ -120,7 +120,7 @@ bool wsla_stitch_alloc(int device, uint64_t size, uint64_t *va,
   }
   pthread_mutex_lock(&lock);
   HASH_ADD(hh, all, va, sizeof(uint64_t), s);
-  __atomic_fetch_add(&wsla_stitched_live, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);
   pthread_mutex_unlock(&lock);
   *va = base;
   *chunks = s->n;
@@ -133,7 +133,7 @@ bool wsla_stitch_free(uint64_t addr) {
   HASH_FIND(hh, all, &addr, sizeof addr, s);
   if (s) {
     HASH_DEL(all, s);
-    __atomic_fetch_sub(&wsla_stitched_live, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_sub(&wsla_owned_live, 1, __ATOMIC_RELAXED);
   }
   pthread_mutex_unlock(&lock);
   if (!s) return false;

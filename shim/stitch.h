@@ -4,8 +4,9 @@
 
 #include "shim.h"
 
-/* Stitched allocations alive now: frees look them up only when any is. */
-extern int wsla_stitched_live;
+/* Allocations the shim serves itself (stitched or spilled) alive now:
+   frees look them up only while there is any. */
+extern int wsla_owned_live;
 
 /* Serves size on device from physical chunks (cuMemCreate, halving the
    chunk size down to the granularity as the device refuses) mapped back to
@@ -29,9 +30,7 @@ bool wsla_spill_free(uint64_t addr);
 /* Frees addr if the shim owns it (stitched or spilled; it never reaches
    the runtime's free then), and says whether it did. */
 static inline bool wsla_free_if_own(uint64_t addr) {
-  extern int wsla_spilled_live;
-  if (WSLA_LIKELY(!__atomic_load_n(&wsla_stitched_live, __ATOMIC_RELAXED) &&
-                  !__atomic_load_n(&wsla_spilled_live, __ATOMIC_RELAXED)))
+  if (WSLA_LIKELY(!__atomic_load_n(&wsla_owned_live, __ATOMIC_RELAXED)))
     return false;
   return wsla_stitch_free(addr) || wsla_spill_free(addr);
 }
