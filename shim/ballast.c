@@ -11,10 +11,11 @@
 
 #include "ballast.h"
 
-/* The ballast is the shim's own: taken and given back with real calls
-   (the driver's for CUDA, which keep no error state; HIP's before the
-   client's call, whose status then replaces theirs), never counted as the
-   client's memory. */
+/* The ballast is the shim's own: taken (after a client's allocation
+   succeeded, so that it lies behind the client's block) and given back
+   with real calls, the driver's for CUDA, which keep no error state, and
+   HIP's with its status put back to the client's success; never counted
+   as the client's memory. */
 
 enum { NEVER = 0, HELD = 1, GIVEN_BACK = 2 };
 
@@ -31,6 +32,7 @@ WSLA_REAL_DECL(cuMemFree_v2);
 #if WSLA_HAVE_HIP
 WSLA_REAL_DECL(hipMalloc);
 WSLA_REAL_DECL(hipFree);
+WSLA_REAL_DECL(hipGetDevice);
 #endif
 
 static bool take(enum wsla_lib family, uint64_t size, uint64_t *ptr) {
@@ -47,9 +49,17 @@ static bool take(enum wsla_lib family, uint64_t size, uint64_t *ptr) {
   if (family == WSLA_LIB_HIP) {
     __typeof__(real_hipMalloc) alloc = WSLA_REAL(WSLA_LIB_HIP, hipMalloc);
     void *d;
-    if (!alloc || alloc(&d, size) != hipSuccess) return false;
-    *ptr = (uint64_t)(uintptr_t)d;
-    return true;
+    if (alloc && alloc(&d, size) == hipSuccess) {
+      *ptr = (uint64_t)(uintptr_t)d;
+      return true;
+    }
+    /* Taken right after the client's call succeeded: HIP before ROCm 7
+       keeps the status of the last call, so a success puts back what the
+       client would read. */
+    __typeof__(real_hipGetDevice) get = WSLA_REAL(WSLA_LIB_HIP, hipGetDevice);
+    int dev;
+    if (get) get(&dev);
+    return false;
   }
 #endif
   (void)family, (void)size, (void)ptr;

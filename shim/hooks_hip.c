@@ -6,6 +6,7 @@
 #include "hooks.h"
 #include "ballast.h"
 #include "recover.h"
+#include "spill.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -69,8 +70,6 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   if (info && info(&free_b, &total_b) == hipSuccess) {
     struct wsla_view v = {free_b, total_b, wsla_now(p), WSLA_VIEW_SAMPLE};
     wsla_sample_store(p, d, &v);
-    if (WSLA_UNLIKELY(wsla_opts.reserve.num))
-      wsla_ballast_tend(p, WSLA_LIB_HIP, d, free_b);
   }
   return (int16_t)d;
 }
@@ -108,13 +107,22 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
     }
   }
   wsla_track_alloc(p, &c, vp);
+  /* The ballast comes after the client's block, as on CUDA: taken before
+     it, it would leave a hole in front when given back. */
+  if (WSLA_UNLIKELY(wsla_opts.reserve.num) && c.ok && !(flags & WSLA_F_HOST)) {
+    struct wsla_device_counters *d =
+        device >= 0 && device < (int)WSLA_DEVICE_MAX ? &p->ctr->dev[device] : NULL;
+    wsla_ballast_tend(p, WSLA_LIB_HIP, device,
+                      d ? __atomic_load_n(&d->free_bytes, __ATOMIC_RELAXED) : 0);
+  }
 }
 
 static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
 }
 
-#define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr)          \
+#define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr,          \
+                     can_serve)                                                \
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
@@ -127,8 +135,16 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory && !refused && p &&            \
                       wsla_opts.recover.num)) {                                \
       wsla_ladder_begin(&ladder, p, WSLA_LIB_HIP, device, (size_expr));        \
-      while (rc == hipErrorOutOfMemory && wsla_ladder_next(&ladder))           \
-        rc = real args;                                                        \
+      ladder.can_stitch = (can_serve) && (out) != NULL;                        \
+      for (int move; rc == hipErrorOutOfMemory &&                              \
+                     (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {\
+        if (move == WSLA_LADDER_SERVED) {                                      \
+          *(out) = (void *)(uintptr_t)ladder.served;                           \
+          rc = hipSuccess;                                                     \
+        } else {                                                               \
+          rc = real args;                                                      \
+        }                                                                      \
+      }                                                                        \
       wsla_ladder_end(&ladder, rc == hipSuccess);                              \
       laddered = &ladder;                                                      \
       /* The ladder's own HIP calls may have been the last: the thread's     \
@@ -162,7 +178,10 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     struct wsla_proc *p = hook_enter();                                        \
     struct wsla_entry e;                                                       \
     bool had = take(p, ptr, &e);                                               \
-    hipError_t rc = real args;                                                 \
+    hipError_t rc = WSLA_UNLIKELY(wsla_owned_live) &&                          \
+                            wsla_spill_free((uint64_t)(uintptr_t)ptr)          \
+                        ? hipSuccess                                           \
+                        : real args;                                           \
     if (p)                                                                     \
       wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
                       &e, had, HOOK_SITE, wsla_now(p));                        \
@@ -171,23 +190,23 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   }
 
 DEVICE_ALLOC(hipMalloc, WSLA_API_hipMalloc, 0, (void **ptr, size_t size),
-             (ptr, size), ptr, size)
+             (ptr, size), ptr, size, true)
 DEVICE_ALLOC(hipMallocManaged, WSLA_API_hipMallocManaged, WSLA_F_MANAGED,
              (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size)
+             ptr, size, false)
 DEVICE_ALLOC(hipExtMallocWithFlags, WSLA_API_hipExtMallocWithFlags, 0,
              (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size)
+             ptr, size, true)
 DEVICE_ALLOC(hipMallocPitch, WSLA_API_hipMallocPitch, 0,
              (void **ptr, size_t *pitch, size_t width, size_t height),
-             (ptr, pitch, width, height), ptr, hook_mul(width, height))
+             (ptr, pitch, width, height), ptr, hook_mul(width, height), false)
 DEVICE_ALLOC(hipMallocAsync, WSLA_API_hipMallocAsync, WSLA_F_ASYNC,
              (void **ptr, size_t size, hipStream_t stream),
-             (ptr, size, stream), ptr, size)
+             (ptr, size, stream), ptr, size, false)
 DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync,
              WSLA_F_ASYNC,
              (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
-             (ptr, size, pool, stream), ptr, size)
+             (ptr, size, pool, stream), ptr, size, false)
 
 HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
            (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),

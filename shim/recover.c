@@ -11,6 +11,7 @@
 
 #include "ballast.h"
 #include "recover.h"
+#include "spill.h"
 #if WSLA_HAVE_CUDA
 #include "stitch.h"
 #endif
@@ -184,18 +185,14 @@ int wsla_ladder_next(struct wsla_ladder *l) {
     }
     if (step == WSLA_STEP_SPILL) {
       l->next++;
-#if WSLA_HAVE_CUDA
-      if (!l->can_stitch || l->family != WSLA_LIB_CUDA ||
-          wsla_opts.spill.num != WSLA_SPILL_HOST)
-        continue;
+      if (!l->can_stitch || wsla_opts.spill.num != WSLA_SPILL_HOST) continue;
       l->tried |= step;
-      if (wsla_spill_alloc(l->p, l->size, &l->served)) {
+      if (wsla_spill_alloc(l->p, l->family, l->size, &l->served)) {
         l->current = step;
         l->served_flags = WSLA_F_SPILLED | WSLA_F_HOST;
         return WSLA_LADDER_SERVED;
       }
       step_event(l, step, false);
-#endif
       continue;
     }
     /* WSLA_STEP_WAIT: sleep with backoff until enough is free or the time

@@ -36,7 +36,6 @@ struct stitched {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct stitched *all;
-int wsla_owned_live;
 
 #define R(name) WSLA_REAL(WSLA_LIB_CUDA, name)
 

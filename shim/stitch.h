@@ -2,11 +2,7 @@
 #ifndef WSLA_STITCH_H
 #define WSLA_STITCH_H
 
-#include "shim.h"
-
-/* Allocations the shim serves itself (stitched or spilled) alive now:
-   frees look them up only while there is any. */
-extern int wsla_owned_live;
+#include "spill.h"
 
 /* Serves size on device from physical chunks (cuMemCreate, halving the
    chunk size down to the granularity as the device refuses) mapped back to
@@ -20,12 +16,6 @@ bool wsla_stitch_alloc(int device, uint64_t size, uint64_t *va,
    never reaches the runtime's free. */
 bool wsla_stitch_free(uint64_t addr);
 
-
-/* Spill (spill.c): a device request served from mapped pinned host memory,
-   within WSLALLOC_PINNED_LIMIT.  True with *dptr set. */
-bool wsla_spill_alloc(struct wsla_proc *p, uint64_t size, uint64_t *dptr);
-/* If addr was served by a spill: gives the host block back, true. */
-bool wsla_spill_free(uint64_t addr);
 
 /* Frees addr if the shim owns it (stitched or spilled; it never reaches
    the runtime's free then), and says whether it did. */

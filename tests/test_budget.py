@@ -8,7 +8,7 @@ GiB, MiB = 1 << 30, 1 << 20
 small = {"WSLSIM_MEM": "2G", "WSLSIM_PINNED_MAX": "64M"}
 budget = {"WSLSIM_MEM": "8G", "WSLALLOC_LIMIT": "2G", "WSLALLOC_PINNED_LIMIT": "64M"}
 
-for client, runtime in (("budget", "cuda13"), ("hip_budget", "hip")):
+for client, runtime in (("budget", "cuda13"), ("budget_drv", "cuda13"), ("hip_budget", "hip")):
     if runtime == "hip" and not os.environ.get("WSLA_SIM_HIP"):
         continue
     real_small = run(client, runtime=runtime, preload=False, env=small)
@@ -27,12 +27,16 @@ for client, runtime in (("budget", "cuda13"), ("hip_budget", "hip")):
     dev = rep["devices"][0]
     equal(dev["live_bytes"], 2 * GiB, f"{client}: live at the limit")
 
-# Headroom: free memory reported less the headroom, total untouched.
-bare = run("budget", preload=False, env={"WSLSIM_MEM": "8G"})
-room = run("budget", env={"WSLSIM_MEM": "8G", "WSLALLOC_HEADROOM": "1G"})
-f0, t0 = map(int, re.search(r"free=(\d+) total=(\d+)", bare.out).groups())
-f1, t1 = map(int, re.search(r"free=(\d+) total=(\d+)", room.out).groups())
-equal((f1, t1), (f0 - GiB, t0), "headroom: free less 1 GiB, total as it is")
+# Headroom: free memory reported less the headroom, total untouched, on
+# every family.
+for client, runtime in (("budget", "cuda13"), ("budget_drv", "cuda13"), ("hip_budget", "hip")):
+    if runtime == "hip" and not os.environ.get("WSLA_SIM_HIP"):
+        continue
+    bare = run(client, runtime=runtime, preload=False, env={"WSLSIM_MEM": "8G"})
+    room = run(client, runtime=runtime, env={"WSLSIM_MEM": "8G", "WSLALLOC_HEADROOM": "1G"})
+    f0, t0 = map(int, re.search(r"free=(\d+) total=(\d+)", bare.out).groups())
+    f1, t1 = map(int, re.search(r"free=(\d+) total=(\d+)", room.out).groups())
+    equal((f1, t1), (f0 - GiB, t0), f"{client}: headroom: free less 1 GiB, total as it is")
 tiny = run("budget", env={"WSLSIM_MEM": "8G", "WSLALLOC_HEADROOM": "64G"})
 check("meminfo=0 free=0 total=8589934592" in tiny.out, "headroom larger than free: zero, not negative")
 bad = run("budget", env={"WSLSIM_MEM": "8G", "WSLALLOC_LIMIT": "2Q"})

@@ -109,6 +109,33 @@ r = run("recover", ["spill"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", 
                                    "WSLALLOC_RETRY_MS": "100", "WSLALLOC_PINNED_LIMIT": "1G"})
 check("cudaMalloc 2 GiB: rc=2" in r.out, "spill: within WSLALLOC_PINNED_LIMIT or not at all")
 
+# The same steps through the driver API and through HIP.
+reserve_env = {"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RESERVE": "1G",
+               "WSLALLOC_STITCH": "off"}
+spill_env = {"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_SPILL": "host",
+             "WSLALLOC_RETRY_MS": "100"}
+r = run("recover", ["drv-reserve"], env=reserve_env)
+check("free after the first use: 2560 MiB" in r.out and "cuMemAlloc: rc=0 set=1" in r.out
+      and "free with the ballast back: 2496 MiB" in r.out, f"driver reserve: {r.out}")
+r = run("recover", ["drv-spill"], env=spill_env)
+check("cuMemAlloc: rc=0 set=1" in r.out and "cuMemFree: 0" in r.out, f"driver spill: {r.out}")
+equal(r.report()["host_pinned"]["peak_bytes"], 2 << 30, "driver spill: counted as pinned")
+if os.environ.get("WSLA_SIM_HIP"):
+    r = run("hip_recover", ["reserve"], runtime="hip", env=reserve_env)
+    check("free after the first use: 2560 MiB" in r.out and "rc=0 set=1\nlast=0" in r.out
+          and "free with the ballast back: 2496 MiB" in r.out, f"HIP reserve: {r.out}")
+    r = run("hip_recover", ["spill"], runtime="hip", env=spill_env)
+    check("rc=0 set=1\nlast=0" in r.out and "hipFree: 0 last=0" in r.out, f"HIP spill: {r.out}")
+    equal(r.report()["host_pinned"]["peak_bytes"], 2 << 30, "HIP spill: counted as pinned")
+
+# The device refuses any block above 512 MiB though plenty is free (as WSL2
+# is reported to do with multi-GiB requests): stitched from chunks it takes.
+r = run("recover", ["wait"], env={"WSLSIM_MEM": "8G", "WSLSIM_MAX_BLOCK": "512M",
+                                   "WSLALLOC_RECOVER": "1"})
+check("cudaMalloc 2 GiB: rc=0 set=1" in r.out and "last=0\nlast=0" in r.out,
+      f"max block: stitched: {r.out}")
+equal(steps(r.report()).get("stitch"), "ok", "max block: by stitching")
+
 # Off by default: PyTorch and vLLM probe OOM on purpose.
 r = run("recover", ["wait"], env=wait_env)
 check("cudaMalloc 2 GiB: rc=2" in r.out, "default: no retry")

@@ -1,11 +1,37 @@
-/* Test client: an out-of-memory moment through HIP, whose last error follows every call. */
+/* Test client: out-of-memory moments through HIP, whose last error follows every call. */
 #include <hip/hip_runtime_api.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
-int main(void) {
+#define GiB ((size_t)1 << 30)
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "wait";
   void *p = NULL;
-  hipError_t e = hipMalloc(&p, (size_t)2 << 30);
+  size_t f, t;
+  if (!strcmp(mode, "reserve")) {
+    void *small = NULL, *more = NULL;
+    hipMalloc(&small, (size_t)512 << 20);
+    hipMemGetInfo(&f, &t);
+    printf("free after the first use: %zu MiB\n", f >> 20);
+    hipError_t e = hipMalloc(&p, 3 * GiB);
+    printf("hipMalloc 3 GiB: rc=%d set=%d\n", e, p != NULL);
+    printf("last=%d\n", hipGetLastError());
+    hipFree(p);
+    struct timespec ts = {0, 150 * 1000000L};
+    nanosleep(&ts, NULL);
+    hipMalloc(&more, (size_t)64 << 20);
+    hipMemGetInfo(&f, &t);
+    printf("free with the ballast back: %zu MiB\n", f >> 20);
+    return 0;
+  }
+  hipError_t e = hipMalloc(&p, 2 * GiB);
   printf("hipMalloc 2 GiB: rc=%d set=%d\n", e, p != NULL);
   printf("last=%d\n", hipGetLastError());
+  if (!strcmp(mode, "spill")) {
+    e = hipFree(p);
+    printf("hipFree: %d last=%d\n", e, hipGetLastError());
+  }
   return 0;
 }

@@ -1,6 +1,7 @@
 /* Test client: out-of-memory moments that pass (a holder lets go, a pool keeps freed memory), and one that does not. */
 #include <cuda.h>
 #include <cuda_runtime_api.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,31 @@ int main(int argc, char **argv) {
     e = cudaMalloc(&p, 2 * GiB);
     printf("cudaMalloc 2 GiB: rc=%d set=%d\n", e, p != NULL);
     printf("cudaFree: %d\n", p ? (int)cudaFree(p) : -1);
+  } else if (!strcmp(mode, "drv-reserve") || !strcmp(mode, "drv-spill")) {
+    CUdevice d;
+    CUcontext c;
+    CUdeviceptr small = 0, big = 0, more = 0;
+    size_t f, t;
+    cuInit(0);
+    cuDeviceGet(&d, 0);
+    cuDevicePrimaryCtxRetain(&c, d);
+    cuCtxSetCurrent(c);
+    bool spill = !strcmp(mode, "drv-spill");
+    if (!spill) {
+      cuMemAlloc(&small, (size_t)512 << 20);
+      cuMemGetInfo(&f, &t);
+      printf("free after the first use: %zu MiB\n", f >> 20);
+    }
+    CUresult r = cuMemAlloc(&big, spill ? 2 * GiB : 3 * GiB);
+    printf("cuMemAlloc: rc=%d set=%d\n", r, big != 0);
+    printf("cuMemFree: %d\n", big ? (int)cuMemFree(big) : -1);
+    if (!spill) {
+      struct timespec ts = {0, 150 * 1000000L};
+      nanosleep(&ts, NULL);
+      cuMemAlloc(&more, (size_t)64 << 20);
+      cuMemGetInfo(&f, &t);
+      printf("free with the ballast back: %zu MiB\n", f >> 20);
+    }
   } else if (!strcmp(mode, "drv-wait")) {
     CUdevice d;
     CUcontext c;

@@ -194,6 +194,14 @@ EXPORT hipError_t hipMallocHost(void **p, size_t size) {
   return hipHostMalloc(p, size, 0);
 }
 
+/* Unified addressing: a mapped host block's device pointer is its address. */
+EXPORT hipError_t hipHostGetDevicePointer(void **d, void *h, unsigned flags) {
+  READY();
+  if (!d || !h || flags) return ret(hipErrorInvalidValue);
+  *d = h;
+  return ret(hipSuccess);
+}
+
 EXPORT hipError_t hipHostFree(void *p) {
   READY();
   if (!p) return ret(hipSuccess);
