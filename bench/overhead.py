@@ -5,12 +5,18 @@ import re
 import statistics
 import subprocess
 import sys
+import atexit
+import shutil
 import tempfile
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--quick", action="store_true", help="fewer repetitions")
 ap.add_argument("--no-callgrind", action="store_true")
 args = ap.parse_args()
+
+# Recordings made here go with the run.
+tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
+atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 SHIM = os.environ["WSLA_SHIM"]
 BENCH = os.environ["WSLA_PAIR_BENCH"]

@@ -3,7 +3,13 @@ import os
 import re
 import subprocess
 import sys
+import atexit
+import shutil
 import tempfile
+
+# Recordings made here go with the run.
+tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
+atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 SHIM = os.environ["WSLA_SHIM"]
 BENCH = os.environ["WSLA_PAIR_BENCH"]

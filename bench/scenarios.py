@@ -2,8 +2,14 @@
 import os
 import subprocess
 import sys
+import atexit
+import shutil
 import tempfile
 import time
+
+# Recordings made here go with the run.
+tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
+atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 SHIM = os.environ["WSLA_SHIM"]
 CLIENT = os.environ["WSLA_SCENARIO"]

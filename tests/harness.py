@@ -1,4 +1,5 @@
 """Test harness: runs clients with and without libwslalloc on the simulated or real runtimes."""
+import atexit
 import json
 import os
 import shutil
@@ -7,6 +8,11 @@ import sys
 import tempfile
 
 SKIP = 77
+
+# Every temporary folder a test makes (its recordings reserve about 20 MiB
+# each) lives under one folder per test run, removed when the run ends.
+tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-test-")
+atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 SHIM = os.environ["WSLA_SHIM"]
 TOOL = os.environ["WSLA_TOOL"]
