@@ -20,19 +20,7 @@ CUresult cuStreamSynchronize_ptsz(CUstream);
 
 struct CUctx_st { int dev; };
 
-/* VMM: physical allocations by handle, reservations and mappings.  A handle
-   holds its device memory until it is released and no longer mapped. */
-#define VMM_MAX 4096
-#define VMM_GRANULARITY (2u << 20)
-#define VA_BASE 0x600000000000ull
-struct vmm_handle { uint64_t addr, size; int dev, maps, released, used; };
-struct vmm_range { uint64_t va, size; int used; };
-struct vmm_map { uint64_t va, size; int handle; int used; };
-static struct vmm_handle handles[VMM_MAX];
-static struct vmm_range ranges[VMM_MAX];
-static struct vmm_map maps[VMM_MAX];
-static uint64_t next_va = VA_BASE;
-static pthread_mutex_t vmm_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct CUmemPoolHandle_st { int dev; };
 
 static struct CUctx_st contexts[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
@@ -318,26 +306,13 @@ EXPORT CUresult cuMemGetAllocationGranularity(size_t *g,
   (void)f;
   NEED_INIT();
   if (!g || !prop) return CUDA_ERROR_INVALID_VALUE;
-  *g = VMM_GRANULARITY;
+  *g = SIM_VMM_GRANULARITY;
   return CUDA_SUCCESS;
 }
 
-static int vmm_slot(void *base, size_t stride, size_t used_off) {
-  for (int i = 0; i < VMM_MAX; i++)
-    if (!*(int *)((char *)base + i * stride + used_off)) return i;
-  return -1;
-}
-
-/* WSLSIM_MAX_RESERVE=SIZE refuses larger reservations, as WDDM is reported
-   to refuse llama.cpp's 32 GiB one. */
-static uint64_t max_reserve(void) {
-  const char *s = getenv("WSLSIM_MAX_RESERVE");
-  if (!s) return UINT64_MAX;
-  char *e;
-  uint64_t v = strtoull(s, &e, 10);
-  if (*e == 'G' || *e == 'g') v <<= 30;
-  else if (*e == 'M' || *e == 'm') v <<= 20;
-  return v;
+static CUresult from_vmm(int rc) {
+  return rc == SIM_OK ? CUDA_SUCCESS : rc == SIM_OOM ? CUDA_ERROR_OUT_OF_MEMORY
+                                                     : CUDA_ERROR_INVALID_VALUE;
 }
 
 EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
@@ -345,127 +320,47 @@ EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
                                     unsigned long long flags) {
   (void)align, (void)addr, (void)flags;
   NEED_INIT();
-  if (!ptr || !size || size % VMM_GRANULARITY) return CUDA_ERROR_INVALID_VALUE;
-  if (size > max_reserve()) return CUDA_ERROR_OUT_OF_MEMORY;
-  pthread_mutex_lock(&vmm_lock);
-  int i = vmm_slot(ranges, sizeof ranges[0], offsetof(struct vmm_range, used));
-  CUresult rc = CUDA_ERROR_OUT_OF_MEMORY;
-  if (i >= 0) {
-    ranges[i] = (struct vmm_range){next_va, size, 1};
-    *ptr = next_va;
-    next_va += size + VMM_GRANULARITY;
-    rc = CUDA_SUCCESS;
-  }
-  pthread_mutex_unlock(&vmm_lock);
+  if (!ptr) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t va;
+  CUresult rc = from_vmm(sim_vmm_reserve(size, &va));
+  if (rc == CUDA_SUCCESS) *ptr = va;
   return rc;
 }
 
 EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   NEED_INIT();
-  CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  pthread_mutex_lock(&vmm_lock);
-  for (int i = 0; i < VMM_MAX; i++) {
-    if (ranges[i].used && ranges[i].va == ptr && ranges[i].size == size) {
-      ranges[i].used = 0;
-      rc = CUDA_SUCCESS;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&vmm_lock);
-  return rc;
+  return from_vmm(sim_vmm_unreserve(ptr, size));
 }
 
 EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *h, size_t size,
                             const CUmemAllocationProp *prop,
                             unsigned long long flags) {
   NEED_INIT();
-  if (!h || !prop || flags || !size || size % VMM_GRANULARITY ||
-      prop->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
+  if (!h || !prop || flags || prop->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
       prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
     return CUDA_ERROR_INVALID_VALUE;
-  uint64_t addr;
-  CUresult rc = from_sim(sim_alloc(prop->location.id, size, &addr));
-  if (rc != CUDA_SUCCESS) return rc;
-  pthread_mutex_lock(&vmm_lock);
-  int i = vmm_slot(handles, sizeof handles[0], offsetof(struct vmm_handle, used));
-  if (i >= 0) {
-    handles[i] = (struct vmm_handle){addr, size, prop->location.id, 0, 0, 1};
-    *h = (CUmemGenericAllocationHandle)(i + 1);
-  }
-  pthread_mutex_unlock(&vmm_lock);
-  if (i < 0) {
-    sim_free(addr);
-    return CUDA_ERROR_OUT_OF_MEMORY;
-  }
-  return CUDA_SUCCESS;
-}
-
-static struct vmm_handle *handle_of(CUmemGenericAllocationHandle h) {
-  if (h < 1 || h > VMM_MAX || !handles[h - 1].used) return NULL;
-  return &handles[h - 1];
-}
-
-/* Gives the device memory back once released and unmapped. Lock held. */
-static void handle_settle(struct vmm_handle *hd) {
-  if (hd->released && hd->maps == 0) {
-    sim_free(hd->addr);
-    hd->used = 0;
-  }
+  uint64_t handle;
+  CUresult rc = from_vmm(sim_vmm_create(prop->location.id, size, &handle));
+  if (rc == CUDA_SUCCESS) *h = handle;
+  return rc;
 }
 
 EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h) {
   NEED_INIT();
-  pthread_mutex_lock(&vmm_lock);
-  struct vmm_handle *hd = handle_of(h);
-  CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  if (hd && !hd->released) {
-    hd->released = 1;
-    handle_settle(hd);
-    rc = CUDA_SUCCESS;
-  }
-  pthread_mutex_unlock(&vmm_lock);
-  return rc;
+  return from_vmm(sim_vmm_release(h));
 }
 
 EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                          CUmemGenericAllocationHandle h,
                          unsigned long long flags) {
   NEED_INIT();
-  if (flags || offset || !size) return CUDA_ERROR_INVALID_VALUE;
-  pthread_mutex_lock(&vmm_lock);
-  struct vmm_handle *hd = handle_of(h);
-  CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  bool inside = false;
-  for (int i = 0; i < VMM_MAX && !inside; i++)
-    inside = ranges[i].used && ptr >= ranges[i].va &&
-             ptr + size <= ranges[i].va + ranges[i].size;
-  int m = vmm_slot(maps, sizeof maps[0], offsetof(struct vmm_map, used));
-  if (hd && !hd->released && size == hd->size && inside && m >= 0) {
-    maps[m] = (struct vmm_map){ptr, size, (int)h, 1};
-    hd->maps++;
-    rc = CUDA_SUCCESS;
-  }
-  pthread_mutex_unlock(&vmm_lock);
-  return rc;
+  if (flags || offset) return CUDA_ERROR_INVALID_VALUE;
+  return from_vmm(sim_vmm_map(ptr, size, h));
 }
 
 EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   NEED_INIT();
-  CUresult rc = CUDA_ERROR_INVALID_VALUE;
-  pthread_mutex_lock(&vmm_lock);
-  for (int i = 0; i < VMM_MAX; i++) {
-    struct vmm_map *m = &maps[i];
-    if (!m->used || m->va < ptr || m->va + m->size > ptr + size) continue;
-    m->used = 0;
-    struct vmm_handle *hd = handle_of((CUmemGenericAllocationHandle)m->handle);
-    if (hd) {
-      hd->maps--;
-      handle_settle(hd);
-    }
-    rc = CUDA_SUCCESS;
-  }
-  pthread_mutex_unlock(&vmm_lock);
-  return rc;
+  return from_vmm(sim_vmm_unmap(ptr, size));
 }
 
 EXPORT CUresult cuMemSetAccess(CUdeviceptr ptr, size_t size,

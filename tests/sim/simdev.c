@@ -381,3 +381,139 @@ int sim_host_register(void *p, uint64_t size) {
   pthread_mutex_unlock(&lock);
   return rc;
 }
+
+/* --- VMM --- */
+
+#define VMM_MAX 4096
+#define VA_BASE 0x600000000000ull
+
+struct vmm_handle { uint64_t addr, size; int maps, released, used; };
+struct vmm_range { uint64_t va, size; int used; };
+struct vmm_map { uint64_t va, size, handle; int used; };
+
+static struct vmm_handle vmm_handles[VMM_MAX];
+static struct vmm_range vmm_ranges[VMM_MAX];
+static struct vmm_map vmm_maps[VMM_MAX];
+static uint64_t vmm_next_va = VA_BASE;
+static pthread_mutex_t vmm_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t vmm_max_reserve(void) {
+  const char *s = getenv("WSLSIM_MAX_RESERVE");
+  return s ? parse_size(s, NULL) : UINT64_MAX;
+}
+
+int sim_vmm_reserve(uint64_t size, uint64_t *va) {
+  init();
+  if (!size || size % SIM_VMM_GRANULARITY) return SIM_INVALID;
+  if (size > vmm_max_reserve()) return SIM_OOM;
+  int rc = SIM_OOM;
+  pthread_mutex_lock(&vmm_lock);
+  for (int i = 0; i < VMM_MAX; i++) {
+    if (vmm_ranges[i].used) continue;
+    vmm_ranges[i] = (struct vmm_range){vmm_next_va, size, 1};
+    *va = vmm_next_va;
+    vmm_next_va += size + SIM_VMM_GRANULARITY;
+    rc = SIM_OK;
+    break;
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}
+
+int sim_vmm_unreserve(uint64_t va, uint64_t size) {
+  int rc = SIM_INVALID;
+  pthread_mutex_lock(&vmm_lock);
+  for (int i = 0; i < VMM_MAX; i++) {
+    if (vmm_ranges[i].used && vmm_ranges[i].va == va && vmm_ranges[i].size == size) {
+      vmm_ranges[i].used = 0;
+      rc = SIM_OK;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}
+
+int sim_vmm_create(int dev, uint64_t size, uint64_t *handle) {
+  if (!size || size % SIM_VMM_GRANULARITY) return SIM_INVALID;
+  uint64_t addr;
+  int rc = sim_alloc(dev, size, &addr);
+  if (rc != SIM_OK) return rc;
+  rc = SIM_OOM;
+  pthread_mutex_lock(&vmm_lock);
+  for (int i = 0; i < VMM_MAX; i++) {
+    if (vmm_handles[i].used) continue;
+    vmm_handles[i] = (struct vmm_handle){addr, size, 0, 0, 1};
+    *handle = (uint64_t)i + 1;
+    rc = SIM_OK;
+    break;
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  if (rc != SIM_OK) sim_free(addr);
+  return rc;
+}
+
+static struct vmm_handle *vmm_handle(uint64_t h) {
+  return h >= 1 && h <= VMM_MAX && vmm_handles[h - 1].used ? &vmm_handles[h - 1]
+                                                           : NULL;
+}
+
+/* Gives the device memory back once released and unmapped. Lock held. */
+static void vmm_settle(struct vmm_handle *hd) {
+  if (hd->released && hd->maps == 0) {
+    sim_free(hd->addr);
+    hd->used = 0;
+  }
+}
+
+int sim_vmm_release(uint64_t handle) {
+  int rc = SIM_INVALID;
+  pthread_mutex_lock(&vmm_lock);
+  struct vmm_handle *hd = vmm_handle(handle);
+  if (hd && !hd->released) {
+    hd->released = 1;
+    vmm_settle(hd);
+    rc = SIM_OK;
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}
+
+int sim_vmm_map(uint64_t va, uint64_t size, uint64_t handle) {
+  int rc = SIM_INVALID;
+  pthread_mutex_lock(&vmm_lock);
+  struct vmm_handle *hd = vmm_handle(handle);
+  bool inside = false;
+  for (int i = 0; i < VMM_MAX && !inside; i++)
+    inside = vmm_ranges[i].used && va >= vmm_ranges[i].va &&
+             va + size <= vmm_ranges[i].va + vmm_ranges[i].size;
+  if (hd && !hd->released && size == hd->size && inside) {
+    for (int m = 0; m < VMM_MAX; m++) {
+      if (vmm_maps[m].used) continue;
+      vmm_maps[m] = (struct vmm_map){va, size, handle, 1};
+      hd->maps++;
+      rc = SIM_OK;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}
+
+int sim_vmm_unmap(uint64_t va, uint64_t size) {
+  int rc = SIM_INVALID;
+  pthread_mutex_lock(&vmm_lock);
+  for (int i = 0; i < VMM_MAX; i++) {
+    struct vmm_map *m = &vmm_maps[i];
+    if (!m->used || m->va < va || m->va + m->size > va + size) continue;
+    m->used = 0;
+    struct vmm_handle *hd = vmm_handle(m->handle);
+    if (hd) {
+      hd->maps--;
+      vmm_settle(hd);
+    }
+    rc = SIM_OK;
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}

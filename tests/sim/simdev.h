@@ -38,4 +38,19 @@ int sim_host_free(void *p);
 int sim_host_register(void *p, uint64_t size);
 int sim_host_unregister(void *p);
 
+/* VMM, as the CUDA driver and HIP offer it: address ranges reserved apart
+ * from memory, physical handles placed on a device, mappings between them.
+ * A handle holds its device memory until it is released and no longer
+ * mapped.  WSLSIM_MAX_RESERVE=SIZE refuses larger reservations, as WDDM is
+ * reported to refuse llama.cpp's 32 GiB one.  Sizes are whole granules. */
+#define SIM_VMM_GRANULARITY (2u << 20)
+int sim_vmm_reserve(uint64_t size, uint64_t *va);
+int sim_vmm_unreserve(uint64_t va, uint64_t size);
+int sim_vmm_create(int dev, uint64_t size, uint64_t *handle);
+int sim_vmm_release(uint64_t handle);
+/* Maps all of handle at va, inside a reservation. */
+int sim_vmm_map(uint64_t va, uint64_t size, uint64_t handle);
+/* Unmaps every mapping inside [va, va + size). */
+int sim_vmm_unmap(uint64_t va, uint64_t size);
+
 #endif
