@@ -74,5 +74,6 @@ bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
   unsigned chunks;
   return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) && p &&
          size >= wsla_opts.stitch_min.num &&
-         wsla_stitch_alloc(wsla_cuda_device(), size, va, &chunks);
+         wsla_stitch_alloc(WSLA_LIB_CUDA, wsla_cuda_device(), size, va,
+                           &chunks);
 }

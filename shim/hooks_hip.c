@@ -6,7 +6,7 @@
 #include "hooks.h"
 #include "ballast.h"
 #include "recover.h"
-#include "spill.h"
+#include "stitch.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -178,10 +178,8 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     struct wsla_proc *p = hook_enter();                                        \
     struct wsla_entry e;                                                       \
     bool had = take(p, ptr, &e);                                               \
-    hipError_t rc = WSLA_UNLIKELY(wsla_owned_live) &&                          \
-                            wsla_spill_free((uint64_t)(uintptr_t)ptr)          \
-                        ? hipSuccess                                           \
-                        : real args;                                           \
+    hipError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)ptr) ? hipSuccess   \
+                                                               : real args;    \
     if (p)                                                                     \
       wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
                       &e, had, HOOK_SITE, wsla_now(p));                        \

@@ -11,10 +11,7 @@
 
 #include "ballast.h"
 #include "recover.h"
-#include "spill.h"
-#if WSLA_HAVE_CUDA
 #include "stitch.h"
-#endif
 
 /*
  * The CUDA side asks the driver everything (capture state, synchronize,
@@ -154,22 +151,19 @@ int wsla_ladder_next(struct wsla_ladder *l) {
     }
     if (step == WSLA_STEP_STITCH) {
       l->next++;
-#if WSLA_HAVE_CUDA
       /* Only where enough is free in total: otherwise there is nothing
          to stitch together. */
       uint64_t f, t;
-      if (!l->can_stitch || l->family != WSLA_LIB_CUDA ||
-          wsla_opts.stitch.num == WSLA_STITCH_OFF ||
+      if (!l->can_stitch || wsla_opts.stitch.num == WSLA_STITCH_OFF ||
           !free_memory(l, &f, &t) || f < l->size)
         continue;
       l->tried |= step;
       unsigned chunks;
-      if (wsla_stitch_alloc(l->device, l->size, &l->served, &chunks)) {
+      if (wsla_stitch_alloc(l->family, l->device, l->size, &l->served, &chunks)) {
         l->current = step;
         return WSLA_LADDER_SERVED;
       }
       step_event(l, step, false);
-#endif
       continue;
     }
     if (step == WSLA_STEP_TRIM) {

@@ -4,12 +4,13 @@
 
 #include "spill.h"
 
-/* Serves size on device from physical chunks (cuMemCreate, halving the
+/* Serves size on device from physical chunks (cuMemCreate or hipMemCreate,
+   halving the
    chunk size down to the granularity as the device refuses) mapped back to
    back into one reserved range; the current context must be the device's.
    True with *va and *chunks set; false, with everything given back. */
-bool wsla_stitch_alloc(int device, uint64_t size, uint64_t *va,
-                       unsigned *chunks);
+bool wsla_stitch_alloc(enum wsla_lib family, int device, uint64_t size,
+                       uint64_t *va, unsigned *chunks);
 
 /* If addr is a stitched allocation: waits for the device, unmaps and
    releases its chunks and frees its range, and returns true.  Such memory

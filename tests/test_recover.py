@@ -124,6 +124,11 @@ if os.environ.get("WSLA_SIM_HIP"):
     r = run("hip_recover", ["reserve"], runtime="hip", env=reserve_env)
     check("free after the first use: 2560 MiB" in r.out and "rc=0 set=1\nlast=0" in r.out
           and "free with the ballast back: 2496 MiB" in r.out, f"HIP reserve: {r.out}")
+    r = run("hip_recover", ["fragment"], runtime="hip", env={"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1"})
+    check("free before: 2048 MiB" in r.out and "rc=0 set=1\nlast=0" in r.out and
+          "free with it: 1024 MiB" in r.out and "hipFree: 0; free after: 2048 MiB" in r.out,
+          f"HIP fragment: stitched through hipMemCreate and given back whole: {r.out}")
+    equal(steps(r.report()).get("stitch"), "ok", "HIP fragment: by stitching")
     r = run("hip_recover", ["spill"], runtime="hip", env=spill_env)
     check("rc=0 set=1\nlast=0" in r.out and "hipFree: 0 last=0" in r.out, f"HIP spill: {r.out}")
     equal(r.report()["host_pinned"]["peak_bytes"], 2 << 30, "HIP spill: counted as pinned")

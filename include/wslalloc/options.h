@@ -60,8 +60,8 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "how long WSLALLOC_RECOVER waits for memory before giving up")            \
   X(stitch, "WSLALLOC_STITCH", WSLA_OPT_CHOICE, "on", 0, 0, "on|off|force",   \
     "under WSLALLOC_RECOVER, serve a request that no single block can from "  \
-    "smaller physical chunks mapped back to back (CUDA: cudaMalloc, "         \
-    "cuMemAlloc); force stitches every such request from WSLALLOC_STITCH_MIN " \
+    "smaller physical chunks mapped back to back (cudaMalloc, cuMemAlloc, "   \
+    "hipMalloc); force stitches every CUDA request from WSLALLOC_STITCH_MIN " \
     "up, to prove stitched memory on a real GPU")                             \
   X(stitch_min, "WSLALLOC_STITCH_MIN", WSLA_OPT_SIZE, "64M", 1, 1ull << 50,    \
     "bytes", "the smallest request WSLALLOC_STITCH=force stitches")           \
@@ -72,7 +72,7 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
   X(spill, "WSLALLOC_SPILL", WSLA_OPT_CHOICE, "off", 0, 0, "off|host",        \
     "under WSLALLOC_RECOVER, host serves a failed device request from "      \
     "mapped pinned host memory, within WSLALLOC_PINNED_LIMIT: slow, but "     \
-    "alive (CUDA: cudaMalloc, cuMemAlloc)")                                   \
+    "alive (cudaMalloc, cuMemAlloc, hipMalloc)")                              \
   X(probe, "WSLALLOC_PROBE", WSLA_OPT_BOOL, "1", 0, 1, "bool",                 \
     "at a final out-of-memory failure, find the largest block that can be "  \
     "had (at most 16 allocate/free pairs; skipped during a stream capture)")  \

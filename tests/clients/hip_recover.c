@@ -26,6 +26,22 @@ int main(int argc, char **argv) {
     printf("free with the ballast back: %zu MiB\n", f >> 20);
     return 0;
   }
+  if (!strcmp(mode, "fragment")) {
+    void *b[8];
+    for (int i = 0; i < 8; i++) hipMalloc(&b[i], (size_t)512 << 20);
+    for (int i = 0; i < 8; i += 2) hipFree(b[i]);
+    hipMemGetInfo(&f, &t);
+    printf("free before: %zu MiB\n", f >> 20);
+    hipError_t e = hipMalloc(&p, GiB);
+    printf("hipMalloc 1 GiB: rc=%d set=%d\n", e, p != NULL);
+    printf("last=%d\n", hipGetLastError());
+    hipMemGetInfo(&f, &t);
+    printf("free with it: %zu MiB\n", f >> 20);
+    e = hipFree(p);
+    hipMemGetInfo(&f, &t);
+    printf("hipFree: %d; free after: %zu MiB\n", e, f >> 20);
+    return 0;
+  }
   hipError_t e = hipMalloc(&p, 2 * GiB);
   printf("hipMalloc 2 GiB: rc=%d set=%d\n", e, p != NULL);
   printf("last=%d\n", hipGetLastError());

@@ -226,6 +226,77 @@ EXPORT hipError_t hipHostUnregister(void *p) {
                  : hipErrorHostMemoryNotRegistered);
 }
 
+/* VMM, over the device model's (shared with the simulated CUDA driver). */
+static hipError_t from_vmm(int rc) {
+  return rc == SIM_OK ? hipSuccess : rc == SIM_OOM ? hipErrorOutOfMemory
+                                                   : hipErrorInvalidValue;
+}
+
+EXPORT hipError_t hipMemGetAllocationGranularity(
+    size_t *g, const hipMemAllocationProp *prop,
+    hipMemAllocationGranularity_flags option) {
+  (void)option;
+  READY();
+  if (!g || !prop) return ret(hipErrorInvalidValue);
+  *g = SIM_VMM_GRANULARITY;
+  return ret(hipSuccess);
+}
+
+EXPORT hipError_t hipMemAddressReserve(void **ptr, size_t size, size_t align,
+                                       void *addr, unsigned long long flags) {
+  (void)align, (void)addr, (void)flags;
+  READY();
+  if (!ptr) return ret(hipErrorInvalidValue);
+  uint64_t va;
+  hipError_t e = from_vmm(sim_vmm_reserve(size, &va));
+  if (e == hipSuccess) *ptr = (void *)(uintptr_t)va;
+  return ret(e);
+}
+
+EXPORT hipError_t hipMemAddressFree(void *ptr, size_t size) {
+  READY();
+  return ret(from_vmm(sim_vmm_unreserve((uint64_t)(uintptr_t)ptr, size)));
+}
+
+EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *h, size_t size,
+                               const hipMemAllocationProp *prop,
+                               unsigned long long flags) {
+  READY();
+  if (!h || !prop || flags || prop->type != hipMemAllocationTypePinned ||
+      prop->location.type != hipMemLocationTypeDevice)
+    return ret(hipErrorInvalidValue);
+  uint64_t handle;
+  hipError_t e = from_vmm(sim_vmm_create(prop->location.id, size, &handle));
+  if (e == hipSuccess) *h = (hipMemGenericAllocationHandle_t)(uintptr_t)handle;
+  return ret(e);
+}
+
+EXPORT hipError_t hipMemRelease(hipMemGenericAllocationHandle_t h) {
+  READY();
+  return ret(from_vmm(sim_vmm_release((uint64_t)(uintptr_t)h)));
+}
+
+EXPORT hipError_t hipMemMap(void *ptr, size_t size, size_t offset,
+                            hipMemGenericAllocationHandle_t h,
+                            unsigned long long flags) {
+  READY();
+  if (offset || flags) return ret(hipErrorInvalidValue);
+  return ret(from_vmm(sim_vmm_map((uint64_t)(uintptr_t)ptr, size,
+                                  (uint64_t)(uintptr_t)h)));
+}
+
+EXPORT hipError_t hipMemUnmap(void *ptr, size_t size) {
+  READY();
+  return ret(from_vmm(sim_vmm_unmap((uint64_t)(uintptr_t)ptr, size)));
+}
+
+EXPORT hipError_t hipMemSetAccess(void *ptr, size_t size,
+                                  const hipMemAccessDesc *desc, size_t count) {
+  (void)ptr, (void)size;
+  READY();
+  return ret(desc && count ? hipSuccess : hipErrorInvalidValue);
+}
+
 EXPORT const char *hipGetErrorName(hipError_t e) {
   switch (e) {
   case hipSuccess: return "hipSuccess";
