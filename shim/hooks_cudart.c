@@ -5,7 +5,7 @@
 #include "budget.h"
 #include "cuda_common.h"
 #include "recover.h"
-#include "stitch.h"
+#include "owned.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */

@@ -4,7 +4,7 @@
 #include "budget.h"
 #include "cuda_common.h"
 #include "recover.h"
-#include "stitch.h"
+#include "owned.h"
 #include "vmm.h"
 
 /* Exports the header declares only under per-thread-stream builds. */

@@ -6,7 +6,7 @@
 #include "hooks.h"
 #include "ballast.h"
 #include "recover.h"
-#include "stitch.h"
+#include "owned.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"

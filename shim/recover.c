@@ -11,6 +11,7 @@
 
 #include "ballast.h"
 #include "recover.h"
+#include "spill.h"
 #include "stitch.h"
 
 /*

@@ -1,5 +1,4 @@
 /* Spill: serves a failed device allocation from mapped pinned host memory, slow but alive. */
-#include <pthread.h>
 #include <stdlib.h>
 
 #if WSLA_HAVE_CUDA
@@ -9,8 +8,6 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 #endif
-#include <uthash.h>
-
 #include "spill.h"
 
 /*
@@ -34,15 +31,10 @@ WSLA_REAL_DECL(hipDeviceSynchronize);
 #endif
 
 struct spilled {
-  uint64_t device_ptr;
+  struct wsla_owned owned; /* first: the registry's record */
   void *host;
   enum wsla_lib family;
-  UT_hash_handle hh;
 };
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct spilled *all;
-int wsla_owned_live;
 
 /* A mapped pinned host block of size and its device pointer. */
 static bool host_block(enum wsla_lib family, uint64_t size, void **host,
@@ -122,28 +114,17 @@ bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
     free(s);
     return false;
   }
-  s->device_ptr = d;
+  s->owned.addr = d;
+  s->owned.kind = WSLA_OWNED_SPILLED;
   s->host = host;
   s->family = family;
-  pthread_mutex_lock(&lock);
-  HASH_ADD(hh, all, device_ptr, sizeof(uint64_t), s);
-  __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);
-  pthread_mutex_unlock(&lock);
+  wsla_owned_put(&s->owned);
   *dptr = d;
   return true;
 }
 
-bool wsla_spill_free(uint64_t addr) {
-  struct spilled *s;
-  pthread_mutex_lock(&lock);
-  HASH_FIND(hh, all, &addr, sizeof addr, s);
-  if (s) {
-    HASH_DEL(all, s);
-    __atomic_fetch_sub(&wsla_owned_live, 1, __ATOMIC_RELAXED);
-  }
-  pthread_mutex_unlock(&lock);
-  if (!s) return false;
+void wsla_spill_release(struct wsla_owned *o) {
+  struct spilled *s = (struct spilled *)o;
   host_block_free(s->family, s->host);
   free(s);
-  return true;
 }

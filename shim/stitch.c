@@ -1,5 +1,4 @@
 /* Stitching: serves a device allocation from smaller physical chunks mapped into one range. */
-#include <pthread.h>
 #include <stdlib.h>
 
 #if WSLA_HAVE_CUDA
@@ -9,8 +8,6 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 #endif
-#include <uthash.h>
-
 #include "stitch.h"
 
 /*
@@ -203,16 +200,13 @@ static const struct vmm_ops *ops_of(enum wsla_lib family) {
 }
 
 struct stitched {
+  struct wsla_owned owned; /* first: the registry's record; owned.addr is va */
   uint64_t va, span;
   const struct vmm_ops *ops;
   unsigned n;
   uint64_t *handle;
   uint64_t *length;
-  UT_hash_handle hh;
 };
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct stitched *all;
 
 /* Unmaps and releases the first s->n chunks and frees the range. */
 static void give_back(struct stitched *s) {
@@ -271,28 +265,18 @@ bool wsla_stitch_alloc(enum wsla_lib family, int device, uint64_t size,
     give_back(s);
     return false;
   }
-  pthread_mutex_lock(&lock);
-  HASH_ADD(hh, all, va, sizeof(uint64_t), s);
-  __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);
-  pthread_mutex_unlock(&lock);
+  s->owned.addr = s->va;
+  s->owned.kind = WSLA_OWNED_STITCHED;
+  wsla_owned_put(&s->owned);
   *va = s->va;
   *chunks = s->n;
   return true;
 }
 
-bool wsla_stitch_free(uint64_t addr) {
-  struct stitched *s;
-  pthread_mutex_lock(&lock);
-  HASH_FIND(hh, all, &addr, sizeof addr, s);
-  if (s) {
-    HASH_DEL(all, s);
-    __atomic_fetch_sub(&wsla_owned_live, 1, __ATOMIC_RELAXED);
-  }
-  pthread_mutex_unlock(&lock);
-  if (!s) return false;
+void wsla_stitch_release(struct wsla_owned *o) {
+  struct stitched *s = (struct stitched *)o;
   /* The client's free waits for the device; so does this, before the
      memory goes. */
   s->ops->sync();
   give_back(s);
-  return true;
 }

@@ -1,0 +1,27 @@
+/* Owned memory: the one table of allocations the shim serves itself. */
+#include <pthread.h>
+
+#include "owned.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wsla_owned *all;
+int wsla_owned_live;
+
+void wsla_owned_put(struct wsla_owned *o) {
+  pthread_mutex_lock(&lock);
+  HASH_ADD(hh, all, addr, sizeof(uint64_t), o);
+  __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);
+  pthread_mutex_unlock(&lock);
+}
+
+struct wsla_owned *wsla_owned_take(uint64_t addr) {
+  struct wsla_owned *o;
+  pthread_mutex_lock(&lock);
+  HASH_FIND(hh, all, &addr, sizeof addr, o);
+  if (o) {
+    HASH_DEL(all, o);
+    __atomic_fetch_sub(&wsla_owned_live, 1, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&lock);
+  return o;
+}
