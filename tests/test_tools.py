@@ -1,0 +1,109 @@
+"""wslalloc ls, metrics and export: listed, exposed and exported as the recordings say, in formats their readers accept."""
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from harness import *
+
+MiB = 1 << 20
+d = tempfile.mkdtemp()
+
+
+def tool(*args, env=None):
+    return subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "WSLALLOC_DIR": d, **(env or {})})
+
+
+# A process still running: ls and metrics see its live counters.
+odd = os.path.join(tempfile.mkdtemp(), 'odd"na\\me')
+shutil.copy(os.path.join(CLIENTS, "crash"), odd)
+e = env_for("cuda13", True, {}, d)
+p = subprocess.Popen([odd, "kill"], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+check(p.stdout.readline().strip() == "ready", "the client is up")
+ls = json.loads(tool("ls", "--json").stdout)
+equal([(x["pid"], x["end"]) for x in ls], [(p.pid, "running")], "ls: one running process")
+m = tool("metrics")
+equal(m.returncode, 0, "metrics: status")
+lines = m.stdout.splitlines()
+seen_help = {}
+current = None
+for l in lines:
+    if l.startswith("# HELP "):
+        name = l.split()[2]
+        check(name not in seen_help, f"metrics: one HELP for {name}")
+        seen_help[name] = True
+        current = name
+    elif l.startswith("# TYPE "):
+        check(l.split()[2] == current and l.split()[3] in ("gauge", "counter"), f"metrics: TYPE for {current}")
+    else:
+        check(re.fullmatch(r'[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\} \d+', l) is not None, f"metrics: sample {l!r}")
+        check(l.startswith(current + "{"), f"metrics: {l!r} follows its own HELP and TYPE")
+label = 'exe="odd\\"na\\\\me"'
+check(f'wslalloc_device_live_bytes{{pid="{p.pid}",{label},device="0"}} {80 * MiB}' in lines,
+      f"metrics: live bytes, with the program's name escaped: {[l for l in lines if 'live_bytes{' in l]}")
+check(f'wslalloc_device_peak_bytes{{pid="{p.pid}",{label},device="0"}} {112 * MiB}' in lines,
+      "metrics: peak bytes")
+out = os.path.join(tempfile.mkdtemp(), "wslalloc.prom")
+equal(tool("metrics", "-o", out).returncode, 0, "metrics -o: status")
+equal(open(out).read(), m.stdout, "metrics -o: the same text, in the file")
+equal(os.listdir(os.path.dirname(out)), ["wslalloc.prom"], "metrics -o: written whole, nothing left beside it")
+p.kill()
+p.wait()
+ls = json.loads(tool("ls", "--json").stdout)
+equal([x["end"] for x in ls], ["killed"], "ls: the killed process")
+check(f'pid="{p.pid}"' not in tool("metrics").stdout, "metrics: ended processes left out")
+check(f'pid="{p.pid}"' in tool("metrics", "--all").stdout, "metrics --all: ended ones in")
+text = tool("ls").stdout
+check(re.search(r'odd"na\\me\s+%d .* killed\s+112\.0 MiB\s+0' % p.pid, text) is not None,
+      f"ls: the text line: {text}")
+
+# CSV: RMM's columns, one row per device allocation, free or failure.
+r = run("threads", ["2", "100"])
+want = json.loads(r.out)
+path = r.recordings()[0]
+out = os.path.join(tempfile.mkdtemp(), "log.csv")
+equal(tool("export", "--format", "csv", path, "-o", out).returncode, 0, "csv: status")
+rows = list(csv.DictReader(open(out)))
+equal(list(rows[0].keys()), ["Thread", "Time", "Action", "Pointer", "Size", "Stream"], "csv: RMM's columns")
+equal(sum(r["Action"] == "allocate" for r in rows), want["malloc_calls"], "csv: one row per allocation")
+equal(sum(r["Action"] == "free" for r in rows), want["free_calls"], "csv: one row per free")
+equal(sum(int(r["Size"]) for r in rows if r["Action"] == "allocate"), want["bytes"], "csv: sizes")
+check(all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{6}", r["Time"]) and r["Pointer"].startswith("0x")
+          and r["Stream"] == "0" for r in rows), "csv: times, pointers and streams as RMM writes them")
+
+# Perfetto: valid trace-event JSON; the live counter ends where the
+# recording's exact counter does; the OOM is an instant.
+r = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500"})
+out = os.path.join(tempfile.mkdtemp(), "trace.json")
+equal(tool("export", "--format", "perfetto", r.recordings()[0], "-o", out).returncode, 0, "perfetto: status")
+events = json.load(open(out))["traceEvents"]
+check(all("ts" in e for e in events if e["ph"] != "M"), "perfetto: every event but metadata has ts")
+live = [e["args"]["bytes"] for e in events if e["ph"] == "C" and e["name"] == "device 0: this process"]
+equal(live[-1], r.report()["devices"][0]["live_bytes"], "perfetto: the live counter ends at the exact count")
+equal(max(live), r.report()["devices"][0]["peak_bytes"], "perfetto: and peaks at the peak")
+check(any(e["ph"] == "C" and e["name"] == "device 0: others and the driver" for e in events),
+      "perfetto: others' memory as a counter")
+ooms = [e for e in events if e["ph"] == "i"]
+check(len(ooms) == 1 and ooms[0]["s"] == "g" and "cudaMalloc" in ooms[0]["name"], "perfetto: the OOM instant")
+check(any(e["ph"] == "M" and e["name"] == "process_name" for e in events), "perfetto: the process named")
+
+# Bad input.
+for args, words in ((["export", "-o", "x"], "--format csv or --format perfetto"),
+                    (["export", "--format", "svg", "-o", "x"], "not svg"),
+                    (["export", "--format", "csv"], "-o OUT is needed"),
+                    (["ls", "extra"], "no arguments"),
+                    (["metrics", "--bogus"], "usage")):
+    q = tool(*args)
+    equal(q.returncode, 2, f"{args}: usage error")
+    check(words in q.stderr, f"{args}: says {words!r}: {q.stderr!r}")
+for cmd in ("ls", "metrics", "export"):
+    q = tool(cmd, "--help")
+    check(q.returncode == 0 and f"usage: wslalloc {cmd}" in q.stdout, f"{cmd} --help")
+empty = tempfile.mkdtemp()
+q = subprocess.run([TOOL, "ls"], capture_output=True, text=True, env={**os.environ, "WSLALLOC_DIR": empty})
+check(q.returncode == 0 and "no recordings" in q.stdout, "ls: an empty folder says so")
+finish()

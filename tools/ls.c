@@ -1,0 +1,286 @@
+/* wslalloc ls and metrics: every recording in the directory, as a list or as Prometheus series. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+/* The recordings of dir, readable ones only, oldest first, in *out (*n of
+   them; the caller frees each and the array).  -1 with err if dir cannot
+   be read; an empty folder is no error. */
+static int load_all(const char *dir, struct rec ***out, size_t *n, char *err,
+                    size_t len) {
+  *n = 0;
+  *out = NULL;
+  DIR *d = opendir(dir);
+  if (!d) {
+    snprintf(err, len, "cannot open %s (%s)", dir, strerror(errno));
+    return -1;
+  }
+  struct rec **all = NULL;
+  size_t cap = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    size_t l = strlen(de->d_name);
+    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
+    char path[4096], why[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    struct rec *r = malloc(sizeof *r);
+    if (!r) break;
+    if (rec_open(path, r, why, sizeof why) != 0) {
+      fprintf(stderr, "wslalloc: skipping %s\n", why);
+      free(r);
+      continue;
+    }
+    if (*n == cap) {
+      cap = cap ? cap * 2 : 16;
+      struct rec **more = realloc(all, cap * sizeof *all);
+      if (!more) {
+        rec_close(r);
+        free(r);
+        break;
+      }
+      all = more;
+    }
+    all[(*n)++] = r;
+  }
+  closedir(d);
+  for (size_t i = 1; i < *n; i++) /* insertion sort by start time */
+    for (size_t k = i; k > 0 && all[k - 1]->hdr->start_realtime_ns >
+                                    all[k]->hdr->start_realtime_ns; k--) {
+      struct rec *t = all[k];
+      all[k] = all[k - 1];
+      all[k - 1] = t;
+    }
+  *out = all;
+  return 0;
+}
+
+static void free_all(struct rec **all, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    rec_close(all[i]);
+    free(all[i]);
+  }
+  free(all);
+}
+
+static uint64_t ooms_of(const struct rec *r) {
+  uint64_t n = 0;
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) n += r->ctr->api[i].ooms;
+  return n;
+}
+
+static uint64_t peak_of(const struct rec *r) {
+  uint64_t p = 0;
+  for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++)
+    if (r->ctr->dev[i].peak_bytes > p) p = r->ctr->dev[i].peak_bytes;
+  return p;
+}
+
+static const char *base(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s ? s + 1 : path;
+}
+
+static void recordings_dir(char *dir, size_t len) {
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  wsla_recording_dir(&o, dir, len);
+}
+
+int cmd_ls(int argc, char **argv) {
+  static const char *const usage =
+      "usage: wslalloc ls [--json]\n"
+      "\n"
+      "Lists the recordings in WSLALLOC_DIR, oldest first: program, pid, start,\n"
+      "whether it still runs or how it ended, its peak device memory, and its\n"
+      "out-of-memory failures.\n";
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+  bool as_json = false;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+    if (c == 'j') as_json = true;
+    else if (c == 'h') return fputs(usage, stdout), 0;
+    else return fputs(usage, stderr), 2;
+  }
+  if (optind < argc) return fprintf(stderr, "wslalloc ls: no arguments\n%s", usage), 2;
+  char dir[WSLA_OPT_PATH_MAX], err[4400];
+  recordings_dir(dir, sizeof dir);
+  size_t n;
+  struct rec **all;
+  if (load_all(dir, &all, &n, err, sizeof err) != 0) {
+    if (errno != ENOENT) {
+      fprintf(stderr, "wslalloc ls: %s\n", err);
+      return 1;
+    }
+    n = 0; /* no folder yet: nothing recorded yet */
+  }
+  if (as_json) {
+    struct json j;
+    json_begin(&j, stdout);
+    json_arr(&j, NULL);
+    for (size_t i = 0; i < n; i++) {
+      const struct rec *r = all[i];
+      json_obj(&j, NULL);
+      json_str(&j, "recording", r->path);
+      json_str(&j, "exe", r->exe);
+      json_i64(&j, "pid", r->hdr->pid);
+      json_f64(&j, "start_time", r->hdr->start_realtime_ns / 1e9);
+      json_str(&j, "end", rec_end_state(r));
+      json_u64(&j, "peak_bytes", peak_of(r));
+      json_u64(&j, "ooms", ooms_of(r));
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
+    json_finish(&j);
+  } else {
+    printf("%-20s %8s  %-19s  %-12s %12s %5s\n", "program", "pid", "started",
+           "state", "peak", "OOMs");
+    for (size_t i = 0; i < n; i++) {
+      const struct rec *r = all[i];
+      char when[32], peak[32], state[32];
+      time_t st = (time_t)(r->hdr->start_realtime_ns / 1000000000);
+      struct tm tm;
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st, &tm));
+      const char *end = rec_end_state(r);
+      if (!strcmp(end, "exit")) snprintf(state, sizeof state, "exit %d", r->hdr->exit_code);
+      else if (!strcmp(end, "signal")) snprintf(state, sizeof state, "signal %d", r->hdr->end_signal);
+      else snprintf(state, sizeof state, "%s", end);
+      printf("%-20.20s %8d  %-19s  %-12s %12s %5" PRIu64 "\n", base(r->exe),
+             (int)r->hdr->pid, when, state, fmt_size(peak_of(r), peak, sizeof peak),
+             ooms_of(r));
+    }
+    if (n == 0) printf("(no recordings in %s)\n", dir);
+  }
+  free_all(all, n);
+  return 0;
+}
+
+/* A Prometheus label value: \\, " and newline escaped. */
+static void label(FILE *out, const char *s) {
+  for (; *s; s++) {
+    if (*s == '\\' || *s == '"') fputc('\\', out), fputc(*s, out);
+    else if (*s == '\n') fputs("\\n", out);
+    else fputc(*s, out);
+  }
+}
+
+struct metric {
+  const char *name, *type, *help;
+  uint64_t (*value)(const struct wsla_device_counters *d);
+};
+
+static uint64_t m_live(const struct wsla_device_counters *d) { return d->live_bytes; }
+static uint64_t m_peak(const struct wsla_device_counters *d) { return d->peak_bytes; }
+static uint64_t m_allocs(const struct wsla_device_counters *d) { return d->live_allocs; }
+static uint64_t m_ooms(const struct wsla_device_counters *d) { return d->ooms; }
+static uint64_t m_free(const struct wsla_device_counters *d) { return d->free_bytes; }
+static uint64_t m_total(const struct wsla_device_counters *d) { return d->total_bytes; }
+static uint64_t m_foreign(const struct wsla_device_counters *d) {
+  uint64_t used = d->total_bytes > d->free_bytes ? d->total_bytes - d->free_bytes : 0;
+  return used > d->live_bytes ? used - d->live_bytes : 0;
+}
+
+static const struct metric metrics[] = {
+    {"wslalloc_device_live_bytes", "gauge", "Device memory the process holds now.", m_live},
+    {"wslalloc_device_peak_bytes", "gauge", "The most device memory the process has held.", m_peak},
+    {"wslalloc_device_allocations", "gauge", "Device allocations the process holds now.", m_allocs},
+    {"wslalloc_device_ooms_total", "counter", "Out-of-memory failures on the device.", m_ooms},
+    {"wslalloc_device_free_bytes", "gauge", "Free device memory at the last sample.", m_free},
+    {"wslalloc_device_total_bytes", "gauge", "Device memory in all, at the last sample.", m_total},
+    {"wslalloc_device_foreign_bytes", "gauge",
+     "Device memory others (processes, the desktop, the driver) held at the last sample.", m_foreign},
+};
+
+static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
+  for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++) {
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name, metrics[m].help,
+            metrics[m].name, metrics[m].type);
+    for (size_t i = 0; i < n; i++) {
+      const struct rec *r = all[i];
+      if (!every && strcmp(rec_end_state(r), "running")) continue;
+      for (unsigned dv = 0; dv < WSLA_DEVICE_MAX; dv++) {
+        const struct wsla_device_counters *d = &r->ctr->dev[dv];
+        if (!d->peak_bytes && !d->live_allocs && !d->ooms && !d->view_time_ns) continue;
+        fprintf(out, "%s{pid=\"%d\",exe=\"", metrics[m].name, (int)r->hdr->pid);
+        label(out, base(r->exe));
+        fprintf(out, "\",device=\"%u\"} %" PRIu64 "\n", dv, metrics[m].value(d));
+      }
+    }
+  }
+  fprintf(out, "# HELP wslalloc_recovered_total Out-of-memory failures the recovery ladder turned into a success.\n"
+               "# TYPE wslalloc_recovered_total counter\n");
+  for (size_t i = 0; i < n; i++) {
+    const struct rec *r = all[i];
+    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    fprintf(out, "wslalloc_recovered_total{pid=\"%d\",exe=\"", (int)r->hdr->pid);
+    label(out, base(r->exe));
+    fprintf(out, "\"} %" PRIu64 "\n", r->ctr->recovered);
+  }
+}
+
+int cmd_metrics(int argc, char **argv) {
+  static const char *const usage =
+      "usage: wslalloc metrics [--all] [-o FILE.prom]\n"
+      "\n"
+      "The live counters of every running process recorded in WSLALLOC_DIR, in\n"
+      "Prometheus' text format: one series per process and device.  With -o the\n"
+      "file is written whole, then renamed into place, for node_exporter's\n"
+      "textfile collector (which reads *.prom files only).\n"
+      "\n"
+      "  --all        processes that have ended too\n"
+      "  -o FILE      write to FILE instead of stdout\n";
+  static const struct option longopts[] = {
+      {"all", no_argument, NULL, 'a'}, {"output", required_argument, NULL, 'o'},
+      {"help", no_argument, NULL, 'h'}, {0}};
+  bool every = false;
+  const char *out_path = NULL;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "ao:h", longopts, NULL)) != -1) {
+    if (c == 'a') every = true;
+    else if (c == 'o') out_path = optarg;
+    else if (c == 'h') return fputs(usage, stdout), 0;
+    else return fputs(usage, stderr), 2;
+  }
+  if (optind < argc) return fprintf(stderr, "wslalloc metrics: no arguments\n%s", usage), 2;
+  char dir[WSLA_OPT_PATH_MAX], err[4400] = "";
+  recordings_dir(dir, sizeof dir);
+  size_t n;
+  struct rec **all;
+  load_all(dir, &all, &n, err, sizeof err); /* no folder: no series */
+  if (!out_path) {
+    write_metrics(stdout, all, n, every);
+    free_all(all, n);
+    return 0;
+  }
+  size_t l = strlen(out_path);
+  if (l < 5 || strcmp(out_path + l - 5, ".prom"))
+    fprintf(stderr, "wslalloc metrics: note: node_exporter reads only *.prom files\n");
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", out_path, (int)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    fprintf(stderr, "wslalloc metrics: %s: %s\n", tmp, strerror(errno));
+    free_all(all, n);
+    return 1;
+  }
+  write_metrics(f, all, n, every);
+  int bad = ferror(f);
+  bad |= fclose(f);
+  free_all(all, n);
+  if (bad || rename(tmp, out_path) != 0) {
+    fprintf(stderr, "wslalloc metrics: cannot write %s: %s\n", out_path, strerror(errno));
+    unlink(tmp);
+    return 1;
+  }
+  return 0;
+}
