@@ -91,16 +91,46 @@ ooms = [e for e in events if e["ph"] == "i"]
 check(len(ooms) == 1 and ooms[0]["s"] == "g" and "cudaMalloc" in ooms[0]["name"], "perfetto: the OOM instant")
 check(any(e["ph"] == "M" and e["name"] == "process_name" for e in events), "perfetto: the process named")
 
+# Plot: SVG a browser draws, the OOM marked, long recordings thinned.
+import xml.etree.ElementTree as ET
+svg_path = os.path.join(tempfile.mkdtemp(), "plot.svg")
+equal(tool("plot", r.recordings()[0], "-o", svg_path).returncode, 0, "plot: status")
+root = ET.parse(svg_path).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+equal(root.tag, ns + "svg", "plot: an SVG document")
+classes = [e.get("class") for e in root.iter()]
+check(all(c in classes for c in ("own", "others", "free")), "plot: the three layers")
+equal(classes.count("oom"), 1, "plot: the OOM marked")
+oom_title = [t.text for t in root.iter(ns + "title")]
+check(any("cudaMalloc of 1.00 GiB failed" in (t or "") for t in oom_title), f"plot: hover text: {oom_title}")
+html_path = os.path.join(tempfile.mkdtemp(), "plot.html")
+equal(tool("plot", r.recordings()[0], "-o", html_path).returncode, 0, "plot html: status")
+page = open(html_path).read()
+check(page.startswith("<!DOCTYPE html>") and "<svg" in page and "https://" not in page and
+      page.count("http://") == 1, "plot html: one file, the SVG inside, no network")
+window = os.path.join(tempfile.mkdtemp(), "w.svg")
+equal(tool("plot", r.recordings()[0], "-o", window, "--from", "0.1", "--to", "0.3").returncode, 0, "plot window")
+check(ET.parse(window).getroot() is not None and
+      [e.get("class") for e in ET.parse(window).getroot().iter()].count("oom") == 0,
+      "plot --from/--to: the window leaves the OOM out")
+big = run("threads", ["8", "20000"])
+big_svg = os.path.join(tempfile.mkdtemp(), "big.svg")
+equal(tool("plot", big.recordings()[0], "-o", big_svg).returncode, 0, "plot of 320k events")
+check(os.path.getsize(big_svg) < 200_000, f"plot: thinned to the pixel ({os.path.getsize(big_svg)} bytes)")
+
 # Bad input.
 for args, words in ((["export", "-o", "x"], "--format csv or --format perfetto"),
                     (["export", "--format", "svg", "-o", "x"], "not svg"),
                     (["export", "--format", "csv"], "-o OUT is needed"),
                     (["ls", "extra"], "no arguments"),
-                    (["metrics", "--bogus"], "usage")):
+                    (["metrics", "--bogus"], "usage"),
+                    (["plot", "-o", "x.png"], "-o OUT.svg or -o OUT.html"),
+                    (["plot", "-o", "x.svg", "--from", "soon"], "not a number of seconds"),
+                    (["plot", "-o", "x.svg", "--from", "2", "--to", "1"], "--to must come after")):
     q = tool(*args)
     equal(q.returncode, 2, f"{args}: usage error")
     check(words in q.stderr, f"{args}: says {words!r}: {q.stderr!r}")
-for cmd in ("ls", "metrics", "export"):
+for cmd in ("ls", "metrics", "export", "plot"):
     q = tool(cmd, "--help")
     check(q.returncode == 0 and f"usage: wslalloc {cmd}" in q.stdout, f"{cmd} --help")
 empty = tempfile.mkdtemp()

@@ -13,6 +13,8 @@ static const char *const usage =
     "  run [OPTIONS] -- CMD     run CMD with the library preloaded, then\n"
     "                           summarise its recording\n"
     "  report [--json] [FILE]   explain a recording (default: the newest)\n"
+    "  plot [FILE] -o OUT.svg|OUT.html\n"
+    "                           device memory over time, OOMs marked\n"
     "  ls [--json]              the recordings, their state, peak and OOMs\n"
     "  metrics [-o FILE.prom]   live counters in Prometheus' text format\n"
     "  export --format csv|perfetto [FILE] -o OUT\n"
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "ls")) return cmd_ls(argc - 1, argv + 1);
   if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
+  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);

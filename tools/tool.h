@@ -58,6 +58,7 @@ int cmd_run(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* The text report of path, to out; -1 with one line in err if unreadable. */
 int report_text(FILE *out, const char *path, char *err, size_t errlen);

@@ -1,0 +1,240 @@
+/* wslalloc plot: the timeline of device memory as SVG, or one self-contained HTML page around it. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool.h"
+
+static const char *const usage =
+    "usage: wslalloc plot [FILE] -o OUT.svg|OUT.html [--from S] [--to S]\n"
+    "\n"
+    "Draws device memory over time, one panel per device: this process's\n"
+    "memory, what others and the driver held, and what was free, stacked up\n"
+    "to the device's total; each out-of-memory failure as a red line, with\n"
+    "WSLALLOC_LIMIT and WSLALLOC_HEADROOM as dashed lines when they were set.\n"
+    "Points are thinned to the pixel (every peak and OOM kept), so long\n"
+    "recordings stay small.  The HTML is one file, with the SVG and its hover\n"
+    "details, and needs no network.\n"
+    "\n"
+    "  -o OUT       .svg or .html\n"
+    "  --from S     start of the window, seconds after the process started\n"
+    "  --to S       its end\n"
+    "FILE defaults to the newest recording in WSLALLOC_DIR.\n";
+
+#define WIDTH 960
+#define PANEL 300
+#define LEFT 70
+#define TOP 40
+
+/* One pixel column of a device's series: the most this process held in it
+   (peaks survive thinning), and the last figures seen for the others and
+   the total; free is what the total leaves, so the layers stack exactly. */
+struct column {
+  bool any;
+  uint64_t own_max, others, total;
+};
+
+static uint64_t option_value(const struct rec *r, const char *name) {
+  const char *at = strstr(r->options, name);
+  if (!at || at[strlen(name)] != '=') return 0;
+  return strtoull(at + strlen(name) + 1, NULL, 10);
+}
+
+static double gib(uint64_t b) { return b / 1073741824.0; }
+
+static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
+                  uint64_t t0, uint64_t t1) {
+  const struct wsla_device_counters *dc = &r->ctr->dev[dev];
+  struct column *col = calloc(WIDTH, sizeof *col);
+  if (!col) return;
+  /* The live level where the kept events begin (see export). */
+  int64_t live = (int64_t)dc->live_bytes;
+  uint64_t total = dc->total_bytes, others = 0, top = dc->peak_bytes;
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->device != (int)dev || (e->flags & (WSLA_F_HOST | WSLA_F_VMM))) continue;
+    if (e->type == WSLA_EV_ALLOC) live -= (int64_t)e->size;
+    if (e->type == WSLA_EV_FREE) live += (int64_t)e->size;
+  }
+  double span = (double)(t1 > t0 ? t1 - t0 : 1);
+  uint64_t next_oom = 0;
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->device != (int)dev) continue;
+    if (e->type == WSLA_EV_SAMPLE) {
+      total = e->size;
+      uint64_t used = e->size > e->addr ? e->size - e->addr : 0;
+      others = used > e->aux ? used - e->aux : 0;
+    } else if (e->type == WSLA_EV_OOM) {
+      /* An OOM record holds the device's view at the failure: the moment
+         the others matter most, often with no sample near it. */
+      for (; next_oom < r->oom_count; next_oom++) {
+        const struct wsla_oom *o = &r->ooms[next_oom];
+        if (o->commit != next_oom + 1 || o->event_seq < r->events_claimed - r->nevents) continue;
+        if (o->time_ns != e->time_ns) continue;
+        if (o->total_bytes) {
+          total = o->total_bytes;
+          others = o->foreign_bytes;
+        }
+        next_oom++;
+        break;
+      }
+    } else if (!(e->flags & (WSLA_F_HOST | WSLA_F_VMM))) {
+      if (e->type == WSLA_EV_ALLOC) live += (int64_t)e->size;
+      else if (e->type == WSLA_EV_FREE) live -= (int64_t)e->size;
+      else continue;
+    } else {
+      continue;
+    }
+    if (e->time_ns < t0 || e->time_ns > t1) continue;
+    int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
+    struct column *c = &col[x];
+    uint64_t own = live > 0 ? (uint64_t)live : 0;
+    if (!c->any || own > c->own_max) c->own_max = own;
+    c->others = others;
+    c->total = total;
+    c->any = true;
+  }
+  if (total > top) top = total;
+  uint64_t limit = option_value(r, "WSLALLOC_LIMIT"), room = option_value(r, "WSLALLOC_HEADROOM");
+  if (limit > top) top = limit;
+  if (!top) top = 1;
+  double h = PANEL - 40;
+#define Y(b) (y0 + h - (double)(b) / (double)top * h)
+  fprintf(out, "<g><text x=\"%d\" y=\"%d\" class=\"h\">device %u: %.2f GiB total, peak %.2f GiB</text>\n",
+          LEFT, y0 - 8, dev, gib(total), gib(dc->peak_bytes));
+  /* Step paths, column by column, holding the last value across gaps. */
+  const char *layers[3] = {"free", "others", "own"};
+  for (int layer = 0; layer < 3; layer++) {
+    fprintf(out, "<path class=\"%s\" d=\"M%d,%.1f", layers[layer], LEFT, Y(0));
+    uint64_t own = 0, oth = 0, tot = total;
+    for (int x = 0; x < WIDTH; x++) {
+      if (col[x].any) own = col[x].own_max, oth = col[x].others, tot = col[x].total;
+      uint64_t level = layer == 2 ? own : layer == 1 ? own + oth : tot;
+      if (level > top) level = top;
+      fprintf(out, " L%d,%.1f L%d,%.1f", LEFT + x, Y(level), LEFT + x + 1, Y(level));
+    }
+    fprintf(out, " L%d,%.1f Z\"/>\n", LEFT + WIDTH, Y(0));
+  }
+  /* Axes, in GiB and seconds. */
+  for (int k = 0; k <= 4; k++) {
+    double y = Y(top / 4.0 * k);
+    fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
+                 "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"end\">%.1f GiB</text>\n",
+            LEFT, y, LEFT + WIDTH, y, LEFT - 4, y + 4, gib(top) / 4 * k);
+  }
+  for (int k = 0; k <= 5; k++)
+    fprintf(out, "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"middle\">%.2f s</text>\n",
+            LEFT + WIDTH * k / 5, y0 + h + 16, (t0 + span * k / 5) / 1e9);
+  if (limit)
+    fprintf(out, "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_LIMIT %.2f GiB</title></line>\n",
+            LEFT, Y(limit), LEFT + WIDTH, Y(limit), gib(limit));
+  if (room && total > room)
+    fprintf(out, "<line class=\"room\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_HEADROOM %.2f GiB below the total</title></line>\n",
+            LEFT, Y(total - room), LEFT + WIDTH, Y(total - room), gib(room));
+  /* Every OOM, whatever the thinning. */
+  for (uint64_t i = 0; i < r->oom_count; i++) {
+    const struct wsla_oom *o = &r->ooms[i];
+    if (o->commit != i + 1 || o->device != (int)dev || o->time_ns < t0 || o->time_ns > t1) continue;
+    double x = LEFT + (o->time_ns - t0) / span * (WIDTH - 1);
+    const char *api = wsla_api_name(o->api);
+    char why[512];
+    wsla_diagnose(o, why, sizeof why);
+    fprintf(out, "<line class=\"%s\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"><title>%s of %.2f GiB %s at %.3f s: ",
+            o->outcome ? "rec" : "oom", x, y0, x, y0 + h, api ? api : "allocation", gib(o->size),
+            o->outcome ? "recovered" : "failed", o->time_ns / 1e9);
+    for (const char *s = why; *s; s++) { /* XML-escape the diagnosis */
+      if (*s == '<') fputs("&lt;", out);
+      else if (*s == '>') fputs("&gt;", out);
+      else if (*s == '&') fputs("&amp;", out);
+      else fputc(*s, out);
+    }
+    fputs("</title></line>\n", out);
+  }
+  fputs("</g>\n", out);
+#undef Y
+  free(col);
+}
+
+int cmd_plot(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"output", required_argument, NULL, 'o'}, {"from", required_argument, NULL, 'f'},
+      {"to", required_argument, NULL, 't'},     {"help", no_argument, NULL, 'h'}, {0}};
+  const char *out_path = NULL;
+  double from = -1, to = -1;
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    char *end;
+    if (c == 'o') out_path = optarg;
+    else if (c == 'f' || c == 't') {
+      double v = strtod(optarg, &end);
+      if (*end || v < 0) return fprintf(stderr, "wslalloc plot: --%s %s: not a number of seconds\n",
+                                        c == 'f' ? "from" : "to", optarg), 2;
+      if (c == 'f') from = v;
+      else to = v;
+    } else if (c == 'h') return fputs(usage, stdout), 0;
+    else return fputs(usage, stderr), 2;
+  }
+  size_t l = out_path ? strlen(out_path) : 0;
+  bool html = l > 5 && !strcmp(out_path + l - 5, ".html");
+  if (!out_path || (!html && (l < 4 || strcmp(out_path + l - 4, ".svg"))))
+    return fprintf(stderr, "wslalloc plot: -o OUT.svg or -o OUT.html is needed\n%s", usage), 2;
+  if (from >= 0 && to >= 0 && to <= from)
+    return fprintf(stderr, "wslalloc plot: --to must come after --from\n"), 2;
+  if (argc - optind > 1) return fprintf(stderr, "wslalloc plot: one FILE at most\n%s", usage), 2;
+  char path[4096], err[4400];
+  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
+  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)
+    return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
+  struct rec r;
+  if (rec_open(path, &r, err, sizeof err) != 0) return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
+  uint64_t end = r.hdr->end_state != WSLA_END_RUNNING && r.hdr->end_time_ns > 0
+                     ? (uint64_t)r.hdr->end_time_ns : 0;
+  for (uint64_t i = 0; i < r.nevents; i++)
+    if (r.events[i].time_ns > end) end = r.events[i].time_ns;
+  /* A margin after the last event, so that an OOM at the end shows. */
+  uint64_t t0 = from >= 0 ? (uint64_t)(from * 1e9) : 0,
+           t1 = to >= 0 ? (uint64_t)(to * 1e9) : end + end / 50 + 1;
+  unsigned panels = 0;
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++)
+    panels += r.ctr->dev[d].peak_bytes || r.ctr->dev[d].view_time_ns;
+  FILE *out = fopen(out_path, "w");
+  if (!out) {
+    fprintf(stderr, "wslalloc plot: %s: %s\n", out_path, strerror(errno));
+    rec_close(&r);
+    return 1;
+  }
+  int height = TOP + (int)(panels ? panels : 1) * PANEL + 30;
+  if (html)
+    fprintf(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wslalloc: %s</title>"
+                 "<style>body{font-family:sans-serif;margin:1em}</style></head><body>\n",
+            strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe);
+  fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
+               "<style>.own{fill:#3b6fd8}.others{fill:#e8903a}.free{fill:#cfe8c9}"
+               ".grid{stroke:#ddd}.ax{font:11px sans-serif;fill:#555}.h{font:bold 13px sans-serif}"
+               ".oom{stroke:#d00;stroke-width:2}.rec{stroke:#0a0;stroke-width:2}"
+               ".limit{stroke:#000;stroke-dasharray:6,4}.room{stroke:#777;stroke-dasharray:2,3}</style>\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+               "<text x=\"%d\" y=\"20\" class=\"h\">",
+          WIDTH + LEFT + 20, height, WIDTH + LEFT + 20, height, LEFT);
+  const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
+  for (const char *s = name; *s; s++) fputs(*s == '<' ? "&lt;" : *s == '&' ? "&amp;" : (char[]){*s, 0}, out);
+  fprintf(out, " (pid %d): blue this process, orange others and the driver, green free; red: out of memory</text>\n",
+          (int)r.hdr->pid);
+  int y = TOP + 20;
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+    if (!r.ctr->dev[d].peak_bytes && !r.ctr->dev[d].view_time_ns) continue;
+    panel(out, &r, d, y, t0, t1);
+    y += PANEL;
+  }
+  fputs("</svg>\n", out);
+  if (html) fputs("</body></html>\n", out);
+  int bad = ferror(out);
+  bad |= fclose(out);
+  rec_close(&r);
+  if (bad) return fprintf(stderr, "wslalloc plot: writing %s failed\n", out_path), 1;
+  return 0;
+}
