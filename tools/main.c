@@ -16,6 +16,7 @@ static const char *const usage =
     "  plot [FILE] -o OUT.svg|OUT.html\n"
     "                           device memory over time, OOMs marked\n"
     "  ls [--json]              the recordings, their state, peak and OOMs\n"
+    "  doctor [--target PROG]   check WSL2, the driver, GPU and pinned memory\n"
     "  metrics [-o FILE.prom]   live counters in Prometheus' text format\n"
     "  export --format csv|perfetto [FILE] -o OUT\n"
     "                           for RMM's replay, or ui.perfetto.dev\n"
@@ -60,6 +61,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
+  if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);

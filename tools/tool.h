@@ -59,6 +59,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /* The text report of path, to out; -1 with one line in err if unreadable. */
 int report_text(FILE *out, const char *path, char *err, size_t errlen);
