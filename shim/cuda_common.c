@@ -1,5 +1,6 @@
 /* The CUDA side's shared accounting: device, device view, and the end of each call. */
 #include <cuda.h>
+#include <stdio.h>
 
 #include "budget.h"
 #include "cuda_common.h"
@@ -9,6 +10,41 @@
 
 WSLA_REAL_DECL(cuCtxGetDevice);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
+WSLA_REAL_DECL(cuDriverGetVersion);
+WSLA_REAL_DECL(cuDeviceGetCount);
+WSLA_REAL_DECL(cuDeviceGet);
+WSLA_REAL_DECL(cuDeviceGetName);
+WSLA_REAL_DECL(cuDeviceTotalMem_v2);
+
+/* The driver's version and each GPU's name and total, for the report:
+   once, after the first allocation, when the driver is surely loaded. */
+static int driver_noted;
+static void note_driver(struct wsla_proc *p) {
+  if (__atomic_exchange_n(&driver_noted, 1, __ATOMIC_RELAXED)) return;
+  __typeof__(real_cuDriverGetVersion) version = WSLA_REAL(WSLA_LIB_CUDA, cuDriverGetVersion);
+  __typeof__(real_cuDeviceGetCount) count = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetCount);
+  __typeof__(real_cuDeviceGet) get = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGet);
+  __typeof__(real_cuDeviceGetName) name_of = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetName);
+  __typeof__(real_cuDeviceTotalMem_v2) total_of = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceTotalMem_v2);
+  char lines[384] = "";
+  size_t used = 0;
+  int v = 0, n = 0;
+  if (version && version(&v) == CUDA_SUCCESS)
+    used += (size_t)snprintf(lines, sizeof lines, "cuda_driver=%d\n", v);
+  if (count && get && name_of && total_of && count(&n) == CUDA_SUCCESS) {
+    for (int i = 0; i < n && i < 4 && used < sizeof lines; i++) {
+      CUdevice d;
+      char name[96];
+      size_t total;
+      if (get(&d, i) != CUDA_SUCCESS || name_of(name, sizeof name, d) != CUDA_SUCCESS ||
+          total_of(&total, d) != CUDA_SUCCESS)
+        continue;
+      name[sizeof name - 1] = '\0';
+      used += (size_t)snprintf(lines + used, sizeof lines - used, "gpu%d=%s|%zu\n", i, name, total);
+    }
+  }
+  wsla_environment_add(p, lines);
+}
 
 int16_t wsla_cuda_device(void) {
   __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
@@ -44,6 +80,10 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
     c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
                                          have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
+  /* A plain load first keeps the hot path free of a store to a shared line. */
+  if (c.ok && device_memory &&
+      WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED)))
+    note_driver(p);
   bool sampled = c.ok && device_memory &&
                  wsla_sample_claim(p, c.device, c.time_ns) &&
                  wsla_cuda_view(p, &v);

@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -219,6 +220,37 @@ static uint64_t proc_start_ticks(void) {
   return strtoull(s, NULL, 10);
 }
 
+/* What the report needs to know of the machine, taken while it can be:
+   the kernel, WSL2 and its GPU device, the VM's memory. */
+static void environment_start(struct wsla_header *h) {
+  struct utsname u;
+  char version[512] = "", meminfo[2048] = "";
+  size_t got;
+  uname(&u);
+  read_proc("/proc/version", version, sizeof version - 1, &got);
+  version[got] = '\0';
+  read_proc("/proc/meminfo", meminfo, sizeof meminfo - 1, &got);
+  meminfo[got] = '\0';
+  char *total = strstr(meminfo, "MemTotal:");
+  struct stat st;
+  bool wsl = strstr(u.release, "microsoft") || strstr(u.release, "WSL") ||
+             strstr(version, "icrosoft");
+  snprintf(h->environment, sizeof h->environment,
+           "kernel=%.128s\nwsl=%s\ndxg=%s\nvm_memory_bytes=%llu\n", u.release,
+           wsl ? "yes" : "no", stat("/dev/dxg", &st) == 0 ? "yes" : "no",
+           total ? strtoull(total + 9, NULL, 10) * 1024 : 0ull);
+  h->features |= WSLA_FEAT_ENVIRONMENT;
+}
+
+void wsla_environment_add(struct wsla_proc *p, const char *lines) {
+  static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_mutex_lock(&env_lock);
+  char *env = p->hdr->environment;
+  size_t used = strnlen(env, sizeof p->hdr->environment);
+  snprintf(env + used, sizeof p->hdr->environment - used, "%s", lines);
+  pthread_mutex_unlock(&env_lock);
+}
+
 static void fill_header(struct wsla_header *h, const struct layout *l,
                         size_t file_size) {
   struct timespec rt, mono;
@@ -256,6 +288,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   read_proc("/proc/self/cmdline", h->cmdline, sizeof h->cmdline - 1, &got);
   h->cmdline_len = (uint32_t)got;
   wsla_options_format(&wsla_opts, h->options, sizeof h->options);
+  environment_start(h);
   /* Readers take a file as a recording once its magic is there; the
      release store publishes every field above with it. */
   uint64_t magic;

@@ -70,6 +70,9 @@ static inline struct wsla_proc *wsla_proc_get(void) {
   return wsla_proc_init();
 }
 
+/* Appends "key=value\n" lines to the recording's environment. */
+void wsla_environment_add(struct wsla_proc *p, const char *lines);
+
 /* Records modules loaded since the last call; cheap when none were. */
 void wsla_modules_refresh(struct wsla_proc *p);
 

@@ -22,6 +22,18 @@ off = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "W
 equal(off.report()["ooms"][0]["largest_block_bytes"], None, "WSLALLOC_PROBE=0: no probe")
 check("largest block is 512.0 MiB" in oom["diagnosis"], f"and the fragmentation: {oom['diagnosis']}")
 equal(rep["host_pinned"]["live_bytes"], 512 << 20, "pinned staging buffer")
+# The machine it ran on, as the report needs it to advise.
+env = rep["environment"]
+equal(env["kernel"], os.uname().release, "environment: the kernel")
+equal(env["wsl2"], "microsoft" in os.uname().release.lower() or "icrosoft" in open("/proc/version").read(),
+      "environment: WSL2 or not")
+equal(env["dev_dxg"], os.path.exists("/dev/dxg"), "environment: /dev/dxg")
+meminfo = dict(l.split(":", 1) for l in open("/proc/meminfo").read().splitlines())
+equal(env["memory_bytes"], int(meminfo["MemTotal"].split()[0]) * 1024, "environment: the machine's memory")
+equal(env["cuda_driver_version"], 13000, "environment: the driver's version")
+equal(env["gpus"], [{"index": 0, "name": "wslsim GPU 0", "total_bytes": 8 * GiB}], "environment: the GPU")
 text = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, text=True)
 check("likely cause: others" in text.stdout, "the text report gives the cause")
+check("CUDA driver 13.0" in text.stdout and "GPU 0     wslsim GPU 0, 8.00 GiB" in text.stdout,
+      "the text report names the driver and the GPU")
 finish()

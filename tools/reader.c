@@ -172,6 +172,8 @@ int rec_open(const char *path, struct rec *r, char *err, size_t len) {
   r->ctr = (const void *)(r->data + h->counters_off);
   copy_str(r->exe, h->exe, sizeof h->exe);
   copy_str_lines(r->options, h->options, sizeof h->options, true);
+  if (h->features & WSLA_FEAT_ENVIRONMENT)
+    copy_str_lines(r->environment, h->environment, sizeof h->environment, true);
   uint32_t cl = h->cmdline_len < sizeof h->cmdline ? h->cmdline_len
                                                    : (uint32_t)sizeof h->cmdline;
   char args[WSLA_CMDLINE_MAX + 1];

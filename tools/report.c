@@ -143,6 +143,21 @@ static const char *view_source(uint16_t s) {
   return s == WSLA_VIEW_DRIVER ? "driver" : s == WSLA_VIEW_SAMPLE ? "sample" : "none";
 }
 
+/* The value of key in the recording's environment lines, or NULL. */
+static const char *env_value(const struct rec *r, const char *key, char *buf,
+                             size_t len) {
+  size_t k = strlen(key);
+  for (const char *at = r->environment; *at;) {
+    size_t line = strcspn(at, "\n");
+    if (line > k && !strncmp(at, key, k) && at[k] == '=') {
+      snprintf(buf, len, "%.*s", (int)(line - k - 1), at + k + 1);
+      return buf;
+    }
+    at += line + (at[line] ? 1 : 0);
+  }
+  return NULL;
+}
+
 static void print_json(const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char buf[256];
@@ -166,6 +181,35 @@ static void print_json(const struct rec *r, const struct summary *s) {
   else json_null(&j, "signal");
   if (h->end_state != WSLA_END_RUNNING)
     json_f64(&j, "duration_s", seconds((uint64_t)h->end_time_ns));
+  json_end_obj(&j);
+
+  json_obj(&j, "environment");
+  {
+    char v[256];
+    const char *x;
+    if ((x = env_value(r, "kernel", v, sizeof v))) json_str(&j, "kernel", x);
+    if ((x = env_value(r, "wsl", v, sizeof v))) json_bool(&j, "wsl2", !strcmp(x, "yes"));
+    if ((x = env_value(r, "dxg", v, sizeof v))) json_bool(&j, "dev_dxg", !strcmp(x, "yes"));
+    if ((x = env_value(r, "vm_memory_bytes", v, sizeof v)))
+      json_u64(&j, "memory_bytes", strtoull(x, NULL, 10));
+    if ((x = env_value(r, "cuda_driver", v, sizeof v)))
+      json_i64(&j, "cuda_driver_version", strtoll(x, NULL, 10));
+    json_arr(&j, "gpus");
+    for (int g = 0; g < 4; g++) {
+      char key[8];
+      snprintf(key, sizeof key, "gpu%d", g);
+      if (!(x = env_value(r, key, v, sizeof v))) continue;
+      const char *bar = strrchr(x, '|');
+      json_obj(&j, NULL);
+      json_i64(&j, "index", g);
+      char name[200];
+      snprintf(name, sizeof name, "%.*s", bar ? (int)(bar - x) : (int)strlen(x), x);
+      json_str(&j, "name", name);
+      if (bar) json_u64(&j, "total_bytes", strtoull(bar + 1, NULL, 10));
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
+  }
   json_end_obj(&j);
 
   json_obj(&j, "totals");
@@ -343,6 +387,29 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st, &tm));
   fprintf(out, "\nProcess   %s (pid %d), started %s\n", r->exe, (int)h->pid, when);
   if (r->cmdline[0]) fprintf(out, "Command   %s\n", r->cmdline);
+  {
+    char v[256], m[32];
+    const char *k = env_value(r, "kernel", v, sizeof v);
+    if (k) {
+      fprintf(out, "Machine   kernel %s", k);
+      const char *w = env_value(r, "wsl", v, sizeof v);
+      if (w && !strcmp(w, "yes")) fprintf(out, ", WSL2");
+      const char *mem = env_value(r, "vm_memory_bytes", v, sizeof v);
+      if (mem) fprintf(out, ", %s of memory", fmt_size(strtoull(mem, NULL, 10), m, sizeof m));
+      const char *drv = env_value(r, "cuda_driver", v, sizeof v);
+      if (drv) fprintf(out, ", CUDA driver %d.%d", atoi(drv) / 1000, atoi(drv) % 1000 / 10);
+      fprintf(out, "\n");
+      for (int g = 0; g < 4; g++) {
+        char key[8];
+        snprintf(key, sizeof key, "gpu%d", g);
+        const char *x = env_value(r, key, v, sizeof v);
+        if (!x) continue;
+        const char *bar = strrchr(x, '|');
+        fprintf(out, "GPU %d     %.*s, %s\n", g, bar ? (int)(bar - x) : (int)strlen(x), x,
+                bar ? fmt_size(strtoull(bar + 1, NULL, 10), m, sizeof m) : "?");
+      }
+    }
+  }
   const char *end = rec_end_state(r);
   if (!strcmp(end, "exit"))
     fprintf(out, "Ended     exited with status %d after %.3f s\n", h->exit_code,

@@ -28,6 +28,7 @@ struct rec {
   char exe[WSLA_PATH_MAX + 1];
   char cmdline[WSLA_CMDLINE_MAX + 1];
   char options[WSLA_OPTIONS_MAX + 1];
+  char environment[WSLA_ENVIRONMENT_MAX + 1]; /* "" when not recorded */
   /* Events in sequence order, the valid ones only. */
   struct wsla_event *events;
   uint64_t nevents;

@@ -45,6 +45,12 @@
 #define WSLA_PATH_MAX 512u
 #define WSLA_CMDLINE_MAX 1024u
 #define WSLA_OPTIONS_MAX 1024u
+#define WSLA_ENVIRONMENT_MAX 512u
+
+/* Flags in wsla_header.features: fields taken from the reserved tail. */
+enum wsla_features {
+  WSLA_FEAT_ENVIRONMENT = 1u << 0, /* wsla_header.environment is filled */
+};
 
 /* How the process ended, in wsla_header.end_state. */
 enum wsla_end {
@@ -177,7 +183,7 @@ struct wsla_header {
   uint32_t version;             /* WSLA_FORMAT_VERSION */
   uint32_t header_size;         /* sizeof(struct wsla_header) */
   uint64_t file_size;           /* bytes the writer made the file */
-  uint64_t features;            /* reserved-field flags, none yet */
+  uint64_t features;            /* enum wsla_features */
   uint64_t counters_off;
   uint64_t module_off;
   uint64_t oom_off;
@@ -211,8 +217,12 @@ struct wsla_header {
   char exe[WSLA_PATH_MAX];      /* /proc/self/exe */
   char cmdline[WSLA_CMDLINE_MAX];
   char options[WSLA_OPTIONS_MAX]; /* "NAME=value\n" for each option in force */
+  /* "key=value\n" lines: kernel, wsl, dxg, vm_memory_bytes at the start;
+     cuda_driver and gpuN=name|total_bytes once the driver is loaded.
+     Appended once, by the first allocation that succeeds. */
+  char environment[WSLA_ENVIRONMENT_MAX];
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX];
 };
 
 struct wsla_api_counters {
@@ -360,8 +370,11 @@ WSLA_ASSERT_OFF(wsla_header, reserved0, 188);
 WSLA_ASSERT_OFF(wsla_header, exe, 192);
 WSLA_ASSERT_OFF(wsla_header, cmdline, 192 + WSLA_PATH_MAX);
 WSLA_ASSERT_OFF(wsla_header, options, 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX);
-WSLA_ASSERT_OFF(wsla_header, reserved,
+WSLA_ASSERT_OFF(wsla_header, environment,
                 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX);
+WSLA_ASSERT_OFF(wsla_header, reserved,
+                192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

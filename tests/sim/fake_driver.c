@@ -77,6 +77,23 @@ EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
   return CUDA_SUCCESS;
 }
 
+EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
+  NEED_INIT();
+  if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= sim_device_count()) return CUDA_ERROR_INVALID_DEVICE;
+  snprintf(name, (size_t)len, "wslsim GPU %d", d);
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice d) {
+  NEED_INIT();
+  if (!bytes) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t f, t;
+  CUresult rc = from_sim(sim_meminfo(d, &f, &t));
+  if (rc == CUDA_SUCCESS) *bytes = t;
+  return rc;
+}
+
 EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *ctx, CUdevice d) {
   NEED_INIT();
   if (!ctx) return CUDA_ERROR_INVALID_VALUE;
@@ -395,6 +412,8 @@ static const struct proc procs[] = {
     P("cuDriverGetVersion", cuDriverGetVersion),
     P("cuDeviceGetCount", cuDeviceGetCount),
     P("cuDeviceGet", cuDeviceGet),
+    P("cuDeviceGetName", cuDeviceGetName),
+    P("cuDeviceTotalMem", cuDeviceTotalMem_v2),
     P("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain),
     P("cuCtxSetCurrent", cuCtxSetCurrent),
     P("cuCtxGetCurrent", cuCtxGetCurrent),
