@@ -22,6 +22,16 @@ off = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "W
 equal(off.report()["ooms"][0]["largest_block_bytes"], None, "WSLALLOC_PROBE=0: no probe")
 check("largest block is 512.0 MiB" in oom["diagnosis"], f"and the fragmentation: {oom['diagnosis']}")
 equal(rep["host_pinned"]["live_bytes"], 512 << 20, "pinned staging buffer")
+# The 20 events before the failure, the last of them first freed then
+# sampled: the client's own pattern, in order, ending just before the OOM.
+before = oom["events_before"]
+equal(len(before), 20, "20 events before the OOM")
+check(all(a["time"] <= b["time"] for a, b in zip(before, before[1:])), "in time order")
+check(before[-1]["time"] <= oom["time"], "all before the failure")
+equal([e["type"] for e in before[-4:]], ["free", "alloc", "sample", "free"], "the last four, by type")
+equal((before[-2]["free_bytes"], before[-2]["total_bytes"]), (2 * GiB, 8 * GiB), "the sample's view")
+equal((before[-1]["api"], before[-1]["size"]), ("cudaFree", 512 << 20), "the free just before")
+equal(sum(1 for e in before if e["type"] == "alloc" and e["size"] == 144 << 20), 10, "the layers' allocations")
 # The machine it ran on, as the report needs it to advise.
 env = rep["environment"]
 equal(env["kernel"], os.uname().release, "environment: the kernel")
@@ -36,4 +46,6 @@ text = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, 
 check("likely cause: others" in text.stdout, "the text report gives the cause")
 check("CUDA driver 13.0" in text.stdout and "GPU 0     wslsim GPU 0, 8.00 GiB" in text.stdout,
       "the text report names the driver and the GPU")
+check("the 20 events before it:" in text.stdout and "sample    device 0: 2.00 GiB free of 8.00 GiB" in text.stdout,
+      "the text report lists the events before the OOM")
 finish()

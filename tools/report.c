@@ -158,6 +158,33 @@ static const char *env_value(const struct rec *r, const char *key, char *buf,
   return NULL;
 }
 
+/* The events just before an OOM: the index of the first of them in
+   r->events and how many (up to WSLA_EVENTS_BEFORE_OOM); 0 when the ring
+   no longer holds them. Events are in sequence order: a binary search. */
+#define WSLA_EVENTS_BEFORE_OOM 20
+static uint64_t events_before(const struct rec *r, const struct wsla_oom *o,
+                              uint64_t *first) {
+  uint64_t lo = 0, hi = r->nevents;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    if (r->events[mid].commit - 1 < o->event_seq) lo = mid + 1;
+    else hi = mid;
+  }
+  uint64_t n = lo < WSLA_EVENTS_BEFORE_OOM ? lo : WSLA_EVENTS_BEFORE_OOM;
+  *first = lo - n;
+  return n;
+}
+
+static const char *event_type_name(uint16_t t) {
+  static const char *const names[] = {
+      [WSLA_EV_ALLOC] = "alloc",   [WSLA_EV_FREE] = "free",
+      [WSLA_EV_FAIL] = "fail",     [WSLA_EV_OOM] = "oom",
+      [WSLA_EV_SAMPLE] = "sample", [WSLA_EV_MAP] = "map",
+      [WSLA_EV_UNMAP] = "unmap",   [WSLA_EV_RESERVE] = "reserve",
+      [WSLA_EV_UNRESERVE] = "unreserve", [WSLA_EV_STEP] = "step"};
+  return t <= WSLA_EV_LAST && names[t] ? names[t] : "?";
+}
+
 static void print_json(const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char buf[256];
@@ -321,6 +348,29 @@ static void print_json(const struct rec *r, const struct summary *s) {
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     json_str(&j, "diagnosis", why);
+    uint64_t first, n = events_before(r, o, &first);
+    json_arr(&j, "events_before");
+    for (uint64_t k = first; k < first + n; k++) {
+      const struct wsla_event *e = &r->events[k];
+      json_obj(&j, NULL);
+      json_f64(&j, "time", seconds(e->time_ns));
+      json_str(&j, "type", event_type_name(e->type));
+      json_i64(&j, "device", e->device);
+      if (e->type == WSLA_EV_SAMPLE) {
+        json_u64(&j, "free_bytes", e->addr);
+        json_u64(&j, "total_bytes", e->size);
+        json_end_obj(&j);
+        continue;
+      }
+      json_str(&j, "api", api_name(e->api, buf, sizeof buf));
+      json_u64(&j, "addr", e->addr);
+      json_u64(&j, "size", e->size);
+      json_u64(&j, "tid", e->tid);
+      rec_site_name(r, e->site, buf, sizeof buf);
+      json_str(&j, "site", buf);
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
     json_end_obj(&j);
   }
   json_end_arr(&j);
@@ -490,6 +540,28 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     fprintf(out, "     likely cause: %s\n", why);
+    uint64_t first, shown = events_before(r, o, &first);
+    if (shown) {
+      fprintf(out, "     the %" PRIu64 " events before it:\n", shown);
+      for (uint64_t k = first; k < first + shown; k++) {
+        const struct wsla_event *e = &r->events[k];
+        char where[160];
+        rec_site_name(r, e->site, where, sizeof where);
+        if (e->type == WSLA_EV_SAMPLE) {
+          fprintf(out, "       %9.3f s  %-9s device %d: %s free of %s\n", seconds(e->time_ns),
+                  "sample", e->device, fmt_size(e->addr, a, sizeof a),
+                  fmt_size(e->size, b, sizeof b));
+          continue;
+        }
+        fprintf(out, "       %9.3f s  %-9s %-22s %10s", seconds(e->time_ns),
+                event_type_name(e->type), api_name(e->api, buf, sizeof buf),
+                fmt_size(e->size, a, sizeof a));
+        if (e->device >= 0) fprintf(out, "  dev %d", e->device);
+        fprintf(out, "  %s\n", where);
+      }
+    } else {
+      fprintf(out, "     the events before it are no longer in the ring\n");
+    }
   }
   if (s->ooms > ooms_shown)
     fprintf(out, "  (%" PRIu64 " more not kept)\n", s->ooms - ooms_shown);
