@@ -1,4 +1,4 @@
-"""wslalloc ls, metrics and export: listed, exposed and exported as the recordings say, in formats their readers accept."""
+"""wslalloc ls, top, metrics and export: listed, exposed and exported as the recordings say, in formats their readers accept."""
 import csv
 import json
 import os
@@ -51,10 +51,35 @@ out = os.path.join(tempfile.mkdtemp(), "wslalloc.prom")
 equal(tool("metrics", "-o", out).returncode, 0, "metrics -o: status")
 equal(open(out).read(), m.stdout, "metrics -o: the same text, in the file")
 equal(os.listdir(os.path.dirname(out)), ["wslalloc.prom"], "metrics -o: written whole, nothing left beside it")
+# top: the same live counters, refreshing; a second process that survived
+# an OOM shows it as its last.
+q = subprocess.Popen([os.path.join(CLIENTS, "crash"), "oom-wait"], env=e, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+check(q.stdout.readline().strip() == "ready", "the second client is up")
+t = tool("top", "-n", "2", "-d", "0.1")
+equal(t.returncode, 0, "top: status")
+screens = t.stdout.split("wslalloc top  ")[1:]
+equal(len(screens), 2, "top -n 2: two screens")
+for s in screens:
+    check(" 2 running in " in s, "top: both processes counted")
+    check(re.search(r"^GPU 0  8\.00 GiB total, [0-9.]+ [GM]iB free", s, re.M) is not None,
+          f"top: the device's figures: {s}")
+    rows = {int(l.split()[0]): l for l in s.splitlines() if re.match(r"\s+\d+\s", l)}
+    equal(sorted(rows), sorted([p.pid, q.pid]), "top: a row per running process")
+    check(re.search(r'odd"na\\me\s+80\.0 MiB\s+112\.0 MiB\s+2\s+0\s+-$', rows[p.pid]) is not None,
+          f"top: live, peak, allocations, no OOM: {rows[p.pid]!r}")
+    check(re.search(r"crash\s+80\.0 MiB\s+112\.0 MiB\s+2\s+1\s+\d\d:\d\d:\d\d of 64\.00 GiB$",
+                    rows[q.pid]) is not None, f"top: the last OOM: {rows[q.pid]!r}")
+equal(tool("top", "-d", "0").returncode, 2, "top -d 0: refused")
+equal(tool("top", "-n", "x").returncode, 2, "top -n x: refused")
+equal(tool("top", "--help").returncode, 0, "top --help")
+q.kill()
+q.wait()
+check(str(q.pid) not in tool("top", "-n", "1").stdout, "top: an ended process leaves the view")
 p.kill()
 p.wait()
 ls = json.loads(tool("ls", "--json").stdout)
-equal([x["end"] for x in ls], ["killed"], "ls: the killed process")
+equal([x["end"] for x in ls], ["killed", "killed"], "ls: the killed processes")
 check(f'pid="{p.pid}"' not in tool("metrics").stdout, "metrics: ended processes left out")
 check(f'pid="{p.pid}"' in tool("metrics", "--all").stdout, "metrics --all: ended ones in")
 text = tool("ls").stdout

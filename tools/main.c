@@ -16,6 +16,7 @@ static const char *const usage =
     "  plot [FILE] -o OUT.svg|OUT.html\n"
     "                           device memory over time, OOMs marked\n"
     "  ls [--json]              the recordings, their state, peak and OOMs\n"
+    "  top [-d SECONDS]         live per-process GPU memory, refreshing\n"
     "  doctor [--target PROG]   check WSL2, the driver, GPU and pinned memory\n"
     "  metrics [-o FILE.prom]   live counters in Prometheus' text format\n"
     "  export --format csv|perfetto [FILE] -o OUT\n"
@@ -59,6 +60,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "ls")) return cmd_ls(argc - 1, argv + 1);
   if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
+  if (!strcmp(cmd, "top")) return cmd_top(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);

@@ -1,4 +1,4 @@
-/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom). */
+/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom, oom-wait). */
 #include <cuda_runtime_api.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,11 +38,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "CUDA error: %s\n", cudaGetErrorString(e));
     abort();
   }
+  if (!strcmp(mode, "oom-wait")) {
+    /* A server that survives an OOM and keeps serving. */
+    cudaMalloc(&big, (size_t)64 << 30);
+    cudaGetLastError();
+  }
   printf("ready\n");
   fflush(stdout);
   if (!strcmp(mode, "abort")) abort();
   if (!strcmp(mode, "segv")) raise(SIGSEGV);
-  if (!strcmp(mode, "kill")) for (;;) pause();
+  if (!strcmp(mode, "kill") || !strcmp(mode, "oom-wait")) for (;;) pause();
   if (!strcmp(mode, "ignored")) {
     raise(SIGFPE);
     printf("survived an ignored SIGFPE\n");
