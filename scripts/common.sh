@@ -7,9 +7,10 @@ cd "$ROOT"
 # Debian packages: the build (meson, ninja, a C compiler, uthash), the HIP
 # headers and Debian's real libamdhip64 (the pass-through tests run against
 # it), python3 for the test drivers, binutils for the export check and
-# valgrind for the instruction counts.
+# valgrind for the instruction counts, elfutils' libdw for the function
+# names and source lines in reports.
 PACKAGES=(meson ninja-build gcc libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
-          binutils valgrind)
+          binutils valgrind libdw-dev)
 
 install_packages() {
   local missing=()

@@ -1,4 +1,6 @@
 """The README's demo: a llama.cpp-like load meets a browser taking 1.5 GiB, aborts, and the report says why."""
+import re
+
 from harness import *
 
 GiB = 1 << 30
@@ -22,6 +24,17 @@ off = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "W
 equal(off.report()["ooms"][0]["largest_block_bytes"], None, "WSLALLOC_PROBE=0: no probe")
 check("largest block is 512.0 MiB" in oom["diagnosis"], f"and the fragmentation: {oom['diagnosis']}")
 equal(rep["host_pinned"]["live_bytes"], 512 << 20, "pinned staging buffer")
+# The call site by name and line, from the client's symbols and DWARF.
+src = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "clients", "llm_like.c")).read().splitlines()
+line = 1 + next(i for i, l in enumerate(src) if "cudaMalloc(&p, size)" in l)
+check(re.fullmatch(rf"must\+0x[0-9a-f]+ at llm_like\.c:{line}", oom.get("function", "")) is not None,
+      f"the OOM's function and line: {oom.get('function')}, want must at llm_like.c:{line}")
+pin = next(s for s in rep["sites"] if s["bytes"] == 512 << 20 and s["live_bytes"] == 0)
+check(pin.get("function", "").startswith("main+0x"), f"the staging buffer's site is in main: {pin}")
+weights = next(s for s in rep["sites"] if s.get("function", "").startswith("must+"))
+equal(weights["peak_live_bytes"], 6 * GiB, "the site's peak of live device memory, replayed")
+equal(rep["sites"][0], weights, "sites sorted by that peak")
+equal(pin["peak_live_bytes"], 0, "pinned host memory is not device memory")
 # The 20 events before the failure, the last of them first freed then
 # sampled: the client's own pattern, in order, ending just before the OOM.
 before = oom["events_before"]
@@ -46,6 +59,10 @@ text = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, 
 check("likely cause: others" in text.stdout, "the text report gives the cause")
 check("CUDA driver 13.0" in text.stdout and "GPU 0     wslsim GPU 0, 8.00 GiB" in text.stdout,
       "the text report names the driver and the GPU")
+check(f"       in must+" in text.stdout and f"at llm_like.c:{line}" in text.stdout,
+      "the text report names the function")
+check("Top call sites by peak live device memory" in text.stdout and "Top call sites by calls" in text.stdout,
+      "the text report ranks sites both ways")
 check("the 20 events before it:" in text.stdout and "sample    device 0: 2.00 GiB free of 8.00 GiB" in text.stdout,
       "the text report lists the events before the OOM")
 finish()

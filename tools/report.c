@@ -25,6 +25,15 @@ static const char *const usage =
 struct site_stat {
   uint64_t site;
   uint64_t calls, bytes, live_bytes, live_allocs;
+  uint64_t replay_live, peak_live_bytes; /* device bytes, over the events kept */
+  UT_hash_handle hh;
+};
+
+/* A device allocation the replay has seen and not yet seen freed. */
+struct replay_block {
+  uint64_t addr;
+  uint64_t size;
+  struct site_stat *site;
   UT_hash_handle hh;
 };
 
@@ -66,10 +75,17 @@ static struct site_stat *site_get(struct summary *s, uint64_t site) {
   return st;
 }
 
-static int by_bytes_desc(struct site_stat *a, struct site_stat *b) {
-  uint64_t ka = a->bytes > a->live_bytes ? a->bytes : a->live_bytes;
-  uint64_t kb = b->bytes > b->live_bytes ? b->bytes : b->live_bytes;
-  return ka < kb ? 1 : ka > kb ? -1 : 0;
+/* Peak live bytes first; then bytes allocated, for host-only sites. */
+static int by_peak_desc(struct site_stat *a, struct site_stat *b) {
+  if (a->peak_live_bytes != b->peak_live_bytes)
+    return a->peak_live_bytes < b->peak_live_bytes ? 1 : -1;
+  return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+}
+
+static int by_calls_desc(const void *pa, const void *pb) {
+  const struct site_stat *a = *(const struct site_stat *const *)pa;
+  const struct site_stat *b = *(const struct site_stat *const *)pb;
+  return a->calls < b->calls ? 1 : a->calls > b->calls ? -1 : 0;
 }
 
 static int leak_bytes_desc(struct leak_stat *a, struct leak_stat *b) {
@@ -83,12 +99,42 @@ static void summarise(const struct rec *r, struct summary *s) {
     s->failed += r->ctr->api[i].failed;
     s->ooms += r->ctr->api[i].ooms;
   }
+  /* Each site's peak of live device bytes: the events replayed, each free
+     charged to the site that allocated its block. */
+  struct replay_block *blocks = NULL, *blk, *tmp;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
+    if (e->type == WSLA_EV_FREE && e->addr) {
+      HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
+      if (!blk) continue; /* allocated before the events kept */
+      blk->site->replay_live -= blk->size;
+      HASH_DEL(blocks, blk);
+      free(blk);
+      continue;
+    }
     if (e->type != WSLA_EV_ALLOC) continue;
     struct site_stat *st = site_get(s, e->site);
     st->calls++;
     st->bytes += e->size;
+    if ((e->flags & WSLA_F_HOST) || !e->addr) continue;
+    HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
+    if (blk) { /* freed where the ring lost the free: the old block is gone */
+      blk->site->replay_live -= blk->size;
+      HASH_DEL(blocks, blk);
+      free(blk);
+    }
+    blk = malloc(sizeof *blk);
+    if (!blk) abort();
+    blk->addr = e->addr;
+    blk->size = e->size;
+    blk->site = st;
+    HASH_ADD(hh, blocks, addr, sizeof blk->addr, blk);
+    st->replay_live += e->size;
+    if (st->replay_live > st->peak_live_bytes) st->peak_live_bytes = st->replay_live;
+  }
+  HASH_ITER(hh, blocks, blk, tmp) {
+    HASH_DEL(blocks, blk);
+    free(blk);
   }
   for (uint64_t i = 0; i < r->live_count; i++) {
     const struct wsla_live *l = &r->live[i];
@@ -116,7 +162,7 @@ static void summarise(const struct rec *r, struct summary *s) {
     ls->allocs++;
     ls->bytes += l->size;
   }
-  HASH_SORT(s->sites, by_bytes_desc);
+  HASH_SORT(s->sites, by_peak_desc);
   HASH_SORT(s->leaks, leak_bytes_desc);
 }
 
@@ -329,6 +375,8 @@ static void print_json(const struct rec *r, const struct summary *s) {
     json_u64(&j, "tid", o->tid);
     rec_site_name(r, o->site, buf, sizeof buf);
     json_str(&j, "site", buf);
+    rec_site_function(r, o->site, buf, sizeof buf);
+    if (buf[0]) json_str(&j, "function", buf);
     json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
     json_str(&j, "cause", o->cause == WSLA_CAUSE_LIMIT          ? "limit"
                           : o->cause == WSLA_CAUSE_PINNED_LIMIT ? "pinned_limit"
@@ -368,6 +416,8 @@ static void print_json(const struct rec *r, const struct summary *s) {
       json_u64(&j, "tid", e->tid);
       rec_site_name(r, e->site, buf, sizeof buf);
       json_str(&j, "site", buf);
+      rec_site_function(r, e->site, buf, sizeof buf);
+      if (buf[0]) json_str(&j, "function", buf);
       json_end_obj(&j);
     }
     json_end_arr(&j);
@@ -380,9 +430,12 @@ static void print_json(const struct rec *r, const struct summary *s) {
     json_obj(&j, NULL);
     rec_site_name(r, st->site, buf, sizeof buf);
     json_str(&j, "site", buf);
+    rec_site_function(r, st->site, buf, sizeof buf);
+    if (buf[0]) json_str(&j, "function", buf);
     json_u64(&j, "calls", st->calls);
     json_u64(&j, "bytes", st->bytes);
     json_u64(&j, "live_bytes", st->live_bytes);
+    json_u64(&j, "peak_live_bytes", st->peak_live_bytes);
     json_end_obj(&j);
   }
   json_end_arr(&j);
@@ -392,6 +445,8 @@ static void print_json(const struct rec *r, const struct summary *s) {
     json_obj(&j, NULL);
     rec_site_name(r, l->key.site, buf, sizeof buf);
     json_str(&j, "site", buf);
+    rec_site_function(r, l->key.site, buf, sizeof buf);
+    if (buf[0]) json_str(&j, "function", buf);
     json_str(&j, "api", api_name(l->key.api, buf, sizeof buf));
     json_str(&j, "memory", l->key.host ? "host_pinned" : "device");
     json_i64(&j, "device", l->key.device);
@@ -534,6 +589,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     }
     rec_site_name(r, o->site, buf, sizeof buf);
     fprintf(out, "     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
+    rec_site_function(r, o->site, buf, sizeof buf);
+    if (buf[0]) fprintf(out, "       in %s\n", buf);
     char steps[256];
     wsla_steps_text(o, steps, sizeof steps);
     if (steps[0]) fprintf(out, "     recovery: %s\n", steps);
@@ -576,16 +633,35 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   }
   fprintf(out, "  %-26s %10" PRIu64 " %8" PRIu64 "\n", "total", s->calls, s->failed);
 
-  fprintf(out, "\nTop call sites by bytes\n");
+  fprintf(out, "\nTop call sites by peak live device memory\n");
   int shown = 0;
-  for (const struct site_stat *st = s->sites; st && shown < 10;
-       st = st->hh.next, shown++) {
+  size_t nsites = HASH_COUNT(s->sites);
+  const struct site_stat **by_calls = calloc(nsites ? nsites : 1, sizeof *by_calls);
+  if (!by_calls) abort();
+  nsites = 0;
+  for (const struct site_stat *st = s->sites; st; st = st->hh.next) {
+    by_calls[nsites++] = st;
+    if (shown == 10) continue;
+    shown++;
     rec_site_name(r, st->site, buf, sizeof buf);
-    fprintf(out, "  %-40s %8" PRIu64 " calls %12s allocated %12s live\n", buf,
-           st->calls, fmt_size(st->bytes, a, sizeof a),
-           fmt_size(st->live_bytes, b, sizeof b));
+    fprintf(out, "  %-32s peak %10s %8" PRIu64 " calls %11s allocated %10s live\n", buf,
+            fmt_size(st->peak_live_bytes, d2, sizeof d2), st->calls,
+            fmt_size(st->bytes, a, sizeof a), fmt_size(st->live_bytes, b, sizeof b));
+    rec_site_function(r, st->site, buf, sizeof buf);
+    if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
   if (!shown) fprintf(out, "  none\n");
+  if (nsites > 1) {
+    qsort(by_calls, nsites, sizeof *by_calls, by_calls_desc);
+    fprintf(out, "\nTop call sites by calls\n");
+    for (size_t i = 0; i < nsites && i < 5; i++) {
+      rec_site_name(r, by_calls[i]->site, buf, sizeof buf);
+      fprintf(out, "  %-32s %8" PRIu64 " calls\n", buf, by_calls[i]->calls);
+      rec_site_function(r, by_calls[i]->site, buf, sizeof buf);
+      if (buf[0]) fprintf(out, "    in %s\n", buf);
+    }
+  }
+  free(by_calls);
 
   fprintf(out, "\nStill allocated at the end\n");
   shown = 0;
@@ -595,6 +671,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     fprintf(out, "  %-40s %-18s %6" PRIu64 " allocs %12s %s\n", buf,
            api_name(l->key.api, c, sizeof c), l->allocs,
            fmt_size(l->bytes, a, sizeof a), l->key.host ? "pinned host" : "device");
+    rec_site_function(r, l->key.site, buf, sizeof buf);
+    if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
   if (!shown) fprintf(out, "  nothing\n");
 
@@ -647,6 +725,7 @@ int cmd_report(int argc, char **argv) {
   else print_text(stdout, &r, &s);
   summary_free(&s);
   rec_close(&r);
+  sym_close_all();
   return 0;
 }
 

@@ -48,6 +48,12 @@ const char *rec_end_state(const struct rec *r);
 /* "module+0xoffset" for a code address, or "0x..." when no module has it. */
 void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
 
+/* "function+0xoffset at file.c:line" for a code address, from the module's
+   symbol table and debug info as they are now on this machine; "" when
+   neither names it.  sym_close_all releases what it opened. */
+void rec_site_function(const struct rec *r, uint64_t site, char *buf, size_t len);
+void sym_close_all(void);
+
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
 
