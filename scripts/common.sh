@@ -8,9 +8,10 @@ cd "$ROOT"
 # headers and Debian's real libamdhip64 (the pass-through tests run against
 # it), python3 for the test drivers, binutils for the export check and
 # valgrind for the instruction counts, elfutils' libdw for the function
-# names and source lines in reports.
+# names and source lines in reports, clang and its libFuzzer runtime for
+# fuzzing the recording reader.
 PACKAGES=(meson ninja-build gcc libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
-          binutils valgrind libdw-dev)
+          binutils valgrind libdw-dev clang libclang-rt-14-dev)
 
 install_packages() {
   local missing=()

@@ -104,6 +104,8 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
   return 0;
 }
 
+static int check_recording(const char *path, struct rec *r, char *err, size_t len);
+
 int rec_open(const char *path, struct rec *r, char *err, size_t len) {
   memset(r, 0, sizeof *r);
   snprintf(r->path, sizeof r->path, "%s", path);
@@ -137,7 +139,21 @@ int rec_open(const char *path, struct rec *r, char *err, size_t len) {
     got += (size_t)n;
   close(fd);
   r->size = got;
-  if (got < sizeof(struct wsla_header)) {
+  return check_recording(path, r, err, len);
+}
+
+int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
+                   char *err, size_t len) {
+  memset(r, 0, sizeof *r);
+  snprintf(r->path, sizeof r->path, "%s", path);
+  r->data = data;
+  r->size = size;
+  return check_recording(path, r, err, len);
+}
+
+/* Checks r->data (r->size bytes) and fills the rest of r from it. */
+static int check_recording(const char *path, struct rec *r, char *err, size_t len) {
+  if (r->size < sizeof(struct wsla_header)) {
     rec_close(r);
     return fail(err, len, "%s: could not be read", path);
   }

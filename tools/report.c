@@ -231,11 +231,11 @@ static const char *event_type_name(uint16_t t) {
   return t <= WSLA_EV_LAST && names[t] ? names[t] : "?";
 }
 
-static void print_json(const struct rec *r, const struct summary *s) {
+static void print_json(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char buf[256];
   struct json j;
-  json_begin(&j, stdout);
+  json_begin(&j, out);
   json_obj(&j, NULL);
   json_str(&j, "recording", r->path);
   json_bool(&j, "partial", r->partial);
@@ -721,12 +721,20 @@ int cmd_report(int argc, char **argv) {
   }
   struct summary s;
   summarise(&r, &s);
-  if (as_json) print_json(&r, &s);
+  if (as_json) print_json(stdout, &r, &s);
   else print_text(stdout, &r, &s);
   summary_free(&s);
   rec_close(&r);
   sym_close_all();
   return 0;
+}
+
+void report_rec(FILE *out, const struct rec *r, bool as_json) {
+  struct summary s;
+  summarise(r, &s);
+  if (as_json) print_json(out, r, &s);
+  else print_text(out, r, &s);
+  summary_free(&s);
 }
 
 int report_text(FILE *out, const char *path, char *err, size_t errlen) {

@@ -2,6 +2,7 @@
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -28,7 +29,11 @@ static const Dwfl_Callbacks callbacks = {
 static Dwfl_Module *module_for(const char *path) {
   for (size_t i = 0; i < modules_used; i++)
     if (!strcmp(modules[i].path, path)) return modules[i].mod;
-  if (modules_used == SYM_MODULES_MAX || access(path, R_OK) != 0) return NULL;
+  /* A hostile recording may name a FIFO or a device: only regular files. */
+  struct stat st;
+  if (modules_used == SYM_MODULES_MAX || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+      access(path, R_OK) != 0)
+    return NULL;
   struct sym_module *m = &modules[modules_used++];
   snprintf(m->path, sizeof m->path, "%s", path);
   m->dwfl = dwfl_begin(&callbacks);

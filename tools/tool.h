@@ -41,6 +41,11 @@ struct rec {
 /* Reads and checks path.  On failure returns -1 with one line in err. */
 int rec_open(const char *path, struct rec *r, char *err, size_t errlen);
 void rec_close(struct rec *r);
+/* The same checks on a recording already in memory: data comes from
+   malloc and is the rec's from now on, freed by rec_close (or here, on
+   failure).  path only names it in messages. */
+int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
+                   char *err, size_t errlen);
 
 /* "running", "exit", "signal" or "killed" (not ended, process gone). */
 const char *rec_end_state(const struct rec *r);
@@ -68,6 +73,9 @@ int cmd_top(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+
+/* The report of a recording already open, as text or JSON. */
+void report_rec(FILE *out, const struct rec *r, bool as_json);
 
 /* The text report of path, to out; -1 with one line in err if unreadable. */
 int report_text(FILE *out, const char *path, char *err, size_t errlen);

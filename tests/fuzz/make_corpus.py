@@ -1,0 +1,83 @@
+"""Remakes tests/fuzz/corpus: small recordings from the simulated GPU, compacted so the fuzzer's inputs stay short.
+
+Run from the source root after a build:  python3 tests/fuzz/make_corpus.py build
+Each seed is a real recording with its regions' capacities cut to what it
+used (modules, OOM records, ring), the layout recomputed: still a valid
+recording, a few KiB instead of half a MiB.
+"""
+import glob
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build"
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+out = os.path.join(root, "tests", "fuzz", "corpus")
+sim = os.path.join(root, build, "tests", "sim")
+clients = os.path.join(root, build, "tests", "clients")
+work = tempfile.mkdtemp()
+
+RUNS = [  # name, client, args, extra environment
+    ("exit", "crash", ["exit"], {}),
+    ("abort", "crash", ["abort"], {}),
+    ("oom", "crash", ["oom"], {}),
+    ("demo", "llm_like", [], {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500"}),
+    ("recovered", "llm_like", [], {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500",
+                                   "WSLALLOC_RECOVER": "1", "WSLALLOC_SPILL": "host"}),
+]
+
+
+def compact(blob):
+    u32 = lambda off: struct.unpack_from("<I", blob, off)[0]
+    u64 = lambda off: struct.unpack_from("<Q", blob, off)[0]
+    counters_off, module_off, oom_off, live_off, ring_off = (u64(32 + 8 * i) for i in range(5))
+    counters_size = u32(72)
+    live_cap = u64(96)
+    counters = blob[counters_off:counters_off + counters_size]
+    events_claimed, ooms_claimed = struct.unpack_from("<QQ", counters, 0)
+    modules_count = struct.unpack_from("<Q", counters, 64)[0]
+    ring_cap = 1
+    while ring_cap < max(events_claimed, 16):
+        ring_cap *= 2
+    module_cap = max(modules_count, 1)
+    oom_cap = max(min(ooms_claimed, u32(88)), 1)
+    parts = [
+        counters,
+        blob[module_off:module_off + 256 * module_cap],
+        blob[oom_off:oom_off + 128 * oom_cap],
+        blob[live_off:live_off + 64 * live_cap],
+        blob[ring_off:ring_off + 64 * ring_cap],  # seq < cap: slot = seq, as before
+    ]
+    offs, at = [], 4096
+    for p in parts:
+        offs.append(at)
+        at += len(p)
+    head = bytearray(blob[:4096])
+    struct.pack_into("<Q", head, 16, at)  # file_size
+    struct.pack_into("<5Q", head, 32, *offs)
+    struct.pack_into("<I", head, 80, module_cap)
+    struct.pack_into("<I", head, 88, oom_cap)
+    struct.pack_into("<Q", head, 112, ring_cap)
+    return bytes(head) + b"".join(parts)
+
+
+os.makedirs(out, exist_ok=True)
+for name, client, args, extra in RUNS:
+    d = os.path.join(work, name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WSLALLOC_", "WSLSIM_"))}
+    env.update({"LD_LIBRARY_PATH": f"{sim}/cuda13:{sim}/driver", "WSLALLOC_DIR": d,
+                "WSLALLOC_EVENTS": "1024", "WSLALLOC_LIVE_SLOTS": "64", "WSLALLOC_QUIET": "1",
+                "LD_PRELOAD": os.path.join(root, build, "shim", "libwslalloc.so"), **extra})
+    subprocess.run([os.path.join(clients, client), *args], env=env, capture_output=True)
+    rec = glob.glob(os.path.join(d, "*.wsla"))[0]
+    seed = compact(open(rec, "rb").read())
+    with open(os.path.join(out, name + ".wsla"), "wb") as f:
+        f.write(seed)
+    tool = os.path.join(root, build, "tools", "wslalloc")
+    check = subprocess.run([tool, "report", "--json", os.path.join(out, name + ".wsla")],
+                           capture_output=True, text=True)
+    if check.returncode != 0 or '"partial": true' in check.stdout:
+        sys.exit(f"{name}: the compacted seed does not read back whole: {check.stderr}")
+    print(f"{name}: {len(seed)} bytes")
