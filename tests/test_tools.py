@@ -144,7 +144,7 @@ equal(tool("plot", big.recordings()[0], "-o", big_svg).returncode, 0, "plot of 3
 check(os.path.getsize(big_svg) < 200_000, f"plot: thinned to the pixel ({os.path.getsize(big_svg)} bytes)")
 
 # Bad input.
-for args, words in ((["export", "-o", "x"], "--format csv or --format perfetto"),
+for args, words in ((["export", "-o", "x"], "--format csv, perfetto or memviz"),
                     (["export", "--format", "svg", "-o", "x"], "not svg"),
                     (["export", "--format", "csv"], "-o OUT is needed"),
                     (["ls", "extra"], "no arguments"),

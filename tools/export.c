@@ -1,14 +1,15 @@
-/* wslalloc export: a recording as RMM's CSV log or as a Chrome/Perfetto trace. */
+/* wslalloc export: a recording as RMM's CSV log, a Chrome/Perfetto trace, or a PyTorch memory_viz snapshot. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "tool.h"
 
 static const char *const usage =
-    "usage: wslalloc export --format csv|perfetto [FILE] -o OUT\n"
+    "usage: wslalloc export --format csv|perfetto|memviz [FILE] -o OUT\n"
     "\n"
     "  --format csv       RAPIDS RMM's logging columns (Thread,Time,Action,\n"
     "                     Pointer,Size,Stream): device allocations, frees and\n"
@@ -17,6 +18,10 @@ static const char *const usage =
     "                     this process's device memory, free memory and\n"
     "                     others' memory per device as counters, OOMs as\n"
     "                     instants\n"
+    "  --format memviz    a pickle that PyTorch's memory_viz page and\n"
+    "                     torch.cuda._memory_viz read: each device allocation\n"
+    "                     a segment, the timeline as its device traces, OOMs\n"
+    "                     with the free memory then\n"
     "  -o OUT             the file to write (- for stdout)\n"
     "FILE defaults to the newest recording in WSLALLOC_DIR.\n";
 
@@ -131,6 +136,184 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   fputs("\n]}\n", out);
 }
 
+
+/* --- A pickle, protocol 4, in the opcodes PyTorch's memory_viz page reads
+   (it cannot read protocol 5, nor memo-free framing it does not know). --- */
+enum {
+  PK_PROTO = 0x80, PK_STOP = '.', PK_MARK = '(', PK_EMPTY_DICT = '}',
+  PK_EMPTY_LIST = ']', PK_SETITEMS = 'u', PK_APPENDS = 'e', PK_BININT = 'J',
+  PK_LONG1 = 0x8a, PK_SHORT_BINUNICODE = 0x8c, PK_BINUNICODE = 'X',
+  PK_NEWTRUE = 0x88, PK_NEWFALSE = 0x89, PK_TUPLE2 = 0x86,
+};
+/* Python batches APPENDS by 1000; so do we: the page spreads each batch
+   into a call, and a call takes only so many arguments. */
+#define PK_BATCH 1000
+
+static void pk_str(FILE *o, const char *s) {
+  size_t n = strlen(s);
+  if (n < 256) {
+    fputc(PK_SHORT_BINUNICODE, o);
+    fputc((int)n, o);
+  } else {
+    fputc(PK_BINUNICODE, o);
+    for (int i = 0; i < 4; i++) fputc((int)(n >> (8 * i)) & 0xff, o);
+  }
+  fwrite(s, 1, n, o);
+}
+
+static void pk_int(FILE *o, int64_t v) {
+  if (v >= INT32_MIN && v <= INT32_MAX) {
+    fputc(PK_BININT, o);
+    for (int i = 0; i < 4; i++) fputc((int)((uint32_t)v >> (8 * i)) & 0xff, o);
+    return;
+  }
+  /* LONG1: little-endian two's complement, as few bytes as keep the sign. */
+  int n = 1;
+  while (n < 8 && !(v >= -(INT64_C(1) << (8 * n - 1)) && v < (INT64_C(1) << (8 * n - 1)))) n++;
+  fputc(PK_LONG1, o);
+  fputc(n, o);
+  for (int i = 0; i < n; i++) fputc((int)(((uint64_t)v >> (8 * i)) & 0xff), o);
+}
+
+static void pk_key_str(FILE *o, const char *k, const char *v) { pk_str(o, k), pk_str(o, v); }
+static void pk_key_int(FILE *o, const char *k, int64_t v) { pk_str(o, k), pk_int(o, v); }
+static void pk_dict(FILE *o) { fputc(PK_EMPTY_DICT, o), fputc(PK_MARK, o); }
+static void pk_dict_end(FILE *o) { fputc(PK_SETITEMS, o); }
+static void pk_list(FILE *o) { fputc(PK_EMPTY_LIST, o), fputc(PK_MARK, o); }
+static void pk_list_end(FILE *o) { fputc(PK_APPENDS, o); }
+/* Between items of a list: a new batch every PK_BATCH. */
+static void pk_list_next(FILE *o, uint64_t *items) {
+  if (++*items % PK_BATCH == 0) fputc(PK_APPENDS, o), fputc(PK_MARK, o);
+}
+
+/* The one frame a site gives: the function and line where the module's
+   symbols say, else module+offset. */
+static void pk_frames(FILE *o, const struct rec *r, uint64_t site) {
+  char where[256], fn[512];
+  rec_site_name(r, site, where, sizeof where);
+  rec_site_function(r, site, fn, sizeof fn);
+  pk_str(o, "frames");
+  pk_list(o);
+  pk_dict(o);
+  char *at = strstr(fn, " at ");
+  int line = 0;
+  if (at) {
+    char *colon = strrchr(at, ':');
+    if (colon) line = atoi(colon + 1), *colon = '\0';
+    *at = '\0';
+    pk_key_str(o, "filename", at + 4);
+  } else {
+    pk_key_str(o, "filename", where);
+  }
+  pk_key_int(o, "line", line);
+  pk_key_str(o, "name", fn[0] ? fn : where);
+  pk_dict_end(o);
+  pk_list_end(o);
+}
+
+static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
+                           const struct wsla_event *e, uint64_t addr, uint64_t size) {
+  pk_dict(o);
+  pk_key_str(o, "action", action);
+  pk_key_int(o, "addr", (int64_t)addr);
+  pk_key_int(o, "size", (int64_t)size);
+  pk_key_int(o, "stream", 0);
+  pk_key_int(o, "time_us", (int64_t)((r->hdr->start_realtime_ns + (int64_t)e->time_ns) / 1000));
+  if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1)
+    pk_key_int(o, "device_free", (int64_t)r->ooms[e->aux].free_bytes);
+  pk_frames(o, r, e->site);
+  pk_dict_end(o);
+}
+
+/* Each device allocation is a segment with one block that fills it: what
+   cudaMalloc hands out is what the device gives, with no caching allocator
+   between. Trace actions follow PyTorch's order for a segment's life. */
+static void write_memviz(FILE *out, const struct rec *r) {
+  struct progress pg = {r->nevents, r->nevents / 10};
+  int devices = 1;
+  for (uint64_t i = 0; i < r->nevents; i++)
+    if (device_event(&r->events[i]) && r->events[i].device + 1 > devices)
+      devices = r->events[i].device + 1;
+  fputc(PK_PROTO, out);
+  fputc(4, out);
+  pk_dict(out);
+
+  pk_str(out, "segments");
+  pk_list(out);
+  uint64_t items = 0;
+  for (uint64_t i = 0; i < r->live_count; i++) {
+    const struct wsla_live *l = &r->live[i];
+    if (!l->commit || l->device < 0 || l->device >= (int)WSLA_DEVICE_MAX ||
+        (l->flags & (WSLA_F_HOST | WSLA_F_VMM)))
+      continue;
+    pk_dict(out);
+    pk_key_int(out, "device", l->device);
+    pk_key_int(out, "address", (int64_t)l->addr);
+    pk_key_int(out, "total_size", (int64_t)l->size);
+    pk_key_int(out, "allocated_size", (int64_t)l->size);
+    pk_key_int(out, "active_size", (int64_t)l->size);
+    pk_key_int(out, "requested_size", (int64_t)l->size);
+    pk_key_int(out, "stream", 0);
+    pk_key_str(out, "segment_type", "large");
+    pk_str(out, "segment_pool_id");
+    pk_int(out, 0), pk_int(out, 0), fputc(PK_TUPLE2, out);
+    pk_str(out, "is_expandable");
+    fputc(PK_NEWFALSE, out);
+    pk_str(out, "frames");
+    pk_list(out), pk_list_end(out);
+    pk_str(out, "blocks");
+    pk_list(out);
+    pk_dict(out);
+    pk_key_int(out, "address", (int64_t)l->addr);
+    pk_key_int(out, "size", (int64_t)l->size);
+    pk_key_int(out, "requested_size", (int64_t)l->size);
+    pk_key_str(out, "state", "active_allocated");
+    pk_frames(out, r, l->site);
+    pk_dict_end(out);
+    pk_list_end(out);
+    pk_dict_end(out);
+    pk_list_next(out, &items);
+  }
+  pk_list_end(out);
+
+  pk_str(out, "device_traces");
+  pk_list(out);
+  for (int dev = 0; dev < devices; dev++) {
+    pk_list(out);
+    items = 0;
+    for (uint64_t i = 0; i < r->nevents; i++) {
+      if (dev == 0) tick(&pg, i);
+      const struct wsla_event *e = &r->events[i];
+      if (e->device != dev || (e->flags & WSLA_F_HOST)) continue;
+      bool vmm = e->flags & WSLA_F_VMM;
+      if (e->type == WSLA_EV_ALLOC && !vmm && e->addr) {
+        pk_trace_entry(out, r, "segment_alloc", e, e->addr, e->size), pk_list_next(out, &items);
+        pk_trace_entry(out, r, "alloc", e, e->addr, e->size), pk_list_next(out, &items);
+      } else if (e->type == WSLA_EV_FREE && !vmm && e->addr && e->size) {
+        pk_trace_entry(out, r, "free_requested", e, e->addr, e->size), pk_list_next(out, &items);
+        pk_trace_entry(out, r, "free_completed", e, e->addr, e->size), pk_list_next(out, &items);
+        pk_trace_entry(out, r, "segment_free", e, e->addr, e->size), pk_list_next(out, &items);
+      } else if (e->type == WSLA_EV_MAP) {
+        pk_trace_entry(out, r, "segment_map", e, e->addr, e->size), pk_list_next(out, &items);
+      } else if (e->type == WSLA_EV_UNMAP) {
+        pk_trace_entry(out, r, "segment_unmap", e, e->addr, e->size), pk_list_next(out, &items);
+      } else if (e->type == WSLA_EV_OOM) {
+        pk_trace_entry(out, r, "oom", e, 0, e->size), pk_list_next(out, &items);
+      }
+    }
+    pk_list_end(out);
+  }
+  pk_list_end(out);
+
+  pk_str(out, "allocator_settings");
+  pk_dict(out);
+  pk_key_str(out, "recorded_by", "libwslalloc (LD_PRELOAD), one segment per device allocation");
+  pk_key_str(out, "process", r->exe);
+  pk_dict_end(out);
+  pk_dict_end(out);
+  fputc(PK_STOP, out);
+}
+
 int cmd_export(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
@@ -144,8 +327,8 @@ int cmd_export(int argc, char **argv) {
     else if (c == 'h') return fputs(usage, stdout), 0;
     else return fputs(usage, stderr), 2;
   }
-  if (!format || (strcmp(format, "csv") && strcmp(format, "perfetto"))) {
-    fprintf(stderr, "wslalloc export: --format csv or --format perfetto%s%s\n%s",
+  if (!format || (strcmp(format, "csv") && strcmp(format, "perfetto") && strcmp(format, "memviz"))) {
+    fprintf(stderr, "wslalloc export: --format csv, perfetto or memviz%s%s\n%s",
             format ? ", not " : "", format ? format : "", usage);
     return 2;
   }
@@ -168,11 +351,13 @@ int cmd_export(int argc, char **argv) {
     fprintf(stderr, "wslalloc export: %" PRIu64 " events were lost to the ring; "
                     "the export begins with the oldest kept\n", r.events_lost);
   if (!strcmp(format, "csv")) write_csv(out, &r);
+  else if (!strcmp(format, "memviz")) write_memviz(out, &r);
   else write_perfetto(out, &r);
   int bad = ferror(out);
   if (out != stdout) bad |= fclose(out);
   else fflush(out);
   rec_close(&r);
+  sym_close_all();
   if (bad) return fprintf(stderr, "wslalloc export: writing %s failed\n", out_path), 1;
   return 0;
 }
