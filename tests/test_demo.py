@@ -54,6 +54,8 @@ equal(env["dev_dxg"], os.path.exists("/dev/dxg"), "environment: /dev/dxg")
 meminfo = dict(l.split(":", 1) for l in open("/proc/meminfo").read().splitlines())
 equal(env["memory_bytes"], int(meminfo["MemTotal"].split()[0]) * 1024, "environment: the machine's memory")
 equal(env["cuda_driver_version"], 13000, "environment: the driver's version")
+libs = [os.path.basename(x) for x in env["gpu_libraries"]]
+equal(libs, ["libcudart.so.13", "libcuda.so.1"], "environment: the GPU libraries it loaded")
 equal(env["gpus"], [{"index": 0, "name": "wslsim GPU 0", "total_bytes": 8 * GiB}], "environment: the GPU")
 text = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, text=True)
 check("likely cause: others" in text.stdout, "the text report gives the cause")
@@ -61,6 +63,12 @@ check("CUDA driver 13.0" in text.stdout and "GPU 0     wslsim GPU 0, 8.00 GiB" i
       "the text report names the driver and the GPU")
 check(f"       in must+" in text.stdout and f"at llm_like.c:{line}" in text.stdout,
       "the text report names the function")
+check("Libraries " in text.stdout and "libcudart.so.13" in text.stdout, "the text report names the libraries")
+check("\nOptions: all at their defaults\n" in text.stdout, "no option changed")
+check(re.search(r"^  0 +8\.00 GiB +6\.00 GiB +0\.4\d\d s ", text.stdout, re.M) is not None,
+      "the peak and when it happened")
+off_text = subprocess.run([TOOL, "report", off.recordings()[0]], capture_output=True, text=True).stdout
+check("\nOptions not at their defaults\n  WSLALLOC_PROBE=0\n" in off_text, "the option that was changed")
 check("Top call sites by peak live device memory" in text.stdout and "Top call sites by calls" in text.stdout,
       "the text report ranks sites both ways")
 check("the 20 events before it:" in text.stdout and "sample    device 0: 2.00 GiB free of 8.00 GiB" in text.stdout,

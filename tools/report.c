@@ -10,6 +10,7 @@
 
 #include "tool.h"
 #include "wslalloc/explain.h"
+#include "wslalloc/options.h"
 
 static const char *const usage =
     "usage: wslalloc report [--json] [FILE]\n"
@@ -231,6 +232,40 @@ static const char *event_type_name(uint16_t t) {
   return t <= WSLA_EV_LAST && names[t] ? names[t] : "?";
 }
 
+/* The GPU libraries the process had loaded (runtime, driver, NVML, HIP),
+   from the module map: which runtime a client really used, whatever it
+   was linked against. Calls each(path, ctx) for each. */
+static void gpu_libraries(const struct rec *r, void (*each)(const char *, void *), void *ctx) {
+  static const char *const names[] = {"libcudart.so", "libcuda.so", "libnvidia-ml.so",
+                                      "libamdhip64.so", "libcublas.so", "libcudnn.so"};
+  for (uint64_t i = 0; i < r->module_count; i++) {
+    const struct wsla_module *m = &r->modules[i];
+    if (m->commit != i + 1) continue;
+    char path[sizeof m->path + 1];
+    memcpy(path, m->path, sizeof m->path);
+    path[sizeof m->path] = '\0';
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++)
+      if (!strncmp(base, names[k], strlen(names[k]))) {
+        each(path, ctx);
+        break;
+      }
+  }
+}
+
+static void library_json(const char *path, void *ctx) { json_str(ctx, NULL, path); }
+
+struct library_lines {
+  FILE *out;
+  int shown;
+};
+
+static void library_text(const char *path, void *ctx) {
+  struct library_lines *l = ctx;
+  fprintf(l->out, "%s %s\n", l->shown++ ? "         " : "Libraries", path);
+}
+
 static void print_json(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char buf[256];
@@ -281,6 +316,9 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
       if (bar) json_u64(&j, "total_bytes", strtoull(bar + 1, NULL, 10));
       json_end_obj(&j);
     }
+    json_end_arr(&j);
+    json_arr(&j, "gpu_libraries");
+    gpu_libraries(r, library_json, &j);
     json_end_arr(&j);
   }
   json_end_obj(&j);
@@ -481,6 +519,44 @@ static const char *signal_name(int sig) {
   }
 }
 
+/* The options the process ran with that differ from the defaults (the
+   recordings folder aside): what changed its behaviour. */
+static void print_options(FILE *out, const struct rec *r) {
+  struct wsla_options defaults;
+  memset(&defaults, 0, sizeof defaults);
+  for (size_t i = 0; i < wsla_option_count; i++)
+    wsla_option_parse(&wsla_option_table[i], wsla_option_table[i].def, &defaults);
+  char def_lines[WSLA_OPTIONS_MAX + 1];
+  wsla_options_format(&defaults, def_lines, sizeof def_lines);
+  int changed = 0;
+  for (const char *at = r->options; *at;) {
+    size_t n = strcspn(at, "\n");
+    bool is_dir = !strncmp(at, "WSLALLOC_DIR=", 13);
+    bool is_default = false;
+    for (const char *d = def_lines; *d && !is_default;) {
+      size_t m = strcspn(d, "\n");
+      is_default = m == n && !strncmp(d, at, n);
+      d += m + (d[m] ? 1 : 0);
+    }
+    if (!is_dir && !is_default) {
+      if (!changed++) fprintf(out, "\nOptions not at their defaults\n");
+      fprintf(out, "  %.*s", (int)n, at);
+      const char *eq = memchr(at, '=', n);
+      for (size_t i = 0; eq && i < wsla_option_count; i++) {
+        const struct wsla_option_desc *o = &wsla_option_table[i];
+        if (o->type != WSLA_OPT_SIZE || strncmp(o->name, at, (size_t)(eq - at)) ||
+            o->name[eq - at])
+          continue;
+        char sz[32];
+        fprintf(out, " (%s)", fmt_size(strtoull(eq + 1, NULL, 10), sz, sizeof sz));
+      }
+      fprintf(out, "\n");
+    }
+    at += n + (at[n] ? 1 : 0);
+  }
+  if (!changed) fprintf(out, "\nOptions: all at their defaults\n");
+}
+
 static void print_text(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char a[32], b[32], c[32], d2[32], buf[256];
@@ -514,6 +590,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
                 bar ? fmt_size(strtoull(bar + 1, NULL, 10), m, sizeof m) : "?");
       }
     }
+    struct library_lines libs = {out, 0};
+    gpu_libraries(r, library_text, &libs);
   }
   const char *end = rec_end_state(r);
   if (!strcmp(end, "exit"))
@@ -534,12 +612,14 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     const struct wsla_device_counters *d = &r->ctr->dev[i];
     if (!device_used(d)) continue;
     if (!any)
-      fprintf(out, "  %-6s %-12s %-12s %-12s %-10s %s\n", "device", "total", "peak",
-             "live now", "allocs", "OOMs");
+      fprintf(out, "  %-6s %-12s %-12s %-10s %-12s %-10s %s\n", "device", "total", "peak",
+             "at", "live now", "allocs", "OOMs");
     any = true;
-    fprintf(out, "  %-6u %-12s %-12s %-12s %-10" PRIu64 " %" PRIu64 "\n", i,
+    char at[32];
+    snprintf(at, sizeof at, "%.3f s", seconds(d->peak_time_ns));
+    fprintf(out, "  %-6u %-12s %-12s %-10s %-12s %-10" PRIu64 " %" PRIu64 "\n", i,
            d->total_bytes ? fmt_size(d->total_bytes, a, sizeof a) : "?",
-           fmt_size(d->peak_bytes, b, sizeof b),
+           fmt_size(d->peak_bytes, b, sizeof b), at,
            fmt_size(d->live_bytes, c, sizeof c), d->live_allocs, d->ooms);
   }
   if (!any) fprintf(out, "  none allocated\n");
@@ -686,6 +766,7 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     fprintf(out, "; %" PRIu64 " frees of memory allocated elsewhere",
            r->ctr->untracked_frees);
   fprintf(out, "\n");
+  print_options(out, r);
 }
 
 int cmd_report(int argc, char **argv) {
