@@ -115,6 +115,24 @@ check(any(e["ph"] == "C" and e["name"] == "device 0: others and the driver" for 
 ooms = [e for e in events if e["ph"] == "i"]
 check(len(ooms) == 1 and ooms[0]["s"] == "g" and "cudaMalloc" in ooms[0]["name"], "perfetto: the OOM instant")
 check(any(e["ph"] == "M" and e["name"] == "process_name" for e in events), "perfetto: the process named")
+# A window: --from starts at the level the earlier events left, --to ends it.
+# In llm_like the compute buffer is swapped at 0.2 s and 0.4 s, the OOM at 0.6 s.
+win = os.path.join(tempfile.mkdtemp(), "window.json")
+equal(tool("export", "--format", "perfetto", r.recordings()[0], "-o", win, "--from", "0.1",
+           "--to", "0.3").returncode, 0, "perfetto window: status")
+wev = json.load(open(win))["traceEvents"]
+wlive = [e for e in wev if e["ph"] == "C" and e["name"] == "device 0: this process"]
+check(wlive and all(100_000 <= e["ts"] <= 300_000 for e in wlive), "perfetto --from/--to: only the window")
+equal([e["args"]["bytes"] for e in wlive], [5632 << 20, 5888 << 20],
+      "perfetto --from: the levels, counted on from before the window")
+check(not [e for e in wev if e["ph"] == "i"], "perfetto --to: the OOM after the window left out")
+wcsv = os.path.join(tempfile.mkdtemp(), "window.csv")
+equal(tool("export", "--format", "csv", r.recordings()[0], "-o", wcsv, "--from", "0.1", "--to", "0.3").returncode,
+      0, "csv window: status")
+equal([x["Action"] for x in csv.DictReader(open(wcsv))], ["free", "allocate"], "csv --from/--to: the swap at 0.2 s")
+for bad_window, words in ((["--from", "x"], "not a number of seconds"), (["--from", "2", "--to", "1"], "--to must come after")):
+    b = tool("export", "--format", "csv", r.recordings()[0], "-o", wcsv, *bad_window)
+    check(b.returncode == 2 and words in b.stderr, f"export {bad_window}: refused ({b.stderr.strip()})")
 
 # Plot: SVG a browser draws, the OOM marked, long recordings thinned.
 import xml.etree.ElementTree as ET

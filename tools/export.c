@@ -9,7 +9,7 @@
 #include "tool.h"
 
 static const char *const usage =
-    "usage: wslalloc export --format csv|perfetto|memviz [FILE] -o OUT\n"
+    "usage: wslalloc export --format csv|perfetto|memviz [FILE] -o OUT [--from S] [--to S]\n"
     "\n"
     "  --format csv       RAPIDS RMM's logging columns (Thread,Time,Action,\n"
     "                     Pointer,Size,Stream): device allocations, frees and\n"
@@ -23,6 +23,9 @@ static const char *const usage =
     "                     a segment, the timeline as its device traces, OOMs\n"
     "                     with the free memory then\n"
     "  -o OUT             the file to write (- for stdout)\n"
+    "  --from S, --to S   only the events in this window, in seconds after the\n"
+    "                     process started (memviz's segments stay those live\n"
+    "                     at the end)\n"
     "FILE defaults to the newest recording in WSLALLOC_DIR.\n";
 
 /* Events that are device memory as a client sees it. */
@@ -30,6 +33,9 @@ static bool device_event(const struct wsla_event *e) {
   return e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX &&
          !(e->flags & (WSLA_F_HOST | WSLA_F_VMM));
 }
+
+/* --to: events after this event-time are not written. */
+static uint64_t export_until_ns = UINT64_MAX;
 
 struct progress {
   uint64_t total, next;
@@ -49,6 +55,7 @@ static void write_csv(FILE *out, const struct rec *r) {
   for (uint64_t i = 0; i < r->nevents; i++) {
     tick(&pg, i);
     const struct wsla_event *e = &r->events[i];
+    if (e->time_ns > export_until_ns) break;
     const char *action = e->type == WSLA_EV_ALLOC   ? "allocate"
                          : e->type == WSLA_EV_FREE  ? "free"
                          : e->type == WSLA_EV_OOM ? "allocate failure"
@@ -114,6 +121,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   for (uint64_t i = 0; i < r->nevents; i++) {
     tick(&pg, i);
     const struct wsla_event *e = &r->events[i];
+    if (e->time_ns > export_until_ns) break;
     uint64_t ts = e->time_ns / 1000;
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
       live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
@@ -284,6 +292,7 @@ static void write_memviz(FILE *out, const struct rec *r) {
     for (uint64_t i = 0; i < r->nevents; i++) {
       if (dev == 0) tick(&pg, i);
       const struct wsla_event *e = &r->events[i];
+      if (e->time_ns > export_until_ns) break;
       if (e->device != dev || (e->flags & WSLA_F_HOST)) continue;
       bool vmm = e->flags & WSLA_F_VMM;
       if (e->type == WSLA_EV_ALLOC && !vmm && e->addr) {
@@ -317,13 +326,24 @@ static void write_memviz(FILE *out, const struct rec *r) {
 int cmd_export(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
+      {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
       {"help", no_argument, NULL, 'h'}, {0}};
+  double from = -1, to = -1;
   const char *format = NULL, *out_path = NULL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
     if (c == 'f') format = optarg;
     else if (c == 'o') out_path = optarg;
+    else if (c == 'F' || c == 'T') {
+      char *end;
+      double v = strtod(optarg, &end);
+      if (end == optarg || *end || !(v >= 0 && v < 1e9))
+        return fprintf(stderr, "wslalloc export: --%s %s: not a number of seconds\n",
+                       c == 'F' ? "from" : "to", optarg), 2;
+      if (c == 'F') from = v;
+      else to = v;
+    }
     else if (c == 'h') return fputs(usage, stdout), 0;
     else return fputs(usage, stderr), 2;
   }
@@ -333,6 +353,8 @@ int cmd_export(int argc, char **argv) {
     return 2;
   }
   if (!out_path) return fprintf(stderr, "wslalloc export: -o OUT is needed\n%s", usage), 2;
+  if (from >= 0 && to >= 0 && to <= from)
+    return fprintf(stderr, "wslalloc export: --to must come after --from\n"), 2;
   if (argc - optind > 1) return fprintf(stderr, "wslalloc export: one FILE at most\n%s", usage), 2;
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
@@ -341,6 +363,13 @@ int cmd_export(int argc, char **argv) {
   struct rec r;
   if (rec_open(path, &r, err, sizeof err) != 0)
     return fprintf(stderr, "wslalloc export: %s\n", err), 1;
+  if (from > 0) { /* the events before the window go; the levels they set stay */
+    uint64_t t0 = (uint64_t)(from * 1e9), first = 0;
+    while (first < r.nevents && r.events[first].time_ns < t0) first++;
+    memmove(r.events, r.events + first, (r.nevents - first) * sizeof *r.events);
+    r.nevents -= first;
+  }
+  if (to >= 0) export_until_ns = (uint64_t)(to * 1e9);
   FILE *out = strcmp(out_path, "-") ? fopen(out_path, "w") : stdout;
   if (!out) {
     fprintf(stderr, "wslalloc export: %s: %s\n", out_path, strerror(errno));
