@@ -160,6 +160,25 @@ big = run("threads", ["8", "20000"])
 big_svg = os.path.join(tempfile.mkdtemp(), "big.svg")
 equal(tool("plot", big.recordings()[0], "-o", big_svg).returncode, 0, "plot of 320k events")
 check(os.path.getsize(big_svg) < 200_000, f"plot: thinned to the pixel ({os.path.getsize(big_svg)} bytes)")
+# Perfetto from the same 320k events: thinned, yet the peak and the end exact.
+big_rep = big.report()["devices"][0]
+thin_path = os.path.join(tempfile.mkdtemp(), "thin.json")
+t = tool("export", "--format", "perfetto", big.recordings()[0], "-o", thin_path)
+equal(t.returncode, 0, "perfetto thinned: status")
+check("thinned to" in t.stderr, f"perfetto: says it thinned: {t.stderr}")
+thin = [e for e in json.load(open(thin_path))["traceEvents"] if e["ph"] == "C" and e["name"] == "device 0: this process"]
+check(len(thin) <= 200_000, f"perfetto: at most two points a bucket ({len(thin)})")
+equal(max(e["args"]["bytes"] for e in thin), big_rep["peak_bytes"], "perfetto thinned: the peak kept")
+equal(thin[-1]["args"]["bytes"], big_rep["live_bytes"], "perfetto thinned: the end level kept")
+every = os.path.join(tempfile.mkdtemp(), "every.json")
+equal(tool("export", "--format", "perfetto", big.recordings()[0], "-o", every, "--all-points").returncode, 0,
+      "perfetto --all-points: status")
+n_every = sum(1 for e in json.load(open(every))["traceEvents"] if e["ph"] == "C" and e["name"] == "device 0: this process")
+big_csv = os.path.join(tempfile.mkdtemp(), "big.csv")
+equal(tool("export", "--format", "csv", big.recordings()[0], "-o", big_csv).returncode, 0, "csv of 320k events")
+kept = sum(1 for x in csv.DictReader(open(big_csv)) if x["Action"] in ("allocate", "free"))
+check(kept > 200_000, f"most of the ring's events are device allocations and frees ({kept})")
+equal(n_every, kept, "perfetto --all-points: every change the ring kept")
 
 # Bad input.
 for args, words in ((["export", "-o", "x"], "--format csv, perfetto or memviz"),

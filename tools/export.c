@@ -23,6 +23,9 @@ static const char *const usage =
     "                     a segment, the timeline as its device traces, OOMs\n"
     "                     with the free memory then\n"
     "  -o OUT             the file to write (- for stdout)\n"
+    "  --all-points       perfetto: every change of live memory; by default the\n"
+    "                     series is thinned to 100000 buckets across the window,\n"
+    "                     each keeping its peak and its last level\n"
     "  --from S, --to S   only the events in this window, in seconds after the\n"
     "                     process started (memviz's segments stay those live\n"
     "                     at the end)\n"
@@ -36,6 +39,8 @@ static bool device_event(const struct wsla_event *e) {
 
 /* --to: events after this event-time are not written. */
 static uint64_t export_until_ns = UINT64_MAX;
+/* Perfetto's live series: buckets across the window, 0 for every point. */
+static uint64_t export_buckets = 100000;
 
 struct progress {
   uint64_t total, next;
@@ -117,6 +122,19 @@ static void write_perfetto(FILE *out, const struct rec *r) {
     if (e->type == WSLA_EV_ALLOC) live[e->device] -= (int64_t)e->size;
     if (e->type == WSLA_EV_FREE) live[e->device] += (int64_t)e->size;
   }
+  /* Thinning: the window is cut into buckets, and each device's live
+     series gives at most its highest and its last point in each; peaks and
+     the level at every bucket's end survive, and Chrome's limit of some
+     600k events is kept clear of. */
+  uint64_t t_first = r->nevents ? r->events[0].time_ns : 0, t_last = t_first;
+  for (uint64_t i = 0; i < r->nevents && r->events[i].time_ns <= export_until_ns; i++)
+    t_last = r->events[i].time_ns;
+  uint64_t span = t_last - t_first + 1;
+  struct bucket {
+    uint64_t index, peak, peak_ts, last, last_ts;
+    bool open;
+  } bucket[WSLA_DEVICE_MAX] = {{0}};
+  uint64_t points = 0, changes = 0;
   struct progress pg = {r->nevents, r->nevents / 10};
   for (uint64_t i = 0; i < r->nevents; i++) {
     tick(&pg, i);
@@ -125,8 +143,26 @@ static void write_perfetto(FILE *out, const struct rec *r) {
     uint64_t ts = e->time_ns / 1000;
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
       live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
-      counter(out, &first, pid, "this process", (unsigned)e->device, ts,
-              live[e->device] > 0 ? (uint64_t)live[e->device] : 0);
+      uint64_t level = live[e->device] > 0 ? (uint64_t)live[e->device] : 0;
+      changes++;
+      if (!export_buckets) {
+        counter(out, &first, pid, "this process", (unsigned)e->device, ts, level);
+        points++;
+        continue;
+      }
+      struct bucket *bk = &bucket[e->device];
+      uint64_t index = (unsigned __int128)(e->time_ns - t_first) * export_buckets / span;
+      if (bk->open && index != bk->index) {
+        counter(out, &first, pid, "this process", (unsigned)e->device, bk->peak_ts, bk->peak);
+        points++;
+        if (bk->last_ts != bk->peak_ts) {
+          counter(out, &first, pid, "this process", (unsigned)e->device, bk->last_ts, bk->last);
+          points++;
+        }
+        bk->open = false;
+      }
+      if (!bk->open || level > bk->peak) bk->peak = level, bk->peak_ts = ts;
+      bk->index = index, bk->last = level, bk->last_ts = ts, bk->open = true;
     } else if (e->type == WSLA_EV_SAMPLE && e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX) {
       uint64_t free_b = e->addr, total = e->size, own = e->aux;
       uint64_t used = total > free_b ? total - free_b : 0;
@@ -141,7 +177,20 @@ static void write_perfetto(FILE *out, const struct rec *r) {
               pid, e->tid, ts, api ? api : "allocation", e->size, e->device, e->size);
     }
   }
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+    struct bucket *bk = &bucket[d];
+    if (!bk->open) continue;
+    counter(out, &first, pid, "this process", d, bk->peak_ts, bk->peak);
+    points++;
+    if (bk->last_ts != bk->peak_ts) {
+      counter(out, &first, pid, "this process", d, bk->last_ts, bk->last);
+      points++;
+    }
+  }
   fputs("\n]}\n", out);
+  if (points < changes)
+    fprintf(stderr, "wslalloc export: %" PRIu64 " changes of live memory thinned to %" PRIu64
+                    " points, peaks kept (--all-points for every one)\n", changes, points);
 }
 
 
@@ -327,6 +376,7 @@ int cmd_export(int argc, char **argv) {
   static const struct option longopts[] = {
       {"format", required_argument, NULL, 'f'}, {"output", required_argument, NULL, 'o'},
       {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
+      {"all-points", no_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'}, {0}};
   double from = -1, to = -1;
   const char *format = NULL, *out_path = NULL;
@@ -335,6 +385,7 @@ int cmd_export(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
     if (c == 'f') format = optarg;
     else if (c == 'o') out_path = optarg;
+    else if (c == 'A') export_buckets = 0;
     else if (c == 'F' || c == 'T') {
       char *end;
       double v = strtod(optarg, &end);
