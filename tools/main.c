@@ -22,6 +22,8 @@ static const char *const usage =
     "  export --format csv|perfetto|memviz [FILE] -o OUT\n"
     "                           for RMM's replay, ui.perfetto.dev, or\n"
     "                           PyTorch's memory_viz\n"
+    "  replay FILE [--limit SIZE] [--recover]\n"
+    "                           re-run a recording's allocations here\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
     "  version                  the version and recording format\n"
     "\n"
@@ -62,6 +64,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "ls")) return cmd_ls(argc - 1, argv + 1);
   if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
   if (!strcmp(cmd, "top")) return cmd_top(argc - 1, argv + 1);
+  if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);

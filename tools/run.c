@@ -55,7 +55,7 @@ static const struct {
 
 /* The library beside this program: the build tree's shim/, or the install
    tree's library directory. */
-static int find_library(char *out, size_t len) {
+int tool_find_library(char *out, size_t len) {
   char exe[2048];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (n <= 0) return -1;
@@ -80,7 +80,7 @@ static int find_library(char *out, size_t len) {
 
 /* Puts lib first in LD_PRELOAD, ahead of what is there, except a sanitizer
    runtime, which refuses to start anywhere but first. */
-static void set_preload(const char *lib) {
+void tool_set_preload(const char *lib) {
   const char *old = getenv("LD_PRELOAD");
   char preload[8192];
   if (!old || !*old) {
@@ -223,7 +223,7 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "wslalloc run: no command given\n%s", usage);
     return 2;
   }
-  if (!lib[0] && find_library(lib, sizeof lib) != 0) {
+  if (!lib[0] && tool_find_library(lib, sizeof lib) != 0) {
     fprintf(stderr, "wslalloc run: cannot find libwslalloc.so beside this "
                     "program; name it with --lib PATH\n");
     return 2;
@@ -232,7 +232,7 @@ int cmd_run(int argc, char **argv) {
     fprintf(stderr, "wslalloc run: %s: %s\n", lib, strerror(errno));
     return 2;
   }
-  set_preload(lib);
+  tool_set_preload(lib);
 
   struct wsla_options opts;
   wsla_options_load(&opts, NULL);

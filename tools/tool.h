@@ -70,6 +70,12 @@ int cmd_run(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+
+/* libwslalloc.so beside this program (build or install tree); -1 if none. */
+int tool_find_library(char *out, size_t len);
+/* Puts lib into LD_PRELOAD for the programs this one starts. */
+void tool_set_preload(const char *lib);
 int cmd_export(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

@@ -1,0 +1,488 @@
+/* wslalloc replay: a recording's (or RMM log's) allocations, re-run against this machine's CUDA runtime. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uthash.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+static const char *const usage =
+    "usage: wslalloc replay FILE [--json] [--limit SIZE] [--recover]\n"
+    "                       [--failures skip|reproduce] [--speed N|max]\n"
+    "\n"
+    "Re-runs the allocations of FILE, a wslalloc recording or a RAPIDS RMM\n"
+    "log (CSV), against the CUDA runtime this machine loads: a real GPU, or\n"
+    "the simulated one through LD_LIBRARY_PATH.  Events run in the order they\n"
+    "were recorded, which keeps each thread's own order; pointers are mapped\n"
+    "to the new allocations; device memory with cudaMalloc, pinned memory\n"
+    "with cudaMallocHost.  It reports whether and where memory ran out, the\n"
+    "time per call by API and size, and the peak per device.\n"
+    "\n"
+    "  --limit SIZE        replay under WSLALLOC_LIMIT=SIZE (\"does it fit on\n"
+    "                      16 GiB?\"): the library is preloaded for the replay\n"
+    "  --recover           replay with WSLALLOC_RECOVER=1, the recovery ladder\n"
+    "  --failures skip     recorded failed allocations are left out (default)\n"
+    "  --failures reproduce  they are tried again\n"
+    "  --speed max         no waiting between calls (default)\n"
+    "  --speed N           the recorded gaps between calls, N times faster\n"
+    "  --json              machine-readable output\n"
+    "\n"
+    "Exit status: 0 if every allocation succeeded, 3 if memory ran out, 1 if\n"
+    "the replay could not run, 2 for bad arguments.\n";
+
+/* cudaErrorMemoryAllocation: the runtime's out-of-memory code. */
+#define CUDA_ERROR_MEMORY_ALLOCATION 2
+
+typedef int (*alloc_fn)(void **, size_t);
+typedef int (*free_fn)(void *);
+typedef int (*set_device_fn)(int);
+typedef int (*mem_info_fn)(size_t *, size_t *);
+typedef int (*last_error_fn)(void);
+
+struct runtime {
+  void *lib;
+  alloc_fn malloc_device, malloc_host;
+  free_fn free_device, free_host;
+  set_device_fn set_device;
+  mem_info_fn mem_info;
+  last_error_fn last_error;
+};
+
+/* One call to make: from the recording's events or an RMM log's rows. */
+struct step {
+  uint64_t time_ns;
+  uint64_t addr; /* the recorded pointer, the key of the mapping */
+  uint64_t size;
+  uint32_t tid;
+  int16_t device;
+  bool is_alloc, host, recorded_failure;
+  uint16_t api;
+  uint64_t index; /* in the recording's kept events, or the log's row */
+};
+
+struct mapping {
+  uint64_t recorded;
+  void *now;
+  uint64_t size;
+  int16_t device;
+  bool host;
+  UT_hash_handle hh;
+};
+
+#define SIZE_CLASSES 4
+static const char *const size_class_names[SIZE_CLASSES] = {"< 1 MiB", "1-64 MiB", "64 MiB-1 GiB",
+                                                           ">= 1 GiB"};
+static int size_class(uint64_t size) {
+  return size < (1u << 20) ? 0 : size < (64u << 20) ? 1 : size < (1u << 30) ? 2 : 3;
+}
+
+struct timing {
+  uint64_t calls, ns;
+};
+
+struct replay_oom {
+  struct step step;
+  uint64_t free_bytes, total_bytes;
+  int error;
+};
+
+static int load_runtime(struct runtime *rt, char *err, size_t len) {
+  static const char *const names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
+  for (size_t i = 0; i < sizeof names / sizeof *names && !rt->lib; i++)
+    rt->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!rt->lib) {
+    snprintf(err, len, "no CUDA runtime (libcudart.so.13 or .12) could be loaded: %s; "
+             "for the simulated GPU, put build/tests/sim/cuda13 and build/tests/sim/driver "
+             "on LD_LIBRARY_PATH", dlerror());
+    return -1;
+  }
+  *(void **)&rt->malloc_device = dlsym(rt->lib, "cudaMalloc");
+  *(void **)&rt->malloc_host = dlsym(rt->lib, "cudaMallocHost");
+  *(void **)&rt->free_device = dlsym(rt->lib, "cudaFree");
+  *(void **)&rt->free_host = dlsym(rt->lib, "cudaFreeHost");
+  *(void **)&rt->set_device = dlsym(rt->lib, "cudaSetDevice");
+  *(void **)&rt->mem_info = dlsym(rt->lib, "cudaMemGetInfo");
+  *(void **)&rt->last_error = dlsym(rt->lib, "cudaGetLastError");
+  if (!rt->malloc_device || !rt->malloc_host || !rt->free_device || !rt->free_host ||
+      !rt->set_device || !rt->mem_info || !rt->last_error) {
+    snprintf(err, len, "the CUDA runtime lacks cudaMalloc, cudaFree or their kin");
+    return -1;
+  }
+  return 0;
+}
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool host_api(uint16_t api) {
+  switch (api) {
+  case WSLA_API_cudaMallocHost: case WSLA_API_cudaHostAlloc: case WSLA_API_cudaFreeHost:
+  case WSLA_API_hipHostMalloc: case WSLA_API_hipHostFree: case WSLA_API_hipMallocHost:
+  case WSLA_API_hipFreeHost: case WSLA_API_cuMemAllocHost_v2: case WSLA_API_cuMemHostAlloc:
+  case WSLA_API_cuMemFreeHost:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* The steps of a recording: allocations and frees of memory this runtime
+   can allocate (device and pinned; registrations and VMM are left out). */
+static size_t steps_of_recording(const struct rec *r, struct step *out) {
+  size_t n = 0;
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->flags & (WSLA_F_REGISTER | WSLA_F_VMM | WSLA_F_UNTRACKED)) continue;
+    bool alloc = e->type == WSLA_EV_ALLOC, oom = e->type == WSLA_EV_OOM;
+    if (!alloc && !oom && e->type != WSLA_EV_FREE) continue;
+    if (e->type == WSLA_EV_FREE && !e->addr) continue;
+    bool host = (e->flags & WSLA_F_HOST) || host_api(e->api);
+    out[n++] = (struct step){.time_ns = e->time_ns, .addr = e->addr, .size = e->size,
+                             .tid = e->tid, .device = host ? -1 : e->device,
+                             .is_alloc = alloc || oom, .host = host,
+                             .recorded_failure = oom, .api = e->api, .index = i};
+  }
+  return n;
+}
+
+/* An RMM log: Thread,Time,Action,Pointer,Size,Stream; NULL and a message if
+   it is not one. */
+static struct step *steps_of_csv(const char *path, size_t *count, char *err, size_t len) {
+  FILE *f = fopen(path, "r");
+  if (!f) return snprintf(err, len, "%s: %s", path, strerror(errno)), NULL;
+  char line[512];
+  if (!fgets(line, sizeof line, f) || strncmp(line, "Thread,Time,Action,Pointer,Size,Stream", 38)) {
+    fclose(f);
+    snprintf(err, len, "%s: not a wslalloc recording nor an RMM log (its first line is not "
+             "Thread,Time,Action,Pointer,Size,Stream)", path);
+    return NULL;
+  }
+  size_t cap = 1024, n = 0;
+  struct step *steps = malloc(cap * sizeof *steps);
+  uint64_t row = 0, first_ns = 0;
+  while (steps && fgets(line, sizeof line, f)) {
+    row++;
+    unsigned tid, hh, mm;
+    double sec;
+    char action[32], pointer[40];
+    unsigned long long size;
+    if (sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu", &tid, &hh, &mm, &sec, action, pointer,
+               &size) != 7) {
+      snprintf(err, len, "%s: row %" PRIu64 " is not Thread,Time,Action,Pointer,Size,Stream: %.60s",
+               path, row + 1, line);
+      free(steps);
+      fclose(f);
+      return NULL;
+    }
+    if (n == cap) {
+      struct step *more = realloc(steps, (cap *= 2) * sizeof *steps);
+      if (!more) break;
+      steps = more;
+    }
+    uint64_t t = (uint64_t)((hh * 3600.0 + mm * 60.0 + sec) * 1e9);
+    if (n == 0) first_ns = t;
+    bool alloc = !strcmp(action, "allocate"), failed = !strcmp(action, "allocate failure");
+    if (!alloc && !failed && strcmp(action, "free")) continue;
+    steps[n++] = (struct step){.time_ns = t >= first_ns ? t - first_ns : 0,
+                               .addr = strtoull(pointer, NULL, 16), .size = size, .tid = tid,
+                               .device = 0, .is_alloc = alloc || failed,
+                               .recorded_failure = failed,
+                               .api = alloc || failed ? WSLA_API_cudaMalloc : WSLA_API_cudaFree,
+                               .index = row};
+  }
+  fclose(f);
+  if (!steps) return snprintf(err, len, "out of memory reading %s", path), NULL;
+  *count = n;
+  return steps;
+}
+
+int cmd_replay(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"json", no_argument, NULL, 'j'},          {"limit", required_argument, NULL, 'l'},
+      {"recover", no_argument, NULL, 'r'},       {"failures", required_argument, NULL, 'f'},
+      {"speed", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
+      {0}};
+  bool as_json = false, recover = false, reproduce = false;
+  const char *limit = NULL;
+  double speed = 0; /* 0: as fast as it goes */
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+    if (c == 'j') as_json = true;
+    else if (c == 'l') limit = optarg;
+    else if (c == 'r') recover = true;
+    else if (c == 'f') {
+      if (!strcmp(optarg, "reproduce")) reproduce = true;
+      else if (strcmp(optarg, "skip"))
+        return fprintf(stderr, "wslalloc replay: --failures skip or reproduce, not %s\n", optarg), 2;
+    } else if (c == 's') {
+      char *end;
+      if (!strcmp(optarg, "max")) speed = 0;
+      else if ((speed = strtod(optarg, &end)) <= 0 || *end || end == optarg)
+        return fprintf(stderr, "wslalloc replay: --speed wants max or a factor above 0, not %s\n",
+                       optarg), 2;
+    } else if (c == 'h') return fputs(usage, stdout), 0;
+    else return fputs(usage, stderr), 2;
+  }
+  if (argc - optind != 1) return fprintf(stderr, "wslalloc replay: one FILE\n%s", usage), 2;
+  const char *path = argv[optind];
+  if (limit) {
+    struct wsla_options probe;
+    const struct wsla_option_desc *o = NULL;
+    for (size_t i = 0; i < wsla_option_count; i++)
+      if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) o = &wsla_option_table[i];
+    if (!o || wsla_option_parse(o, limit, &probe) != 0)
+      return fprintf(stderr, "wslalloc replay: --limit %s: not a size (such as 16G or 512M)\n",
+                     limit), 2;
+  }
+
+  /* The limit and the ladder are the library's: run again with it preloaded. */
+  if ((limit || recover) && !getenv("WSLA_REPLAY_PRELOADED")) {
+    char lib[4096];
+    if (tool_find_library(lib, sizeof lib) != 0)
+      return fprintf(stderr, "wslalloc replay: libwslalloc.so not found beside wslalloc\n"), 1;
+    tool_set_preload(lib);
+    if (limit) setenv("WSLALLOC_LIMIT", limit, 1);
+    if (recover) setenv("WSLALLOC_RECOVER", "1", 1);
+    setenv("WSLALLOC_QUIET", "1", 0);
+    setenv("WSLA_REPLAY_PRELOADED", "1", 1);
+    execv("/proc/self/exe", argv - 1);
+    return fprintf(stderr, "wslalloc replay: cannot run again with the library: %s\n",
+                   strerror(errno)), 1;
+  }
+
+  char err[4400];
+  struct step *steps = NULL;
+  size_t nsteps = 0;
+  struct rec r;
+  bool have_rec = false;
+  size_t l = strlen(path);
+  if (l > 4 && !strcmp(path + l - 4, ".csv")) {
+    if (!(steps = steps_of_csv(path, &nsteps, err, sizeof err)))
+      return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
+  } else {
+    if (rec_open(path, &r, err, sizeof err) != 0)
+      return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
+    have_rec = true;
+    steps = malloc((r.nevents ? r.nevents : 1) * sizeof *steps);
+    if (!steps) return rec_close(&r), fprintf(stderr, "wslalloc replay: out of memory\n"), 1;
+    nsteps = steps_of_recording(&r, steps);
+    if (r.events_lost)
+      fprintf(stderr, "wslalloc replay: the ring lost the first %" PRIu64 " events; frees of "
+              "what they allocated are skipped\n", r.events_lost);
+  }
+  struct runtime rt = {0};
+  if (load_runtime(&rt, err, sizeof err) != 0) {
+    free(steps);
+    if (have_rec) rec_close(&r);
+    return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
+  }
+
+  struct mapping *live = NULL, *m, *tmp;
+  struct timing timing[WSLA_API_MAX][SIZE_CLASSES] = {{{0}}};
+  uint64_t live_bytes[WSLA_DEVICE_MAX] = {0}, peak[WSLA_DEVICE_MAX] = {0};
+  uint64_t host_live = 0, host_peak = 0, calls = 0, failed = 0, skipped = 0, unmatched = 0;
+  struct replay_oom *ooms = NULL;
+  size_t nooms = 0;
+  int current_device = -1;
+  uint64_t start = now_ns(), progress_at = nsteps / 10;
+  for (size_t i = 0; i < nsteps; i++) {
+    const struct step *s = &steps[i];
+    if (nsteps >= 1000000 && i >= progress_at && !as_json) {
+      fprintf(stderr, "wslalloc replay: %zu%% of %zu calls\n", i * 100 / nsteps, nsteps);
+      progress_at += nsteps / 10;
+    }
+    if (s->recorded_failure && !reproduce) {
+      skipped++;
+      continue;
+    }
+    if (speed > 0) { /* wait for the recorded moment, scaled */
+      uint64_t due = start + (uint64_t)(s->time_ns / speed), t = now_ns();
+      if (due > t) {
+        struct timespec ts = {(time_t)((due - t) / 1000000000u), (long)((due - t) % 1000000000u)};
+        nanosleep(&ts, NULL);
+      }
+    }
+    if (!s->host && s->device >= 0 && s->device != current_device) {
+      rt.set_device(s->device);
+      current_device = s->device;
+    }
+    int dev = s->device >= 0 && s->device < (int)WSLA_DEVICE_MAX ? s->device : 0;
+    uint64_t t0 = now_ns();
+    if (s->is_alloc) {
+      void *p = NULL;
+      int rc = s->host ? rt.malloc_host(&p, s->size) : rt.malloc_device(&p, s->size);
+      uint64_t took = now_ns() - t0;
+      calls++;
+      struct timing *tm = &timing[s->host ? WSLA_API_cudaMallocHost : WSLA_API_cudaMalloc]
+                                 [size_class(s->size)];
+      tm->calls++, tm->ns += took;
+      if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && calls == 1) {
+        /* The very first call refused for another reason: no GPU here. */
+        fprintf(stderr, "wslalloc replay: the CUDA runtime cannot allocate here (error %d%s); "
+                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rc,
+                rc == 100 ? ": no CUDA-capable device" : rc == 35 ? ": driver too old or missing" : "");
+        free(steps);
+        if (have_rec) rec_close(&r);
+        return 1;
+      }
+      if (rc != 0) {
+        failed++;
+        rt.last_error();
+        struct replay_oom *more = realloc(ooms, (nooms + 1) * sizeof *ooms);
+        if (!more) continue;
+        ooms = more;
+        struct replay_oom *o = &ooms[nooms++];
+        memset(o, 0, sizeof *o);
+        o->step = *s;
+        o->error = rc;
+        size_t fr = 0, tot = 0;
+        if (!s->host && rt.mem_info(&fr, &tot) == 0) o->free_bytes = fr, o->total_bytes = tot;
+        rt.last_error();
+        continue;
+      }
+      m = malloc(sizeof *m);
+      if (!m) continue;
+      *m = (struct mapping){.recorded = s->addr, .now = p, .size = s->size,
+                            .device = (int16_t)dev, .host = s->host};
+      HASH_FIND(hh, live, &s->addr, sizeof s->addr, tmp);
+      if (tmp) { /* its free was lost */
+        HASH_DEL(live, tmp);
+        free(tmp);
+      }
+      HASH_ADD(hh, live, recorded, sizeof m->recorded, m);
+      if (s->host) {
+        if ((host_live += s->size) > host_peak) host_peak = host_live;
+      } else if ((live_bytes[dev] += s->size) > peak[dev]) {
+        peak[dev] = live_bytes[dev];
+      }
+    } else {
+      HASH_FIND(hh, live, &s->addr, sizeof s->addr, m);
+      if (!m) { /* allocated before the recording's window, or failed here */
+        unmatched++;
+        continue;
+      }
+      t0 = now_ns();
+      if (m->host) rt.free_host(m->now);
+      else rt.free_device(m->now);
+      struct timing *tm = &timing[m->host ? WSLA_API_cudaFreeHost : WSLA_API_cudaFree]
+                                 [size_class(m->size)];
+      tm->calls++, tm->ns += now_ns() - t0;
+      calls++;
+      if (m->host) host_live -= m->size;
+      else live_bytes[m->device] -= m->size;
+      HASH_DEL(live, m);
+      free(m);
+    }
+  }
+  double wall = (now_ns() - start) / 1e9;
+  HASH_ITER(hh, live, m, tmp) {
+    if (m->host) rt.free_host(m->now);
+    else rt.free_device(m->now);
+    HASH_DEL(live, m);
+    free(m);
+  }
+
+  char a[32], b[32], d2[32], api[64];
+  if (as_json) {
+    struct json j;
+    json_begin(&j, stdout);
+    json_obj(&j, NULL);
+    json_str(&j, "file", path);
+    json_u64(&j, "events", nsteps);
+    json_u64(&j, "calls", calls);
+    json_u64(&j, "failed", failed);
+    json_u64(&j, "skipped_recorded_failures", skipped);
+    json_u64(&j, "frees_without_allocation", unmatched);
+    json_f64(&j, "seconds", wall);
+    json_arr(&j, "devices");
+    for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+      if (!peak[d]) continue;
+      json_obj(&j, NULL);
+      json_i64(&j, "device", d);
+      json_u64(&j, "peak_bytes", peak[d]);
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
+    json_u64(&j, "host_pinned_peak_bytes", host_peak);
+    json_arr(&j, "ooms");
+    for (size_t i = 0; i < nooms; i++) {
+      const struct replay_oom *o = &ooms[i];
+      json_obj(&j, NULL);
+      json_u64(&j, "index", o->step.index);
+      json_f64(&j, "time", o->step.time_ns / 1e9);
+      json_u64(&j, "tid", o->step.tid);
+      const char *n = wsla_api_name(o->step.api);
+      json_str(&j, "api", n ? n : "unknown");
+      json_u64(&j, "size", o->step.size);
+      json_i64(&j, "device", o->step.device);
+      json_i64(&j, "error", o->error);
+      json_u64(&j, "free_bytes", o->free_bytes);
+      json_u64(&j, "total_bytes", o->total_bytes);
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
+    json_arr(&j, "timing");
+    for (unsigned x = 0; x < WSLA_API_MAX; x++)
+      for (int k = 0; k < SIZE_CLASSES; k++) {
+        if (!timing[x][k].calls) continue;
+        json_obj(&j, NULL);
+        json_str(&j, "api", wsla_api_name(x));
+        json_str(&j, "size_class", size_class_names[k]);
+        json_u64(&j, "calls", timing[x][k].calls);
+        json_f64(&j, "mean_us", timing[x][k].ns / 1e3 / timing[x][k].calls);
+        json_end_obj(&j);
+      }
+    json_end_arr(&j);
+    json_end_obj(&j);
+    json_finish(&j);
+  } else {
+    printf("Replayed %s: %zu events, %" PRIu64 " calls in %.3f s", path, nsteps, calls, wall);
+    if (limit) printf(" under WSLALLOC_LIMIT=%s", limit);
+    if (recover) printf(" with WSLALLOC_RECOVER=1");
+    printf("\n");
+    for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++)
+      if (peak[d]) printf("  device %u: peak %s\n", d, fmt_size(peak[d], a, sizeof a));
+    if (host_peak) printf("  pinned host memory: peak %s\n", fmt_size(host_peak, a, sizeof a));
+    if (skipped)
+      printf("  %" PRIu64 " allocations that failed when recorded were left out "
+             "(--failures reproduce tries them)\n", skipped);
+    if (!nooms) {
+      printf("Every allocation succeeded.\n");
+    } else {
+      printf("Out of memory: %zu allocation%s failed\n", nooms, nooms == 1 ? "" : "s");
+      for (size_t i = 0; i < nooms && i < 10; i++) {
+        const struct replay_oom *o = &ooms[i];
+        const char *n = wsla_api_name(o->step.api);
+        snprintf(api, sizeof api, "%s", n ? n : "allocation");
+        printf("  event %" PRIu64 " at %.3f s, thread %u: %s of %s", o->step.index,
+               o->step.time_ns / 1e9, o->step.tid, api, fmt_size(o->step.size, a, sizeof a));
+        if (o->step.device >= 0) printf(" on device %d", o->step.device);
+        if (o->total_bytes)
+          printf(" (%s free of %s)", fmt_size(o->free_bytes, b, sizeof b),
+                 fmt_size(o->total_bytes, d2, sizeof d2));
+        printf(", error %d\n", o->error);
+      }
+    }
+    printf("Time per call\n  %-18s %-14s %10s %12s\n", "api", "size", "calls", "mean");
+    for (unsigned x = 0; x < WSLA_API_MAX; x++)
+      for (int k = 0; k < SIZE_CLASSES; k++)
+        if (timing[x][k].calls)
+          printf("  %-18s %-14s %10" PRIu64 " %9.2f us\n", wsla_api_name(x), size_class_names[k],
+                 timing[x][k].calls, timing[x][k].ns / 1e3 / timing[x][k].calls);
+  }
+  free(ooms);
+  free(steps);
+  if (have_rec) rec_close(&r);
+  return nooms ? 3 : 0;
+}
