@@ -24,6 +24,8 @@ static const char *const usage =
     "                           PyTorch's memory_viz\n"
     "  replay FILE [--limit SIZE] [--recover]\n"
     "                           re-run a recording's allocations here\n"
+    "  bench [--pinned]         this GPU's allocation latency with and without\n"
+    "                           the library, largest block, fragmentation\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
     "  version                  the version and recording format\n"
     "\n"
@@ -65,6 +67,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
   if (!strcmp(cmd, "top")) return cmd_top(argc - 1, argv + 1);
   if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
+  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);

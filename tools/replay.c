@@ -40,20 +40,6 @@ static const char *const usage =
 /* cudaErrorMemoryAllocation: the runtime's out-of-memory code. */
 #define CUDA_ERROR_MEMORY_ALLOCATION 2
 
-typedef int (*alloc_fn)(void **, size_t);
-typedef int (*free_fn)(void *);
-typedef int (*set_device_fn)(int);
-typedef int (*mem_info_fn)(size_t *, size_t *);
-typedef int (*last_error_fn)(void);
-
-struct runtime {
-  void *lib;
-  alloc_fn malloc_device, malloc_host;
-  free_fn free_device, free_host;
-  set_device_fn set_device;
-  mem_info_fn mem_info;
-  last_error_fn last_error;
-};
 
 /* One call to make: from the recording's events or an RMM log's rows. */
 struct step {
@@ -93,7 +79,7 @@ struct replay_oom {
   int error;
 };
 
-static int load_runtime(struct runtime *rt, char *err, size_t len) {
+int tool_load_cudart(struct runtime *rt, char *err, size_t len) {
   static const char *const names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
   for (size_t i = 0; i < sizeof names / sizeof *names && !rt->lib; i++)
     rt->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
@@ -282,7 +268,7 @@ int cmd_replay(int argc, char **argv) {
               "what they allocated are skipped\n", r.events_lost);
   }
   struct runtime rt = {0};
-  if (load_runtime(&rt, err, sizeof err) != 0) {
+  if (tool_load_cudart(&rt, err, sizeof err) != 0) {
     free(steps);
     if (have_rec) rec_close(&r);
     return fprintf(stderr, "wslalloc replay: %s\n", err), 1;

@@ -72,6 +72,25 @@ int cmd_metrics(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
+/* The CUDA runtime this machine loads (libcudart.so.13, else .12), reached
+   by dlopen so that the tools build and run without CUDA. */
+typedef int (*alloc_fn)(void **, size_t);
+typedef int (*free_fn)(void *);
+typedef int (*set_device_fn)(int);
+typedef int (*mem_info_fn)(size_t *, size_t *);
+typedef int (*last_error_fn)(void);
+struct runtime {
+  void *lib;
+  alloc_fn malloc_device, malloc_host;
+  free_fn free_device, free_host;
+  set_device_fn set_device;
+  mem_info_fn mem_info;
+  last_error_fn last_error;
+};
+/* 0, or -1 with one line in err. */
+int tool_load_cudart(struct runtime *rt, char *err, size_t len);
+int cmd_bench(int argc, char **argv);
+
 /* libwslalloc.so beside this program (build or install tree); -1 if none. */
 int tool_find_library(char *out, size_t len);
 /* Puts lib into LD_PRELOAD for the programs this one starts. */

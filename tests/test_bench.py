@@ -1,0 +1,44 @@
+"""wslalloc bench on the simulated GPU: latency with and without the library in one run, the largest block, fragmentation, the pinned ceiling; no GPU, said so."""
+import json
+import os
+import subprocess
+import tempfile
+
+from harness import *
+
+GiB, MiB = 1 << 30, 1 << 20
+env = env_for("cuda13", False, {"WSLSIM_MEM": "8G", "WSLSIM_PINNED_MAX": "6G"})
+out = os.path.join(tempfile.mkdtemp(), "bench.json")
+p = subprocess.run([TOOL, "bench", "--pinned", "--iterations", "50", "--json", out], capture_output=True,
+                   text=True, timeout=300, env=env)
+equal(p.returncode, 0, f"bench: status ({p.stderr})")
+j = json.load(open(out))
+equal((j["bare_without_library"], j["shim_with_library"]), (True, True), "one run bare, one with the library")
+equal((j["total_bytes"], j["free_bytes"], j["largest_block_bytes"]), (8 * GiB, 8 * GiB, 8 * GiB),
+      "an empty 8 GiB card: all of it in one block")
+equal([x["size"] for x in j["latency"]], [4096, MiB, 64 * MiB, 256 * MiB], "four size classes")
+check(all(x["bare_us"] > 0 and x["shim_us"] > 0 for x in j["latency"]), "latency measured both ways")
+# 115 blocks of 64 MiB fill 90% of 8 GiB; 57 freed leave 64 MiB holes and
+# the 832 MiB tail: the simulator places first-fit, as a real driver may.
+f = j["fragmentation"]
+equal(f["blocks"], 115, "fragmentation: 64 MiB blocks over 90% of free memory")
+equal(f["free_bytes"], 8 * GiB - 58 * 64 * MiB, "fragmentation: free after every other one is freed")
+equal(f["largest_block_bytes"], 8 * GiB - 115 * 64 * MiB, "fragmentation: the largest block is the tail")
+equal(j["pinned_bytes"], 6 * GiB, "the pinned ceiling (WSL2 caps it)")
+check("cudaMalloc+cudaFree, median of 50 pairs" in p.stdout and "fragmentation 81%" in p.stdout,
+      f"the table: {p.stdout}")
+
+# Without --pinned nothing pinned is probed.
+q = subprocess.run([TOOL, "bench", "--iterations", "10", "--json", "-"], capture_output=True, text=True,
+                   timeout=300, env=env)
+equal((q.returncode, json.loads(q.stdout[q.stdout.index("{"):])["pinned_bytes"]), (0, None),
+      "no pinned probe unless asked")
+
+# No GPU: said so, status 1.
+bare = {k: v for k, v in env.items() if k != "LD_LIBRARY_PATH"}
+n = subprocess.run([TOOL, "bench"], capture_output=True, text=True, timeout=120, env=bare)
+check(n.returncode == 1 and "no GPU to measure" in n.stderr, f"no GPU: {n.returncode} {n.stderr.strip()}")
+for args, words in ((["--iterations", "5"], "10 to 100000"), (["extra"], "no arguments")):
+    b = subprocess.run([TOOL, "bench", *args], capture_output=True, text=True, env=env)
+    check(b.returncode == 2 and words in b.stderr, f"bench {args}: refused ({b.stderr.strip()})")
+finish()
