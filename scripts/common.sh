@@ -9,9 +9,10 @@ cd "$ROOT"
 # it), python3 for the test drivers, binutils for the export check and
 # valgrind for the instruction counts, elfutils' libdw for the function
 # names and source lines in reports, clang and its libFuzzer runtime for
-# fuzzing the recording reader, and Chromium to render the plot's HTML.
+# fuzzing the recording reader, Chromium to render the plot's HTML, and
+# heaptrack for the overhead benchmark's comparison.
 PACKAGES=(meson ninja-build gcc libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
-          binutils valgrind libdw-dev clang libclang-rt-14-dev chromium)
+          binutils valgrind libdw-dev clang libclang-rt-14-dev chromium heaptrack)
 
 install_packages() {
   local missing=()
