@@ -53,6 +53,19 @@ p, j = replay(rec, "--json", "--limit", "5G")
 equal(p.returncode, 3, "5 GiB: out of memory")
 equal((j["ooms"][0]["size"], j["ooms"][0]["time"] < 0.1), (GiB, True), "the KV cache, at the start")
 
+# Comparing recovery settings on a 6 GiB card: the ladder's steps, from the
+# replay's own recording; spilling to host memory saves it.
+small = {"WSLSIM_MEM": "6G", "WSLALLOC_RETRY_MS": "100", "WSLALLOC_DIR": tempfile.mkdtemp()}
+p, j = replay(rec, "--json", "--failures", "reproduce", "--recover", env=small)
+equal(p.returncode, 3, "6 GiB card, ladder without spill: still out of memory")
+equal([(o["size"], o["outcome"]) for o in j["ladder"]["ooms"]], [(GiB, "failed")], "the ladder tried and failed")
+check("trim" in j["ladder"]["ooms"][0]["steps"] and "wait" in j["ladder"]["ooms"][0]["steps"],
+      f"its steps: {j['ladder']['ooms'][0]['steps']}")
+p, j = replay(rec, "--json", "--failures", "reproduce", "--recover", env={**small, "WSLALLOC_SPILL": "host"})
+equal((p.returncode, j["ooms"]), (0, []), "with WSLALLOC_SPILL=host it fits")
+equal((j["ladder"]["recovered"], j["ladder"]["ooms"][0]["outcome"]), (1, "recovered"), "recovered by the ladder")
+check("spill: worked" in j["ladder"]["ooms"][0]["steps"], f"by spilling: {j['ladder']['ooms'][0]['steps']}")
+
 # RMM's log of the same run replays the same way.
 csv_path = os.path.join(tempfile.mkdtemp(), "log.csv")
 equal(subprocess.run([TOOL, "export", "--format", "csv", rec, "-o", csv_path]).returncode, 0, "csv export")

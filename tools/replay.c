@@ -372,6 +372,19 @@ int cmd_replay(int argc, char **argv) {
     }
   }
   double wall = (now_ns() - start) / 1e9;
+
+  /* Under the library, its own recording of this process says what the
+     ladder did for each failure. */
+  struct rec self;
+  bool have_self = false;
+  if (getenv("WSLA_REPLAY_PRELOADED")) {
+    struct wsla_options o;
+    wsla_options_load(&o, NULL);
+    char dir[WSLA_OPT_PATH_MAX], self_path[WSLA_OPT_PATH_MAX + 64];
+    wsla_recording_dir(&o, dir, sizeof dir);
+    snprintf(self_path, sizeof self_path, "%s/wslalloc.%d.wsla", dir, (int)getpid());
+    have_self = rec_open(self_path, &self, err, sizeof err) == 0;
+  }
   HASH_ITER(hh, live, m, tmp) {
     if (m->host) rt.free_host(m->now);
     else rt.free_device(m->now);
@@ -418,6 +431,24 @@ int cmd_replay(int argc, char **argv) {
       json_end_obj(&j);
     }
     json_end_arr(&j);
+    if (have_self) {
+      json_obj(&j, "ladder");
+      json_u64(&j, "recovered", self.ctr->recovered);
+      json_arr(&j, "ooms");
+      for (uint64_t i = 0; i < self.oom_count; i++) {
+        const struct wsla_oom *o = &self.ooms[i];
+        if (o->commit != i + 1) continue;
+        char steps[256];
+        wsla_steps_text(o, steps, sizeof steps);
+        json_obj(&j, NULL);
+        json_u64(&j, "size", o->size);
+        json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
+        json_str(&j, "steps", steps);
+        json_end_obj(&j);
+      }
+      json_end_arr(&j);
+      json_end_obj(&j);
+    }
     json_arr(&j, "timing");
     for (unsigned x = 0; x < WSLA_API_MAX; x++)
       for (int k = 0; k < SIZE_CLASSES; k++) {
@@ -460,6 +491,17 @@ int cmd_replay(int argc, char **argv) {
         printf(", error %d\n", o->error);
       }
     }
+    if (have_self && self.oom_count) {
+      printf("What the library did (its recording: %s)\n", self.path);
+      for (uint64_t i = 0; i < self.oom_count && i < 10; i++) {
+        const struct wsla_oom *o = &self.ooms[i];
+        if (o->commit != i + 1) continue;
+        char steps[256];
+        wsla_steps_text(o, steps, sizeof steps);
+        printf("  %s at %.3f s: %s%s%s\n", fmt_size(o->size, a, sizeof a), o->time_ns / 1e9,
+               o->outcome ? "recovered" : "failed", steps[0] ? " after " : "", steps);
+      }
+    }
     printf("Time per call\n  %-18s %-14s %10s %12s\n", "api", "size", "calls", "mean");
     for (unsigned x = 0; x < WSLA_API_MAX; x++)
       for (int k = 0; k < SIZE_CLASSES; k++)
@@ -470,5 +512,6 @@ int cmd_replay(int argc, char **argv) {
   free(ooms);
   free(steps);
   if (have_rec) rec_close(&r);
+  if (have_self) rec_close(&self);
   return nooms ? 3 : 0;
 }
