@@ -76,6 +76,25 @@ p, j = replay(csv_path, "--json")
 equal((p.returncode, j["devices"][0]["peak_bytes"]), (0, recorded["devices"][0]["peak_bytes"]),
       "RMM log: fits, with the same peak")
 
+# An RMM log with two streams besides the default: each gets a stream of its
+# own, and stream-ordered allocations are replayed stream-ordered.
+streams_csv = os.path.join(tempfile.mkdtemp(), "streams.csv")
+open(streams_csv, "w").write(
+    "Thread,Time,Action,Pointer,Size,Stream\n"
+    "1,10:00:00.000000,allocate,0x1000,1048576,0x5555\n"
+    "1,10:00:00.000100,allocate,0x2000,2097152,0x6666\n"
+    "2,10:00:00.000200,free,0x1000,1048576,0x5555\n"
+    "2,10:00:00.000300,allocate,0x3000,4194304,0\n"
+    "1,10:00:00.000400,free,0x2000,2097152,0x6666\n"
+    "2,10:00:00.000500,free,0x3000,4194304,0\n")
+p, j = replay(streams_csv, "--json")
+equal(p.returncode, 0, f"streams: status ({p.stderr})")
+equal(j["streams"], 2, "two streams created")
+equal(j["devices"][0]["peak_bytes"], 6 * MiB, "the peak: 2 MiB on a stream and 4 MiB on the default")
+calls = {t["api"]: t["calls"] for t in j["timing"]}
+equal(calls, {"cudaMallocAsync": 2, "cudaFreeAsync": 2, "cudaMalloc": 1, "cudaFree": 1},
+      "stream-ordered calls on the streams, plain calls on the default")
+
 # Speed: the recorded gaps, kept.
 p, j = replay(rec, "--json", "--speed", "1")
 check(j["seconds"] >= 0.55, f"--speed 1 takes the recorded 0.6 s ({j['seconds']})")

@@ -23,7 +23,9 @@ static const char *const usage =
     "were recorded, which keeps each thread's own order; pointers are mapped\n"
     "to the new allocations; device memory with cudaMalloc, pinned memory\n"
     "with cudaMallocHost.  It reports whether and where memory ran out, the\n"
-    "time per call by API and size, and the peak per device.\n"
+    "time per call by API and size, and the peak per device.  Stream-ordered\n"
+    "allocations are replayed with cudaMallocAsync; an RMM log's streams each\n"
+    "get a stream of their own.\n"
     "\n"
     "  --limit SIZE        replay under WSLALLOC_LIMIT=SIZE (\"does it fit on\n"
     "                      16 GiB?\"): the library is preloaded for the replay\n"
@@ -49,6 +51,8 @@ struct step {
   uint32_t tid;
   int16_t device;
   bool is_alloc, host, recorded_failure;
+  bool async;      /* stream-ordered: replayed with cudaMallocAsync */
+  uint64_t stream; /* the recorded stream (RMM logs); 0 the default */
   uint16_t api;
   uint64_t index; /* in the recording's kept events, or the log's row */
 };
@@ -58,7 +62,8 @@ struct mapping {
   void *now;
   uint64_t size;
   int16_t device;
-  bool host;
+  bool host, async;
+  void *stream;
   UT_hash_handle hh;
 };
 
@@ -68,6 +73,13 @@ static const char *const size_class_names[SIZE_CLASSES] = {"< 1 MiB", "1-64 MiB"
 static int size_class(uint64_t size) {
   return size < (1u << 20) ? 0 : size < (64u << 20) ? 1 : size < (1u << 30) ? 2 : 3;
 }
+
+/* The recorded streams, each given a stream of its own here. */
+struct stream_map {
+  uint64_t recorded;
+  void *now;
+  UT_hash_handle hh;
+};
 
 struct timing {
   uint64_t calls, ns;
@@ -96,6 +108,12 @@ int tool_load_cudart(struct runtime *rt, char *err, size_t len) {
   *(void **)&rt->set_device = dlsym(rt->lib, "cudaSetDevice");
   *(void **)&rt->mem_info = dlsym(rt->lib, "cudaMemGetInfo");
   *(void **)&rt->last_error = dlsym(rt->lib, "cudaGetLastError");
+  /* Stream-ordered calls and streams: used where the runtime has them. */
+  *(void **)&rt->malloc_async = dlsym(rt->lib, "cudaMallocAsync");
+  *(void **)&rt->free_async = dlsym(rt->lib, "cudaFreeAsync");
+  *(void **)&rt->stream_create = dlsym(rt->lib, "cudaStreamCreate");
+  *(void **)&rt->stream_destroy = dlsym(rt->lib, "cudaStreamDestroy");
+  if (!rt->malloc_async || !rt->free_async) rt->malloc_async = NULL, rt->free_async = NULL;
   if (!rt->malloc_device || !rt->malloc_host || !rt->free_device || !rt->free_host ||
       !rt->set_device || !rt->mem_info || !rt->last_error) {
     snprintf(err, len, "the CUDA runtime lacks cudaMalloc, cudaFree or their kin");
@@ -122,6 +140,17 @@ static bool host_api(uint16_t api) {
   }
 }
 
+static bool async_api(uint16_t api) {
+  switch (api) {
+  case WSLA_API_cudaMallocAsync: case WSLA_API_cudaFreeAsync: case WSLA_API_cudaMallocFromPoolAsync:
+  case WSLA_API_hipMallocAsync: case WSLA_API_hipFreeAsync: case WSLA_API_hipMallocFromPoolAsync:
+  case WSLA_API_cuMemAllocAsync: case WSLA_API_cuMemFreeAsync: case WSLA_API_cuMemAllocFromPoolAsync:
+    return true;
+  default:
+    return false;
+  }
+}
+
 /* The steps of a recording: allocations and frees of memory this runtime
    can allocate (device and pinned; registrations and VMM are left out). */
 static size_t steps_of_recording(const struct rec *r, struct step *out) {
@@ -133,7 +162,8 @@ static size_t steps_of_recording(const struct rec *r, struct step *out) {
     if (!alloc && !oom && e->type != WSLA_EV_FREE) continue;
     if (e->type == WSLA_EV_FREE && !e->addr) continue;
     bool host = (e->flags & WSLA_F_HOST) || host_api(e->api);
-    out[n++] = (struct step){.time_ns = e->time_ns, .addr = e->addr, .size = e->size,
+    bool async = (e->flags & WSLA_F_ASYNC) || async_api(e->api);
+    out[n++] = (struct step){.async = async && !host,.time_ns = e->time_ns, .addr = e->addr, .size = e->size,
                              .tid = e->tid, .device = host ? -1 : e->device,
                              .is_alloc = alloc || oom, .host = host,
                              .recorded_failure = oom, .api = e->api, .index = i};
@@ -161,9 +191,9 @@ static struct step *steps_of_csv(const char *path, size_t *count, char *err, siz
     unsigned tid, hh, mm;
     double sec;
     char action[32], pointer[40];
-    unsigned long long size;
-    if (sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu", &tid, &hh, &mm, &sec, action, pointer,
-               &size) != 7) {
+    unsigned long long size, stream = 0;
+    if (sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu,%lli", &tid, &hh, &mm, &sec, action,
+               pointer, &size, &stream) < 7) {
       snprintf(err, len, "%s: row %" PRIu64 " is not Thread,Time,Action,Pointer,Size,Stream: %.60s",
                path, row + 1, line);
       free(steps);
@@ -183,7 +213,11 @@ static struct step *steps_of_csv(const char *path, size_t *count, char *err, siz
                                .addr = strtoull(pointer, NULL, 16), .size = size, .tid = tid,
                                .device = 0, .is_alloc = alloc || failed,
                                .recorded_failure = failed,
-                               .api = alloc || failed ? WSLA_API_cudaMalloc : WSLA_API_cudaFree,
+                               .async = stream != 0, .stream = stream,
+                               .api = alloc || failed ? (stream ? WSLA_API_cudaMallocAsync
+                                                                : WSLA_API_cudaMalloc)
+                                                      : (stream ? WSLA_API_cudaFreeAsync
+                                                                : WSLA_API_cudaFree),
                                .index = row};
   }
   fclose(f);
@@ -275,6 +309,7 @@ int cmd_replay(int argc, char **argv) {
   }
 
   struct mapping *live = NULL, *m, *tmp;
+  struct stream_map *streams = NULL;
   struct timing timing[WSLA_API_MAX][SIZE_CLASSES] = {{{0}}};
   uint64_t live_bytes[WSLA_DEVICE_MAX] = {0}, peak[WSLA_DEVICE_MAX] = {0};
   uint64_t host_live = 0, host_peak = 0, calls = 0, failed = 0, skipped = 0, unmatched = 0;
@@ -306,11 +341,26 @@ int cmd_replay(int argc, char **argv) {
     int dev = s->device >= 0 && s->device < (int)WSLA_DEVICE_MAX ? s->device : 0;
     uint64_t t0 = now_ns();
     if (s->is_alloc) {
-      void *p = NULL;
-      int rc = s->host ? rt.malloc_host(&p, s->size) : rt.malloc_device(&p, s->size);
+      void *p = NULL, *stream = NULL;
+      if (s->async && s->stream && rt.stream_create) {
+        struct stream_map *sm;
+        HASH_FIND(hh, streams, &s->stream, sizeof s->stream, sm);
+        if (!sm && (sm = calloc(1, sizeof *sm))) {
+          sm->recorded = s->stream;
+          if (rt.stream_create(&sm->now) != 0) rt.last_error(), sm->now = NULL;
+          HASH_ADD(hh, streams, recorded, sizeof sm->recorded, sm);
+        }
+        stream = sm ? sm->now : NULL;
+      }
+      t0 = now_ns();
+      bool async = s->async && rt.malloc_async;
+      int rc = s->host ? rt.malloc_host(&p, s->size)
+               : async ? rt.malloc_async(&p, s->size, stream)
+                       : rt.malloc_device(&p, s->size);
       uint64_t took = now_ns() - t0;
       calls++;
-      struct timing *tm = &timing[s->host ? WSLA_API_cudaMallocHost : WSLA_API_cudaMalloc]
+      struct timing *tm = &timing[s->host ? WSLA_API_cudaMallocHost
+                                  : async ? WSLA_API_cudaMallocAsync : WSLA_API_cudaMalloc]
                                  [size_class(s->size)];
       tm->calls++, tm->ns += took;
       if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && calls == 1) {
@@ -340,7 +390,8 @@ int cmd_replay(int argc, char **argv) {
       m = malloc(sizeof *m);
       if (!m) continue;
       *m = (struct mapping){.recorded = s->addr, .now = p, .size = s->size,
-                            .device = (int16_t)dev, .host = s->host};
+                            .device = (int16_t)dev, .host = s->host, .async = async,
+                            .stream = stream};
       HASH_FIND(hh, live, &s->addr, sizeof s->addr, tmp);
       if (tmp) { /* its free was lost */
         HASH_DEL(live, tmp);
@@ -360,8 +411,10 @@ int cmd_replay(int argc, char **argv) {
       }
       t0 = now_ns();
       if (m->host) rt.free_host(m->now);
+      else if (m->async) rt.free_async(m->now, m->stream);
       else rt.free_device(m->now);
-      struct timing *tm = &timing[m->host ? WSLA_API_cudaFreeHost : WSLA_API_cudaFree]
+      struct timing *tm = &timing[m->host ? WSLA_API_cudaFreeHost
+                                  : m->async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree]
                                  [size_class(m->size)];
       tm->calls++, tm->ns += now_ns() - t0;
       calls++;
@@ -387,9 +440,17 @@ int cmd_replay(int argc, char **argv) {
   }
   HASH_ITER(hh, live, m, tmp) {
     if (m->host) rt.free_host(m->now);
+    else if (m->async) rt.free_async(m->now, m->stream);
     else rt.free_device(m->now);
     HASH_DEL(live, m);
     free(m);
+  }
+  size_t streams_used = HASH_COUNT(streams);
+  struct stream_map *sm, *stmp;
+  HASH_ITER(hh, streams, sm, stmp) {
+    if (sm->now && rt.stream_destroy) rt.stream_destroy(sm->now);
+    HASH_DEL(streams, sm);
+    free(sm);
   }
 
   char a[32], b[32], d2[32], api[64];
@@ -403,6 +464,7 @@ int cmd_replay(int argc, char **argv) {
     json_u64(&j, "failed", failed);
     json_u64(&j, "skipped_recorded_failures", skipped);
     json_u64(&j, "frees_without_allocation", unmatched);
+    json_u64(&j, "streams", streams_used);
     json_f64(&j, "seconds", wall);
     json_arr(&j, "devices");
     for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {

@@ -79,6 +79,10 @@ typedef int (*free_fn)(void *);
 typedef int (*set_device_fn)(int);
 typedef int (*mem_info_fn)(size_t *, size_t *);
 typedef int (*last_error_fn)(void);
+typedef int (*alloc_async_fn)(void **, size_t, void *);
+typedef int (*free_async_fn)(void *, void *);
+typedef int (*stream_create_fn)(void **);
+typedef int (*stream_destroy_fn)(void *);
 struct runtime {
   void *lib;
   alloc_fn malloc_device, malloc_host;
@@ -86,6 +90,10 @@ struct runtime {
   set_device_fn set_device;
   mem_info_fn mem_info;
   last_error_fn last_error;
+  alloc_async_fn malloc_async; /* NULL where the runtime lacks them */
+  free_async_fn free_async;
+  stream_create_fn stream_create;
+  stream_destroy_fn stream_destroy;
 };
 /* 0, or -1 with one line in err. */
 int tool_load_cudart(struct runtime *rt, char *err, size_t len);

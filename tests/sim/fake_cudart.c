@@ -195,6 +195,22 @@ EXPORT cudaError_t cudaSetDevice(int d) {
   return fail(ready());
 }
 
+/* Streams are opaque to the simulated device: a handle of its own each, so
+   that clients (and replay) can keep theirs apart. */
+EXPORT cudaError_t cudaStreamCreate(cudaStream_t *s) {
+  READY();
+  if (!s) return fail(cudaErrorInvalidValue);
+  *s = (cudaStream_t)calloc(1, 64);
+  return fail(*s ? cudaSuccess : cudaErrorMemoryAllocation);
+}
+
+EXPORT cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  READY();
+  if (!s) return fail(cudaErrorInvalidResourceHandle);
+  free(s);
+  return cudaSuccess;
+}
+
 EXPORT cudaError_t cudaStreamBeginCapture(cudaStream_t s,
                                           enum cudaStreamCaptureMode mode) {
   READY();
