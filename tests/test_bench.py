@@ -24,6 +24,7 @@ f = j["fragmentation"]
 equal(f["blocks"], 115, "fragmentation: 64 MiB blocks over 90% of free memory")
 equal(f["free_bytes"], 8 * GiB - 58 * 64 * MiB, "fragmentation: free after every other one is freed")
 equal(f["largest_block_bytes"], 8 * GiB - 115 * 64 * MiB, "fragmentation: the largest block is the tail")
+equal(j["runtime"], "CUDA", "the CUDA runtime, found first")
 equal(j["pinned_bytes"], 6 * GiB, "the pinned ceiling (WSL2 caps it)")
 check("cudaMalloc+cudaFree, median of 50 pairs" in p.stdout and "fragmentation 81%" in p.stdout,
       f"the table: {p.stdout}")
@@ -33,6 +34,15 @@ q = subprocess.run([TOOL, "bench", "--iterations", "10", "--json", "-"], capture
                    timeout=300, env=env)
 equal((q.returncode, json.loads(q.stdout[q.stdout.index("{"):])["pinned_bytes"]), (0, None),
       "no pinned probe unless asked")
+
+# HIP, as on an AMD machine.
+if os.environ.get("WSLA_SIM_HIP"):
+    h = subprocess.run([TOOL, "bench", "--runtime", "hip", "--iterations", "10", "--json", "-"],
+                       capture_output=True, text=True, timeout=300,
+                       env=env_for("hip", False, {"WSLSIM_MEM": "4G"}))
+    hj = json.loads(h.stdout[h.stdout.index("{"):])
+    equal((h.returncode, hj["runtime"], hj["total_bytes"], hj["shim_with_library"]), (0, "HIP", 4 * GiB, True),
+          "HIP: measured, with and without the library")
 
 # No GPU: said so, status 1.
 bare = {k: v for k, v in env.items() if k != "LD_LIBRARY_PATH"}

@@ -95,6 +95,16 @@ calls = {t["api"]: t["calls"] for t in j["timing"]}
 equal(calls, {"cudaMallocAsync": 2, "cudaFreeAsync": 2, "cudaMalloc": 1, "cudaFree": 1},
       "stream-ordered calls on the streams, plain calls on the default")
 
+# On an AMD machine: the same recording on HIP, the limit applied by the
+# library's HIP hooks.
+if os.environ.get("WSLA_SIM_HIP"):
+    hip = env_for("hip", False, {"WSLSIM_MEM": "8G"})
+    p, j = replay(rec, "--json", "--runtime", "hip", env=hip)
+    equal((p.returncode, j["runtime"], j["devices"][0]["peak_bytes"]),
+          (0, "HIP", recorded["devices"][0]["peak_bytes"]), "HIP: fits, with the recorded peak")
+    p, j = replay(rec, "--json", "--runtime", "hip", "--limit", "5G", env=hip)
+    equal((p.returncode, j["ooms"][0]["size"]), (3, GiB), "HIP under 5 GiB: the KV cache fails")
+
 # Speed: the recorded gaps, kept.
 p, j = replay(rec, "--json", "--speed", "1")
 check(j["seconds"] >= 0.55, f"--speed 1 takes the recorded 0.6 s ({j['seconds']})")
@@ -104,6 +114,7 @@ for args, status, words in ((["/nonexistent.wsla"], 1, "No such file"),
                             ([rec, "--limit", "lots"], 2, "not a size"),
                             ([rec, "--speed", "0"], 2, "--speed wants"),
                             ([rec, "--failures", "maybe"], 2, "skip or reproduce"),
+                            ([rec, "--runtime", "opencl"], 2, "cuda or hip"),
                             ([], 2, "one FILE")):
     p, _ = replay(*args)
     check(p.returncode == status and words in p.stderr, f"replay {args}: status {p.returncode}, {p.stderr.strip()[:120]}")

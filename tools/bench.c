@@ -11,7 +11,7 @@
 #include "tool.h"
 
 static const char *const usage =
-    "usage: wslalloc bench [--iterations N] [--pinned] [--json FILE]\n"
+    "usage: wslalloc bench [--iterations N] [--pinned] [--json FILE] [--runtime cuda|hip]\n"
     "\n"
     "Measures the GPU this machine's CUDA runtime reaches (or the simulated one,\n"
     "through LD_LIBRARY_PATH), in two child processes, one bare and one with\n"
@@ -28,6 +28,8 @@ static const char *const usage =
     "  --iterations N   pairs per size (default 200; 10 to 100000)\n"
     "  --pinned         also probe the pinned-memory ceiling\n"
     "  --json FILE      also write the figures as JSON (- for stdout)\n"
+    "  --runtime cuda|hip  the runtime to measure (default: CUDA's if it loads,\n"
+    "                   else HIP's); the names below are CUDA's\n"
     "\n"
     "With no GPU it says so and exits 1.\n";
 
@@ -40,7 +42,7 @@ struct figures {
   uint64_t frag_blocks, frag_free, frag_largest;
   uint64_t pinned;
   double lat_ns[NSIZES];
-  bool ok, shim_loaded;
+  bool ok, shim_loaded, hip;
   char error[512];
 };
 
@@ -75,16 +77,16 @@ static uint64_t largest_block(const struct runtime *rt, uint64_t hi) {
 }
 
 /* The measuring child: figures on stdout as "key value" lines. */
-static int child(long iterations, bool pinned) {
+static int child(long iterations, bool pinned, const char *runtime) {
   struct runtime rt = {0};
   char err[512];
-  if (tool_load_cudart(&rt, err, sizeof err) != 0) return printf("error %s\n", err), 1;
+  if (tool_load_runtime(&rt, runtime, err, sizeof err) != 0) return printf("error %s\n", err), 1;
   size_t free_b = 0, total = 0;
   int rc = rt.mem_info(&free_b, &total);
   if (rc != 0)
-    return printf("error the CUDA runtime reaches no GPU (cudaMemGetInfo: error %d%s)\n", rc,
+    return printf("error the %s runtime reaches no GPU (its MemGetInfo: error %d%s)\n", rt.name, rc,
                   rc == 100 ? ", no CUDA-capable device" : rc == 35 ? ", no driver" : ""), 1;
-  printf("total %zu\nfree %zu\n", total, free_b);
+  printf("total %zu\nfree %zu\nhip %d\n", total, free_b, !strcmp(rt.name, "HIP"));
   /* Which run this is, as the process's own mappings say. */
   FILE *maps = fopen("/proc/self/maps", "r");
   char line[4096];
@@ -143,7 +145,8 @@ static int child(long iterations, bool pinned) {
 }
 
 /* Runs the measuring child, with the library preloaded or not. */
-static void measure(struct figures *f, bool with_shim, long iterations, bool pinned) {
+static void measure(struct figures *f, bool with_shim, long iterations, bool pinned,
+                    const char *runtime) {
   memset(f, 0, sizeof *f);
   int fd[2];
   if (pipe(fd) != 0) {
@@ -172,7 +175,9 @@ static void measure(struct figures *f, bool with_shim, long iterations, bool pin
     }
     char its[32];
     snprintf(its, sizeof its, "%ld", iterations);
-    char *args[] = {"wslalloc", "bench", "--child", "--iterations", its,
+    char rt_arg[32];
+    snprintf(rt_arg, sizeof rt_arg, "--runtime=%s", runtime ? runtime : "any");
+    char *args[] = {"wslalloc", "bench", "--child", "--iterations", its, rt_arg,
                     pinned ? "--pinned" : NULL, NULL};
     execv("/proc/self/exe", args);
     _exit(127);
@@ -196,6 +201,7 @@ static void measure(struct figures *f, bool with_shim, long iterations, bool pin
     else if (!strcmp(key, "frag_largest")) f->frag_largest = v;
     else if (!strcmp(key, "pinned")) f->pinned = v;
     else if (!strcmp(key, "shim")) f->shim_loaded = v;
+    else if (!strcmp(key, "hip")) f->hip = v;
     else if (!strncmp(key, "lat", 3) && (size_t)atoi(key + 3) < NSIZES) f->lat_ns[atoi(key + 3)] = (double)v;
   }
   if (in) fclose(in);
@@ -219,7 +225,9 @@ int cmd_bench(int argc, char **argv) {
   static const struct option longopts[] = {
       {"iterations", required_argument, NULL, 'i'}, {"pinned", no_argument, NULL, 'p'},
       {"json", required_argument, NULL, 'j'},       {"child", no_argument, NULL, 'c'},
-      {"help", no_argument, NULL, 'h'},             {0}};
+      {"runtime", required_argument, NULL, 'R'},    {"help", no_argument, NULL, 'h'},
+      {0}};
+  const char *runtime = NULL;
   long iterations = 200;
   bool pinned = false, is_child = false;
   const char *json_path = NULL;
@@ -232,6 +240,10 @@ int cmd_bench(int argc, char **argv) {
       if (*end || end == optarg || iterations < 10 || iterations > 100000)
         return fprintf(stderr, "wslalloc bench: --iterations wants 10 to 100000, not %s\n",
                        optarg), 2;
+    } else if (c == 'R') {
+      if (!strcmp(optarg, "any")) runtime = NULL;
+      else if (!strcmp(optarg, "cuda") || !strcmp(optarg, "hip")) runtime = optarg;
+      else return fprintf(stderr, "wslalloc bench: --runtime cuda or hip, not %s\n", optarg), 2;
     } else if (c == 'p') pinned = true;
     else if (c == 'j') json_path = optarg;
     else if (c == 'c') is_child = true;
@@ -239,21 +251,21 @@ int cmd_bench(int argc, char **argv) {
     else return fputs(usage, stderr), 2;
   }
   if (optind < argc) return fprintf(stderr, "wslalloc bench: no arguments\n%s", usage), 2;
-  if (is_child) return child(iterations, pinned);
+  if (is_child) return child(iterations, pinned, runtime);
 
   struct figures bare, shim;
   fprintf(stderr, "wslalloc bench: measuring without the library...\n");
-  measure(&bare, false, iterations, pinned);
+  measure(&bare, false, iterations, pinned, runtime);
   if (!bare.ok) return fprintf(stderr, "wslalloc bench: no GPU to measure: %s\n", bare.error), 1;
   fprintf(stderr, "wslalloc bench: measuring with the library...\n");
-  measure(&shim, true, iterations, pinned);
+  measure(&shim, true, iterations, pinned, runtime);
   if (!shim.ok) return fprintf(stderr, "wslalloc bench: with the library: %s\n", shim.error), 1;
   if (bare.shim_loaded || !shim.shim_loaded)
     return fprintf(stderr, "wslalloc bench: the library was %s the run meant to be %s; "
                    "unset LD_PRELOAD and try again\n", bare.shim_loaded ? "in" : "not in",
                    bare.shim_loaded ? "without it" : "with it"), 1;
 
-  printf("GPU memory: ");
+  printf("Runtime: %s\nGPU memory: ", bare.hip ? "HIP" : "CUDA");
   print_size(stdout, bare.total);
   printf(" total, ");
   print_size(stdout, bare.free);
@@ -287,6 +299,7 @@ int cmd_bench(int argc, char **argv) {
     struct json j;
     json_begin(&j, out);
     json_obj(&j, NULL);
+    json_str(&j, "runtime", bare.hip ? "HIP" : "CUDA");
     json_u64(&j, "total_bytes", bare.total);
     json_u64(&j, "free_bytes", bare.free);
     json_u64(&j, "largest_block_bytes", bare.largest);

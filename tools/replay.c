@@ -34,6 +34,8 @@ static const char *const usage =
     "  --failures reproduce  they are tried again\n"
     "  --speed max         no waiting between calls (default)\n"
     "  --speed N           the recorded gaps between calls, N times faster\n"
+    "  --runtime cuda|hip  the runtime to replay on (default: CUDA's if it\n"
+    "                      loads, else HIP's)\n"
     "  --json              machine-readable output\n"
     "\n"
     "Exit status: 0 if every allocation succeeded, 3 if memory ran out, 1 if\n"
@@ -91,32 +93,62 @@ struct replay_oom {
   int error;
 };
 
-int tool_load_cudart(struct runtime *rt, char *err, size_t len) {
-  static const char *const names[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
-  for (size_t i = 0; i < sizeof names / sizeof *names && !rt->lib; i++)
-    rt->lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-  if (!rt->lib) {
-    snprintf(err, len, "no CUDA runtime (libcudart.so.13 or .12) could be loaded: %s; "
-             "for the simulated GPU, put build/tests/sim/cuda13 and build/tests/sim/driver "
-             "on LD_LIBRARY_PATH", dlerror());
-    return -1;
-  }
-  *(void **)&rt->malloc_device = dlsym(rt->lib, "cudaMalloc");
-  *(void **)&rt->malloc_host = dlsym(rt->lib, "cudaMallocHost");
-  *(void **)&rt->free_device = dlsym(rt->lib, "cudaFree");
-  *(void **)&rt->free_host = dlsym(rt->lib, "cudaFreeHost");
-  *(void **)&rt->set_device = dlsym(rt->lib, "cudaSetDevice");
-  *(void **)&rt->mem_info = dlsym(rt->lib, "cudaMemGetInfo");
-  *(void **)&rt->last_error = dlsym(rt->lib, "cudaGetLastError");
+/* HIP's pinned allocation takes flags; the table's shape takes none. */
+static int (*real_hipHostMalloc)(void **, size_t, unsigned);
+static int hip_malloc_host(void **p, size_t size) { return real_hipHostMalloc(p, size, 0); }
+
+/* Fills rt with the names of one API family (cuda or hip), looked up as a
+   linked client's calls bind: in the global scope, where a preloaded
+   libwslalloc.so comes first (a lookup on the library's own handle would
+   pass it by). */
+static bool bind_runtime(struct runtime *rt, const char *prefix) {
+  char name[64];
+#define BIND(field, suffix)                                                    \
+  (snprintf(name, sizeof name, "%s%s", prefix, suffix),                       \
+   *(void **)&rt->field = dlsym(RTLD_DEFAULT, name))
+  bool hip = !strcmp(prefix, "hip");
+  BIND(malloc_device, "Malloc");
+  BIND(free_device, "Free");
+  BIND(free_host, hip ? "HostFree" : "FreeHost");
+  BIND(set_device, "SetDevice");
+  BIND(mem_info, "MemGetInfo");
+  BIND(last_error, "GetLastError");
   /* Stream-ordered calls and streams: used where the runtime has them. */
-  *(void **)&rt->malloc_async = dlsym(rt->lib, "cudaMallocAsync");
-  *(void **)&rt->free_async = dlsym(rt->lib, "cudaFreeAsync");
-  *(void **)&rt->stream_create = dlsym(rt->lib, "cudaStreamCreate");
-  *(void **)&rt->stream_destroy = dlsym(rt->lib, "cudaStreamDestroy");
+  BIND(malloc_async, "MallocAsync");
+  BIND(free_async, "FreeAsync");
+  BIND(stream_create, "StreamCreate");
+  BIND(stream_destroy, "StreamDestroy");
+#undef BIND
+  if (hip) {
+    *(void **)&real_hipHostMalloc = dlsym(RTLD_DEFAULT, "hipHostMalloc");
+    rt->malloc_host = real_hipHostMalloc ? hip_malloc_host : NULL;
+  } else {
+    *(void **)&rt->malloc_host = dlsym(RTLD_DEFAULT, "cudaMallocHost");
+  }
   if (!rt->malloc_async || !rt->free_async) rt->malloc_async = NULL, rt->free_async = NULL;
-  if (!rt->malloc_device || !rt->malloc_host || !rt->free_device || !rt->free_host ||
-      !rt->set_device || !rt->mem_info || !rt->last_error) {
-    snprintf(err, len, "the CUDA runtime lacks cudaMalloc, cudaFree or their kin");
+  rt->name = hip ? "HIP" : "CUDA";
+  return rt->malloc_device && rt->malloc_host && rt->free_device && rt->free_host &&
+         rt->set_device && rt->mem_info && rt->last_error;
+}
+
+int tool_load_runtime(struct runtime *rt, const char *want, char *err, size_t len) {
+  /* CUDA first; HIP where no CUDA runtime is to be had (an AMD machine). */
+  static const char *const cuda[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
+  static const char *const hip[] = {"libamdhip64.so.6", "libamdhip64.so.5", "libamdhip64.so"};
+  bool use_hip = want && !strcmp(want, "hip");
+  for (int family = use_hip ? 1 : 0; family < 2 && !rt->lib; family++) {
+    const char *const *names = family ? hip : cuda;
+    for (size_t i = 0; i < 3 && !rt->lib; i++) rt->lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
+    if (rt->lib && !bind_runtime(rt, family ? "hip" : "cuda")) {
+      snprintf(err, len, "the %s runtime lacks its malloc, free or their kin", family ? "HIP" : "CUDA");
+      return -1;
+    }
+    if (want && !strcmp(want, "cuda")) break;
+  }
+  if (!rt->lib) {
+    snprintf(err, len, "no GPU runtime (libcudart.so.13 or .12, or libamdhip64) could be loaded: "
+             "%s; for the simulated GPU, put build/tests/sim/cuda13 and build/tests/sim/driver "
+             "on LD_LIBRARY_PATH", dlerror());
     return -1;
   }
   return 0;
@@ -231,9 +263,10 @@ int cmd_replay(int argc, char **argv) {
       {"json", no_argument, NULL, 'j'},          {"limit", required_argument, NULL, 'l'},
       {"recover", no_argument, NULL, 'r'},       {"failures", required_argument, NULL, 'f'},
       {"speed", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
+      {"runtime", required_argument, NULL, 'R'},
       {0}};
   bool as_json = false, recover = false, reproduce = false;
-  const char *limit = NULL;
+  const char *limit = NULL, *runtime_wanted = NULL;
   double speed = 0; /* 0: as fast as it goes */
   int c;
   optind = 1;
@@ -241,6 +274,11 @@ int cmd_replay(int argc, char **argv) {
     if (c == 'j') as_json = true;
     else if (c == 'l') limit = optarg;
     else if (c == 'r') recover = true;
+    else if (c == 'R') {
+      if (strcmp(optarg, "cuda") && strcmp(optarg, "hip"))
+        return fprintf(stderr, "wslalloc replay: --runtime cuda or hip, not %s\n", optarg), 2;
+      runtime_wanted = optarg;
+    }
     else if (c == 'f') {
       if (!strcmp(optarg, "reproduce")) reproduce = true;
       else if (strcmp(optarg, "skip"))
@@ -302,7 +340,7 @@ int cmd_replay(int argc, char **argv) {
               "what they allocated are skipped\n", r.events_lost);
   }
   struct runtime rt = {0};
-  if (tool_load_cudart(&rt, err, sizeof err) != 0) {
+  if (tool_load_runtime(&rt, runtime_wanted, err, sizeof err) != 0) {
     free(steps);
     if (have_rec) rec_close(&r);
     return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
@@ -365,8 +403,8 @@ int cmd_replay(int argc, char **argv) {
       tm->calls++, tm->ns += took;
       if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && calls == 1) {
         /* The very first call refused for another reason: no GPU here. */
-        fprintf(stderr, "wslalloc replay: the CUDA runtime cannot allocate here (error %d%s); "
-                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rc,
+        fprintf(stderr, "wslalloc replay: the %s runtime cannot allocate here (error %d%s); "
+                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rt.name, rc,
                 rc == 100 ? ": no CUDA-capable device" : rc == 35 ? ": driver too old or missing" : "");
         free(steps);
         if (have_rec) rec_close(&r);
@@ -459,6 +497,7 @@ int cmd_replay(int argc, char **argv) {
     json_begin(&j, stdout);
     json_obj(&j, NULL);
     json_str(&j, "file", path);
+    json_str(&j, "runtime", rt.name);
     json_u64(&j, "events", nsteps);
     json_u64(&j, "calls", calls);
     json_u64(&j, "failed", failed);
@@ -526,7 +565,8 @@ int cmd_replay(int argc, char **argv) {
     json_end_obj(&j);
     json_finish(&j);
   } else {
-    printf("Replayed %s: %zu events, %" PRIu64 " calls in %.3f s", path, nsteps, calls, wall);
+    printf("Replayed %s on the %s runtime: %zu events, %" PRIu64 " calls in %.3f s", path,
+           rt.name, nsteps, calls, wall);
     if (limit) printf(" under WSLALLOC_LIMIT=%s", limit);
     if (recover) printf(" with WSLALLOC_RECOVER=1");
     printf("\n");

@@ -72,8 +72,9 @@ int cmd_metrics(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 
-/* The CUDA runtime this machine loads (libcudart.so.13, else .12), reached
-   by dlopen so that the tools build and run without CUDA. */
+/* The GPU runtime this machine loads (libcudart.so.13, else .12, else HIP's
+   libamdhip64), reached by dlopen so that the tools build and run without
+   either. */
 typedef int (*alloc_fn)(void **, size_t);
 typedef int (*free_fn)(void *);
 typedef int (*set_device_fn)(int);
@@ -94,9 +95,10 @@ struct runtime {
   free_async_fn free_async;
   stream_create_fn stream_create;
   stream_destroy_fn stream_destroy;
+  const char *name; /* "CUDA" or "HIP" */
 };
-/* 0, or -1 with one line in err. */
-int tool_load_cudart(struct runtime *rt, char *err, size_t len);
+/* want: "cuda", "hip" or NULL for either.  0, or -1 with one line in err. */
+int tool_load_runtime(struct runtime *rt, const char *want, char *err, size_t len);
 int cmd_bench(int argc, char **argv);
 
 /* libwslalloc.so beside this program (build or install tree); -1 if none. */
