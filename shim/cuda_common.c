@@ -17,7 +17,7 @@ WSLA_REAL_DECL(cuDeviceGetName);
 WSLA_REAL_DECL(cuDeviceTotalMem_v2);
 
 /* The driver's version and each GPU's name and total, for the report:
-   once, after the first allocation, when the driver is surely loaded. */
+   once, after an allocation has loaded the driver. */
 static int driver_noted;
 static void note_driver(struct wsla_proc *p) {
   if (__atomic_exchange_n(&driver_noted, 1, __ATOMIC_RELAXED)) return;
@@ -80,14 +80,16 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
     c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
                                          have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
-  /* A plain load first keeps the hot path free of a store to a shared line. */
-  if (c.ok && device_memory &&
-      WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED)))
-    note_driver(p);
   bool sampled = c.ok && device_memory &&
                  wsla_sample_claim(p, c.device, c.time_ns) &&
                  wsla_cuda_view(p, &v);
+  /* The driver and GPUs are noted on the paths that are already slow: the
+     first sample (the first allocation, unless sampling is off) and any
+     out-of-memory failure, so the report has them; never on every call. */
   if (sampled) wsla_sample_store(p, c.device, &v);
+  if ((sampled || c.oom) && device_memory &&
+      WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED)))
+    note_driver(p);
   if (WSLA_UNLIKELY(wsla_opts.reserve.num) && c.ok && device_memory)
     wsla_ballast_tend(p, WSLA_LIB_CUDA, c.device, sampled ? v.free_bytes : 0);
 }

@@ -56,6 +56,9 @@ equal(env["memory_bytes"], int(meminfo["MemTotal"].split()[0]) * 1024, "environm
 equal(env["cuda_driver_version"], 13000, "environment: the driver's version")
 libs = [os.path.basename(x) for x in env["gpu_libraries"]]
 equal(libs, ["libcudart.so.13", "libcuda.so.1"], "environment: the GPU libraries it loaded")
+unsampled = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "WSLALLOC_SAMPLE_MS": "0"})
+equal(unsampled.report()["environment"].get("cuda_driver_version"), 13000,
+      "with sampling off, the OOM notes the driver")
 equal(env["gpus"], [{"index": 0, "name": "wslsim GPU 0", "total_bytes": 8 * GiB}], "environment: the GPU")
 text = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, text=True)
 check("likely cause: others" in text.stdout, "the text report gives the cause")

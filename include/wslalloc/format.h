@@ -219,7 +219,7 @@ struct wsla_header {
   char options[WSLA_OPTIONS_MAX]; /* "NAME=value\n" for each option in force */
   /* "key=value\n" lines: kernel, wsl, dxg, vm_memory_bytes at the start;
      cuda_driver and gpuN=name|total_bytes once the driver is loaded.
-     Appended once, by the first allocation that succeeds. */
+     Appended once, at the first device-view sample or OOM. */
   char environment[WSLA_ENVIRONMENT_MAX];
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
                    WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX];
