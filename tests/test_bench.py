@@ -9,6 +9,8 @@ from harness import *
 GiB, MiB = 1 << 30, 1 << 20
 env = env_for("cuda13", False, {"WSLSIM_MEM": "8G", "WSLSIM_PINNED_MAX": "6G"})
 out = os.path.join(tempfile.mkdtemp(), "bench.json")
+leftovers = lambda: {f for f in os.listdir("/tmp") if f.startswith("wslalloc-bench-")}
+before = leftovers()
 p = subprocess.run([TOOL, "bench", "--pinned", "--iterations", "50", "--json", out], capture_output=True,
                    text=True, timeout=300, env=env)
 equal(p.returncode, 0, f"bench: status ({p.stderr})")
@@ -24,6 +26,7 @@ f = j["fragmentation"]
 equal(f["blocks"], 115, "fragmentation: 64 MiB blocks over 90% of free memory")
 equal(f["free_bytes"], 8 * GiB - 58 * 64 * MiB, "fragmentation: free after every other one is freed")
 equal(f["largest_block_bytes"], 8 * GiB - 115 * 64 * MiB, "fragmentation: the largest block is the tail")
+equal(leftovers() - before, set(), "the library's run leaves no folder behind")
 equal(j["runtime"], "CUDA", "the CUDA runtime, found first")
 equal(j["pinned_bytes"], 6 * GiB, "the pinned ceiling (WSL2 caps it)")
 check("cudaMalloc+cudaFree, median of 50 pairs" in p.stdout and "fragmentation 81%" in p.stdout,

@@ -71,6 +71,26 @@ check(p.returncode == 1 and "no recordings" in p.stderr, "no recordings: clear m
 p = subprocess.run([TOOL, "report"], capture_output=True, text=True,
                    env={**os.environ, "WSLALLOC_DIR": r.dir})
 check(p.returncode == 0 and good in p.stdout, "the newest recording by default")
+# A recording whose modules all name a FIFO: looking up function names must
+# not open it (it would wait for a writer for ever); the call sites stay
+# module+offset.
+fifo = os.path.join(d, "fifo")
+os.mkfifo(fifo)
+hostile = bytearray(data)
+module_off, = struct.unpack_from("<Q", hostile, 40)
+module_cap, = struct.unpack_from("<I", hostile, 80)
+for i in range(module_cap):
+    at = module_off + 256 * i + 32
+    hostile[at:at + 224] = fifo.encode().ljust(224, b"\0")
+path = os.path.join(d, "fifo-modules.wsla")
+open(path, "wb").write(hostile)
+try:
+    p = subprocess.run([TOOL, "report", "--json", path], capture_output=True, text=True, timeout=30)
+    equal(p.returncode, 0, "modules naming a FIFO: reported")
+    check(all("function" not in s for s in json.loads(p.stdout)["sites"]), "with no function names")
+except subprocess.TimeoutExpired:
+    check(False, "modules naming a FIFO: the report hung")
+
 p = subprocess.run([TOOL, "frobnicate"], capture_output=True, text=True)
 equal(p.returncode, 2, "unknown command")
 finish()

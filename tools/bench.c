@@ -1,4 +1,5 @@
 /* wslalloc bench: this machine's GPU allocation latency with and without the library, its largest block, fragmentation and pinned ceiling. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -45,12 +46,6 @@ struct figures {
   bool ok, shim_loaded, hip;
   char error[512];
 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int by_value(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -100,13 +95,13 @@ static int child(long iterations, bool pinned, const char *runtime) {
     long got = 0;
     for (long i = 0; i < iterations + 10; i++) {
       void *p;
-      uint64_t t0 = now_ns();
+      uint64_t t0 = tool_now_ns();
       if (rt.malloc_device(&p, lat_sizes[s]) != 0) {
         rt.last_error();
         break;
       }
       rt.free_device(p);
-      uint64_t took = now_ns() - t0;
+      uint64_t took = tool_now_ns() - t0;
       if (i >= 10) pairs[got++] = took; /* the first ten warm up */
     }
     qsort(pairs, (size_t)got, sizeof *pairs, by_value);
@@ -142,6 +137,20 @@ static int child(long iterations, bool pinned, const char *runtime) {
     printf("pinned %" PRIu64 "\n", (uint64_t)got * PIN_STEP);
   }
   return 0;
+}
+
+/* Removes dir and the files in it (the library's recording of the run). */
+static void remove_folder(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  char path[4096];
+  while (d && (de = readdir(d)))
+    if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+      snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+      unlink(path);
+    }
+  if (d) closedir(d);
+  if (rmdir(dir) != 0) fprintf(stderr, "wslalloc bench: could not remove %s\n", dir);
 }
 
 /* Runs the measuring child, with the library preloaded or not. */
@@ -209,11 +218,7 @@ static void measure(struct figures *f, bool with_shim, long iterations, bool pin
   waitpid(pid, &status, 0);
   f->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && !f->error[0];
   if (!f->ok && !f->error[0]) snprintf(f->error, sizeof f->error, "the measuring process failed");
-  if (with_shim) { /* its recording served its purpose */
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "wslalloc bench: could not remove %s\n", dir);
-  }
+  if (with_shim) remove_folder(dir); /* its recording served its purpose */
 }
 
 static void print_size(FILE *out, uint64_t v) {

@@ -246,24 +246,16 @@ static void pk_list_next(FILE *o, uint64_t *items) {
 /* The one frame a site gives: the function and line where the module's
    symbols say, else module+offset. */
 static void pk_frames(FILE *o, const struct rec *r, uint64_t site) {
-  char where[256], fn[512];
+  char where[256];
   rec_site_name(r, site, where, sizeof where);
-  rec_site_function(r, site, fn, sizeof fn);
+  struct site_symbol sym;
+  bool named = rec_site_symbol(r, site, &sym);
   pk_str(o, "frames");
   pk_list(o);
   pk_dict(o);
-  char *at = strstr(fn, " at ");
-  int line = 0;
-  if (at) {
-    char *colon = strrchr(at, ':');
-    if (colon) line = atoi(colon + 1), *colon = '\0';
-    *at = '\0';
-    pk_key_str(o, "filename", at + 4);
-  } else {
-    pk_key_str(o, "filename", where);
-  }
-  pk_key_int(o, "line", line);
-  pk_key_str(o, "name", fn[0] ? fn : where);
+  pk_key_str(o, "filename", named && sym.line ? sym.file : where);
+  pk_key_int(o, "line", named ? sym.line : 0);
+  pk_key_str(o, "name", named ? sym.function : where);
   pk_dict_end(o);
   pk_list_end(o);
 }
@@ -378,7 +370,7 @@ int cmd_export(int argc, char **argv) {
       {"from", required_argument, NULL, 'F'},   {"to", required_argument, NULL, 'T'},
       {"all-points", no_argument, NULL, 'A'},
       {"help", no_argument, NULL, 'h'}, {0}};
-  double from = -1, to = -1;
+  struct window win = WINDOW_ALL;
   const char *format = NULL, *out_path = NULL;
   int c;
   optind = 1;
@@ -387,13 +379,7 @@ int cmd_export(int argc, char **argv) {
     else if (c == 'o') out_path = optarg;
     else if (c == 'A') export_buckets = 0;
     else if (c == 'F' || c == 'T') {
-      char *end;
-      double v = strtod(optarg, &end);
-      if (end == optarg || *end || !(v >= 0 && v < 1e9))
-        return fprintf(stderr, "wslalloc export: --%s %s: not a number of seconds\n",
-                       c == 'F' ? "from" : "to", optarg), 2;
-      if (c == 'F') from = v;
-      else to = v;
+      if (window_option("export", &win, c == 'F', optarg)) return 2;
     }
     else if (c == 'h') return fputs(usage, stdout), 0;
     else return fputs(usage, stderr), 2;
@@ -404,8 +390,8 @@ int cmd_export(int argc, char **argv) {
     return 2;
   }
   if (!out_path) return fprintf(stderr, "wslalloc export: -o OUT is needed\n%s", usage), 2;
-  if (from >= 0 && to >= 0 && to <= from)
-    return fprintf(stderr, "wslalloc export: --to must come after --from\n"), 2;
+  if (window_check("export", &win)) return 2;
+  double from = win.from, to = win.to;
   if (argc - optind > 1) return fprintf(stderr, "wslalloc export: one FILE at most\n%s", usage), 2;
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);

@@ -210,7 +210,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
       if (!every && strcmp(rec_end_state(r), "running")) continue;
       for (unsigned dv = 0; dv < WSLA_DEVICE_MAX; dv++) {
         const struct wsla_device_counters *d = &r->ctr->dev[dv];
-        if (!d->peak_bytes && !d->live_allocs && !d->ooms && !d->view_time_ns) continue;
+        if (!rec_device_used(d)) continue;
         fprintf(out, "%s{pid=\"%d\",exe=\"", metrics[m].name, (int)r->hdr->pid);
         label(out, base(r->exe));
         fprintf(out, "\",device=\"%u\"} %" PRIu64 "\n", dv, metrics[m].value(d));
@@ -320,7 +320,7 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
       const struct rec *r = all[i];
       if (strcmp(rec_end_state(r), "running")) continue;
       const struct wsla_device_counters *d = &r->ctr->dev[dev];
-      if (!d->peak_bytes && !d->live_allocs && !d->ooms && !d->view_time_ns) continue;
+      if (!rec_device_used(d)) continue;
       used = true;
       own += d->live_bytes;
       int64_t at = r->hdr->start_realtime_ns + (int64_t)d->view_time_ns;
@@ -348,7 +348,7 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
       const struct rec *r = all[i];
       if (strcmp(rec_end_state(r), "running")) continue;
       const struct wsla_device_counters *d = &r->ctr->dev[dev];
-      if (!d->peak_bytes && !d->live_allocs && !d->ooms && !d->view_time_ns) continue;
+      if (!rec_device_used(d)) continue;
       char last[96] = "-";
       const struct wsla_oom *o = last_oom(r, dev);
       if (o) {

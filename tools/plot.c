@@ -163,18 +163,13 @@ int cmd_plot(int argc, char **argv) {
       {"output", required_argument, NULL, 'o'}, {"from", required_argument, NULL, 'f'},
       {"to", required_argument, NULL, 't'},     {"help", no_argument, NULL, 'h'}, {0}};
   const char *out_path = NULL;
-  double from = -1, to = -1;
+  struct window win = WINDOW_ALL;
   int c;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
-    char *end;
     if (c == 'o') out_path = optarg;
     else if (c == 'f' || c == 't') {
-      double v = strtod(optarg, &end);
-      if (*end || v < 0) return fprintf(stderr, "wslalloc plot: --%s %s: not a number of seconds\n",
-                                        c == 'f' ? "from" : "to", optarg), 2;
-      if (c == 'f') from = v;
-      else to = v;
+      if (window_option("plot", &win, c == 'f', optarg)) return 2;
     } else if (c == 'h') return fputs(usage, stdout), 0;
     else return fputs(usage, stderr), 2;
   }
@@ -182,8 +177,8 @@ int cmd_plot(int argc, char **argv) {
   bool html = l > 5 && !strcmp(out_path + l - 5, ".html");
   if (!out_path || (!html && (l < 4 || strcmp(out_path + l - 4, ".svg"))))
     return fprintf(stderr, "wslalloc plot: -o OUT.svg or -o OUT.html is needed\n%s", usage), 2;
-  if (from >= 0 && to >= 0 && to <= from)
-    return fprintf(stderr, "wslalloc plot: --to must come after --from\n"), 2;
+  if (window_check("plot", &win)) return 2;
+  double from = win.from, to = win.to;
   if (argc - optind > 1) return fprintf(stderr, "wslalloc plot: one FILE at most\n%s", usage), 2;
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);

@@ -273,17 +273,28 @@ const char *rec_end_state(const struct rec *r) {
   }
 }
 
-void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len) {
+const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,
+                                        size_t len) {
   for (uint64_t i = 0; i < r->module_count; i++) {
     const struct wsla_module *m = &r->modules[i];
     if (m->commit != i + 1 || site < m->lo || site >= m->hi) continue;
-    char path[sizeof m->path + 1];
-    copy_str(path, m->path, sizeof m->path);
-    const char *base = strrchr(path, '/');
-    snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : path, site - m->bias);
+    char whole[sizeof m->path + 1];
+    copy_str(whole, m->path, sizeof m->path);
+    snprintf(path, len, "%s", whole);
+    return m;
+  }
+  return NULL;
+}
+
+void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len) {
+  char path[sizeof r->modules->path + 1];
+  const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
+  if (!m) {
+    snprintf(buf, len, "0x%" PRIx64, site);
     return;
   }
-  snprintf(buf, len, "0x%" PRIx64, site);
+  const char *base = strrchr(path, '/');
+  snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : path, site - m->bias);
 }
 
 static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }
@@ -324,3 +335,7 @@ int rec_find_newest(char *path, size_t len, char *err, size_t errlen) {
   return 0;
 }
 
+
+bool rec_device_used(const struct wsla_device_counters *d) {
+  return d->peak_bytes || d->live_allocs || d->ooms || d->view_time_ns;
+}

@@ -154,12 +154,6 @@ int tool_load_runtime(struct runtime *rt, const char *want, char *err, size_t le
   return 0;
 }
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static bool host_api(uint16_t api) {
   switch (api) {
   case WSLA_API_cudaMallocHost: case WSLA_API_cudaHostAlloc: case WSLA_API_cudaFreeHost:
@@ -354,7 +348,7 @@ int cmd_replay(int argc, char **argv) {
   struct replay_oom *ooms = NULL;
   size_t nooms = 0;
   int current_device = -1;
-  uint64_t start = now_ns(), progress_at = nsteps / 10;
+  uint64_t start = tool_now_ns(), progress_at = nsteps / 10;
   for (size_t i = 0; i < nsteps; i++) {
     const struct step *s = &steps[i];
     if (nsteps >= 1000000 && i >= progress_at && !as_json) {
@@ -366,7 +360,7 @@ int cmd_replay(int argc, char **argv) {
       continue;
     }
     if (speed > 0) { /* wait for the recorded moment, scaled */
-      uint64_t due = start + (uint64_t)(s->time_ns / speed), t = now_ns();
+      uint64_t due = start + (uint64_t)(s->time_ns / speed), t = tool_now_ns();
       if (due > t) {
         struct timespec ts = {(time_t)((due - t) / 1000000000u), (long)((due - t) % 1000000000u)};
         nanosleep(&ts, NULL);
@@ -377,7 +371,7 @@ int cmd_replay(int argc, char **argv) {
       current_device = s->device;
     }
     int dev = s->device >= 0 && s->device < (int)WSLA_DEVICE_MAX ? s->device : 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = tool_now_ns();
     if (s->is_alloc) {
       void *p = NULL, *stream = NULL;
       if (s->async && s->stream && rt.stream_create) {
@@ -390,12 +384,12 @@ int cmd_replay(int argc, char **argv) {
         }
         stream = sm ? sm->now : NULL;
       }
-      t0 = now_ns();
+      t0 = tool_now_ns();
       bool async = s->async && rt.malloc_async;
       int rc = s->host ? rt.malloc_host(&p, s->size)
                : async ? rt.malloc_async(&p, s->size, stream)
                        : rt.malloc_device(&p, s->size);
-      uint64_t took = now_ns() - t0;
+      uint64_t took = tool_now_ns() - t0;
       calls++;
       struct timing *tm = &timing[s->host ? WSLA_API_cudaMallocHost
                                   : async ? WSLA_API_cudaMallocAsync : WSLA_API_cudaMalloc]
@@ -447,14 +441,14 @@ int cmd_replay(int argc, char **argv) {
         unmatched++;
         continue;
       }
-      t0 = now_ns();
+      t0 = tool_now_ns();
       if (m->host) rt.free_host(m->now);
       else if (m->async) rt.free_async(m->now, m->stream);
       else rt.free_device(m->now);
       struct timing *tm = &timing[m->host ? WSLA_API_cudaFreeHost
                                   : m->async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree]
                                  [size_class(m->size)];
-      tm->calls++, tm->ns += now_ns() - t0;
+      tm->calls++, tm->ns += tool_now_ns() - t0;
       calls++;
       if (m->host) host_live -= m->size;
       else live_bytes[m->device] -= m->size;
@@ -462,7 +456,7 @@ int cmd_replay(int argc, char **argv) {
       free(m);
     }
   }
-  double wall = (now_ns() - start) / 1e9;
+  double wall = (tool_now_ns() - start) / 1e9;
 
   /* Under the library, its own recording of this process says what the
      ladder did for each failure. */

@@ -180,10 +180,6 @@ static void summary_free(struct summary *s) {
   }
 }
 
-static bool device_used(const struct wsla_device_counters *d) {
-  return d->peak_bytes || d->live_allocs || d->ooms || d->view_time_ns;
-}
-
 static double seconds(uint64_t ns) { return ns / 1e9; }
 
 static const char *view_source(uint16_t s) {
@@ -230,6 +226,19 @@ static const char *event_type_name(uint16_t t) {
       [WSLA_EV_UNMAP] = "unmap",   [WSLA_EV_RESERVE] = "reserve",
       [WSLA_EV_UNRESERVE] = "unreserve", [WSLA_EV_STEP] = "step"};
   return t <= WSLA_EV_LAST && names[t] ? names[t] : "?";
+}
+
+/* GPU g as the environment lines have it ("gpuN=name|total_bytes"):
+   its name, and its total (0 if not given); false if not recorded. */
+static bool gpu_entry(const struct rec *r, int g, char *name, size_t len, uint64_t *total) {
+  char key[16], v[256];
+  snprintf(key, sizeof key, "gpu%d", g);
+  const char *x = env_value(r, key, v, sizeof v);
+  if (!x) return false;
+  const char *bar = strrchr(x, '|');
+  snprintf(name, len, "%.*s", bar ? (int)(bar - x) : (int)strlen(x), x);
+  *total = bar ? strtoull(bar + 1, NULL, 10) : 0;
+  return true;
 }
 
 /* The GPU libraries the process had loaded (runtime, driver, NVML, HIP),
@@ -303,17 +312,14 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     if ((x = env_value(r, "cuda_driver", v, sizeof v)))
       json_i64(&j, "cuda_driver_version", strtoll(x, NULL, 10));
     json_arr(&j, "gpus");
+    char name[200];
+    uint64_t total;
     for (int g = 0; g < 4; g++) {
-      char key[8];
-      snprintf(key, sizeof key, "gpu%d", g);
-      if (!(x = env_value(r, key, v, sizeof v))) continue;
-      const char *bar = strrchr(x, '|');
+      if (!gpu_entry(r, g, name, sizeof name, &total)) continue;
       json_obj(&j, NULL);
       json_i64(&j, "index", g);
-      char name[200];
-      snprintf(name, sizeof name, "%.*s", bar ? (int)(bar - x) : (int)strlen(x), x);
       json_str(&j, "name", name);
-      if (bar) json_u64(&j, "total_bytes", strtoull(bar + 1, NULL, 10));
+      if (total) json_u64(&j, "total_bytes", total);
       json_end_obj(&j);
     }
     json_end_arr(&j);
@@ -360,7 +366,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   json_arr(&j, "devices");
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r->ctr->dev[i];
-    if (!device_used(d)) continue;
+    if (!rec_device_used(d)) continue;
     json_obj(&j, NULL);
     json_u64(&j, "index", i);
     json_u64(&j, "total_bytes", d->total_bytes);
@@ -580,15 +586,12 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
       const char *drv = env_value(r, "cuda_driver", v, sizeof v);
       if (drv) fprintf(out, ", CUDA driver %d.%d", atoi(drv) / 1000, atoi(drv) % 1000 / 10);
       fprintf(out, "\n");
-      for (int g = 0; g < 4; g++) {
-        char key[8];
-        snprintf(key, sizeof key, "gpu%d", g);
-        const char *x = env_value(r, key, v, sizeof v);
-        if (!x) continue;
-        const char *bar = strrchr(x, '|');
-        fprintf(out, "GPU %d     %.*s, %s\n", g, bar ? (int)(bar - x) : (int)strlen(x), x,
-                bar ? fmt_size(strtoull(bar + 1, NULL, 10), m, sizeof m) : "?");
-      }
+      char name[200];
+      uint64_t total;
+      for (int g = 0; g < 4; g++)
+        if (gpu_entry(r, g, name, sizeof name, &total))
+          fprintf(out, "GPU %d     %s, %s\n", g, name,
+                  total ? fmt_size(total, m, sizeof m) : "?");
     }
     struct library_lines libs = {out, 0};
     gpu_libraries(r, library_text, &libs);
@@ -610,7 +613,7 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   bool any = false;
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r->ctr->dev[i];
-    if (!device_used(d)) continue;
+    if (!rec_device_used(d)) continue;
     if (!any)
       fprintf(out, "  %-6s %-12s %-12s %-10s %-12s %-10s %s\n", "device", "total", "peak",
              "at", "live now", "allocs", "OOMs");

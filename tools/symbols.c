@@ -51,31 +51,40 @@ void sym_close_all(void) {
   modules_used = 0;
 }
 
+bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out) {
+  memset(out, 0, sizeof *out);
+  char path[sizeof r->modules->path + 1];
+  const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
+  Dwfl_Module *mod = m && path[0] == '/' ? module_for(path) : NULL;
+  if (!mod) return false;
+  /* A site is a return address: the call is the byte before it, which
+     lies in the caller even when the callee never returns. */
+  Dwarf_Addr addr = site - m->bias - 1;
+  GElf_Off offset;
+  GElf_Sym sym;
+  const char *name = dwfl_module_addrinfo(mod, addr, &offset, &sym, NULL, NULL, NULL);
+  if (!name) return false;
+  snprintf(out->function, sizeof out->function, "%s", name);
+  out->offset = offset + 1;
+  Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
+  const char *file = line ? dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL) : NULL;
+  if (file && out->line > 0) {
+    const char *slash = strrchr(file, '/');
+    snprintf(out->file, sizeof out->file, "%s", slash ? slash + 1 : file);
+  } else {
+    out->line = 0;
+  }
+  return true;
+}
+
 void rec_site_function(const struct rec *r, uint64_t site, char *buf, size_t len) {
-  buf[0] = '\0';
-  for (uint64_t i = 0; i < r->module_count; i++) {
-    const struct wsla_module *m = &r->modules[i];
-    if (m->commit != i + 1 || site < m->lo || site >= m->hi) continue;
-    char path[sizeof m->path + 1];
-    memcpy(path, m->path, sizeof m->path);
-    path[sizeof m->path] = '\0';
-    Dwfl_Module *mod = path[0] == '/' ? module_for(path) : NULL;
-    if (!mod) return;
-    /* A site is a return address: the call is the byte before it, which
-       lies in the caller even when the callee never returns. */
-    Dwarf_Addr addr = site - m->bias - 1;
-    GElf_Off offset;
-    GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(mod, addr, &offset, &sym, NULL, NULL, NULL);
-    if (!name) return;
-    int used = snprintf(buf, len, "%s+0x%llx", name, (unsigned long long)(offset + 1));
-    Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
-    int lineno = 0;
-    const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
-    if (file && lineno > 0 && used > 0 && (size_t)used < len) {
-      const char *slash = strrchr(file, '/');
-      snprintf(buf + used, len - (size_t)used, " at %s:%d", slash ? slash + 1 : file, lineno);
-    }
+  struct site_symbol sym;
+  if (!rec_site_symbol(r, site, &sym)) {
+    buf[0] = '\0';
     return;
   }
+  if (sym.line)
+    snprintf(buf, len, "%s+0x%llx at %s:%d", sym.function, sym.offset, sym.file, sym.line);
+  else
+    snprintf(buf, len, "%s+0x%llx", sym.function, sym.offset);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "wslalloc/format.h"
 
@@ -50,6 +51,15 @@ int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
 /* "running", "exit", "signal" or "killed" (not ended, process gone). */
 const char *rec_end_state(const struct rec *r);
 
+/* Whether a process touched the device at all: allocated, failed or
+   looked at it. */
+bool rec_device_used(const struct wsla_device_counters *d);
+
+/* The module a code address lies in, its path copied (terminated) into
+   path; NULL when no module has it. */
+const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,
+                                        size_t len);
+
 /* "module+0xoffset" for a code address, or "0x..." when no module has it. */
 void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
 
@@ -57,6 +67,14 @@ void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
    symbol table and debug info as they are now on this machine; "" when
    neither names it.  sym_close_all releases what it opened. */
 void rec_site_function(const struct rec *r, uint64_t site, char *buf, size_t len);
+/* The same, in parts; false when neither names it (line 0: no line). */
+struct site_symbol {
+  char function[256];
+  unsigned long long offset; /* from the function's start */
+  char file[256];            /* the source file's name, without folders */
+  int line;
+};
+bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out);
 void sym_close_all(void);
 
 /* The newest recording in the recordings directory; -1 with err if none. */
@@ -111,6 +129,23 @@ int cmd_doctor(int argc, char **argv);
 
 /* The report of a recording already open, as text or JSON. */
 void report_rec(FILE *out, const struct rec *r, bool as_json);
+
+/* CLOCK_MONOTONIC in nanoseconds, for timing calls. */
+static inline uint64_t tool_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* --from/--to in seconds after the process started; -1 where not given. */
+struct window {
+  double from, to;
+};
+#define WINDOW_ALL ((struct window){-1, -1})
+/* Parses one bound into w: 0, or 2 after one line on stderr. */
+int window_option(const char *cmd, struct window *w, bool is_from, const char *text);
+/* 0, or 2 after one line on stderr when the window ends before it starts. */
+int window_check(const char *cmd, const struct window *w);
 
 /* The text report of path, to out; -1 with one line in err if unreadable. */
 int report_text(FILE *out, const char *path, char *err, size_t errlen);
