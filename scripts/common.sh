@@ -70,5 +70,10 @@ build() {
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" >/dev/null || return 1
   fi
-  meson compile -C "$dir" >/dev/null || return 1
+  # Quiet when it works; the compiler's own words when it does not.
+  if ! meson compile -C "$dir" >"$dir/compile.log" 2>&1; then
+    echo "FAIL: building $dir (the end of $dir/compile.log follows)"
+    tail -n 40 "$dir/compile.log"
+    return 1
+  fi
 }
