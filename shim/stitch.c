@@ -240,7 +240,8 @@ bool wsla_stitch_alloc(enum wsla_lib family, int device, uint64_t size,
     free(s);
     return false;
   }
-  uint64_t off = 0, chunk = span;
+  uint64_t off = 0, chunk = span, cap = wsla_opts.stitch_chunk.num / g * g;
+  if (cap && chunk > cap) chunk = cap;
   while (off < span) {
     uint64_t want = chunk < span - off ? chunk : span - off, h;
     if (ops->create(device, want, &h)) {

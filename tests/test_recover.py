@@ -84,6 +84,13 @@ force = run("recover", ["force"], env={**frag, "WSLALLOC_STITCH": "force", "WSLA
 check("cudaMalloc 256 MiB: rc=0 set=1" in force.out and "free after: 2048 MiB" in force.out,
       f"force: stitched without a failure, given back: {force.out}")
 equal(force.report()["totals"]["ooms"], 0, "force: no OOM involved")
+check("physical chunks: 1\n" in force.out, f"force: one chunk where one fits: {force.out}")
+capped = run("recover", ["force"], env={**frag, "WSLALLOC_STITCH": "force", "WSLALLOC_STITCH_MIN": "64M",
+                                        "WSLALLOC_STITCH_CHUNK": "64M"})
+check("cudaMalloc 256 MiB: rc=0 set=1" in capped.out and "physical chunks: 4\n" in capped.out and
+      "free after: 2048 MiB" in capped.out,
+      f"WSLALLOC_STITCH_CHUNK=64M: four chunks, all given back: {capped.out}")
+equal(capped.report()["devices"][0]["live_bytes"], 2 << 30, "capped stitch: counted once, given back")
 
 # A ballast held from the first use, given back when the client needs it,
 # taken again when memory allows.

@@ -65,6 +65,10 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "up, to prove stitched memory on a real GPU")                             \
   X(stitch_min, "WSLALLOC_STITCH_MIN", WSLA_OPT_SIZE, "64M", 1, 1ull << 50,    \
     "bytes", "the smallest request WSLALLOC_STITCH=force stitches")           \
+  X(stitch_chunk, "WSLALLOC_STITCH_CHUNK", WSLA_OPT_SIZE, "0", 0, 1ull << 50, \
+    "bytes", "the largest physical chunk a stitched block is made of; 0 "     \
+    "takes the largest the device gives (a real GPU rarely needs more than "  \
+    "one, so set it to prove several)")                                       \
   X(reserve, "WSLALLOC_RESERVE", WSLA_OPT_SIZE, "0", 0, 1ull << 50, "bytes", \
     "hold a ballast block of this size on each device from its first use; " \
     "WSLALLOC_RECOVER gives it back at an out-of-memory failure and takes " \

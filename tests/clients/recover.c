@@ -8,6 +8,21 @@
 
 #define GiB ((size_t)1 << 30)
 
+/* How many physical allocations back [p, p + size), asked of the driver a
+   granule at a time; -1 where some part is not VMM memory. */
+static int physical_chunks(void *p, size_t size) {
+  int n = 0;
+  CUmemGenericAllocationHandle last = 0;
+  for (size_t off = 0; off < size; off += (size_t)2 << 20) {
+    CUmemGenericAllocationHandle h;
+    if (cuMemRetainAllocationHandle(&h, (char *)p + off) != CUDA_SUCCESS) return -1;
+    if (n == 0 || h != last) n++;
+    last = h;
+    cuMemRelease(h);
+  }
+  return n;
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "wait";
   void *p = NULL, *q = NULL;
@@ -46,6 +61,8 @@ int main(int argc, char **argv) {
     } else {
       e = cudaMalloc(&p, want);
       printf("cudaMalloc %zu MiB: rc=%d set=%d\n", want >> 20, e, p != NULL);
+      if (!strcmp(mode, "force") && p)
+        printf("physical chunks: %d\n", physical_chunks(p, want));
       cudaMemGetInfo(&f, &t);
       printf("free with it: %zu MiB\n", f >> 20);
       printf("cudaFree: %d\n", p ? (int)cudaFree(p) : -1);

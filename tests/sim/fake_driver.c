@@ -367,6 +367,16 @@ EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h) {
   return from_vmm(sim_vmm_release(h));
 }
 
+EXPORT CUresult cuMemRetainAllocationHandle(CUmemGenericAllocationHandle *h,
+                                            void *addr) {
+  NEED_INIT();
+  if (!h) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t handle;
+  CUresult rc = from_vmm(sim_vmm_retain((uint64_t)(uintptr_t)addr, &handle));
+  if (rc == CUDA_SUCCESS) *h = handle;
+  return rc;
+}
+
 EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
                          CUmemGenericAllocationHandle h,
                          unsigned long long flags) {
@@ -448,6 +458,7 @@ static const struct proc procs[] = {
     P("cuMemCreate", cuMemCreate),
     P("cuMemRelease", cuMemRelease),
     P("cuMemMap", cuMemMap),
+    P("cuMemRetainAllocationHandle", cuMemRetainAllocationHandle),
     P("cuMemUnmap", cuMemUnmap),
     P("cuMemSetAccess", cuMemSetAccess),
 };

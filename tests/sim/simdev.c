@@ -387,7 +387,8 @@ int sim_host_register(void *p, uint64_t size) {
 #define VMM_MAX 4096
 #define VA_BASE 0x600000000000ull
 
-struct vmm_handle { uint64_t addr, size; int maps, released, used; };
+/* refs: one for the creation, one for each retain; released at zero. */
+struct vmm_handle { uint64_t addr, size; int maps, refs, used; };
 struct vmm_range { uint64_t va, size; int used; };
 struct vmm_map { uint64_t va, size, handle; int used; };
 
@@ -443,7 +444,7 @@ int sim_vmm_create(int dev, uint64_t size, uint64_t *handle) {
   pthread_mutex_lock(&vmm_lock);
   for (int i = 0; i < VMM_MAX; i++) {
     if (vmm_handles[i].used) continue;
-    vmm_handles[i] = (struct vmm_handle){addr, size, 0, 0, 1};
+    vmm_handles[i] = (struct vmm_handle){addr, size, 0, 1, 1};
     *handle = (uint64_t)i + 1;
     rc = SIM_OK;
     break;
@@ -460,7 +461,7 @@ static struct vmm_handle *vmm_handle(uint64_t h) {
 
 /* Gives the device memory back once released and unmapped. Lock held. */
 static void vmm_settle(struct vmm_handle *hd) {
-  if (hd->released && hd->maps == 0) {
+  if (hd->refs == 0 && hd->maps == 0) {
     sim_free(hd->addr);
     hd->used = 0;
   }
@@ -470,8 +471,8 @@ int sim_vmm_release(uint64_t handle) {
   int rc = SIM_INVALID;
   pthread_mutex_lock(&vmm_lock);
   struct vmm_handle *hd = vmm_handle(handle);
-  if (hd && !hd->released) {
-    hd->released = 1;
+  if (hd && hd->refs > 0) {
+    hd->refs--;
     vmm_settle(hd);
     rc = SIM_OK;
   }
@@ -487,7 +488,7 @@ int sim_vmm_map(uint64_t va, uint64_t size, uint64_t handle) {
   for (int i = 0; i < VMM_MAX && !inside; i++)
     inside = vmm_ranges[i].used && va >= vmm_ranges[i].va &&
              va + size <= vmm_ranges[i].va + vmm_ranges[i].size;
-  if (hd && !hd->released && size == hd->size && inside) {
+  if (hd && hd->refs > 0 && size == hd->size && inside) {
     for (int m = 0; m < VMM_MAX; m++) {
       if (vmm_maps[m].used) continue;
       vmm_maps[m] = (struct vmm_map){va, size, handle, 1};
@@ -495,6 +496,21 @@ int sim_vmm_map(uint64_t va, uint64_t size, uint64_t handle) {
       rc = SIM_OK;
       break;
     }
+  }
+  pthread_mutex_unlock(&vmm_lock);
+  return rc;
+}
+
+int sim_vmm_retain(uint64_t va, uint64_t *handle) {
+  int rc = SIM_INVALID;
+  pthread_mutex_lock(&vmm_lock);
+  for (int i = 0; i < VMM_MAX && rc != SIM_OK; i++) {
+    struct vmm_map *m = &vmm_maps[i];
+    struct vmm_handle *hd = m->used ? vmm_handle(m->handle) : NULL;
+    if (!hd || va < m->va || va >= m->va + m->size) continue;
+    hd->refs++;
+    *handle = m->handle;
+    rc = SIM_OK;
   }
   pthread_mutex_unlock(&vmm_lock);
   return rc;

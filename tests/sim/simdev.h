@@ -50,6 +50,9 @@ int sim_vmm_create(int dev, uint64_t size, uint64_t *handle);
 int sim_vmm_release(uint64_t handle);
 /* Maps all of handle at va, inside a reservation. */
 int sim_vmm_map(uint64_t va, uint64_t size, uint64_t handle);
+/* The handle mapped at va, with one more reference that a release drops,
+ * as cuMemRetainAllocationHandle gives it. */
+int sim_vmm_retain(uint64_t va, uint64_t *handle);
 /* Unmaps every mapping inside [va, va + size). */
 int sim_vmm_unmap(uint64_t va, uint64_t size);
 
