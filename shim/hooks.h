@@ -26,4 +26,12 @@ static inline uint64_t hook_mul(uint64_t a, uint64_t b) {
   return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
+/* What a pitched allocation holds once made: pitch rows of height (times
+   depth), the bytes the client may address and the device gave, not the
+   width it asked for.  Before the call, or where it failed, the request. */
+static inline uint64_t hook_pitched(bool ok, const size_t *pitch, uint64_t width,
+                                    uint64_t rows) {
+  return ok && pitch && *pitch >= width ? hook_mul(*pitch, rows) : hook_mul(width, rows);
+}
+
 #endif

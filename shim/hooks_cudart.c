@@ -182,7 +182,8 @@ WSLA_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch,
   RECOVER(hook_mul(width, height), real(devPtr, pitch, width, height));
   if (p)
     done_alloc(p, WSLA_API_cudaMallocPitch, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), hook_mul(width, height),
+               HOOK_OUT(rc == cudaSuccess, devPtr),
+               hook_pitched(rc == cudaSuccess, pitch, width, height),
                HOOK_SITE, refused, laddered);
   hook_leave();
   return rc;
@@ -202,7 +203,8 @@ WSLA_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr *pitchedDevPtr,
                         ? (uint64_t)(uintptr_t)pitchedDevPtr->ptr
                         : 0;
     done_alloc(p, WSLA_API_cudaMalloc3D, 0, rc, addr,
-               hook_mul(hook_mul(extent.width, extent.height), extent.depth),
+               hook_pitched(addr != 0, pitchedDevPtr ? &pitchedDevPtr->pitch : NULL, extent.width,
+                            hook_mul(extent.height, extent.depth)),
                HOOK_SITE, refused, laddered);
   }
   hook_leave();

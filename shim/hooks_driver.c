@@ -156,7 +156,8 @@ WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
   RECOVER(hook_mul(width, height), real(dptr, pitch, width, height, element));
   if (p)
     done_alloc(p, WSLA_API_cuMemAllocPitch_v2, 0, rc, DEVICE_OUT(rc, dptr),
-               hook_mul(width, height), HOOK_SITE, refused, laddered);
+               hook_pitched(rc == CUDA_SUCCESS, pitch, width, height), HOOK_SITE,
+               refused, laddered);
   hook_leave();
   return rc;
 }

@@ -121,8 +121,10 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
 }
 
+/* size_expr is the request, judged before the call; held_expr what the
+   client holds after it (the two differ for pitched memory). */
 #define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr,          \
-                     can_serve)                                                \
+                     held_expr, can_serve)                                     \
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
@@ -153,7 +155,7 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
     }                                                                          \
     if (p)                                                                     \
       done_alloc(p, api, device, flags, rc, HOOK_OUT(rc == hipSuccess, out),   \
-                 (size_expr), HOOK_SITE, refused, laddered);                   \
+                 (held_expr), HOOK_SITE, refused, laddered);                   \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -188,23 +190,24 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   }
 
 DEVICE_ALLOC(hipMalloc, WSLA_API_hipMalloc, 0, (void **ptr, size_t size),
-             (ptr, size), ptr, size, true)
+             (ptr, size), ptr, size, size, true)
 DEVICE_ALLOC(hipMallocManaged, WSLA_API_hipMallocManaged, WSLA_F_MANAGED,
              (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size, false)
+             ptr, size, size, false)
 DEVICE_ALLOC(hipExtMallocWithFlags, WSLA_API_hipExtMallocWithFlags, 0,
              (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size, true)
+             ptr, size, size, true)
 DEVICE_ALLOC(hipMallocPitch, WSLA_API_hipMallocPitch, 0,
              (void **ptr, size_t *pitch, size_t width, size_t height),
-             (ptr, pitch, width, height), ptr, hook_mul(width, height), false)
+             (ptr, pitch, width, height), ptr, hook_mul(width, height),
+             hook_pitched(rc == hipSuccess, pitch, width, height), false)
 DEVICE_ALLOC(hipMallocAsync, WSLA_API_hipMallocAsync, WSLA_F_ASYNC,
              (void **ptr, size_t size, hipStream_t stream),
-             (ptr, size, stream), ptr, size, false)
+             (ptr, size, stream), ptr, size, size, false)
 DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync,
              WSLA_F_ASYNC,
              (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
-             (ptr, size, pool, stream), ptr, size, false)
+             (ptr, size, pool, stream), ptr, size, size, false)
 
 HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
            (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),

@@ -26,13 +26,26 @@ check("wslalloc:" not in shim.err, f"the shim printed nothing: {shim.err!r}")
 rep = shim.report()
 apis = rep.get("by_api", {})
 
+
+def pitch_of(label):
+    """The pitch the runtime gave the client, from its output: a pitched
+    allocation holds pitch x rows, not the width asked for."""
+    for line in bare.out.splitlines():
+        if line.startswith(label + "=") and " pitch=" in line:
+            return int(line.rsplit("pitch=", 1)[1])
+    check(False, f"the client printed {label}'s pitch: {bare.out}")
+    return 0
+
+
 if runtime in ("cuda13", "cuda12"):
     equal(apis.get("cudaMalloc"), {"calls": 5, "failed": 2, "bytes": MiB + 4096, "ooms": 1},
           "cudaMalloc counters")
     equal(apis.get("cudaFree", {}).get("calls"), 8, "cudaFree calls")
     equal(apis.get("cudaFree", {}).get("failed"), 2, "cudaFree failures")
-    equal(apis.get("cudaMallocPitch", {}).get("bytes"), 10000, "pitch: bytes as requested")
-    equal(apis.get("cudaMalloc3D", {}).get("bytes"), 300 * 4 * 2, "3D: bytes as requested")
+    pitched, pitched_3d = pitch_of("pitched") * 10, pitch_of("3d") * 4 * 2
+    check(pitched > 10000 and pitched_3d > 300 * 4 * 2, "the simulated runtime pads pitched rows")
+    equal(apis.get("cudaMallocPitch", {}).get("bytes"), pitched, "pitch: pitch x rows")
+    equal(apis.get("cudaMalloc3D", {}).get("bytes"), pitched_3d, "3D: pitch x rows x depth")
     equal(apis.get("cudaMallocManaged", {}).get("bytes"), 3 * MiB, "managed bytes")
     equal(apis.get("cudaMallocAsync", {}).get("calls"), 1, "async calls")
     equal(apis.get("cudaFreeAsync", {}).get("calls"), 2, "free async calls")
@@ -43,7 +56,7 @@ if runtime in ("cuda13", "cuda12"):
     equal(apis.get("cudaMemGetInfo"), {"calls": 2, "failed": 1, "bytes": 0, "ooms": 0},
           "meminfo counters")
     dev = rep["devices"][0]
-    equal(dev["peak_bytes"], MiB + 4096 + 10000 + 2400 + 3 * MiB + 5 * MiB, "device peak")
+    equal(dev["peak_bytes"], MiB + 4096 + pitched + pitched_3d + 3 * MiB + 5 * MiB, "device peak")
     equal((dev["live_bytes"], dev["live_allocs"]), (0, 0), "nothing live at the end")
     equal(dev["total_bytes"], 8 << 30, "device total from the driver")
     equal(rep["host_pinned"], {"live_bytes": 0, "live_allocs": 0,
@@ -64,11 +77,13 @@ elif runtime == "hip":
           "hipMalloc counters")
     equal(apis.get("hipFree", {}).get("calls"), 5, "hipFree calls")
     equal(apis.get("hipExtMallocWithFlags", {}).get("bytes"), 2 * MiB, "ext bytes")
-    equal(apis.get("hipMallocPitch", {}).get("bytes"), 10000, "pitch bytes")
+    pitched = pitch_of("pitched") * 10
+    check(pitched > 10000, "the simulated runtime pads pitched rows")
+    equal(apis.get("hipMallocPitch", {}).get("bytes"), pitched, "pitch: pitch x rows")
     equal(apis.get("hipFreeHost", {}).get("calls"), 1, "hipFreeHost calls")
     equal(rep["host_pinned"]["peak_bytes"], 2 * MiB + 65536, "pinned peak")
     dev = rep["devices"][0]
-    equal(dev["peak_bytes"], MiB + 2 * MiB + 3 * MiB + 10000 + 4 * MiB, "device peak")
+    equal(dev["peak_bytes"], MiB + 2 * MiB + 3 * MiB + pitched + 4 * MiB, "device peak")
     equal(dev["live_bytes"], 0, "nothing live")
     equal(len(rep["ooms"]), 2, "two OOM records")
     for oom in rep["ooms"]:

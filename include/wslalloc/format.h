@@ -303,7 +303,7 @@ struct wsla_oom {
 struct wsla_live {
   uint64_t commit;  /* 0 free; otherwise ring sequence + 1 of its ALLOC */
   uint64_t addr;
-  uint64_t size;    /* as requested */
+  uint64_t size;    /* as requested; pitch x rows for pitched memory */
   uint64_t site;
   uint64_t time_ns;
   uint32_t tid;
