@@ -344,8 +344,11 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
 }
 
 void wsla_modules_refresh(struct wsla_proc *p) {
-  unsigned long long adds = 0;
-  dl_iterate_phdr(read_adds, &adds);
+  unsigned long long counted = 0;
+  dl_iterate_phdr(read_adds, &counted);
+  /* A copy whose address was never given out: GCC 12 at -O3 takes the
+     store of an address-taken local for a dangling pointer. */
+  const unsigned long long adds = counted;
   if (adds == __atomic_load_n(&module_adds_seen, __ATOMIC_RELAXED)) return;
   pthread_mutex_lock(&module_lock);
   if (adds != __atomic_load_n(&module_adds_seen, __ATOMIC_RELAXED)) {

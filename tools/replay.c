@@ -601,7 +601,7 @@ int cmd_replay(int argc, char **argv) {
     printf("Time per call\n  %-18s %-14s %10s %12s\n", "api", "size", "calls", "mean");
     for (unsigned x = 0; x < WSLA_API_MAX; x++)
       for (int k = 0; k < SIZE_CLASSES; k++)
-        if (timing[x][k].calls)
+        if (timing[x][k].calls && wsla_api_name(x))
           printf("  %-18s %-14s %10" PRIu64 " %9.2f us\n", wsla_api_name(x), size_class_names[k],
                  timing[x][k].calls, timing[x][k].ns / 1e3 / timing[x][k].calls);
   }
