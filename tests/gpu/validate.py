@@ -83,13 +83,16 @@ class Runner:
                 del env[k]
         if self.args.sim:
             env["LD_LIBRARY_PATH"] = self.args.sim_libs + ":" + env.get("LD_LIBRARY_PATH", "")
-        env.pop("LD_PRELOAD", None)
+        # A sanitized build (the test suite's) needs its runtime first, in
+        # every process; a real GPU run has none.
+        preloads = [os.environ["WSLA_SANITIZER_RT"]] if os.environ.get("WSLA_SANITIZER_RT") else []
         if preload:
-            # A sanitizer runtime starts nowhere but first.
-            rt = os.environ.get("WSLA_SANITIZER_RT")
-            env["LD_PRELOAD"] = f"{rt} {self.shim}" if rt else self.shim
+            preloads.append(self.shim)
             env["WSLALLOC_DIR"] = rec_dir
-            env["WSLALLOC_EVENTS"] = "1048576"
+        if preloads:
+            env["LD_PRELOAD"] = ":".join(preloads)
+        else:
+            env.pop("LD_PRELOAD", None)
         env.update(extra or {})
         return env
 
@@ -178,6 +181,17 @@ def common_checks(res, section, rep):
     res.equal(section, "no events lost", t.get("events_lost"), 0)
     res.equal(section, "no free of memory the shim never saw", t.get("untracked_frees"), 0)
     res.equal(section, "no live-table overflow", t.get("live_overflow"), 0)
+
+
+def memory_comes_back(res, section, bare, shim, when):
+    """Free memory before and after, under the shim as in the bare run:
+    kernels load lazily and keep their code in device memory, so a run is
+    held against the bare run's, not against itself."""
+    kept_bare = bare["free_before"] - bare["free_after"]
+    kept_shim = shim["free_before"] - shim["free_after"]
+    res.check(section, f"memory comes back {when}, as in the bare run",
+              abs(kept_shim - kept_bare) <= 2 * MiB,
+              f"free memory not back: bare {kept_bare} bytes, shim {kept_shim} bytes")
 
 
 # ---------------------------------------------------------------- GPU checks
@@ -277,12 +291,7 @@ def stitch_section(runner, res, bins):
         if s.get("data_checked"):
             res.equal(sec, "every word read back as written", s["wrong_words"], 0)
         res.equal(sec, "no errors under the shim", s["errors"], 0)
-        # Kernels load lazily and keep their code in device memory, so free
-        # memory is held against the bare run's, not against itself.
-        kept_bare, kept_shim = b["free_before"] - b["free_after"], s["free_before"] - s["free_after"]
-        res.check(sec, "memory comes back after the frees, as in the bare run",
-                  abs(kept_shim - kept_bare) <= 2 * MiB,
-                  f"free memory not back: bare {kept_bare} bytes, shim {kept_shim} bytes")
+        memory_comes_back(res, sec, b, s, "after the frees")
         rep = shim.report()
         if rep:
             d = device0(rep)
@@ -389,10 +398,7 @@ def torch_section(runner, res, args):
         res.equal(sec, "host sum", s["sum_cpu"], s["expected"])
         res.equal(sec, "same sums as bare", (s["sum_gpu"], s["sum_cpu"]), (b["sum_gpu"], b["sum_cpu"]))
         res.check(sec, "a kernel reads it backwards across the chunks", s["flip_ok"])
-        kept_bare, kept_shim = b["free_before"] - b["free_after"], s["free_before"] - s["free_after"]
-        res.check(sec, "memory comes back after empty_cache, as in the bare run",
-                  abs(kept_shim - kept_bare) <= 2 * MiB,
-                  f"free memory not back: bare {kept_bare} bytes, shim {kept_shim} bytes")
+        memory_comes_back(res, sec, b, s, "after empty_cache")
         rep = shim.report()
         if rep:
             res.equal(sec, "live bytes = memory_reserved()", device0(rep).get("live_bytes"), s["reserved"])
@@ -420,6 +426,8 @@ def bench_section(runner, res, args):
     env = dict(runner.tool_env)
     if args.sim:
         env["LD_LIBRARY_PATH"] = args.sim_libs + ":" + env.get("LD_LIBRARY_PATH", "")
+        if os.environ.get("WSLA_SANITIZER_RT"):
+            env["LD_PRELOAD"] = os.environ["WSLA_SANITIZER_RT"]
     else:
         libdirs = [d for d in [args.cudart_dir, "/usr/local/cuda/lib64"] if d and os.path.isdir(d)]
         env["LD_LIBRARY_PATH"] = ":".join(libdirs + [env.get("LD_LIBRARY_PATH", "")])
