@@ -10,8 +10,9 @@ cd "$ROOT"
 # valgrind for the instruction counts, elfutils' libdw for the function
 # names and source lines in reports, clang and its libFuzzer runtime for
 # fuzzing the recording reader, Chromium to render the plot's HTML, and
-# heaptrack for the overhead benchmark's comparison.
-PACKAGES=(meson ninja-build gcc libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
+# heaptrack for the overhead benchmark's comparison, and g++ for the C++
+# client whose call sites the report must demangle.
+PACKAGES=(meson ninja-build gcc g++ libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
           binutils valgrind libdw-dev clang libclang-rt-14-dev chromium heaptrack)
 
 install_packages() {

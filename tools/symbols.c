@@ -1,4 +1,5 @@
 /* Function names and source lines for call sites, from each module's ELF symbols and DWARF (elfutils libdwfl). */
+#include <dlfcn.h>
 #include <elfutils/libdwfl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,33 @@ void sym_close_all(void) {
   modules_used = 0;
 }
 
+/*
+ * C++ names as a person reads them (PyTorch's and llama.cpp's call sites are
+ * C++), through the C++ runtime's own demangler, the one elfutils' tools
+ * use.  Found at run time, so the tool links no C++ library; where there is
+ * none, names stay mangled.
+ */
+typedef char *(*demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+static demangle_fn demangler(void) {
+  static bool tried;
+  static demangle_fn fn;
+  if (!tried) {
+    tried = true;
+    void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+    if (h) fn = (demangle_fn)dlsym(h, "__cxa_demangle");
+  }
+  return fn;
+}
+
+static void function_name(const char *name, char *out, size_t len) {
+  demangle_fn demangle = name[0] == '_' && name[1] == 'Z' ? demangler() : NULL;
+  int status = -1;
+  char *plain = demangle ? demangle(name, NULL, NULL, &status) : NULL;
+  snprintf(out, len, "%s", plain && status == 0 ? plain : name);
+  free(plain);
+}
+
 bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out) {
   memset(out, 0, sizeof *out);
   char path[sizeof r->modules->path + 1];
@@ -64,7 +92,7 @@ bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out
   GElf_Sym sym;
   const char *name = dwfl_module_addrinfo(mod, addr, &offset, &sym, NULL, NULL, NULL);
   if (!name) return false;
-  snprintf(out->function, sizeof out->function, "%s", name);
+  function_name(name, out->function, sizeof out->function);
   out->offset = offset + 1;
   Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
   const char *file = line ? dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL) : NULL;

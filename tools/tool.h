@@ -69,7 +69,7 @@ void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len);
 void rec_site_function(const struct rec *r, uint64_t site, char *buf, size_t len);
 /* The same, in parts; false when neither names it (line 0: no line). */
 struct site_symbol {
-  char function[256];
+  char function[512];        /* C++ names demangled */
   unsigned long long offset; /* from the function's start */
   char file[256];            /* the source file's name, without folders */
   int line;
