@@ -307,6 +307,43 @@ static int read_adds(struct dl_phdr_info *info, size_t size, void *data) {
   return 1; /* one callback is enough to read the counter */
 }
 
+/* True if [a, a + n) lies inside one of the module's loaded segments. */
+static bool loaded(const struct dl_phdr_info *info, uint64_t a, uint64_t n) {
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uint64_t lo = info->dlpi_addr + ph->p_vaddr;
+    if (ph->p_type == PT_LOAD && a >= lo && n <= ph->p_memsz && a - lo <= ph->p_memsz - n)
+      return true;
+  }
+  return false;
+}
+
+/* Copies the module's GNU build-id, read from its notes as loaded (no file
+   is opened), into out; its length, or 0 where it has none.  Only notes
+   inside a loaded segment are read, so a malformed object cannot fault. */
+static uint8_t module_build_id(const struct dl_phdr_info *info, uint8_t *out, size_t cap) {
+  for (int i = 0; i < info->dlpi_phnum; i++) {
+    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+    uint64_t at = info->dlpi_addr + ph->p_vaddr, end = at + ph->p_memsz;
+    if (ph->p_type != PT_NOTE || !loaded(info, at, ph->p_memsz)) continue;
+    uint64_t align = ph->p_align == 8 ? 8 : 4; /* notes pad to their segment's alignment */
+    while (at < end && end - at >= sizeof(ElfW(Nhdr))) {
+      const ElfW(Nhdr) *n = (const void *)(uintptr_t)at;
+      uint64_t name = at + sizeof *n;
+      uint64_t desc = name + ((n->n_namesz + align - 1) & ~(align - 1));
+      if (desc > end || n->n_descsz > end - desc) break;
+      if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+          !memcmp((const void *)(uintptr_t)name, "GNU", 4) && n->n_descsz > 0) {
+        size_t len = n->n_descsz < cap ? n->n_descsz : cap;
+        memcpy(out, (const void *)(uintptr_t)desc, len);
+        return (uint8_t)len;
+      }
+      at = desc + ((n->n_descsz + align - 1) & ~(align - 1));
+    }
+  }
+  return 0;
+}
+
 static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
   (void)size;
   struct wsla_proc *p = data;
@@ -330,6 +367,7 @@ static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
   m->bias = info->dlpi_addr;
   m->lo = lo;
   m->hi = hi;
+  m->build_id_len = module_build_id(info, m->build_id, sizeof m->build_id);
   const char *name = info->dlpi_name;
   if (!name || !*name) name = p->hdr->exe; /* the main program */
   /* A long path keeps its tail: the file name is what a reader needs. */

@@ -1,4 +1,5 @@
 """Bad input: truncated, foreign, corrupt or hostile files give one clear line or a partial report."""
+import json
 import os
 import random
 import struct
@@ -76,12 +77,14 @@ check(p.returncode == 0 and good in p.stdout, "the newest recording by default")
 # module+offset.
 fifo = os.path.join(d, "fifo")
 os.mkfifo(fifo)
+MODULE_SIZE, BUILD_ID, BUILD_ID_LEN, PATH, PATH_LEN = 256, 32, 64, 72, 184  # format.h, version 2
+module_off, = struct.unpack_from("<Q", data, 40)
+module_cap, = struct.unpack_from("<I", data, 80)
+modules_count, = struct.unpack_from("<Q", data, struct.unpack_from("<Q", data, 32)[0] + 64)
 hostile = bytearray(data)
-module_off, = struct.unpack_from("<Q", hostile, 40)
-module_cap, = struct.unpack_from("<I", hostile, 80)
 for i in range(module_cap):
-    at = module_off + 256 * i + 32
-    hostile[at:at + 224] = fifo.encode().ljust(224, b"\0")
+    at = module_off + MODULE_SIZE * i
+    hostile[at + PATH:at + PATH + PATH_LEN] = fifo.encode().ljust(PATH_LEN, b"\0")
 path = os.path.join(d, "fifo-modules.wsla")
 open(path, "wb").write(hostile)
 try:
@@ -90,6 +93,48 @@ try:
     check(all("function" not in s for s in json.loads(p.stdout)["sites"]), "with no function names")
 except subprocess.TimeoutExpired:
     check(False, "modules naming a FIFO: the report hung")
+
+# Build-ids: every module of the client's carries one, and the report names
+# its call sites.
+good_rep = json.loads(tool(good, "--json").stdout)
+named = [x["function"] for x in good_rep["sites"] if "function" in x]
+check(any(f.startswith("main+0x") for f in named), f"the client's sites are named: {good_rep['sites']}")
+equal(good_rep["modules_changed"], [], "no module changed")
+with_ids = [struct.unpack_from("<B", data, module_off + MODULE_SIZE * i + BUILD_ID_LEN)[0]
+            for i in range(modules_count)]
+check(with_ids and all(n == 20 for n in with_ids), f"each module's 20-byte GNU build-id: {with_ids}")
+
+# A module file that is not the one the process ran (its build-id differs,
+# as after an upgrade) names nothing: its sites stay offsets, and the report
+# says why.
+changed = bytearray(data)
+for i in range(modules_count):
+    changed[module_off + MODULE_SIZE * i + BUILD_ID] ^= 0xFF
+path = os.path.join(d, "changed.wsla")
+open(path, "wb").write(changed)
+rep = json.loads(tool(path, "--json").stdout)
+check(all("function" not in x for x in rep["sites"]), f"changed modules: no names: {rep['sites']}")
+check(any(m.endswith("/crash") for m in rep["modules_changed"]),
+      f"the changed module is listed: {rep['modules_changed']}")
+text = tool(path).stdout
+check("crash has changed since the recording (its build-id differs)" in text, f"and said: {text[-600:]}")
+
+# Version 1 (modules without build-ids, a longer path field) still reads,
+# and names the sites as before.
+v1 = bytearray(data)
+struct.pack_into("<I", v1, 8, 1)
+for i in range(module_cap):
+    at = module_off + MODULE_SIZE * i
+    old_path = bytes(data[at + PATH:at + PATH + PATH_LEN])
+    v1[at + 32:at + MODULE_SIZE] = old_path.ljust(224, b"\0")
+path = os.path.join(d, "v1.wsla")
+open(path, "wb").write(v1)
+p = tool(path, "--json")
+equal(p.returncode, 0, f"version 1: read ({p.stderr})")
+rep = json.loads(p.stdout) if p.returncode == 0 else {"sites": [], "devices": [{}]}
+equal(rep["devices"][0].get("live_bytes"), good_rep["devices"][0]["live_bytes"], "version 1: the same account")
+equal([x.get("function") for x in rep["sites"]], [x.get("function") for x in good_rep["sites"]],
+      "version 1: the same names, without build-ids")
 
 p = subprocess.run([TOOL, "frobnicate"], capture_output=True, text=True)
 equal(p.returncode, 2, "unknown command")

@@ -152,6 +152,26 @@ int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
 }
 
 /* Checks r->data (r->size bytes) and fills the rest of r from it. */
+/* A version-1 file's modules, in this version's shape: no build-ids, and
+   paths longer than the new field keep their tail. */
+static int convert_v1_modules(struct rec *r) {
+  const struct wsla_module_v1 *old = (const void *)r->modules;
+  struct wsla_module *m = calloc(r->module_count ? r->module_count : 1, sizeof *m);
+  if (!m) return -1;
+  for (uint64_t i = 0; i < r->module_count; i++) {
+    m[i].commit = old[i].commit;
+    m[i].bias = old[i].bias;
+    m[i].lo = old[i].lo;
+    m[i].hi = old[i].hi;
+    char whole[sizeof old->path + 1];
+    copy_str(whole, old[i].path, sizeof old->path);
+    size_t n = strlen(whole), room = sizeof m->path - 1;
+    memcpy(m[i].path, whole + (n > room ? n - room : 0), n > room ? room : n);
+  }
+  r->modules = r->modules_converted = m;
+  return 0;
+}
+
 static int check_recording(const char *path, struct rec *r, char *err, size_t len) {
   if (r->size < sizeof(struct wsla_header)) {
     rec_close(r);
@@ -162,13 +182,13 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
     rec_close(r);
     return fail(err, len, "%s: not a wslalloc recording (bad magic)", path);
   }
-  if (h->version != WSLA_FORMAT_VERSION) {
+  if (h->version < WSLA_FORMAT_VERSION_OLDEST || h->version > WSLA_FORMAT_VERSION) {
     unsigned v = h->version;
     rec_close(r);
     return fail(err, len,
-                "%s: recording format version %u; this wslalloc reads version "
-                "%u (use the wslalloc that made it)",
-                path, v, WSLA_FORMAT_VERSION);
+                "%s: recording format version %u; this wslalloc reads versions "
+                "%u to %u (use the wslalloc that made it)",
+                path, v, WSLA_FORMAT_VERSION_OLDEST, WSLA_FORMAT_VERSION);
   }
   char why[200];
   if (check_layout(h, why, sizeof why) != 0) {
@@ -202,6 +222,10 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
   uint64_t mods = present(r, h->module_off, h->module_cap,
                           sizeof(struct wsla_module));
   r->module_count = r->ctr->modules_count < mods ? r->ctr->modules_count : mods;
+  if (h->version == 1 && convert_v1_modules(r) != 0) {
+    rec_close(r);
+    return fail(err, len, "%s: out of memory", path);
+  }
   r->ooms = (const void *)(r->data + h->oom_off);
   uint64_t ooms = present(r, h->oom_off, h->oom_cap, sizeof(struct wsla_oom));
   r->oom_count = r->ctr->ooms_claimed < ooms ? r->ctr->ooms_claimed : ooms;
@@ -240,8 +264,10 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
 void rec_close(struct rec *r) {
   free(r->data);
   free(r->events);
+  free(r->modules_converted);
   r->data = NULL;
   r->events = NULL;
+  r->modules_converted = NULL;
 }
 
 static bool process_alive(const struct wsla_header *h) {

@@ -500,6 +500,12 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   }
   json_end_arr(&j);
 
+  const char *changed[16];
+  size_t nchanged = sym_changed_modules(changed, 16);
+  json_arr(&j, "modules_changed");
+  for (size_t i = 0; i < nchanged; i++) json_str(&j, NULL, changed[i]);
+  json_end_arr(&j);
+
   json_obj(&j, "options");
   char opts[sizeof r->options];
   memcpy(opts, r->options, sizeof opts);
@@ -758,6 +764,11 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
   if (!shown) fprintf(out, "  nothing\n");
+  const char *changed[16];
+  size_t nchanged = sym_changed_modules(changed, 16);
+  for (size_t i = 0; i < nchanged; i++)
+    fprintf(out, "\nNot named: %s has changed since the recording (its build-id "
+                 "differs), so its call sites are shown as offsets only\n", changed[i]);
 
   if (r->ctr->lookups)
     fprintf(out, "\nDriver entry points looked up: %" PRIu64 ", %" PRIu64

@@ -14,6 +14,9 @@ struct sym_module {
   char path[sizeof ((struct wsla_module *)0)->path + 1];
   Dwfl *dwfl;
   Dwfl_Module *mod; /* NULL when the file could not be read */
+  const unsigned char *build_id; /* the file's, as it is now */
+  int build_id_len;              /* 0: none; -1: could not be read */
+  bool changed;                  /* a recording's build-id differed */
 };
 
 #define SYM_MODULES_MAX 256
@@ -27,9 +30,9 @@ static const Dwfl_Callbacks callbacks = {
     .section_address = dwfl_offline_section_address,
 };
 
-static Dwfl_Module *module_for(const char *path) {
+static struct sym_module *module_for(const char *path) {
   for (size_t i = 0; i < modules_used; i++)
-    if (!strcmp(modules[i].path, path)) return modules[i].mod;
+    if (!strcmp(modules[i].path, path)) return &modules[i];
   /* A hostile recording may name a FIFO or a device: only regular files. */
   struct stat st;
   if (modules_used == SYM_MODULES_MAX || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
@@ -38,12 +41,33 @@ static Dwfl_Module *module_for(const char *path) {
   struct sym_module *m = &modules[modules_used++];
   snprintf(m->path, sizeof m->path, "%s", path);
   m->dwfl = dwfl_begin(&callbacks);
-  if (!m->dwfl) return NULL;
+  if (!m->dwfl) return m;
   /* Base 0: the module's addresses are the file's own virtual addresses,
      which is what a site less its load bias is. */
   m->mod = dwfl_report_elf(m->dwfl, path, path, -1, 0, false);
   dwfl_report_end(m->dwfl, NULL, NULL);
-  return m->mod;
+  GElf_Addr where;
+  m->build_id_len = m->mod ? dwfl_module_build_id(m->mod, &m->build_id, &where) : -1;
+  return m;
+}
+
+/* Whether the file is the one the process ran, as far as build-ids tell:
+   a module recorded without one (an old recording, or a module built
+   without) cannot be told, and is taken as it is. */
+static bool same_build(struct sym_module *sm, const struct wsla_module *m) {
+  if (!m->build_id_len) return true;
+  int recorded = m->build_id_len < WSLA_BUILD_ID_MAX ? m->build_id_len : WSLA_BUILD_ID_MAX;
+  int now = sm->build_id_len < (int)WSLA_BUILD_ID_MAX ? sm->build_id_len : (int)WSLA_BUILD_ID_MAX;
+  bool same = now == recorded && !memcmp(sm->build_id, m->build_id, (size_t)recorded);
+  if (!same) sm->changed = true;
+  return same;
+}
+
+size_t sym_changed_modules(const char **paths, size_t max) {
+  size_t n = 0;
+  for (size_t i = 0; i < modules_used && n < max; i++)
+    if (modules[i].changed) paths[n++] = modules[i].path;
+  return n;
 }
 
 void sym_close_all(void) {
@@ -83,8 +107,9 @@ bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out
   memset(out, 0, sizeof *out);
   char path[sizeof r->modules->path + 1];
   const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
-  Dwfl_Module *mod = m && path[0] == '/' ? module_for(path) : NULL;
-  if (!mod) return false;
+  struct sym_module *sm = m && path[0] == '/' ? module_for(path) : NULL;
+  if (!sm || !sm->mod || !same_build(sm, m)) return false;
+  Dwfl_Module *mod = sm->mod;
   /* A site is a return address: the call is the byte before it, which
      lies in the caller even when the callee never returns. */
   Dwarf_Addr addr = site - m->bias - 1;

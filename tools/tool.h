@@ -19,6 +19,7 @@ struct rec {
   const struct wsla_counters *ctr;
   const struct wsla_module *modules;
   uint64_t module_count;
+  struct wsla_module *modules_converted; /* a version-1 file's, made anew */
   const struct wsla_oom *ooms;
   uint64_t oom_count;
   const struct wsla_live *live;
@@ -76,6 +77,9 @@ struct site_symbol {
 };
 bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out);
 void sym_close_all(void);
+/* The module files, of those looked at, that are not the ones the process
+   ran (their build-ids differ): their call sites stay unnamed. */
+size_t sym_changed_modules(const char **paths, size_t max);
 
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);

@@ -33,11 +33,16 @@
  * Compatibility.  `version` changes whenever a field moves or changes meaning;
  * readers refuse a version they do not know.  New fields go into the reserved
  * tail of a structure and are announced with a flag in `features`.
+ *
+ * Versions.  2: a module carries its GNU build-id (its path shortened from
+ * 224 to 184 bytes to make room).  1: the same without it; readers of 2 read
+ * 1 too, as modules without build-ids.
  */
 
 #define WSLA_MAGIC "WSLALLOC"
 #define WSLA_MAGIC_LEN 8
-#define WSLA_FORMAT_VERSION 1u
+#define WSLA_FORMAT_VERSION 2u
+#define WSLA_FORMAT_VERSION_OLDEST 1u
 #define WSLA_PAGE 4096u
 
 #define WSLA_API_MAX 64u    /* slots in the per-API counter table */
@@ -265,11 +270,23 @@ struct wsla_counters {
   struct wsla_device_counters dev[WSLA_DEVICE_MAX];
 };
 
-/* A loaded ELF module; a call site is resolved to path + (site - bias). */
+/* A loaded ELF module; a call site is resolved to path + (site - bias).  The
+   build-id lets a reader refuse a file at that path that is not the one the
+   process ran (a library upgraded since), rather than misname its code. */
+#define WSLA_BUILD_ID_MAX 32u
 struct wsla_module {
-  uint64_t commit; /* index + 1 once written */
-  uint64_t bias;   /* dlpi_addr: the load bias */
-  uint64_t lo, hi; /* absolute address range of its PT_LOAD segments */
+  uint64_t commit;                      /* index + 1 once written */
+  uint64_t bias;                        /* dlpi_addr: the load bias */
+  uint64_t lo, hi;                      /* absolute address range of its PT_LOAD segments */
+  uint8_t build_id[WSLA_BUILD_ID_MAX];  /* NT_GNU_BUILD_ID's first bytes */
+  uint8_t build_id_len;                 /* 0: the module has none */
+  uint8_t reserved[7];
+  char path[184];                       /* the tail, where longer */
+};
+
+/* Version 1's module, which readers convert. */
+struct wsla_module_v1 {
+  uint64_t commit, bias, lo, hi;
   char path[224];
 };
 
@@ -420,8 +437,14 @@ WSLA_ASSERT_OFF(wsla_module, commit, 0);
 WSLA_ASSERT_OFF(wsla_module, bias, 8);
 WSLA_ASSERT_OFF(wsla_module, lo, 16);
 WSLA_ASSERT_OFF(wsla_module, hi, 24);
-WSLA_ASSERT_OFF(wsla_module, path, 32);
+WSLA_ASSERT_OFF(wsla_module, build_id, 32);
+WSLA_ASSERT_OFF(wsla_module, build_id_len, 64);
+WSLA_ASSERT_OFF(wsla_module, reserved, 65);
+WSLA_ASSERT_OFF(wsla_module, path, 72);
 _Static_assert(sizeof(struct wsla_module) == 256, "module size");
+WSLA_ASSERT_OFF(wsla_module_v1, path, 32);
+_Static_assert(sizeof(struct wsla_module_v1) == sizeof(struct wsla_module),
+               "version 1's modules have the same size");
 
 WSLA_ASSERT_OFF(wsla_oom, commit, 0);
 WSLA_ASSERT_OFF(wsla_oom, time_ns, 8);
