@@ -309,7 +309,7 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
     struct wsla_view v;
     bool have_view = c.oom && wsla_cuda_view(p, &v);
     wsla_track_alloc(p, &c, have_view ? &v : NULL);
-    if (c.ok) wsla_vmm_created(p, c.addr);
+    if (c.ok) wsla_vmm_created(p, c.addr, c.device);
   }
   hook_leave();
   return rc;

@@ -16,11 +16,13 @@ struct handle_rec {
   uint64_t handle;
   int maps;
   bool released;
+  int16_t device; /* where its memory is; -1 for host memory */
   UT_hash_handle hh;
 };
 
 struct map_rec {
   uint64_t va, size, handle;
+  int16_t device; /* the handle's, so a mapping is drawn on its device */
   UT_hash_handle hh;
 };
 
@@ -38,13 +40,14 @@ static void retire(struct wsla_proc *p, struct handle_rec *h, uint16_t api,
   free(h);
 }
 
-void wsla_vmm_created(struct wsla_proc *p, uint64_t handle) {
+void wsla_vmm_created(struct wsla_proc *p, uint64_t handle, int16_t device) {
   struct handle_rec *h = calloc(1, sizeof *h);
   if (!h) {
     __atomic_fetch_add(&p->ctr->table_oom, 1, __ATOMIC_RELAXED);
     return;
   }
   h->handle = handle;
+  h->device = device;
   pthread_mutex_lock(&lock);
   struct handle_rec *old;
   HASH_REPLACE(hh, handles, handle, sizeof(uint64_t), h, old);
@@ -70,36 +73,52 @@ void wsla_vmm_mapped(struct wsla_proc *p, uint64_t va, uint64_t size,
     __atomic_fetch_add(&p->ctr->table_oom, 1, __ATOMIC_RELAXED);
     return;
   }
-  *m = (struct map_rec){.va = va, .size = size, .handle = handle};
+  *m = (struct map_rec){.va = va, .size = size, .handle = handle, .device = -1};
   pthread_mutex_lock(&lock);
   struct map_rec *old;
   HASH_REPLACE(hh, mappings, va, sizeof(uint64_t), m, old);
   free(old);
   struct handle_rec *h;
   HASH_FIND(hh, handles, &handle, sizeof handle, h);
-  if (h) h->maps++;
+  if (h) {
+    h->maps++;
+    m->device = h->device;
+  }
+  int16_t device = m->device;
   pthread_mutex_unlock(&lock);
   __atomic_fetch_add(&p->ctr->vmm_mapped_bytes, size, __ATOMIC_RELAXED);
-  wsla_emit(p, WSLA_EV_MAP, WSLA_API_cuMemMap, -1, WSLA_F_VMM, 0, va, size,
+  wsla_emit(p, WSLA_EV_MAP, WSLA_API_cuMemMap, device, WSLA_F_VMM, 0, va, size,
             site, handle, wsla_now(p));
+}
+
+/* Ends one mapping: its bytes, its event, and the handle's memory if it
+   was released and this was its last mapping.  Lock held. */
+static void unmap_one(struct wsla_proc *p, struct map_rec *m, uint64_t site) {
+  HASH_DEL(mappings, m);
+  __atomic_fetch_sub(&p->ctr->vmm_mapped_bytes, m->size, __ATOMIC_RELAXED);
+  wsla_emit(p, WSLA_EV_UNMAP, WSLA_API_cuMemUnmap, m->device, WSLA_F_VMM, 0, m->va,
+            m->size, site, m->handle, wsla_now(p));
+  struct handle_rec *h;
+  HASH_FIND(hh, handles, &m->handle, sizeof m->handle, h);
+  if (h && --h->maps == 0 && h->released)
+    retire(p, h, WSLA_API_cuMemUnmap, site);
+  free(m);
 }
 
 void wsla_vmm_unmapped(struct wsla_proc *p, uint64_t va, uint64_t size,
                        uint64_t site) {
   pthread_mutex_lock(&lock);
   struct map_rec *m, *tmp;
-  /* The usual case is one mapping starting at va; a range may hold more. */
-  HASH_ITER(hh, mappings, m, tmp) {
-    if (m->va < va || m->va + m->size > va + size) continue;
-    HASH_DEL(mappings, m);
-    __atomic_fetch_sub(&p->ctr->vmm_mapped_bytes, m->size, __ATOMIC_RELAXED);
-    wsla_emit(p, WSLA_EV_UNMAP, WSLA_API_cuMemUnmap, -1, WSLA_F_VMM, 0, m->va,
-              m->size, site, m->handle, wsla_now(p));
-    struct handle_rec *h;
-    HASH_FIND(hh, handles, &m->handle, sizeof m->handle, h);
-    if (h && --h->maps == 0 && h->released)
-      retire(p, h, WSLA_API_cuMemUnmap, site);
-    free(m);
+  /* The usual case is exactly one mapping, found by its address without a
+     walk over all of them (PyTorch's expandable segments hold thousands);
+     a range that covers several is walked. */
+  HASH_FIND(hh, mappings, &va, sizeof va, m);
+  if (m && m->size == size) {
+    unmap_one(p, m, site);
+  } else {
+    HASH_ITER(hh, mappings, m, tmp) {
+      if (m->va >= va && m->va + m->size <= va + size) unmap_one(p, m, site);
+    }
   }
   pthread_mutex_unlock(&lock);
 }

@@ -6,7 +6,7 @@
 
 /* cuMemCreate succeeded; its memory is already in the live table under
    the handle (flag WSLA_F_VMM), and stays there until release and unmap. */
-void wsla_vmm_created(struct wsla_proc *p, uint64_t handle);
+void wsla_vmm_created(struct wsla_proc *p, uint64_t handle, int16_t device);
 /* cuMemRelease succeeded: the memory goes now, or at its last unmap. */
 void wsla_vmm_released(struct wsla_proc *p, uint64_t handle, uint64_t site);
 void wsla_vmm_mapped(struct wsla_proc *p, uint64_t va, uint64_t size,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <uthash.h>
+
 #include "tool.h"
 
 static const char *const usage =
@@ -20,8 +22,9 @@ static const char *const usage =
     "                     instants\n"
     "  --format memviz    a pickle that PyTorch's memory_viz page and\n"
     "                     torch.cuda._memory_viz read: each device allocation\n"
-    "                     a segment, the timeline as its device traces, OOMs\n"
-    "                     with the free memory then\n"
+    "                     a segment (VMM memory where it is mapped), the\n"
+    "                     timeline as its device traces, OOMs with the free\n"
+    "                     memory then\n"
     "  -o OUT             the file to write (- for stdout)\n"
     "  --all-points       perfetto: every change of live memory; by default the\n"
     "                     series is thinned to 100000 buckets across the window,\n"
@@ -33,8 +36,10 @@ static const char *const usage =
 
 /* Events that are device memory as a client sees it. */
 static bool device_event(const struct wsla_event *e) {
-  return e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX &&
-         !(e->flags & (WSLA_F_HOST | WSLA_F_VMM));
+  /* VMM physical memory (cuMemCreate) is device memory like any other:
+     llama.cpp's compute pool and PyTorch's expandable segments are made
+     of it.  Its mappings are other event types, never counted twice. */
+  return e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX && !(e->flags & WSLA_F_HOST);
 }
 
 /* --to: events after this event-time are not written. */
@@ -274,9 +279,80 @@ static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
   pk_dict_end(o);
 }
 
+static void pk_segment(FILE *out, const struct rec *r, int device, uint64_t addr, uint64_t size,
+                       uint64_t site, bool expandable) {
+  pk_dict(out);
+  pk_key_int(out, "device", device);
+  pk_key_int(out, "address", (int64_t)addr);
+  pk_key_int(out, "total_size", (int64_t)size);
+  pk_key_int(out, "allocated_size", (int64_t)size);
+  pk_key_int(out, "active_size", (int64_t)size);
+  pk_key_int(out, "requested_size", (int64_t)size);
+  pk_key_int(out, "stream", 0);
+  pk_key_str(out, "segment_type", "large");
+  pk_str(out, "segment_pool_id");
+  pk_int(out, 0), pk_int(out, 0), fputc(PK_TUPLE2, out);
+  pk_str(out, "is_expandable");
+  fputc(expandable ? PK_NEWTRUE : PK_NEWFALSE, out);
+  pk_str(out, "frames");
+  pk_list(out), pk_list_end(out);
+  pk_str(out, "blocks");
+  pk_list(out);
+  pk_dict(out);
+  pk_key_int(out, "address", (int64_t)addr);
+  pk_key_int(out, "size", (int64_t)size);
+  pk_key_int(out, "requested_size", (int64_t)size);
+  pk_key_str(out, "state", "active_allocated");
+  pk_frames(out, r, site);
+  pk_dict_end(out);
+  pk_list_end(out);
+  pk_dict_end(out);
+}
+
+/* A VMM mapping the kept events show as still in place at the end. */
+struct mapping {
+  uint64_t va, size, site;
+  int16_t device;
+  UT_hash_handle hh;
+};
+
+static void mapping_drop(struct mapping **all, struct mapping *m) {
+  HASH_DEL(*all, m);
+  free(m);
+}
+
+/* The mappings in place at the end, as far as the kept events tell: a
+   mapping whose cuMemMap left the ring is not known. */
+static struct mapping *mappings_at_end(const struct rec *r) {
+  struct mapping *all = NULL, *m, *tmp;
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->type == WSLA_EV_MAP && e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX) {
+      HASH_FIND(hh, all, &e->addr, sizeof e->addr, m);
+      if (m) mapping_drop(&all, m);
+      if (!(m = calloc(1, sizeof *m))) break;
+      *m = (struct mapping){.va = e->addr, .size = e->size, .site = e->site, .device = e->device};
+      HASH_ADD(hh, all, va, sizeof m->va, m);
+    } else if (e->type == WSLA_EV_UNMAP) {
+      HASH_FIND(hh, all, &e->addr, sizeof e->addr, m);
+      if (m && m->size <= e->size) {
+        mapping_drop(&all, m);
+      } else {
+        HASH_ITER(hh, all, m, tmp) {
+          if (m->va >= e->addr && m->va + m->size <= e->addr + e->size) mapping_drop(&all, m);
+        }
+      }
+    }
+  }
+  return all;
+}
+
 /* Each device allocation is a segment with one block that fills it: what
    cudaMalloc hands out is what the device gives, with no caching allocator
-   between. Trace actions follow PyTorch's order for a segment's life. */
+   between.  VMM memory shows where it is mapped, each mapping an
+   expandable segment (PyTorch's own kind for memory built this way), since
+   a physical handle has no address.  Trace actions follow PyTorch's order
+   for a segment's life. */
 static void write_memviz(FILE *out, const struct rec *r) {
   struct progress pg = {r->nevents, r->nevents / 10};
   int devices = 1;
@@ -295,33 +371,14 @@ static void write_memviz(FILE *out, const struct rec *r) {
     if (!l->commit || l->device < 0 || l->device >= (int)WSLA_DEVICE_MAX ||
         (l->flags & (WSLA_F_HOST | WSLA_F_VMM)))
       continue;
-    pk_dict(out);
-    pk_key_int(out, "device", l->device);
-    pk_key_int(out, "address", (int64_t)l->addr);
-    pk_key_int(out, "total_size", (int64_t)l->size);
-    pk_key_int(out, "allocated_size", (int64_t)l->size);
-    pk_key_int(out, "active_size", (int64_t)l->size);
-    pk_key_int(out, "requested_size", (int64_t)l->size);
-    pk_key_int(out, "stream", 0);
-    pk_key_str(out, "segment_type", "large");
-    pk_str(out, "segment_pool_id");
-    pk_int(out, 0), pk_int(out, 0), fputc(PK_TUPLE2, out);
-    pk_str(out, "is_expandable");
-    fputc(PK_NEWFALSE, out);
-    pk_str(out, "frames");
-    pk_list(out), pk_list_end(out);
-    pk_str(out, "blocks");
-    pk_list(out);
-    pk_dict(out);
-    pk_key_int(out, "address", (int64_t)l->addr);
-    pk_key_int(out, "size", (int64_t)l->size);
-    pk_key_int(out, "requested_size", (int64_t)l->size);
-    pk_key_str(out, "state", "active_allocated");
-    pk_frames(out, r, l->site);
-    pk_dict_end(out);
-    pk_list_end(out);
-    pk_dict_end(out);
+    pk_segment(out, r, l->device, l->addr, l->size, l->site, false);
     pk_list_next(out, &items);
+  }
+  struct mapping *mapped = mappings_at_end(r), *m, *tmp;
+  HASH_ITER(hh, mapped, m, tmp) {
+    pk_segment(out, r, m->device, m->va, m->size, m->site, true);
+    pk_list_next(out, &items);
+    mapping_drop(&mapped, m);
   }
   pk_list_end(out);
 
@@ -344,8 +401,13 @@ static void write_memviz(FILE *out, const struct rec *r) {
         pk_trace_entry(out, r, "free_completed", e, e->addr, e->size), pk_list_next(out, &items);
         pk_trace_entry(out, r, "segment_free", e, e->addr, e->size), pk_list_next(out, &items);
       } else if (e->type == WSLA_EV_MAP) {
+        /* The mapping is in use from here: the client's own allocator
+           hands it out, unseen. */
         pk_trace_entry(out, r, "segment_map", e, e->addr, e->size), pk_list_next(out, &items);
+        pk_trace_entry(out, r, "alloc", e, e->addr, e->size), pk_list_next(out, &items);
       } else if (e->type == WSLA_EV_UNMAP) {
+        pk_trace_entry(out, r, "free_requested", e, e->addr, e->size), pk_list_next(out, &items);
+        pk_trace_entry(out, r, "free_completed", e, e->addr, e->size), pk_list_next(out, &items);
         pk_trace_entry(out, r, "segment_unmap", e, e->addr, e->size), pk_list_next(out, &items);
       } else if (e->type == WSLA_EV_OOM) {
         pk_trace_entry(out, r, "oom", e, 0, e->size), pk_list_next(out, &items);

@@ -54,7 +54,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   uint64_t total = dc->total_bytes, others = 0, top = dc->peak_bytes;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
-    if (e->device != (int)dev || (e->flags & (WSLA_F_HOST | WSLA_F_VMM))) continue;
+    if (e->device != (int)dev || (e->flags & WSLA_F_HOST)) continue;
     if (e->type == WSLA_EV_ALLOC) live -= (int64_t)e->size;
     if (e->type == WSLA_EV_FREE) live += (int64_t)e->size;
   }
@@ -81,7 +81,9 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
         next_oom++;
         break;
       }
-    } else if (!(e->flags & (WSLA_F_HOST | WSLA_F_VMM))) {
+    } else if (!(e->flags & WSLA_F_HOST)) {
+      /* Device memory, VMM physical memory included; a mapping is not
+         memory of its own (other event types, skipped here). */
       if (e->type == WSLA_EV_ALLOC) live += (int64_t)e->size;
       else if (e->type == WSLA_EV_FREE) live -= (int64_t)e->size;
       else continue;

@@ -178,12 +178,15 @@ static bool async_api(uint16_t api) {
 }
 
 /* The steps of a recording: allocations and frees of memory this runtime
-   can allocate (device and pinned; registrations and VMM are left out). */
+   can allocate (device and pinned; registrations are left out).  VMM
+   physical memory (llama.cpp's compute pool, PyTorch's expandable segments)
+   is replayed as ordinary device memory of its size: what it takes from
+   the device, which is what a limit is about. */
 static size_t steps_of_recording(const struct rec *r, struct step *out) {
   size_t n = 0;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
-    if (e->flags & (WSLA_F_REGISTER | WSLA_F_VMM | WSLA_F_UNTRACKED)) continue;
+    if (e->flags & (WSLA_F_REGISTER | WSLA_F_UNTRACKED)) continue;
     bool alloc = e->type == WSLA_EV_ALLOC, oom = e->type == WSLA_EV_OOM;
     if (!alloc && !oom && e->type != WSLA_EV_FREE) continue;
     if (e->type == WSLA_EV_FREE && !e->addr) continue;

@@ -72,8 +72,9 @@ enum wsla_event_type {
   WSLA_EV_FAIL = 3,   /* a failed call that is not out-of-memory; result */
   WSLA_EV_OOM = 4,    /* an out-of-memory failure; aux = OOM record index */
   WSLA_EV_SAMPLE = 5, /* device view: addr = free, size = total, aux = own */
-  WSLA_EV_MAP = 6,    /* VMM: addr = virtual address, size, aux = handle */
-  WSLA_EV_UNMAP = 7,  /* VMM: addr = virtual address, size */
+  WSLA_EV_MAP = 6,    /* VMM: addr = virtual address, size, aux = handle;
+                         device: the handle's (-1 if unknown) */
+  WSLA_EV_UNMAP = 7,  /* VMM: addr = virtual address, size, aux = handle */
   WSLA_EV_RESERVE = 8,   /* VMM address space: addr, size (not memory) */
   WSLA_EV_UNRESERVE = 9, /* VMM address space given back: addr, size */
   WSLA_EV_STEP = 10,  /* a recovery step: aux = enum wsla_step, size = the

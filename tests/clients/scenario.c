@@ -71,6 +71,32 @@ int main(int argc, char **argv) {
       must(256 * MiB, "legacy pool");
       printf("legacy pool\n");
     }
+  } else if (!strcmp(mode, "vmm-pool")) {
+    /* llama.cpp's CUDA backend with its VMM pool: weights by cudaMalloc,
+       the compute pool grown in 64 MiB chunks of physical memory mapped
+       back to back in reserved address space, shrunk by one chunk, and
+       still mapped at the exit (llama.cpp leaves its pool to the driver). */
+    must(512 * MiB, "weights");
+    int dev = 0;
+    cuCtxGetDevice(&dev);
+    CUmemAllocationProp prop = {0};
+    prop.type = CU_MEM_ALLOCATION_TYPE_PINNED;
+    prop.location.type = CU_MEM_LOCATION_TYPE_DEVICE;
+    prop.location.id = dev;
+    CUmemAccessDesc access = {{CU_MEM_LOCATION_TYPE_DEVICE, dev}, CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+    CUdeviceptr va;
+    CUmemGenericAllocationHandle chunk[3];
+    if (cuMemAddressReserve(&va, 1024 * MiB, 0, 0, 0) != CUDA_SUCCESS) abort();
+    for (int i = 0; i < 3; i++) {
+      if (cuMemCreate(&chunk[i], 64 * MiB, &prop, 0) != CUDA_SUCCESS ||
+          cuMemMap(va + i * 64 * MiB, 64 * MiB, 0, chunk[i], 0) != CUDA_SUCCESS ||
+          cuMemSetAccess(va + i * 64 * MiB, 64 * MiB, &access, 1) != CUDA_SUCCESS)
+        abort();
+      cuMemRelease(chunk[i]); /* held by its mapping, as llama.cpp does */
+      sleep_ms(20);
+    }
+    cuMemUnmap(va + 128 * MiB, 64 * MiB);
+    printf("pool at 0x%llx\n", (unsigned long long)va);
   }
   printf("done\n");
   return 0;
