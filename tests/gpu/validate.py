@@ -510,6 +510,8 @@ def main():
     ap.add_argument("--bench-iterations", type=int, default=1000)
     ap.add_argument("--llama-bin", help="folder with a CUDA build of llama.cpp's llama-simple")
     ap.add_argument("--gguf-py", help="llama.cpp's gguf-py folder, where the gguf package is not installed")
+    ap.add_argument("--deadline", type=float, default=0,
+                    help="seconds after which sections not yet begun are skipped (default: none)")
     ap.add_argument("--sim", action="store_true", help="on the simulated GPU (CI): needs --client and --sim-libs")
     ap.add_argument("--client", help="with --sim: the client built by the C compiler")
     ap.add_argument("--sim-libs", help="with --sim: the simulated runtime's folders, colon-separated")
@@ -544,15 +546,24 @@ def main():
                 "torch": lambda: torch_section(runner, res, args),
                 "bench": lambda: bench_section(runner, res, args),
                 "llama": lambda: llama_section(runner, res, args)}
+    started = time.monotonic()
     for name in SECTIONS:
         if name not in only:
             continue
+        spent = time.monotonic() - started
+        if args.deadline and spent > args.deadline:
+            res.skipped(name, f"past the deadline of {args.deadline} s ({spent:.0f} s spent)")
+            continue
+        print(f"== {name} ({spent:.0f} s in)", flush=True)
         # A section that breaks is a failed check; the others still run, since
         # time on a GPU is short.
         try:
             sections[name]()
         except Exception:
             res.check(name, "the section ran to its end", False, traceback.format_exc()[-1500:])
+        # Saved after each section: a run cut off by a time limit still
+        # leaves what it found.
+        res.save(device)
     failed = res.save(device)
     checks = sum(r["ok"] is not None for r in res.rows)
     print(f"{checks - len(failed)} passed, {len(failed)} failed")
