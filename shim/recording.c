@@ -59,7 +59,7 @@ static uint64_t pow2_ceil(uint64_t n) {
 }
 
 struct layout {
-  uint64_t counters_off, module_off, oom_off, live_off, ring_off, size;
+  uint64_t counters_off, module_off, oom_off, oom_stack_off, live_off, ring_off, size;
   uint64_t ring_cap, live_cap;
 };
 
@@ -73,6 +73,8 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   off += round_page((uint64_t)MODULE_CAP * sizeof(struct wsla_module));
   l->oom_off = off;
   off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_oom));
+  l->oom_stack_off = off;
+  off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_oom_stack));
   l->live_off = off;
   off += round_page(live_cap * sizeof(struct wsla_live));
   l->ring_off = off;
@@ -269,6 +271,9 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->module_cap = MODULE_CAP;
   h->oom_size = sizeof(struct wsla_oom);
   h->oom_cap = OOM_CAP;
+  h->oom_stack_off = l->oom_stack_off;
+  h->oom_stack_size = sizeof(struct wsla_oom_stack);
+  h->features |= WSLA_FEAT_OOM_STACKS;
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
@@ -539,6 +544,7 @@ static bool open_recording(struct wsla_proc *p) {
   p->ctr = (void *)((char *)map + l.counters_off);
   p->modules = (void *)((char *)map + l.module_off);
   p->ooms = (void *)((char *)map + l.oom_off);
+  p->oom_stacks = (void *)((char *)map + l.oom_stack_off);
   p->live = (void *)((char *)map + l.live_off);
   p->ring = (void *)((char *)map + l.ring_off);
   p->ring_mask = l.ring_cap - 1;

@@ -26,6 +26,7 @@ struct wsla_proc {
   struct wsla_counters *ctr;
   struct wsla_module *modules;
   struct wsla_oom *ooms;
+  struct wsla_oom_stack *oom_stacks; /* one per OOM record */
   struct wsla_live *live;
   struct wsla_event *ring;
   uint64_t ring_mask;
@@ -80,6 +81,12 @@ void wsla_modules_refresh(struct wsla_proc *p);
 
 /* Composes the explanation of an OOM that the process may die of. */
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
+
+/* --- OOM stacks (stack.c) --- */
+
+/* Records the calling thread's stack for OOM record idx, from site (the
+   client's return address) outward; before the record's own commit. */
+void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site);
 /* Writes it to stderr if the last OOM was not followed by a success and
    WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
 void wsla_first_aid_print(bool from_signal);

@@ -95,6 +95,7 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
     uint64_t ours = o->own_bytes + ballast;
     o->foreign_bytes = used > ours ? used - ours : 0;
   }
+  if (o != &spare) wsla_oom_stack_note(p, idx, c->site);
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&o->commit, idx + 1, __ATOMIC_RELEASE);
   wsla_first_aid_note(p, o);

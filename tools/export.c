@@ -250,20 +250,25 @@ static void pk_list_next(FILE *o, uint64_t *items) {
 
 /* The one frame a site gives: the function and line where the module's
    symbols say, else module+offset. */
-static void pk_frames(FILE *o, const struct rec *r, uint64_t site) {
-  char where[256];
-  rec_site_name(r, site, where, sizeof where);
-  struct site_symbol sym;
-  bool named = rec_site_symbol(r, site, &sym);
+/* "frames": one per site, innermost first, as PyTorch writes them. */
+static void pk_stack(FILE *o, const struct rec *r, const uint64_t *sites, size_t n) {
   pk_str(o, "frames");
   pk_list(o);
-  pk_dict(o);
-  pk_key_str(o, "filename", named && sym.line ? sym.file : where);
-  pk_key_int(o, "line", named ? sym.line : 0);
-  pk_key_str(o, "name", named ? sym.function : where);
-  pk_dict_end(o);
+  for (size_t i = 0; i < n; i++) {
+    char where[256];
+    rec_site_name(r, sites[i], where, sizeof where);
+    struct site_symbol sym;
+    bool named = rec_site_symbol(r, sites[i], &sym);
+    pk_dict(o);
+    pk_key_str(o, "filename", named && sym.line ? sym.file : where);
+    pk_key_int(o, "line", named ? sym.line : 0);
+    pk_key_str(o, "name", named ? sym.function : where);
+    pk_dict_end(o);
+  }
   pk_list_end(o);
 }
+
+static void pk_frames(FILE *o, const struct rec *r, uint64_t site) { pk_stack(o, r, &site, 1); }
 
 static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
                            const struct wsla_event *e, uint64_t addr, uint64_t size) {
@@ -273,9 +278,14 @@ static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
   pk_key_int(o, "size", (int64_t)size);
   pk_key_int(o, "stream", 0);
   pk_key_int(o, "time_us", (int64_t)((r->hdr->start_realtime_ns + (int64_t)e->time_ns) / 1000));
-  if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1)
+  uint64_t stack[WSLA_STACK_MAX];
+  size_t depth = 0;
+  if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1) {
     pk_key_int(o, "device_free", (int64_t)r->ooms[e->aux].free_bytes);
-  pk_frames(o, r, e->site);
+    depth = rec_oom_stack(r, e->aux, stack, WSLA_STACK_MAX);
+  }
+  if (depth) pk_stack(o, r, stack, depth); /* where the program was when it ran out */
+  else pk_frames(o, r, e->site);
   pk_dict_end(o);
 }
 

@@ -85,16 +85,22 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
       h->ring_cap > (1ull << 32) || h->live_cap > (1ull << 32) ||
       h->module_cap > 65536 || h->oom_cap > 65536)
     return fail(err, len, "its capacities are impossible");
+  bool stacks = h->version >= 2 && (h->features & WSLA_FEAT_OOM_STACKS);
+  if (stacks && h->oom_stack_size != sizeof(struct wsla_oom_stack))
+    return fail(err, len, "its record sizes do not match format version %u",
+                WSLA_FORMAT_VERSION);
   /* Regions in order, each ending before the next begins. */
-  uint64_t ends[5][2] = {
+  uint64_t ends[6][2] = {
       {h->counters_off, sizeof(struct wsla_counters)},
       {h->module_off, (uint64_t)h->module_cap * sizeof(struct wsla_module)},
       {h->oom_off, (uint64_t)h->oom_cap * sizeof(struct wsla_oom)},
+      {stacks ? h->oom_stack_off : h->oom_off + (uint64_t)h->oom_cap * sizeof(struct wsla_oom),
+       stacks ? (uint64_t)h->oom_cap * sizeof(struct wsla_oom_stack) : 0},
       {h->live_off, h->live_cap * sizeof(struct wsla_live)},
       {h->ring_off, h->ring_cap * sizeof(struct wsla_event)},
   };
   uint64_t at = sizeof(struct wsla_header);
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     if (ends[i][0] < at || ends[i][0] > MAX_FILE || ends[i][1] > MAX_FILE)
       return fail(err, len, "its regions overlap or lie outside the file");
     at = ends[i][0] + ends[i][1];
@@ -229,6 +235,10 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
   r->ooms = (const void *)(r->data + h->oom_off);
   uint64_t ooms = present(r, h->oom_off, h->oom_cap, sizeof(struct wsla_oom));
   r->oom_count = r->ctr->ooms_claimed < ooms ? r->ctr->ooms_claimed : ooms;
+  if (h->version >= 2 && (h->features & WSLA_FEAT_OOM_STACKS)) {
+    r->oom_stacks = (const void *)(r->data + h->oom_stack_off);
+    r->oom_stack_count = present(r, h->oom_stack_off, h->oom_cap, sizeof(struct wsla_oom_stack));
+  }
   r->live = (const void *)(r->data + h->live_off);
   r->live_count = present(r, h->live_off, h->live_cap, sizeof(struct wsla_live));
   r->ring = (const void *)(r->data + h->ring_off);
@@ -297,6 +307,16 @@ const char *rec_end_state(const struct rec *r) {
   case WSLA_END_RUNNING: return process_alive(r->hdr) ? "running" : "killed";
   default: return "unknown";
   }
+}
+
+size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t max) {
+  if (idx >= r->oom_stack_count) return 0;
+  const struct wsla_oom_stack *s = &r->oom_stacks[idx];
+  if (s->commit != idx + 1) return 0;
+  size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
+  if (n > max) n = max;
+  memcpy(frames, s->frames, n * sizeof *frames);
+  return n;
 }
 
 const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,

@@ -421,6 +421,18 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_str(&j, "site", buf);
     rec_site_function(r, o->site, buf, sizeof buf);
     if (buf[0]) json_str(&j, "function", buf);
+    uint64_t frames[WSLA_STACK_MAX];
+    size_t depth = rec_oom_stack(r, i, frames, WSLA_STACK_MAX);
+    json_arr(&j, "stack");
+    for (size_t k = 0; k < depth; k++) {
+      json_obj(&j, NULL);
+      rec_site_name(r, frames[k], buf, sizeof buf);
+      json_str(&j, "site", buf);
+      rec_site_function(r, frames[k], buf, sizeof buf);
+      if (buf[0]) json_str(&j, "function", buf);
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
     json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
     json_str(&j, "cause", o->cause == WSLA_CAUSE_LIMIT          ? "limit"
                           : o->cause == WSLA_CAUSE_PINNED_LIMIT ? "pinned_limit"
@@ -533,6 +545,29 @@ static const char *signal_name(int sig) {
 
 /* The options the process ran with that differ from the defaults (the
    recordings folder aside): what changed its behaviour. */
+/* The callers of OOM record idx's site, as recorded at the failure: what
+   the program was doing (loading weights, sizing the KV cache, a PyTorch
+   op) when the site is an allocator every part of it goes through. */
+static void print_callers(FILE *out, const struct rec *r, uint64_t idx) {
+  enum { SHOWN = 12 };
+  uint64_t frames[WSLA_STACK_MAX];
+  size_t depth = rec_oom_stack(r, idx, frames, WSLA_STACK_MAX);
+  if (depth < 2) return;
+  fprintf(out, "     called by:\n");
+  for (size_t k = 1; k < depth && k <= SHOWN; k++) {
+    char where[256], fn[600];
+    rec_site_name(r, frames[k], where, sizeof where);
+    rec_site_function(r, frames[k], fn, sizeof fn);
+    char *plus = strrchr(where, '+');
+    if (fn[0] && plus) *plus = '\0'; /* the module, once named */
+    if (fn[0]) fprintf(out, "       %s (%s)\n", fn, where);
+    else fprintf(out, "       %s\n", where);
+    if (!strncmp(fn, "main+", 5)) return; /* what runs main is not news */
+  }
+  if (depth > SHOWN + 1)
+    fprintf(out, "       and %zu more (report --json has them all)\n", depth - SHOWN - 1);
+}
+
 static void print_options(FILE *out, const struct rec *r) {
   struct wsla_options defaults;
   memset(&defaults, 0, sizeof defaults);
@@ -680,6 +715,7 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     fprintf(out, "     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
     rec_site_function(r, o->site, buf, sizeof buf);
     if (buf[0]) fprintf(out, "       in %s\n", buf);
+    print_callers(out, r, i);
     char steps[256];
     wsla_steps_text(o, steps, sizeof steps);
     if (steps[0]) fprintf(out, "     recovery: %s\n", steps);

@@ -22,6 +22,8 @@ struct rec {
   struct wsla_module *modules_converted; /* a version-1 file's, made anew */
   const struct wsla_oom *ooms;
   uint64_t oom_count;
+  const struct wsla_oom_stack *oom_stacks; /* NULL where not recorded */
+  uint64_t oom_stack_count;                /* slots present in the file */
   const struct wsla_live *live;
   uint64_t live_count; /* slots present in the file */
   const struct wsla_event *ring;
@@ -48,6 +50,10 @@ void rec_close(struct rec *r);
    failure).  path only names it in messages. */
 int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
                    char *err, size_t errlen);
+
+/* The stack of OOM record idx, innermost first (the record's site, then
+   its callers), copied into frames; its depth, 0 where none was recorded. */
+size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t max);
 
 /* "running", "exit", "signal" or "killed" (not ended, process gone). */
 const char *rec_end_state(const struct rec *r);

@@ -17,6 +17,8 @@
  *   module_off         struct wsla_module[]     loaded modules, for call sites
  *   oom_off            struct wsla_oom[]        out-of-memory records, never
  *                                               overwritten by the ring
+ *   oom_stack_off      struct wsla_oom_stack[]  the stack of each, where
+ *                                               WSLA_FEAT_OOM_STACKS
  *   live_off           struct wsla_live[]       the live allocations, mirrored
  *   ring_off           struct wsla_event[]      the event ring (power of two)
  *
@@ -55,6 +57,7 @@
 /* Flags in wsla_header.features: fields taken from the reserved tail. */
 enum wsla_features {
   WSLA_FEAT_ENVIRONMENT = 1u << 0, /* wsla_header.environment is filled */
+  WSLA_FEAT_OOM_STACKS = 1u << 1,  /* oom_stack_off: a stack per OOM record */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -227,8 +230,13 @@ struct wsla_header {
      cuda_driver and gpuN=name|total_bytes once the driver is loaded.
      Appended once, at the first device-view sample or OOM. */
   char environment[WSLA_ENVIRONMENT_MAX];
+  /* WSLA_FEAT_OOM_STACKS: struct wsla_oom_stack[oom_cap] at oom_stack_off,
+     between the OOM records and the live slots, one per OOM record. */
+  uint64_t oom_stack_off;
+  uint32_t oom_stack_size;      /* sizeof(struct wsla_oom_stack) */
+  uint32_t reserved1;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 16];
 };
 
 struct wsla_api_counters {
@@ -269,6 +277,17 @@ struct wsla_counters {
                                 shim's, not the client's, memory */
   struct wsla_api_counters api[WSLA_API_MAX];
   struct wsla_device_counters dev[WSLA_DEVICE_MAX];
+};
+
+/* The call stack of the thread that ran out of memory, from the client's
+   call inward out: frames[0] is the OOM record's site, then its caller's
+   return address, and so on.  Written before its OOM record's commit. */
+#define WSLA_STACK_MAX 30u
+struct wsla_oom_stack {
+  uint64_t commit;                 /* OOM record index + 1 once written */
+  uint32_t depth;                  /* frames held, at most WSLA_STACK_MAX */
+  uint32_t reserved;
+  uint64_t frames[WSLA_STACK_MAX]; /* return addresses */
 };
 
 /* A loaded ELF module; a call site is resolved to path + (site - bias).  The
@@ -390,8 +409,14 @@ WSLA_ASSERT_OFF(wsla_header, cmdline, 192 + WSLA_PATH_MAX);
 WSLA_ASSERT_OFF(wsla_header, options, 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX);
 WSLA_ASSERT_OFF(wsla_header, environment,
                 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX);
-WSLA_ASSERT_OFF(wsla_header, reserved,
+WSLA_ASSERT_OFF(wsla_header, oom_stack_off,
                 192 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, oom_stack_size,
+                200 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, reserved,
+                208 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
@@ -471,6 +496,11 @@ WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
 WSLA_ASSERT_OFF(wsla_oom, largest_block, 120);
 _Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");
+
+WSLA_ASSERT_OFF(wsla_oom_stack, commit, 0);
+WSLA_ASSERT_OFF(wsla_oom_stack, depth, 8);
+WSLA_ASSERT_OFF(wsla_oom_stack, frames, 16);
+_Static_assert(sizeof(struct wsla_oom_stack) == 256, "oom stack size");
 
 WSLA_ASSERT_OFF(wsla_live, commit, 0);
 WSLA_ASSERT_OFF(wsla_live, addr, 8);

@@ -29,6 +29,10 @@ RUNS = [  # name, client, args, extra environment
 ]
 
 
+# wsla_header.oom_stack_off: after the exe, cmdline, options and environment.
+OOM_STACK_OFF = 192 + 512 + 1024 + 1024 + 512
+
+
 def compact(blob):
     u32 = lambda off: struct.unpack_from("<I", blob, off)[0]
     u64 = lambda off: struct.unpack_from("<Q", blob, off)[0]
@@ -43,10 +47,12 @@ def compact(blob):
         ring_cap *= 2
     module_cap = max(modules_count, 1)
     oom_cap = max(min(ooms_claimed, u32(88)), 1)
+    stack_off = u64(OOM_STACK_OFF)  # WSLA_FEAT_OOM_STACKS: one per OOM record
     parts = [
         counters,
         blob[module_off:module_off + 256 * module_cap],
         blob[oom_off:oom_off + 128 * oom_cap],
+        blob[stack_off:stack_off + 256 * oom_cap],
         blob[live_off:live_off + 64 * live_cap],
         blob[ring_off:ring_off + 64 * ring_cap],  # seq < cap: slot = seq, as before
     ]
@@ -56,7 +62,8 @@ def compact(blob):
         at += len(p)
     head = bytearray(blob[:4096])
     struct.pack_into("<Q", head, 16, at)  # file_size
-    struct.pack_into("<5Q", head, 32, *offs)
+    struct.pack_into("<5Q", head, 32, offs[0], offs[1], offs[2], offs[4], offs[5])
+    struct.pack_into("<Q", head, OOM_STACK_OFF, offs[3])
     struct.pack_into("<I", head, 80, module_cap)
     struct.pack_into("<I", head, 88, oom_cap)
     struct.pack_into("<Q", head, 112, ring_cap)

@@ -1,0 +1,40 @@
+/* OOM stacks: the calling thread's stack at an out-of-memory failure, from the client's call outward. */
+#include <dlfcn.h>
+#include <execinfo.h>
+
+#include "shim.h"
+
+/* True if code address a lies in libwslalloc itself. */
+static bool in_shim(void *a) {
+  static void *base; /* the shim's load base, found once */
+  Dl_info self, info;
+  if (!base && dladdr((void *)in_shim, &self)) base = self.dli_fbase;
+  return base && dladdr(a, &info) && info.dli_fbase == base;
+}
+
+/*
+ * Fills the stack slot of OOM record idx, then commits it; the OOM record's
+ * own commit comes after.  Only on the failure path, never per allocation:
+ * the unwind (glibc's backtrace, through the unwind tables every C and C++
+ * object has) costs thousands of instructions, and its first use loads
+ * libgcc_s.  The client's frames start at site, the return address of its
+ * call; where unwinding does not meet it (a client built without unwind
+ * tables), the shim's own frames are dropped instead.
+ */
+void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site) {
+  if (idx >= p->oom_cap) return;
+  void *frames[WSLA_STACK_MAX + 16];
+  int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
+  int from = -1;
+  for (int i = 0; i < n && from < 0; i++)
+    if ((uint64_t)(uintptr_t)frames[i] == site) from = i;
+  if (from < 0)
+    for (from = 0; from < n && in_shim(frames[from]);) from++;
+  struct wsla_oom_stack *s = &p->oom_stacks[idx];
+  uint32_t depth = 0;
+  for (int i = from; i < n && depth < WSLA_STACK_MAX; i++)
+    WSLA_RELAXED_STORE(s->frames[depth++], (uint64_t)(uintptr_t)frames[i]);
+  WSLA_RELAXED_STORE(s->depth, depth);
+  /* Release: pairs with a reader's acquire load of commit. */
+  __atomic_store_n(&s->commit, idx + 1, __ATOMIC_RELEASE);
+}
