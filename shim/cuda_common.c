@@ -95,9 +95,8 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
 }
 
 void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
-                    uint64_t addr, const struct wsla_entry *e, bool had,
-                    uint64_t site) {
-  wsla_track_free(p, api, rc, ok, addr, e, had, site, wsla_now(p));
+                    uint64_t addr, const struct wsla_taken *taken, uint64_t site) {
+  wsla_track_free(p, api, rc, ok, addr, taken, site, wsla_now(p));
 }
 
 void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {

@@ -20,15 +20,14 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
 /* Records one free call whose entry was taken (wsla_cuda_take) before the
    real free. */
 void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
-                    uint64_t addr, const struct wsla_entry *e, bool had,
-                    uint64_t site);
+                    uint64_t addr, const struct wsla_taken *taken, uint64_t site);
 
-/* Takes addr's entry out before the real free: once the runtime has the
-   memory back another thread may be handed the same address, and its entry
-   must not be the one removed. */
-static inline bool wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
-                                  struct wsla_entry *e) {
-  return p && addr && wsla_table_take(p, addr, e);
+/* Takes addr's entry out (and its event's slot) before the real free: once
+   the runtime has the memory back another thread may be handed the same
+   address, and its entry must not be the one removed. */
+static inline void wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
+                                  struct wsla_taken *taken) {
+  wsla_take(p, addr, taken);
 }
 
 /* The current device's memory as the driver sees it; false if unknown. */

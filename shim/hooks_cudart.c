@@ -129,15 +129,14 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
 }
 
 static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
-                             cudaError_t rc, const struct wsla_entry *e,
-                             bool had, uint64_t site) {
-  wsla_cuda_free(p, api, rc == cudaSuccess, rc, (uint64_t)(uintptr_t)ptr, e,
-                 had, site);
+                             cudaError_t rc, const struct wsla_taken *taken,
+                             uint64_t site) {
+  wsla_cuda_free(p, api, rc == cudaSuccess, rc, (uint64_t)(uintptr_t)ptr, taken, site);
   return rc;
 }
 
-static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
-  return wsla_cuda_take(p, (uint64_t)(uintptr_t)ptr, e);
+static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
+  wsla_cuda_take(p, (uint64_t)(uintptr_t)ptr, taken);
 }
 
 WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
@@ -162,11 +161,11 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
 WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
   REAL_OR_MISSING(cudaFree);
   struct wsla_proc *p = hook_enter();
-  struct wsla_entry e;
-  bool had = take(p, devPtr, &e);
+  struct wsla_taken taken;
+  take(p, devPtr, &taken);
   uint64_t addr = (uint64_t)(uintptr_t)devPtr;
   cudaError_t rc = wsla_free_if_own(addr) ? cudaSuccess : real(devPtr);
-  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &e, had, HOOK_SITE);
+  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &taken, HOOK_SITE);
   hook_leave();
   return rc;
 }
@@ -250,11 +249,11 @@ MALLOC_ASYNC(cudaMallocAsync_ptsz)
   WSLA_EXPORT cudaError_t name(void *devPtr, cudaStream_t stream) {            \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    struct wsla_entry e;                                                       \
-    bool had = take(p, devPtr, &e);                                            \
+    struct wsla_taken taken;                                                   \
+    take(p, devPtr, &taken);                                                   \
     cudaError_t rc = real(devPtr, stream);                                     \
     if (p)                                                                     \
-      done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &e, had, HOOK_SITE);    \
+      done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &taken, HOOK_SITE);    \
     hook_leave();                                                              \
     return rc;                                                                 \
   }
@@ -310,10 +309,10 @@ WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
 WSLA_EXPORT cudaError_t cudaFreeHost(void *ptr) {
   REAL_OR_MISSING(cudaFreeHost);
   struct wsla_proc *p = hook_enter();
-  struct wsla_entry e;
-  bool had = take(p, ptr, &e);
+  struct wsla_taken taken;
+  take(p, ptr, &taken);
   cudaError_t rc = real(ptr);
-  if (p) done_free(p, WSLA_API_cudaFreeHost, ptr, rc, &e, had, HOOK_SITE);
+  if (p) done_free(p, WSLA_API_cudaFreeHost, ptr, rc, &taken, HOOK_SITE);
   hook_leave();
   return rc;
 }
@@ -336,11 +335,11 @@ WSLA_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size,
 WSLA_EXPORT cudaError_t cudaHostUnregister(void *ptr) {
   REAL_OR_MISSING(cudaHostUnregister);
   struct wsla_proc *p = hook_enter();
-  struct wsla_entry e;
-  bool had = take(p, ptr, &e);
+  struct wsla_taken taken;
+  take(p, ptr, &taken);
   cudaError_t rc = real(ptr);
   if (p)
-    done_free(p, WSLA_API_cudaHostUnregister, ptr, rc, &e, had, HOOK_SITE);
+    done_free(p, WSLA_API_cudaHostUnregister, ptr, rc, &taken, HOOK_SITE);
   hook_leave();
   return rc;
 }

@@ -110,12 +110,11 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   NESTED_PASS_THROUGH(name, args);                                             \
   REAL_OR_MISSING(name);                                                       \
   struct wsla_proc *p = hook_enter();                                          \
-  struct wsla_entry e;                                                         \
+  struct wsla_taken taken;                                                     \
   uint64_t addr = (addr_expr);                                                 \
-  bool had = wsla_cuda_take(p, addr, &e);                                      \
+  wsla_cuda_take(p, addr, &taken);                                             \
   CUresult rc = wsla_free_if_own(addr) ? CUDA_SUCCESS : real args;            \
-  if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &e, had,         \
-                        HOOK_SITE);                                            \
+  if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &taken, HOOK_SITE); \
   hook_leave();                                                                \
   return rc
 

@@ -117,8 +117,8 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
   }
 }
 
-static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
-  return p && ptr && wsla_table_take(p, (uint64_t)(uintptr_t)ptr, e);
+static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
+  wsla_take(p, (uint64_t)(uintptr_t)ptr, taken);
 }
 
 /* size_expr is the request, judged before the call; held_expr what the
@@ -178,13 +178,13 @@ static bool take(struct wsla_proc *p, void *ptr, struct wsla_entry *e) {
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
-    struct wsla_entry e;                                                       \
-    bool had = take(p, ptr, &e);                                               \
+    struct wsla_taken taken;                                                   \
+    take(p, ptr, &taken);                                                      \
     hipError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)ptr) ? hipSuccess   \
                                                                : real args;    \
     if (p)                                                                     \
       wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
-                      &e, had, HOOK_SITE, wsla_now(p));                        \
+                      &taken, HOOK_SITE, wsla_now(p));                         \
     hook_leave();                                                              \
     return rc;                                                                 \
   }

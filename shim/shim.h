@@ -185,17 +185,24 @@ static inline uint32_t wsla_tid(void) {
   (WSLA_RELAXED_STORE(word, 0), __atomic_thread_fence(__ATOMIC_RELEASE))
 #endif
 
+/* Claims the next ring slot: its sequence number, for wsla_emit_at. */
+static inline uint64_t wsla_claim(struct wsla_proc *p) {
+  return __atomic_fetch_add(&p->ctr->events_claimed, 1, __ATOMIC_RELAXED);
+}
+
 /*
- * Appends one event to the ring and returns its sequence number.  Lock-free:
- * the slot is claimed with one fetch-add; a slot being overwritten shows a
- * commit word of 0 until its payload is complete.
+ * Writes one event into the slot claimed as seq, and returns seq.
+ * Lock-free: a slot being written shows a commit word of 0 until its
+ * payload is complete.  The slot may have been claimed long before (a free
+ * claims before the real free, which may wait for the device); if the ring
+ * lapped it meanwhile, the newer event there is lost, not torn: the commit
+ * word is zeroed before the payload is touched, and a reader keeps only a
+ * commit word it expects.
  */
-static inline uint64_t wsla_emit(struct wsla_proc *p, uint16_t type,
-                                 uint16_t api, int16_t device, uint16_t flags,
-                                 int32_t result, uint64_t addr, uint64_t size,
-                                 uint64_t site, uint64_t aux, uint64_t t) {
-  uint64_t seq = __atomic_fetch_add(&p->ctr->events_claimed, 1,
-                                    __ATOMIC_RELAXED);
+static inline uint64_t wsla_emit_at(struct wsla_proc *p, uint64_t seq, uint16_t type,
+                                    uint16_t api, int16_t device, uint16_t flags,
+                                    int32_t result, uint64_t addr, uint64_t size,
+                                    uint64_t site, uint64_t aux, uint64_t t) {
   struct wsla_event *e = &p->ring[seq & p->ring_mask];
   /* Pairs with the reader's acquire fence before it re-reads commit: a
      reader that saw any byte of this payload sees commit 0 (or our final
@@ -216,6 +223,33 @@ static inline uint64_t wsla_emit(struct wsla_proc *p, uint16_t type,
      that sees seq + 1 sees the whole payload above. */
   __atomic_store_n(&e->commit, seq + 1, __ATOMIC_RELEASE);
   return seq;
+}
+
+/* Appends one event to the ring and returns its sequence number. */
+static inline uint64_t wsla_emit(struct wsla_proc *p, uint16_t type,
+                                 uint16_t api, int16_t device, uint16_t flags,
+                                 int32_t result, uint64_t addr, uint64_t size,
+                                 uint64_t site, uint64_t aux, uint64_t t) {
+  return wsla_emit_at(p, wsla_claim(p), type, api, device, flags, result, addr,
+                      size, site, aux, t);
+}
+
+/*
+ * What a free takes out of the live table before the real free: the entry,
+ * and the ring slot its event will fill.  The slot is claimed before the
+ * real free gives the address back, so in sequence order the free comes
+ * before any allocation of that address another thread is handed next; a
+ * replay or a reader pairing by address stays right under many threads.
+ */
+struct wsla_taken {
+  struct wsla_entry e;
+  uint64_t seq; /* the claimed slot, where had */
+  bool had;     /* the shim saw the allocation */
+};
+
+static inline void wsla_take(struct wsla_proc *p, uint64_t addr, struct wsla_taken *t) {
+  t->had = p && addr && wsla_table_take(p, addr, &t->e);
+  if (t->had) t->seq = wsla_claim(p);
 }
 
 /* A device view: what the driver or runtime says of a device's memory. */
@@ -252,14 +286,15 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
 /* Records a free call whose entry (if any) was taken before the real free.
    On failure the entry is put back, so a refused free changes nothing. */
 void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
-                     bool ok, uint64_t addr, const struct wsla_entry *taken,
-                     bool had_entry, uint64_t site, uint64_t t);
+                     bool ok, uint64_t addr, const struct wsla_taken *taken,
+                     uint64_t site, uint64_t t);
 
-/* Retires an entry already taken from the table, counting no call: the
-   memory of a VMM handle goes when its last mapping does. */
+/* Retires an entry already taken from the table, counting no call, its
+   event in slot seq (claimed by the caller): the memory of a VMM handle
+   goes when its last mapping does. */
 void wsla_track_retire(struct wsla_proc *p, uint16_t api, uint64_t addr,
-                       const struct wsla_entry *taken, uint64_t site,
-                       uint64_t t);
+                       const struct wsla_entry *taken, uint64_t seq,
+                       uint64_t site, uint64_t t);
 
 /* Counts a call that allocates nothing (a query). */
 static inline void wsla_track_call(struct wsla_proc *p, uint16_t api, bool ok) {

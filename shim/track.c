@@ -141,40 +141,40 @@ void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
 }
 
 void wsla_track_free(struct wsla_proc *p, uint16_t api, int32_t result,
-                     bool ok, uint64_t addr, const struct wsla_entry *taken,
-                     bool had_entry, uint64_t site, uint64_t t) {
+                     bool ok, uint64_t addr, const struct wsla_taken *taken,
+                     uint64_t site, uint64_t t) {
   struct wsla_api_counters *a = &p->ctr->api[api];
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
   if (!ok) {
     __atomic_fetch_add(&a->failed, 1, __ATOMIC_RELAXED);
-    uint64_t seq = wsla_emit(p, WSLA_EV_FAIL, api, -1, 0, result, addr, 0,
-                             site, 0, t);
-    if (had_entry) {
+    uint64_t seq = wsla_emit_at(p, taken->had ? taken->seq : wsla_claim(p), WSLA_EV_FAIL,
+                                api, -1, 0, result, addr, 0, site, 0, t);
+    if (taken->had) {
       /* The allocation is still live: put it back as it was. */
       bool inserted;
       struct wsla_entry stale;
-      if (wsla_table_put(p, addr, taken, site, t, seq, &inserted, &stale))
+      if (wsla_table_put(p, addr, &taken->e, site, t, seq, &inserted, &stale))
         account(p, &stale, -1, t);
-      if (!inserted) account(p, taken, -1, t);
+      if (!inserted) account(p, &taken->e, -1, t);
     }
     return;
   }
-  if (!had_entry) {
+  if (!taken->had) {
     if (addr == 0) return; /* freeing NULL does nothing */
     __atomic_fetch_add(&p->ctr->untracked_frees, 1, __ATOMIC_RELAXED);
     wsla_emit(p, WSLA_EV_FREE, api, -1, WSLA_F_UNTRACKED, result, addr, 0,
               site, 0, t);
     return;
   }
-  wsla_track_retire(p, api, addr, taken, site, t);
+  wsla_track_retire(p, api, addr, &taken->e, taken->seq, site, t);
 }
 
 void wsla_track_retire(struct wsla_proc *p, uint16_t api, uint64_t addr,
-                       const struct wsla_entry *taken, uint64_t site,
-                       uint64_t t) {
+                       const struct wsla_entry *taken, uint64_t seq,
+                       uint64_t site, uint64_t t) {
   account(p, taken, -1, t);
-  wsla_emit(p, WSLA_EV_FREE, api, taken->device, taken->flags, 0, addr,
-            taken->size, site, 0, t);
+  wsla_emit_at(p, seq, WSLA_EV_FREE, api, taken->device, taken->flags, 0, addr,
+               taken->size, site, 0, t);
 }
 
 bool wsla_sample_claim(struct wsla_proc *p, int device, uint64_t now) {

@@ -35,7 +35,7 @@ static void retire(struct wsla_proc *p, struct handle_rec *h, uint16_t api,
                    uint64_t site) {
   struct wsla_entry e;
   if (wsla_table_take(p, h->handle, &e))
-    wsla_track_retire(p, api, h->handle, &e, site, wsla_now(p));
+    wsla_track_retire(p, api, h->handle, &e, wsla_claim(p), site, wsla_now(p));
   HASH_DEL(handles, h);
   free(h);
 }
