@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "wslalloc/explain.h"
 
@@ -11,6 +12,47 @@ const char *wsla_fmt_size(uint64_t b, char *buf, size_t len) {
   else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
   else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
   return buf;
+}
+
+/*
+ * Told by names llama.cpp has used across its versions (its library exports
+ * them, so even a stripped build names them) and by PyTorch's allocator.
+ * The innermost telling frame wins: a compute buffer reserved while the
+ * context is made is a compute buffer, not the context.
+ */
+static const char kv_fix[] =
+    "a smaller context (llama.cpp -c, Ollama num_ctx) or a quantized cache "
+    "(llama.cpp -fa -ctk q8_0 -ctv q8_0; Ollama OLLAMA_FLASH_ATTENTION=1 "
+    "OLLAMA_KV_CACHE_TYPE=q8_0)";
+static const char weights_fix[] =
+    "fewer layers on the GPU (llama.cpp -ngl, Ollama num_gpu) or a smaller "
+    "quantization of the model";
+static const char compute_fix[] =
+    "smaller batches (llama.cpp -b and -ub, Ollama num_batch) or a smaller "
+    "context; flash attention (-fa) makes them smaller";
+static const struct wsla_phase phases[] = {
+    {"llama_kv_cache", "llama.cpp was allocating its KV cache", kv_fix},
+    {"load_tensors", "llama.cpp was loading the model's weights", weights_fix},
+    {"ggml_cuda_pool", "a llama.cpp CUDA kernel was taking scratch memory from ggml's pool",
+     compute_fix},
+    {"ggml_gallocr", "llama.cpp was allocating a compute buffer", compute_fix},
+    {"ggml_backend_sched_reserve", "llama.cpp was allocating a compute buffer", compute_fix},
+    {"graph_reserve", "llama.cpp was allocating a compute buffer", compute_fix},
+    {"CUDACachingAllocator", "PyTorch was allocating a tensor",
+     "a smaller batch or sequence length; where free memory is fragmented, "
+     "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"},
+};
+
+const struct wsla_phase *wsla_phase_of(const char *const *names, size_t n, size_t *frame) {
+  for (size_t i = 0; i < n; i++) {
+    if (!names[i] || !names[i][0]) continue;
+    for (size_t k = 0; k < sizeof phases / sizeof phases[0]; k++) {
+      if (!strstr(names[i], phases[k].pattern)) continue;
+      if (frame) *frame = i;
+      return &phases[k];
+    }
+  }
+  return NULL;
 }
 
 void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {

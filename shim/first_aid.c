@@ -12,7 +12,7 @@
  * writes it.  Two buffers: a second OOM composes into the one not shown,
  * then publishes it, so a handler running meanwhile writes whole text.
  */
-#define FIRST_AID_MAX 1536
+#define FIRST_AID_MAX 2048
 static char texts[2][FIRST_AID_MAX];
 static size_t lengths[2];
 static int shown;             /* the buffer a handler writes */
@@ -60,6 +60,9 @@ void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
   if (steps[0]) n = append(t, n, "\n  tried: %s", steps);
   wsla_diagnose(o, why, sizeof why);
   n = append(t, n, "\n  likely fix: %s\n", why);
+  const struct wsla_phase *phase =
+      o >= p->ooms && o < p->ooms + p->oom_cap ? wsla_oom_stack_phase(p, (uint64_t)(o - p->ooms)) : NULL;
+  if (phase) n = append(t, n, "  it ran out while %s: %s\n", phase->what, phase->fix);
   if (p->file_backed)
     n = append(t, n, "  recording: %s (`wslalloc report` explains it)\n",
                p->path);

@@ -87,6 +87,12 @@ void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
 /* Records the calling thread's stack for OOM record idx, from site (the
    client's return address) outward; before the record's own commit. */
 void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site);
+
+/* What the program was doing at OOM record idx, from the exported
+   functions on its stack (the shim has no debug information to read);
+   NULL if none tells. */
+struct wsla_phase;
+const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx);
 /* Writes it to stderr if the last OOM was not followed by a success and
    WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
 void wsla_first_aid_print(bool from_signal);

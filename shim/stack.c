@@ -1,8 +1,10 @@
 /* OOM stacks: the calling thread's stack at an out-of-memory failure, from the client's call outward. */
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <link.h>
 
 #include "shim.h"
+#include "wslalloc/explain.h"
 
 /* True if code address a lies in libwslalloc itself. */
 static bool in_shim(void *a) {
@@ -37,4 +39,28 @@ void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site) {
   WSLA_RELAXED_STORE(s->depth, depth);
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&s->commit, idx + 1, __ATOMIC_RELEASE);
+}
+
+/* The exported function that holds code address a, or NULL: only where a
+   lies inside the symbol's own extent, so a static function is never
+   taken for the exported one before it. */
+static const char *exported_function_at(uint64_t a) {
+  Dl_info info;
+  const ElfW(Sym) *sym = NULL;
+  if (!dladdr1((void *)(uintptr_t)a, &info, (void **)&sym, RTLD_DL_SYMENT) || !info.dli_sname ||
+      !info.dli_saddr || !sym)
+    return NULL;
+  uint64_t start = (uint64_t)(uintptr_t)info.dli_saddr;
+  return a >= start && a - start < sym->st_size ? info.dli_sname : NULL;
+}
+
+const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx) {
+  if (idx >= p->oom_cap) return NULL;
+  const struct wsla_oom_stack *s = &p->oom_stacks[idx];
+  if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != idx + 1) return NULL;
+  const char *names[WSLA_STACK_MAX];
+  size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
+  /* A return address: the call is the byte before it. */
+  for (size_t i = 0; i < n; i++) names[i] = exported_function_at(s->frames[i] - 1);
+  return wsla_phase_of(names, n, NULL);
 }

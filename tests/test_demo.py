@@ -31,9 +31,11 @@ check(re.fullmatch(rf"must\+0x[0-9a-f]+ at llm_like\.c:{line}", oom.get("functio
       f"the OOM's function and line: {oom.get('function')}, want must at llm_like.c:{line}")
 # The stack at the failure: the site, then who called it, to main.
 stack = [f.get("function", f["site"]) for f in oom.get("stack", [])]
-check(len(stack) >= 2 and stack[0] == oom.get("function") and stack[1].startswith("main+0x"),
-      f"the OOM's stack: must, then main: {stack}")
-main_line = 1 + next(i for i, l in enumerate(src) if "compute = must(ctx" in l)
+check(len(stack) >= 3 and stack[0] == oom.get("function") and
+      stack[1].startswith("ggml_gallocr_reserve_n+0x") and stack[2].startswith("main+0x"),
+      f"the OOM's stack: must, the compute buffer's reserve, main: {stack}")
+main_line = 1 + next(i for i, l in enumerate(src) if "compute = ggml_gallocr_reserve_n(ctx" in l)
+equal((oom["phase"] or {}).get("what"), "llama.cpp was allocating a compute buffer", "the phase")
 pin = next(s for s in rep["sites"] if s["bytes"] == 512 << 20 and s["live_bytes"] == 0)
 check(pin.get("function", "").startswith("main+0x"), f"the staging buffer's site is in main: {pin}")
 weights = next(s for s in rep["sites"] if s.get("function", "").startswith("must+"))
@@ -71,7 +73,8 @@ check("CUDA driver 13.0" in text.stdout and "GPU 0     wslsim GPU 0, 8.00 GiB" i
       "the text report names the driver and the GPU")
 check(f"       in must+" in text.stdout and f"at llm_like.c:{line}" in text.stdout,
       "the text report names the function")
-check(re.search(rf"     called by:\n       main\+0x[0-9a-f]+ at llm_like\.c:{main_line} \(llm_like\)\n     ",
+check(re.search(rf"     called by:\n       ggml_gallocr_reserve_n\+0x[0-9a-f]+ at llm_like\.c:\d+ \(llm_like\)\n"
+                rf"       main\+0x[0-9a-f]+ at llm_like\.c:{main_line} \(llm_like\)\n     ",
                 text.stdout) is not None, f"the text report names the caller, and stops at main: {text.stdout}")
 check("Libraries " in text.stdout and "libcudart.so.13" in text.stdout, "the text report names the libraries")
 check("\nOptions: all at their defaults\n" in text.stdout, "no option changed")

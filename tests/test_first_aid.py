@@ -10,6 +10,22 @@ for words in ("ran out of GPU memory", "cudaMalloc of 1.00 GiB on device 0",
               "likely fix: others", "recording: " + r.dir):
     check(words in tail, f"llm_like: first aid says {words!r}")
 
+# What it was doing, from its stack: the phase and the fix for that phase,
+# in the first aid and in the report alike.
+for limit, what, fix in (("8G", "a compute buffer", "smaller batches"),
+                         ("5G", "its KV cache", "a smaller context"),
+                         ("4G", "the model's weights", "fewer layers on the GPU")):
+    run_env = {**env, "WSLALLOC_LIMIT": limit} if limit != "8G" else env
+    phased = run("llm_like", env=run_env)
+    line = next((l for l in phased.err.splitlines() if "it ran out while" in l), "")
+    check(f"it ran out while llama.cpp was" in line and what in line and fix in line,
+          f"limit {limit}: first aid names the phase, {what}: {line!r}")
+    phase = phased.report()["ooms"][0]["phase"] or {}
+    check(what in phase.get("what", "") and fix in phase.get("fix", ""),
+          f"limit {limit}: the report names the phase: {phase}")
+no_phase = run("crash", ["oom-exit"]).report()["ooms"][0]
+equal(no_phase["phase"], None, "a stack that tells nothing: no phase")
+
 quiet = run("llm_like", env={**env, "WSLALLOC_QUIET": "1"})
 check("wslalloc" not in quiet.err, "WSLALLOC_QUIET=1 silences it")
 

@@ -275,6 +275,21 @@ static void library_text(const char *path, void *ctx) {
   fprintf(l->out, "%s %s\n", l->shown++ ? "         " : "Libraries", path);
 }
 
+/* What OOM record idx's program was doing, from the functions on its stack
+   as this machine's symbols name them; NULL if none tells.  The telling
+   function, demangled, goes to fn. */
+static const struct wsla_phase *oom_phase(const struct rec *r, uint64_t idx, char *fn, size_t len) {
+  uint64_t frames[WSLA_STACK_MAX];
+  size_t depth = rec_oom_stack(r, idx, frames, WSLA_STACK_MAX), at = 0;
+  static struct site_symbol sym[WSLA_STACK_MAX];
+  const char *names[WSLA_STACK_MAX];
+  for (size_t k = 0; k < depth; k++)
+    names[k] = rec_site_symbol(r, frames[k], &sym[k]) ? sym[k].function : NULL;
+  const struct wsla_phase *phase = wsla_phase_of(names, depth, &at);
+  if (phase) snprintf(fn, len, "%s", names[at]);
+  return phase;
+}
+
 static void print_json(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char buf[256];
@@ -452,6 +467,17 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     json_str(&j, "diagnosis", why);
+    char fn[512];
+    const struct wsla_phase *phase = oom_phase(r, i, fn, sizeof fn);
+    if (phase) {
+      json_obj(&j, "phase");
+      json_str(&j, "what", phase->what);
+      json_str(&j, "function", fn);
+      json_str(&j, "fix", phase->fix);
+      json_end_obj(&j);
+    } else {
+      json_null(&j, "phase");
+    }
     uint64_t first, n = events_before(r, o, &first);
     json_arr(&j, "events_before");
     for (uint64_t k = first; k < first + n; k++) {
@@ -722,6 +748,9 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     char why[512];
     wsla_diagnose(o, why, sizeof why);
     fprintf(out, "     likely cause: %s\n", why);
+    char fn[512];
+    const struct wsla_phase *phase = oom_phase(r, i, fn, sizeof fn);
+    if (phase) fprintf(out, "     it ran out while %s (%s): %s\n", phase->what, fn, phase->fix);
     uint64_t first, shown = events_before(r, o, &first);
     if (shown) {
       fprintf(out, "     the %" PRIu64 " events before it:\n", shown);

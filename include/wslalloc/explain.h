@@ -14,6 +14,21 @@ const char *wsla_fmt_size(uint64_t bytes, char *buf, size_t len);
    in one sentence, from the figures its record holds. */
 void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len);
 
+/* What a program was doing when it ran out, told by a function on its
+   stack, and what to change for that. */
+struct wsla_phase {
+  const char *pattern; /* a name's part that tells it, mangled or not */
+  const char *what;    /* "llama.cpp was allocating its KV cache" */
+  const char *fix;
+};
+
+/* The phase the innermost telling frame names, from the names of the
+   functions on the stack (innermost first; mangled or demangled, NULL or
+   "" where unknown), with that frame's index in *frame; NULL if no frame
+   tells.  llama.cpp's (and so Ollama's) weights, KV cache, compute
+   buffers and kernel scratch, and PyTorch's caching allocator. */
+const struct wsla_phase *wsla_phase_of(const char *const *names, size_t n, size_t *frame);
+
 /* The name of one recovery step ("trim", "wait", ...), or "step". */
 const char *wsla_step_name(unsigned step);
 
