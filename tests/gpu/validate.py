@@ -373,8 +373,11 @@ def torch_section(runner, res, args):
         oom = (rep.get("ooms") or [{}])[0]
         res.check(sec, "the recording holds the OOM", rep.get("totals", {}).get("ooms", 0) >= 1)
         res.check(sec, "the OOM is explained", bool(oom.get("diagnosis")), oom.get("diagnosis", ""))
+        res.check(sec, "its stack tells PyTorch's allocator",
+                  "PyTorch" in ((oom.get("phase") or {}).get("what") or ""), str(oom.get("stack", [])[:8]))
         res.figure(sec, "the OOM as recorded", message=t["message"], oom={k: oom.get(k) for k in (
-            "api", "size", "free_bytes", "total_bytes", "own_bytes", "cause", "diagnosis", "outcome")})
+            "api", "size", "free_bytes", "total_bytes", "own_bytes", "cause", "diagnosis", "outcome",
+            "phase", "stack")})
         if rep:
             common_checks(res, sec, rep)
     sec = "torch-oom-uncaught"
@@ -491,9 +494,13 @@ def llama_section(runner, res, args):
     res.check(name, "the recording holds the OOM", rep.get("totals", {}).get("ooms", 0) >= 1)
     oom = (rep.get("ooms") or [{}])[0]
     res.check(name, "the OOM is explained", bool(oom.get("diagnosis")), oom.get("diagnosis", ""))
+    res.check(name, "its stack tells the llama.cpp phase",
+              "llama.cpp" in ((oom.get("phase") or {}).get("what") or ""), str(oom.get("stack", [])[:10]))
     res.check(name, "first aid ends the output", "wslalloc: this process ran out" in r.err[-2000:], r.err[-1500:])
+    res.check(name, "first aid names the phase", "it ran out while llama.cpp" in r.err[-2500:], r.err[-1500:])
     res.figure(name, "the OOM as recorded", oom={k: oom.get(k) for k in (
-        "api", "size", "free_bytes", "total_bytes", "own_bytes", "cause", "diagnosis", "outcome")})
+        "api", "size", "free_bytes", "total_bytes", "own_bytes", "cause", "diagnosis", "outcome",
+        "phase", "stack")})
 
 
 def main():
