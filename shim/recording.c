@@ -21,6 +21,7 @@
 #endif
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
+#include "budget.h"
 #endif
 
 struct wsla_proc wsla_g;
@@ -498,6 +499,7 @@ static void after_fork_child(void) {
   pthread_mutex_init(&init_lock, NULL);
   pthread_mutex_init(&module_lock, NULL);
   wsla_table_reset_after_fork();
+  wsla_budget_reset_after_fork();
 #if WSLA_HAVE_CUDA
   wsla_vmm_reset_after_fork();
 #endif

@@ -46,6 +46,10 @@ struct wsla_proc {
 struct wsla_tls {
   int depth;
   pid_t tid;
+  /* The budget's reservation for the call in progress (budget.h): bytes,
+     and the in-flight slot they were added to. */
+  uint64_t budget_held;
+  unsigned budget_slot;
 };
 
 extern struct wsla_proc wsla_g;

@@ -2,8 +2,18 @@
 #include <string.h>
 
 #include "ballast.h"
+#include "budget.h"
 #include "recover.h"
 #include "shim.h"
+
+uint64_t wsla_budget_in_flight[WSLA_DEVICE_MAX + 1];
+
+void wsla_budget_reset_after_fork(void) {
+  /* The parent's calls in flight at the fork never end here. */
+  for (unsigned i = 0; i <= WSLA_DEVICE_MAX; i++)
+    __atomic_store_n(&wsla_budget_in_flight[i], 0, __ATOMIC_RELAXED);
+  wsla_tls.budget_held = 0;
+}
 
 static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,
                              uint64_t t) {
@@ -101,8 +111,17 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   wsla_first_aid_note(p, o);
 }
 
+static void track_alloc(struct wsla_proc *p, const struct wsla_call *c,
+                        const struct wsla_view *view);
+
 void wsla_track_alloc(struct wsla_proc *p, const struct wsla_call *c,
                       const struct wsla_view *view) {
+  track_alloc(p, c, view);
+  wsla_budget_release();
+}
+
+static void track_alloc(struct wsla_proc *p, const struct wsla_call *c,
+                        const struct wsla_view *view) {
   struct wsla_api_counters *a = &p->ctr->api[c->api];
   __atomic_fetch_add(&a->calls, 1, __ATOMIC_RELAXED);
   uint64_t t = c->time_ns;

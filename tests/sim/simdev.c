@@ -57,6 +57,7 @@ static int ndevices;
 static struct foreign foreigners[MAX_FOREIGN];
 static int nforeign;
 static uint64_t max_block, pinned_max = UINT64_MAX, pinned_used;
+static long alloc_delay_ms;
 static struct block *blocks;
 static struct host_block *host_blocks;
 static struct timespec t0;
@@ -103,6 +104,7 @@ static void setup(void) {
   }
   if ((s = getenv("WSLSIM_MAX_BLOCK"))) max_block = parse_size(s, NULL);
   if ((s = getenv("WSLSIM_PINNED_MAX"))) pinned_max = parse_size(s, NULL);
+  if ((s = getenv("WSLSIM_ALLOC_DELAY_MS"))) alloc_delay_ms = atol(s);
   for (s = getenv("WSLSIM_FOREIGN"); s && *s && nforeign < MAX_FOREIGN;) {
     struct foreign *f = &foreigners[nforeign++];
     const char *colon = strchr(s, ':'), *comma = strchr(s, ',');
@@ -217,12 +219,20 @@ int sim_device_count(void) {
   return ndevices;
 }
 
+/* WSLSIM_ALLOC_DELAY_MS: the time an allocation takes, outside the lock. */
+static void take_time(void) {
+  if (alloc_delay_ms <= 0) return;
+  struct timespec ts = {alloc_delay_ms / 1000, alloc_delay_ms % 1000 * 1000000};
+  nanosleep(&ts, NULL);
+}
+
 static int alloc_kind(int dev, uint64_t size, uint64_t *addr,
                       enum block_kind kind) {
   init();
   if (dev < 0 || dev >= ndevices) return SIM_NODEV;
   if (size == 0) return SIM_INVALID;
   uint64_t need = round_up(size);
+  take_time();
   pthread_mutex_lock(&lock);
   tick();
   int rc = SIM_OOM;
@@ -319,6 +329,7 @@ uint64_t sim_pool_held(int dev) {
 
 int sim_host_alloc(uint64_t size, void **out) {
   init();
+  take_time();
   pthread_mutex_lock(&lock);
   int rc = SIM_OOM;
   if (size <= pinned_max - pinned_used) {

@@ -17,6 +17,9 @@ enum sim_rc { SIM_OK = 0, SIM_OOM = 1, SIM_INVALID = 2, SIM_NODEV = 3 };
  *   WSLSIM_MAX_BLOCK=SIZE       the device refuses any single block larger
  *                               than SIZE, however much is free
  *   WSLSIM_PINNED_MAX=SIZE      cap on pinned host memory (default none)
+ *   WSLSIM_ALLOC_DELAY_MS=N     each device or pinned allocation takes N ms, outside
+ *                               any lock, as a real one takes time: requests
+ *                               from several threads are then in flight at once
  * Sizes take K/M/G suffixes (powers of 1024).
  */
 int sim_device_count(void);
