@@ -8,10 +8,13 @@
 
 /* True if code address a lies in libwslalloc itself. */
 static bool in_shim(void *a) {
-  static void *base; /* the shim's load base, found once */
+  /* The shim's load base, found by whichever thread needs it first; all
+     find the same value, so relaxed stores suffice. */
+  static void *base;
   Dl_info self, info;
-  if (!base && dladdr((void *)in_shim, &self)) base = self.dli_fbase;
-  return base && dladdr(a, &info) && info.dli_fbase == base;
+  void *b = __atomic_load_n(&base, __ATOMIC_RELAXED);
+  if (!b && dladdr((void *)in_shim, &self)) __atomic_store_n(&base, b = self.dli_fbase, __ATOMIC_RELAXED);
+  return b && dladdr(a, &info) && info.dli_fbase == b;
 }
 
 /*
