@@ -1,4 +1,5 @@
 /* First aid: the explanation a process that dies of an OOM prints as the last thing it says. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +12,12 @@
  * Composed when the OOM happens, never in the signal handler, which only
  * writes it.  Two buffers: a second OOM composes into the one not shown,
  * then publishes it, so a handler running meanwhile writes whole text.
+ * OOMs in several threads at once take turns (the lock is only ever taken
+ * on the failure path, never by the handler), or two would compose into
+ * the same buffer.
  */
+static pthread_mutex_t composing = PTHREAD_MUTEX_INITIALIZER;
+static void compose(struct wsla_proc *p, const struct wsla_oom *o);
 #define FIRST_AID_MAX 2048
 static char texts[2][FIRST_AID_MAX];
 static size_t lengths[2];
@@ -29,7 +35,18 @@ __attribute__((format(printf, 3, 4))) static size_t append(char *buf, size_t use
   return used < FIRST_AID_MAX ? used : FIRST_AID_MAX - 1;
 }
 
+void wsla_first_aid_reset_after_fork(void) {
+  pthread_mutex_init(&composing, NULL);
+}
+
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
+  pthread_mutex_lock(&composing);
+  compose(p, o);
+  pthread_mutex_unlock(&composing);
+}
+
+/* Composes o's first aid into the buffer not shown and shows it. */
+static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   char a[32], b[32], c[32], why[512];
   const char *api = wsla_api_name(o->api);
   int next = !__atomic_load_n(&shown, __ATOMIC_ACQUIRE);

@@ -500,6 +500,7 @@ static void after_fork_child(void) {
   pthread_mutex_init(&module_lock, NULL);
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
+  wsla_first_aid_reset_after_fork();
 #if WSLA_HAVE_CUDA
   wsla_vmm_reset_after_fork();
 #endif

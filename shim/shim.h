@@ -85,6 +85,8 @@ void wsla_modules_refresh(struct wsla_proc *p);
 
 /* Composes the explanation of an OOM that the process may die of. */
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
+/* A child after fork: a lock another thread held at the fork is made anew. */
+void wsla_first_aid_reset_after_fork(void);
 
 /* --- OOM stacks (stack.c) --- */
 
