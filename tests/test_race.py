@@ -16,4 +16,21 @@ for kind, args, name, extra in (("device", ["8", "600"], "WSLALLOC_LIMIT", {}),
     equal(peak, 3 * 600 << 20, f"{kind}: the peak stayed under the limit")
     equal(rep["totals"]["ooms"], 5, f"{kind}: each refusal recorded as an OOM")
 
+# Eight at once on a 4 GiB card, 700 MiB each: five fit. With recovery
+# the other three wait and fail, or are spilled to host memory; stitching
+# every request changes nothing of that. The ladder runs in several threads
+# at once (this test runs under TSan too).
+card = {"WSLSIM_MEM": "4G", "WSLSIM_ALLOC_DELAY_MS": "20"}
+for name, extra, want, recovered in (
+        ("recover", {"WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "100"}, "granted=5 refused=3", 0),
+        ("recover+spill", {"WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "100", "WSLALLOC_SPILL": "host"},
+         "granted=8 refused=0", 3),
+        ("forced stitch", {"WSLALLOC_STITCH": "force", "WSLALLOC_STITCH_MIN": "64M"}, "granted=5 refused=3", 0)):
+    raced = run("race", ["8", "700"], env={**card, **extra})
+    equal(raced.out.strip(), want, f"{name}: eight at once on a 4 GiB card")
+    rep = raced.report()
+    equal(rep["totals"]["recovered"], recovered, f"{name}: recovered")
+    equal(rep["totals"]["ooms"], 3, f"{name}: three OOMs recorded")
+    equal(rep["totals"]["events_lost"], 0, f"{name}: no events lost")
+
 finish()
