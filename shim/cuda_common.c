@@ -71,11 +71,12 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      uint64_t size, uint64_t site, uint16_t cause,
                      const struct wsla_ladder *ladder) {
   struct wsla_call c = {api,  -1,   flags, rc,          ok,    oom,
-                        addr, size, site,  wsla_now(p), cause, ladder, 0};
+                        addr, size, site,  wsla_now(p), cause, ladder, 0, 0};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
   if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
   bool have_view = c.oom && device_memory && wsla_cuda_view(p, &v);
+  if (have_view) c.pool_cached = wsla_pool_cached(WSLA_LIB_CUDA, c.device);
   if (c.oom && device_memory && cause == WSLA_CAUSE_DEVICE && c.device >= 0)
     c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
                                          have_view ? v.free_bytes : c.size);

@@ -94,6 +94,12 @@ void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
     snprintf(buf, len, "this process alone would need %s of a %s card: lower "
              "the context size or batch, or offload fewer layers to the GPU",
              wsla_fmt_size(own_after, a, sizeof a), wsla_fmt_size(o->total_bytes, b, sizeof b));
+  } else if (o->pool_cached >= o->size || o->pool_cached * 10 >= o->total_bytes) {
+    snprintf(buf, len, "this process's own stream-ordered pool (cudaMallocAsync) "
+             "holds %s it freed but has not given back: synchronise and trim it "
+             "(cudaMemPoolTrimTo), give the pool a release threshold, or set "
+             "WSLALLOC_RECOVER=1, which trims it and retries%s",
+             wsla_fmt_size(o->pool_cached, a, sizeof a), tail);
   } else if (o->foreign_bytes >= o->size ||
              o->foreign_bytes * 10 >= o->total_bytes) {
     snprintf(buf, len, "others (other processes, the desktop, the driver) hold "

@@ -69,6 +69,9 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   n = append(t, n, "  this process: %s in %llu allocations",
              wsla_fmt_size(o->own_bytes, a, sizeof a),
              (unsigned long long)o->own_allocs);
+  if (o->pool_cached)
+    n = append(t, n, ", and %s cached in its stream-ordered pool",
+               wsla_fmt_size(o->pool_cached, b, sizeof b));
   if (o->total_bytes)
     n = append(t, n, "; others and the driver: %s",
                wsla_fmt_size(o->foreign_bytes, c, sizeof c));

@@ -304,9 +304,11 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
                           wsla_now(p),
                           refused,
                           NULL,
+                          0,
                           0};
     struct wsla_view v;
     bool have_view = c.oom && wsla_cuda_view(p, &v);
+    if (have_view && on_device) c.pool_cached = wsla_pool_cached(WSLA_LIB_CUDA, c.device);
     wsla_track_alloc(p, &c, have_view ? &v : NULL);
     if (c.ok) wsla_vmm_created(p, c.addr, c.device);
   }

@@ -89,7 +89,7 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
                        const struct wsla_ladder *ladder) {
   struct wsla_call c = {api,  device, flags, rc,          rc == hipSuccess,
                         rc == hipErrorOutOfMemory, addr, size, site,
-                        wsla_now(p), cause, ladder, 0};
+                        wsla_now(p), cause, ladder, 0, 0};
   struct wsla_view v, *vp = NULL;
   if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
     struct wsla_device_counters *d = &p->ctr->dev[device];
@@ -98,13 +98,13 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
     v.total_bytes = __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED);
     v.source = WSLA_VIEW_SAMPLE;
     if (v.total_bytes) vp = &v;
-    if (cause == WSLA_CAUSE_DEVICE) {
+    if (vp) c.pool_cached = wsla_pool_cached(WSLA_LIB_HIP, device);
+    if (cause == WSLA_CAUSE_DEVICE)
       c.largest_block = wsla_probe_largest(WSLA_LIB_HIP, device,
                                            vp ? v.free_bytes : size);
-      /* The trials were HIP calls: the thread's status goes back to the
-         failure's. */
-      if (c.largest_block || wsla_opts.probe.num) refuse();
-    }
+    /* The pool's queries and the probe's trials were HIP calls: the
+       thread's status goes back to the failure's. */
+    if (vp || (cause == WSLA_CAUSE_DEVICE && wsla_opts.probe.num)) refuse();
   }
   wsla_track_alloc(p, &c, vp);
   /* The ballast comes after the client's block, as on CUDA: taken before

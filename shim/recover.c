@@ -28,6 +28,7 @@ WSLA_REAL_DECL(cuStreamIsCapturing);
 WSLA_REAL_DECL(cuCtxSynchronize);
 WSLA_REAL_DECL(cuDeviceGetDefaultMemPool);
 WSLA_REAL_DECL(cuMemPoolTrimTo);
+WSLA_REAL_DECL(cuMemPoolGetAttribute);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
 #endif
 #if WSLA_HAVE_HIP
@@ -37,6 +38,7 @@ WSLA_REAL_DECL(hipStreamIsCapturing);
 WSLA_REAL_DECL(hipDeviceSynchronize);
 WSLA_REAL_DECL(hipDeviceGetDefaultMemPool);
 WSLA_REAL_DECL(hipMemPoolTrimTo);
+WSLA_REAL_DECL(hipMemPoolGetAttribute);
 WSLA_REAL_DECL(hipMemGetInfo);
 #endif
 
@@ -119,6 +121,40 @@ static void trim(const struct wsla_ladder *l) {
 #endif
 }
 
+uint64_t wsla_pool_cached(enum wsla_lib family, int device) {
+  if (device < 0) return 0;
+  uint64_t reserved = 0, used = 0;
+  if (family == WSLA_LIB_CUDA) {
+#if WSLA_HAVE_CUDA
+    __typeof__(real_cuDeviceGetDefaultMemPool) pool_of =
+        WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetDefaultMemPool);
+    __typeof__(real_cuMemPoolGetAttribute) attr = WSLA_REAL(WSLA_LIB_CUDA, cuMemPoolGetAttribute);
+    CUmemoryPool pool;
+    cuuint64_t r = 0, u = 0;
+    if (!pool_of || !attr || pool_of(&pool, device) != CUDA_SUCCESS ||
+        attr(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &r) != CUDA_SUCCESS ||
+        attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &u) != CUDA_SUCCESS)
+      return 0;
+    reserved = r, used = u;
+#endif
+  }
+#if WSLA_HAVE_HIP
+  if (family == WSLA_LIB_HIP) {
+    __typeof__(real_hipDeviceGetDefaultMemPool) pool_of =
+        WSLA_REAL(WSLA_LIB_HIP, hipDeviceGetDefaultMemPool);
+    __typeof__(real_hipMemPoolGetAttribute) attr = WSLA_REAL(WSLA_LIB_HIP, hipMemPoolGetAttribute);
+    hipMemPool_t pool;
+    uint64_t r = 0, u = 0;
+    if (!pool_of || !attr || pool_of(&pool, device) != hipSuccess ||
+        attr(pool, hipMemPoolAttrReservedMemCurrent, &r) != hipSuccess ||
+        attr(pool, hipMemPoolAttrUsedMemCurrent, &u) != hipSuccess)
+      return 0;
+    reserved = r, used = u;
+  }
+#endif
+  return reserved > used ? reserved - used : 0;
+}
+
 static void step_event(const struct wsla_ladder *l, uint16_t step, bool ok) {
   wsla_emit(l->p, WSLA_EV_STEP, WSLA_API_unknown, (int16_t)l->device, 0, ok,
             0, l->size, 0, step, wsla_now(l->p));
@@ -132,6 +168,7 @@ void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
   if (free_memory(l, &f, &t)) {
     l->view = (struct wsla_view){f, t, wsla_now(p), WSLA_VIEW_DRIVER};
     l->have_view = true;
+    l->pool_cached = wsla_pool_cached(family, device);
   }
   l->ballast = wsla_ballast_on(device);
 }

@@ -23,6 +23,7 @@ struct wsla_ladder {
   uint64_t backoff_ms;
   struct wsla_view view; /* the device at the first failure */
   uint64_t ballast;      /* the shim's ballast held then, part of "used" */
+  uint64_t pool_cached;  /* the default pool's unused memory then, too */
   bool have_view;
   bool can_stitch;       /* the caller can take a served pointer */
   uint64_t served;       /* the served allocation, for SERVED */
@@ -39,6 +40,12 @@ int wsla_ladder_next(struct wsla_ladder *l);
 
 /* The final retry's outcome. */
 void wsla_ladder_end(struct wsla_ladder *l, bool ok);
+
+/* The memory device's default stream-ordered pool holds but does not use
+   (freed by the program, not given back), 0 if unknown: this process's,
+   though no allocation of it is live.  Queries that change nothing; on HIP
+   they set the thread's status, which the caller restores. */
+uint64_t wsla_pool_cached(enum wsla_lib family, int device);
 
 /* WSLALLOC_PROBE: the largest block device can give now, found by halving
    with real allocations freed at once, within [0, most]; 0 when not

@@ -289,6 +289,7 @@ struct wsla_call {
      the steps taken; ok and oom then describe the last retry. */
   const struct wsla_ladder *ladder;
   uint64_t largest_block; /* WSLALLOC_PROBE's finding at an OOM, or 0 */
+  uint64_t pool_cached;   /* at an OOM: the default pool's unused memory */
 };
 
 /* Records an allocation call: success, OOM (view may be NULL) or failure. */

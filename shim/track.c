@@ -78,6 +78,8 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
   o->device = d ? c->device : -1;
   o->cause = c->cause;
   o->largest_block = c->largest_block;
+  /* The pool's figure from the same moment as the view it corrects. */
+  o->pool_cached = l && l->have_view ? l->pool_cached : c->pool_cached;
   if (l) {
     o->steps_tried = l->tried;
     o->steps_ok = l->ok;
@@ -102,7 +104,7 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
     /* The ballast is the shim's, held for this process: not the others'. */
     uint64_t used = view->total_bytes - view->free_bytes;
     uint64_t ballast = l ? l->ballast : d ? wsla_ballast_on(c->device) : 0;
-    uint64_t ours = o->own_bytes + ballast;
+    uint64_t ours = o->own_bytes + ballast + o->pool_cached;
     o->foreign_bytes = used > ours ? used - ours : 0;
   }
   if (o != &spare) wsla_oom_stack_note(p, idx, c->site);

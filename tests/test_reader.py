@@ -119,22 +119,33 @@ check(any(m.endswith("/crash") for m in rep["modules_changed"]),
 text = tool(path).stdout
 check("crash has changed since the recording (its build-id differs)" in text, f"and said: {text[-600:]}")
 
-# Version 1 (modules without build-ids, a longer path field) still reads,
-# and names the sites as before.
-v1 = bytearray(data)
-struct.pack_into("<I", v1, 8, 1)
-for i in range(module_cap):
-    at = module_off + MODULE_SIZE * i
-    old_path = bytes(data[at + PATH:at + PATH + PATH_LEN])
-    v1[at + 32:at + MODULE_SIZE] = old_path.ljust(224, b"\0")
+# Version 1 (modules without build-ids and with a longer path field, OOM
+# records of 128 bytes, no stacks) still reads, and says what it did.
+oomed = run("crash", ["oom"])
+v2 = open(oomed.recordings()[0], "rb").read()
+v2_rep = json.loads(tool(oomed.recordings()[0], "--json").stdout)
+v1 = bytearray(v2)
+struct.pack_into("<I", v1, 8, 1)      # version
+struct.pack_into("<I", v1, 84, 128)   # oom_size
+mod_off, = struct.unpack_from("<Q", v2, 40)
+for i in range(struct.unpack_from("<I", v2, 80)[0]):
+    at = mod_off + MODULE_SIZE * i
+    v1[at + 32:at + MODULE_SIZE] = bytes(v2[at + PATH:at + PATH + PATH_LEN]).ljust(224, b"\0")
+oom_off, = struct.unpack_from("<Q", v2, 48)
+for i in range(struct.unpack_from("<I", v2, 88)[0]):
+    v1[oom_off + 128 * i:oom_off + 128 * (i + 1)] = v2[oom_off + 256 * i:oom_off + 256 * i + 128]
 path = os.path.join(d, "v1.wsla")
 open(path, "wb").write(v1)
 p = tool(path, "--json")
 equal(p.returncode, 0, f"version 1: read ({p.stderr})")
-rep = json.loads(p.stdout) if p.returncode == 0 else {"sites": [], "devices": [{}]}
-equal(rep["devices"][0].get("live_bytes"), good_rep["devices"][0]["live_bytes"], "version 1: the same account")
-equal([x.get("function") for x in rep["sites"]], [x.get("function") for x in good_rep["sites"]],
+rep = json.loads(p.stdout) if p.returncode == 0 else {"sites": [], "devices": [{}], "ooms": []}
+equal(rep["devices"][0].get("live_bytes"), v2_rep["devices"][0]["live_bytes"], "version 1: the same account")
+equal([x.get("function") for x in rep["sites"]], [x.get("function") for x in v2_rep["sites"]],
       "version 1: the same names, without build-ids")
+same = ("size", "free_bytes", "total_bytes", "own_bytes", "foreign_bytes", "site", "function", "diagnosis")
+equal([{k: o[k] for k in same if k in o} for o in rep["ooms"]],
+      [{k: o[k] for k in same if k in o} for o in v2_rep["ooms"]], "version 1: the same OOM records")
+check(v2_rep["ooms"] and all(o["stack"] == [] for o in rep["ooms"]), "version 1: no stacks")
 
 p = subprocess.run([TOOL, "frobnicate"], capture_output=True, text=True)
 equal(p.returncode, 2, "unknown command")

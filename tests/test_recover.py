@@ -31,6 +31,16 @@ check("cudaMalloc 3 GiB: rc=2" in bare.out, "pool: fails bare")
 r = run("recover", ["pool"], env={**pool_env, "WSLALLOC_RECOVER": "1"})
 check("cudaMalloc 3 GiB: rc=0 set=1" in r.out and "last=0\nlast=0" in r.out, f"pool: recovered: {r.out}")
 equal(steps(r.report()).get("trim"), "ok", "pool: the trim worked")
+oom = r.report()["ooms"][0]
+equal((oom["pool_cached_bytes"], oom["foreign_bytes"]), (3 << 30, 0),
+      "pool: its cached memory is the process's own, at the failure")
+# Without recovery the process dies of it, and is told that its own pool
+# holds the memory, not other programs.
+shim = run("recover", ["pool"], env=pool_env)
+oom = shim.report()["ooms"][0]
+equal((oom["pool_cached_bytes"], oom["foreign_bytes"]), (3 << 30, 0), "pool: cached, not foreign")
+check(oom["diagnosis"].startswith("this process's own stream-ordered pool (cudaMallocAsync) holds 3.00 GiB"),
+      f"pool: the diagnosis names the pool: {oom['diagnosis']}")
 
 # During a stream capture the trim (a synchronize) is skipped, and the
 # capture survives; with nothing else coming, the failure stands.

@@ -75,12 +75,12 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
   if (h->header_size != sizeof(struct wsla_header) ||
       h->counters_size != sizeof(struct wsla_counters) ||
       h->module_size != sizeof(struct wsla_module) ||
-      h->oom_size != sizeof(struct wsla_oom) ||
+      h->oom_size != (h->version == 1 ? WSLA_OOM_V1_SIZE : sizeof(struct wsla_oom)) ||
       h->live_size != sizeof(struct wsla_live) ||
       h->event_size != sizeof(struct wsla_event) ||
       h->api_max != WSLA_API_MAX || h->device_max != WSLA_DEVICE_MAX)
     return fail(err, len, "its record sizes do not match format version %u",
-                WSLA_FORMAT_VERSION);
+                (unsigned)h->version);
   if (h->ring_cap == 0 || (h->ring_cap & (h->ring_cap - 1)) ||
       h->ring_cap > (1ull << 32) || h->live_cap > (1ull << 32) ||
       h->module_cap > 65536 || h->oom_cap > 65536)
@@ -93,8 +93,8 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
   uint64_t ends[6][2] = {
       {h->counters_off, sizeof(struct wsla_counters)},
       {h->module_off, (uint64_t)h->module_cap * sizeof(struct wsla_module)},
-      {h->oom_off, (uint64_t)h->oom_cap * sizeof(struct wsla_oom)},
-      {stacks ? h->oom_stack_off : h->oom_off + (uint64_t)h->oom_cap * sizeof(struct wsla_oom),
+      {h->oom_off, (uint64_t)h->oom_cap * h->oom_size},
+      {stacks ? h->oom_stack_off : h->oom_off + (uint64_t)h->oom_cap * h->oom_size,
        stacks ? (uint64_t)h->oom_cap * sizeof(struct wsla_oom_stack) : 0},
       {h->live_off, h->live_cap * sizeof(struct wsla_live)},
       {h->ring_off, h->ring_cap * sizeof(struct wsla_event)},
@@ -178,6 +178,17 @@ static int convert_v1_modules(struct rec *r) {
   return 0;
 }
 
+/* A version-1 file's OOM records, in this version's size: its 128 bytes
+   are this version's first 128, the rest (the pool's figure) unknown. */
+static int convert_v1_ooms(struct rec *r) {
+  const uint8_t *old = (const void *)r->ooms;
+  struct wsla_oom *o = calloc(r->oom_count ? r->oom_count : 1, sizeof *o);
+  if (!o) return -1;
+  for (uint64_t i = 0; i < r->oom_count; i++) memcpy(&o[i], old + i * WSLA_OOM_V1_SIZE, WSLA_OOM_V1_SIZE);
+  r->ooms = r->ooms_converted = o;
+  return 0;
+}
+
 static int check_recording(const char *path, struct rec *r, char *err, size_t len) {
   if (r->size < sizeof(struct wsla_header)) {
     rec_close(r);
@@ -233,8 +244,12 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
     return fail(err, len, "%s: out of memory", path);
   }
   r->ooms = (const void *)(r->data + h->oom_off);
-  uint64_t ooms = present(r, h->oom_off, h->oom_cap, sizeof(struct wsla_oom));
+  uint64_t ooms = present(r, h->oom_off, h->oom_cap, h->oom_size);
   r->oom_count = r->ctr->ooms_claimed < ooms ? r->ctr->ooms_claimed : ooms;
+  if (h->version == 1 && convert_v1_ooms(r) != 0) {
+    rec_close(r);
+    return fail(err, len, "%s: out of memory", path);
+  }
   if (h->version >= 2 && (h->features & WSLA_FEAT_OOM_STACKS)) {
     r->oom_stacks = (const void *)(r->data + h->oom_stack_off);
     r->oom_stack_count = present(r, h->oom_stack_off, h->oom_cap, sizeof(struct wsla_oom_stack));
@@ -275,6 +290,8 @@ void rec_close(struct rec *r) {
   free(r->data);
   free(r->events);
   free(r->modules_converted);
+  free(r->ooms_converted);
+  r->ooms_converted = NULL;
   r->data = NULL;
   r->events = NULL;
   r->modules_converted = NULL;

@@ -415,6 +415,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_u64(&j, "own_bytes", o->own_bytes);
     json_u64(&j, "own_allocs", o->own_allocs);
     json_u64(&j, "foreign_bytes", o->foreign_bytes);
+    json_u64(&j, "pool_cached_bytes", o->pool_cached);
     json_str(&j, "view", view_source(o->view_source));
     if (o->largest_block) {
       json_u64(&j, "largest_block_bytes", o->largest_block);
@@ -729,10 +730,12 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
                 o->largest_block >= o->free_bytes
                     ? 0.0
                     : 100.0 * (1.0 - (double)o->largest_block / o->free_bytes));
-      fprintf(out, "\n     this process: %s in %" PRIu64 " allocations; others and the "
-             "driver: %s\n",
-             fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,
-             fmt_size(o->foreign_bytes, d2, sizeof d2));
+      fprintf(out, "\n     this process: %s in %" PRIu64 " allocations",
+              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);
+      if (o->pool_cached)
+        fprintf(out, ", and %s cached in its stream-ordered pool",
+                fmt_size(o->pool_cached, c, sizeof c));
+      fprintf(out, "; others and the driver: %s\n", fmt_size(o->foreign_bytes, d2, sizeof d2));
     } else if (o->device >= 0) {
       fprintf(out, "     this process: %s in %" PRIu64 " allocations; no device view\n",
              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);

@@ -20,6 +20,7 @@ struct rec {
   const struct wsla_module *modules;
   uint64_t module_count;
   struct wsla_module *modules_converted; /* a version-1 file's, made anew */
+  struct wsla_oom *ooms_converted;       /* the same */
   const struct wsla_oom *ooms;
   uint64_t oom_count;
   const struct wsla_oom_stack *oom_stacks; /* NULL where not recorded */

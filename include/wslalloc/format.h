@@ -37,8 +37,9 @@
  * tail of a structure and are announced with a flag in `features`.
  *
  * Versions.  2: a module carries its GNU build-id (its path shortened from
- * 224 to 184 bytes to make room).  1: the same without it; readers of 2 read
- * 1 too, as modules without build-ids.
+ * 224 to 184 bytes to make room); an OOM record is 256 bytes, with the
+ * stream-ordered pool's cached memory and a reserved tail.  1: without
+ * those; readers of 2 read 1 too.
  */
 
 #define WSLA_MAGIC "WSLALLOC"
@@ -335,6 +336,11 @@ struct wsla_oom {
   uint64_t budget_bytes;  /* the limit that refused it, for shim causes */
   uint64_t largest_block; /* WSLALLOC_PROBE: the largest block that could be
                              had right after the failure; 0 = not probed */
+  uint64_t pool_cached;   /* the device's default stream-ordered pool at the
+                             failure: memory it holds, freed by the program
+                             but not given back (reserved less used); part
+                             of this process's, not the others' (version 2) */
+  uint64_t reserved[15];
 };
 
 struct wsla_live {
@@ -495,7 +501,9 @@ WSLA_ASSERT_OFF(wsla_oom, steps_ok, 108);
 WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
 WSLA_ASSERT_OFF(wsla_oom, largest_block, 120);
-_Static_assert(sizeof(struct wsla_oom) == 128, "oom record size");
+WSLA_ASSERT_OFF(wsla_oom, pool_cached, 128);
+_Static_assert(sizeof(struct wsla_oom) == 256, "oom record size");
+#define WSLA_OOM_V1_SIZE 128u /* version 1's records: the first 128 bytes */
 
 WSLA_ASSERT_OFF(wsla_oom_stack, commit, 0);
 WSLA_ASSERT_OFF(wsla_oom_stack, depth, 8);

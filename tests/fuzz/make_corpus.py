@@ -51,7 +51,7 @@ def compact(blob):
     parts = [
         counters,
         blob[module_off:module_off + 256 * module_cap],
-        blob[oom_off:oom_off + 128 * oom_cap],
+        blob[oom_off:oom_off + 256 * oom_cap],
         blob[stack_off:stack_off + 256 * oom_cap],
         blob[live_off:live_off + 64 * live_cap],
         blob[ring_off:ring_off + 64 * ring_cap],  # seq < cap: slot = seq, as before

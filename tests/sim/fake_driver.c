@@ -255,6 +255,19 @@ EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *p, size_t size,
   return cuMemAllocFromPoolAsync(p, size, pool, s);
 }
 
+/* What a pool holds: its live allocations (used) and those plus the freed
+   memory it keeps (reserved), as NVIDIA's driver reports them. */
+EXPORT CUresult cuMemPoolGetAttribute(CUmemoryPool pool, CUmemPool_attribute attr, void *value) {
+  NEED_INIT();
+  if (!pool || !value) return CUDA_ERROR_INVALID_VALUE;
+  uint64_t used = sim_pool_used(pool->dev);
+  if (attr == CU_MEMPOOL_ATTR_USED_MEM_CURRENT) *(cuuint64_t *)value = used;
+  else if (attr == CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT)
+    *(cuuint64_t *)value = used + sim_pool_held(pool->dev);
+  else return CUDA_ERROR_INVALID_VALUE;
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t keep) {
   NEED_INIT();
   if (!pool) return CUDA_ERROR_INVALID_VALUE;
@@ -443,6 +456,7 @@ static const struct proc procs[] = {
     PS("cuMemAllocFromPoolAsync", cuMemAllocFromPoolAsync),
     P("cuDeviceGetDefaultMemPool", cuDeviceGetDefaultMemPool),
     P("cuMemPoolTrimTo", cuMemPoolTrimTo),
+    P("cuMemPoolGetAttribute", cuMemPoolGetAttribute),
     P("cuMemHostAlloc", cuMemHostAlloc),
     P("cuMemAllocHost", cuMemAllocHost_v2),
     P("cuMemFreeHost", cuMemFreeHost),

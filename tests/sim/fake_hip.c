@@ -172,6 +172,17 @@ EXPORT hipError_t hipMallocFromPoolAsync(void **p, size_t size,
   return ret(e);
 }
 
+EXPORT hipError_t hipMemPoolGetAttribute(hipMemPool_t pool, hipMemPoolAttr attr, void *value) {
+  READY();
+  if (!pool || !value) return ret(hipErrorInvalidValue);
+  int dev = (int)(uintptr_t)pool - 1;
+  uint64_t used = sim_pool_used(dev);
+  if (attr == hipMemPoolAttrUsedMemCurrent) *(uint64_t *)value = used;
+  else if (attr == hipMemPoolAttrReservedMemCurrent) *(uint64_t *)value = used + sim_pool_held(dev);
+  else return ret(hipErrorInvalidValue);
+  return ret(hipSuccess);
+}
+
 EXPORT hipError_t hipMemPoolTrimTo(hipMemPool_t pool, size_t keep) {
   READY();
   if (!pool) return ret(hipErrorInvalidValue);

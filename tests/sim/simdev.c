@@ -322,6 +322,18 @@ void sim_pool_trim(int dev, uint64_t keep) {
   pthread_mutex_unlock(&lock);
 }
 
+uint64_t sim_pool_used(int dev) {
+  init();
+  uint64_t used = 0;
+  pthread_mutex_lock(&lock);
+  struct block *b, *tmp;
+  HASH_ITER(hh, blocks, b, tmp) {
+    if (b->dev == dev && b->kind == BLOCK_POOL_LIVE) used += b->size;
+  }
+  pthread_mutex_unlock(&lock);
+  return used;
+}
+
 uint64_t sim_pool_held(int dev) {
   init();
   return dev >= 0 && dev < ndevices ? devices[dev].pool_held : 0;

@@ -34,6 +34,8 @@ int sim_pool_alloc(int dev, uint64_t size, uint64_t *addr);
 int sim_pool_free(uint64_t addr);
 void sim_pool_trim(int dev, uint64_t keep);
 uint64_t sim_pool_held(int dev);
+/* The pool's allocations live now on dev (its "used" memory). */
+uint64_t sim_pool_used(int dev);
 
 /* Pinned host memory: real, writable host memory, within WSLSIM_PINNED_MAX. */
 int sim_host_alloc(uint64_t size, void **out);
