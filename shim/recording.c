@@ -1,4 +1,5 @@
 /* Recording: creates the mapped file, keeps its module map, and marks how the process ended. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -164,6 +165,84 @@ static int reserve_space(int fd, struct layout *l) {
   return -1;
 }
 
+/* The start time (clock ticks since boot, /proc/<pid>/stat field 22) of
+   pid, or 0 if it is gone or unreadable. */
+static uint64_t start_ticks_of(pid_t pid);
+
+/* True if the recording's process may still be running: it never wrote its
+   end, and a process with its pid and start time exists. */
+static bool still_running(const struct wsla_header *h) {
+  if (h->end_state != WSLA_END_RUNNING || h->pid <= 0) return false;
+  if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
+  uint64_t ticks = start_ticks_of(h->pid);
+  return !ticks || !h->proc_start_ticks || ticks == h->proc_start_ticks;
+}
+
+struct kept {
+  int64_t started_ns;
+  char name[256];
+};
+
+static int older_first(const void *a, const void *b) {
+  const struct kept *x = a, *y = b;
+  return (x->started_ns > y->started_ns) - (x->started_ns < y->started_ns);
+}
+
+/*
+ * WSLALLOC_KEEP: deletes the oldest recordings of ended processes in the
+ * directory beyond the number kept, once, when this process's own is made:
+ * the default directory is tmpfs, where each recording holds its size in
+ * memory.  Only regular files of this user's, named *.wsla, whose header is
+ * a recording's and whose process has ended or is gone; own is never
+ * considered.  Two processes pruning at once may both unlink a file: the
+ * second finds it gone, which is the same outcome.
+ */
+static void prune_recordings(int dfd, const char *own) {
+  uint64_t keep = wsla_opts.keep.num;
+  if (!keep) return;
+  int fd = dup(dfd);
+  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+  if (!d) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  size_t used = 0, cap = 0;
+  struct kept *ended = NULL;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t len = strlen(e->d_name);
+    if (len < 6 || len >= sizeof ended->name || strcmp(e->d_name + len - 5, ".wsla") ||
+        !strcmp(e->d_name, own))
+      continue;
+    struct stat st;
+    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_uid != getuid() || (uint64_t)st.st_size < sizeof(struct wsla_header))
+      continue;
+    int rfd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (rfd < 0) continue;
+    static struct wsla_header h; /* a page: not on the client's stack */
+    bool is_ended = pread(rfd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+                    !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) && !still_running(&h);
+    close(rfd);
+    if (!is_ended) continue;
+    if (used == cap) {
+      size_t more = cap ? cap * 2 : 32;
+      struct kept *grown = realloc(ended, more * sizeof *ended);
+      if (!grown) break;
+      ended = grown, cap = more;
+    }
+    ended[used].started_ns = h.start_realtime_ns;
+    memcpy(ended[used].name, e->d_name, len + 1);
+    used++;
+  }
+  closedir(d);
+  if (used > keep) {
+    qsort(ended, used, sizeof *ended, older_first);
+    for (size_t i = 0; i < used - keep; i++) unlinkat(dfd, ended[i].name, 0);
+  }
+  free(ended);
+}
+
 static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   char dir[WSLA_OPT_PATH_MAX];
   wsla_recording_dir(&wsla_opts, dir, sizeof dir);
@@ -195,6 +274,7 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   if (!map) unlinkat(dfd, name, 0);
   else snprintf(path_out, path_len, "%s/%s", dir, name);
   close(fd);
+  prune_recordings(dfd, name);
   close(dfd);
   return map;
 }
@@ -209,10 +289,14 @@ static void read_proc(const char *path, char *buf, size_t len, size_t *got) {
   close(fd);
 }
 
-static uint64_t proc_start_ticks(void) {
-  char buf[1024];
+static uint64_t proc_start_ticks(void) { return start_ticks_of(0); }
+
+static uint64_t start_ticks_of(pid_t pid) {
+  char buf[1024], path[64];
   size_t n;
-  read_proc("/proc/self/stat", buf, sizeof buf - 1, &n);
+  if (pid) snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  else snprintf(path, sizeof path, "/proc/self/stat");
+  read_proc(path, buf, sizeof buf - 1, &n);
   buf[n] = '\0';
   char *s = strrchr(buf, ')'); /* the command name may hold spaces */
   if (!s) return 0;

@@ -32,6 +32,10 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
   X(dir, "WSLALLOC_DIR", WSLA_OPT_PATH, "", 0, 0, "path",                                      \
     "directory for recordings; empty means $XDG_RUNTIME_DIR/wslalloc, "        \
     "else /tmp/wslalloc-<uid>")                                                \
+  X(keep, "WSLALLOC_KEEP", WSLA_OPT_COUNT, "10", 0, 100000, "recordings",      \
+    "recordings of ended processes kept in the directory: a new recording "  \
+    "deletes the oldest beyond this (a running process's never); 0 keeps "   \
+    "all; the default directory is in memory (tmpfs)")                         \
   X(record, "WSLALLOC_RECORD", WSLA_OPT_BOOL, "1", 0, 1, "bool",                                  \
     "write the recording file; 0 keeps the counters in memory only")           \
   X(events, "WSLALLOC_EVENTS", WSLA_OPT_COUNT, "262144", 1024, 67108864, "events",                \
