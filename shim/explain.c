@@ -31,16 +31,20 @@ static const char compute_fix[] =
     "smaller batches (llama.cpp -b and -ub, Ollama num_batch) or a smaller "
     "context; flash attention (-fa) makes them smaller";
 static const struct wsla_phase phases[] = {
-    {"llama_kv_cache", "llama.cpp was allocating its KV cache", kv_fix},
-    {"load_tensors", "llama.cpp was loading the model's weights", weights_fix},
+    {"llama_kv_cache", "llama.cpp was allocating its KV cache", kv_fix, "llama.cpp: KV cache"},
+    {"load_tensors", "llama.cpp was loading the model's weights", weights_fix,
+     "llama.cpp: model weights"},
     {"ggml_cuda_pool", "a llama.cpp CUDA kernel was taking scratch memory from ggml's pool",
-     compute_fix},
-    {"ggml_gallocr", "llama.cpp was allocating a compute buffer", compute_fix},
-    {"ggml_backend_sched_reserve", "llama.cpp was allocating a compute buffer", compute_fix},
-    {"graph_reserve", "llama.cpp was allocating a compute buffer", compute_fix},
+     compute_fix, "llama.cpp: kernel scratch (ggml's pool)"},
+    {"ggml_gallocr", "llama.cpp was allocating a compute buffer", compute_fix,
+     "llama.cpp: compute buffers"},
+    {"ggml_backend_sched_reserve", "llama.cpp was allocating a compute buffer", compute_fix,
+     "llama.cpp: compute buffers"},
+    {"graph_reserve", "llama.cpp was allocating a compute buffer", compute_fix,
+     "llama.cpp: compute buffers"},
     {"CUDACachingAllocator", "PyTorch was allocating a tensor",
      "a smaller batch or sequence length; where free memory is fragmented, "
-     "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True"},
+     "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True", "PyTorch: tensors (its caching allocator)"},
 };
 
 const struct wsla_phase *wsla_phase_of(const char *const *names, size_t n, size_t *frame) {

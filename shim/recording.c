@@ -33,6 +33,7 @@ __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
 #define OOM_CAP 1024u
+#define STACK_CAP 2048u /* distinct stacks of large allocations: 512 KiB */
 #define MIN_EVENTS 1024u
 #define MIN_LIVE 1024u
 #define ANON_EVENTS 4096u
@@ -61,7 +62,7 @@ static uint64_t pow2_ceil(uint64_t n) {
 }
 
 struct layout {
-  uint64_t counters_off, module_off, oom_off, oom_stack_off, live_off, ring_off, size;
+  uint64_t counters_off, module_off, oom_off, oom_stack_off, stack_off, live_off, ring_off, size;
   uint64_t ring_cap, live_cap;
 };
 
@@ -76,7 +77,9 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   l->oom_off = off;
   off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_oom));
   l->oom_stack_off = off;
-  off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_oom_stack));
+  off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_stack));
+  l->stack_off = off;
+  off += round_page((uint64_t)STACK_CAP * sizeof(struct wsla_stack));
   l->live_off = off;
   off += round_page(live_cap * sizeof(struct wsla_live));
   l->ring_off = off;
@@ -357,8 +360,11 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->oom_size = sizeof(struct wsla_oom);
   h->oom_cap = OOM_CAP;
   h->oom_stack_off = l->oom_stack_off;
-  h->oom_stack_size = sizeof(struct wsla_oom_stack);
+  h->oom_stack_size = sizeof(struct wsla_stack);
   h->features |= WSLA_FEAT_OOM_STACKS;
+  h->stack_off = l->stack_off;
+  h->stack_cap = STACK_CAP;
+  h->features |= WSLA_FEAT_STACKS;
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
@@ -585,6 +591,7 @@ static void after_fork_child(void) {
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
+  wsla_stack_reset_after_fork();
 #if WSLA_HAVE_CUDA
   wsla_vmm_reset_after_fork();
 #endif
@@ -632,6 +639,8 @@ static bool open_recording(struct wsla_proc *p) {
   p->modules = (void *)((char *)map + l.module_off);
   p->ooms = (void *)((char *)map + l.oom_off);
   p->oom_stacks = (void *)((char *)map + l.oom_stack_off);
+  p->stacks = (void *)((char *)map + l.stack_off);
+  p->stack_cap = STACK_CAP;
   p->live = (void *)((char *)map + l.live_off);
   p->ring = (void *)((char *)map + l.ring_off);
   p->ring_mask = l.ring_cap - 1;

@@ -26,7 +26,9 @@ struct wsla_proc {
   struct wsla_counters *ctr;
   struct wsla_module *modules;
   struct wsla_oom *ooms;
-  struct wsla_oom_stack *oom_stacks; /* one per OOM record */
+  struct wsla_stack *oom_stacks; /* one per OOM record */
+  struct wsla_stack *stacks;     /* large allocations' distinct stacks */
+  uint32_t stack_cap;
   struct wsla_live *live;
   struct wsla_event *ring;
   uint64_t ring_mask;
@@ -94,6 +96,13 @@ void wsla_first_aid_reset_after_fork(void);
    client's return address) outward; before the record's own commit. */
 void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site);
 
+/* WSLALLOC_STACKS: the index + 1 of the calling thread's stack from site
+   (the client's return address) outward, stored once in the recording's
+   stacks; 0 where the table is full or nothing could be unwound. */
+uint16_t wsla_stack_intern(struct wsla_proc *p, uint64_t site);
+/* A child after fork: the stacks are its own recording's from now on. */
+void wsla_stack_reset_after_fork(void);
+
 /* What the program was doing at OOM record idx, from the exported
    functions on its stack (the shim has no debug information to read);
    NULL if none tells. */
@@ -149,6 +158,7 @@ struct wsla_entry {
   uint16_t api;
   int16_t device;
   uint16_t flags;
+  uint16_t stack; /* its allocation stack's index + 1; 0: none */
 };
 
 /* Inserts addr; an older entry for the same address (freed by a path the

@@ -1,7 +1,9 @@
-/* OOM stacks: the calling thread's stack at an out-of-memory failure, from the client's call outward. */
+/* Call stacks: the thread's stack at an out-of-memory failure, and the distinct stacks of large allocations. */
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
+#include <pthread.h>
+#include <string.h>
 
 #include "shim.h"
 #include "wslalloc/explain.h"
@@ -17,6 +19,21 @@ static bool in_shim(void *a) {
   return b && dladdr(a, &info) && info.dli_fbase == b;
 }
 
+/* The client's frames of the calling thread's stack, from site outward,
+   into frames; their number.  See wsla_oom_stack_note for the unwind. */
+static uint32_t unwind_from(uint64_t site, uint64_t *frames) {
+  void *raw[WSLA_STACK_MAX + 16];
+  int n = backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+  int from = -1;
+  for (int i = 0; i < n && from < 0; i++)
+    if ((uint64_t)(uintptr_t)raw[i] == site) from = i;
+  if (from < 0)
+    for (from = 0; from < n && in_shim(raw[from]);) from++;
+  uint32_t depth = 0;
+  for (int i = from; i < n && depth < WSLA_STACK_MAX; i++) frames[depth++] = (uint64_t)(uintptr_t)raw[i];
+  return depth;
+}
+
 /*
  * Fills the stack slot of OOM record idx, then commits it; the OOM record's
  * own commit comes after.  Only on the failure path, never per allocation:
@@ -28,20 +45,67 @@ static bool in_shim(void *a) {
  */
 void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site) {
   if (idx >= p->oom_cap) return;
-  void *frames[WSLA_STACK_MAX + 16];
-  int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
-  int from = -1;
-  for (int i = 0; i < n && from < 0; i++)
-    if ((uint64_t)(uintptr_t)frames[i] == site) from = i;
-  if (from < 0)
-    for (from = 0; from < n && in_shim(frames[from]);) from++;
-  struct wsla_oom_stack *s = &p->oom_stacks[idx];
-  uint32_t depth = 0;
-  for (int i = from; i < n && depth < WSLA_STACK_MAX; i++)
-    WSLA_RELAXED_STORE(s->frames[depth++], (uint64_t)(uintptr_t)frames[i]);
+  uint64_t frames[WSLA_STACK_MAX];
+  uint32_t depth = unwind_from(site, frames);
+  struct wsla_stack *s = &p->oom_stacks[idx];
+  for (uint32_t i = 0; i < depth; i++) WSLA_RELAXED_STORE(s->frames[i], frames[i]);
   WSLA_RELAXED_STORE(s->depth, depth);
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&s->commit, idx + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The allocation stacks: each distinct stack stored once, in order, and
+ * found again through an index of this process's (open addressing over a
+ * hash of the frames).  Only allocations of WSLALLOC_STACKS bytes or more
+ * come here, a few hundred in a model's load, so one lock serves.
+ */
+#define STACK_INDEX (2u * 4096u) /* slots, a power of two above twice the cap */
+static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint16_t stack_index[STACK_INDEX]; /* stack index + 1; 0: empty */
+static uint32_t stacks_used;
+
+static uint64_t hash_frames(const uint64_t *f, uint32_t n) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+  for (uint32_t i = 0; i < n; i++) h = (h ^ f[i]) * 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
+}
+
+uint16_t wsla_stack_intern(struct wsla_proc *p, uint64_t site) {
+  uint64_t frames[WSLA_STACK_MAX];
+  uint32_t depth = unwind_from(site, frames);
+  if (!depth || !p->stacks) return 0;
+  uint64_t h = hash_frames(frames, depth);
+  uint16_t id = 0;
+  pthread_mutex_lock(&stack_lock);
+  for (uint32_t probe = 0; probe < STACK_INDEX; probe++) {
+    uint16_t *slot = &stack_index[(h + probe) & (STACK_INDEX - 1)];
+    if (*slot) {
+      const struct wsla_stack *s = &p->stacks[*slot - 1];
+      if (s->depth == depth && !memcmp(s->frames, frames, depth * sizeof *frames)) {
+        id = *slot;
+        break;
+      }
+      continue;
+    }
+    if (stacks_used >= p->stack_cap || stacks_used >= UINT16_MAX) break; /* full: no stack */
+    struct wsla_stack *s = &p->stacks[stacks_used];
+    memcpy(s->frames, frames, depth * sizeof *frames);
+    s->depth = depth;
+    /* Release: pairs with a reader's acquire load of commit; an event that
+       names the stack is written after this. */
+    __atomic_store_n(&s->commit, (uint64_t)stacks_used + 1, __ATOMIC_RELEASE);
+    id = *slot = (uint16_t)++stacks_used;
+    break;
+  }
+  pthread_mutex_unlock(&stack_lock);
+  return id;
+}
+
+void wsla_stack_reset_after_fork(void) {
+  pthread_mutex_init(&stack_lock, NULL);
+  memset(stack_index, 0, sizeof stack_index);
+  stacks_used = 0;
 }
 
 /* The exported function that holds code address a, or NULL: only where a
@@ -59,7 +123,7 @@ static const char *exported_function_at(uint64_t a) {
 
 const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx) {
   if (idx >= p->oom_cap) return NULL;
-  const struct wsla_oom_stack *s = &p->oom_stacks[idx];
+  const struct wsla_stack *s = &p->oom_stacks[idx];
   if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != idx + 1) return NULL;
   const char *names[WSLA_STACK_MAX];
   size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;

@@ -156,6 +156,7 @@ static void slot_fill(struct wsla_proc *p, uint32_t idx, uint64_t addr,
   WSLA_RELAXED_STORE(l->api, e->api);
   WSLA_RELAXED_STORE(l->device, e->device);
   WSLA_RELAXED_STORE(l->flags, e->flags);
+  WSLA_RELAXED_STORE(l->stack, e->stack);
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&l->commit, seq + 1, __ATOMIC_RELEASE);
 }

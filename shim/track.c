@@ -144,9 +144,14 @@ static void track_alloc(struct wsla_proc *p, const struct wsla_call *c,
     if (c->addr == 0) return;
     if (!(flags & WSLA_F_HOST) || (flags & WSLA_F_SPILLED)) wsla_first_aid_clear();
     __atomic_fetch_add(&a->bytes, c->size, __ATOMIC_RELAXED);
+    /* Large device allocations keep their stack: one compare for the rest. */
+    uint16_t stack = WSLA_UNLIKELY(c->size >= wsla_opts.stacks.num) && wsla_opts.stacks.num &&
+                             !(flags & WSLA_F_HOST)
+                         ? wsla_stack_intern(p, c->site)
+                         : 0;
     uint64_t seq = wsla_emit(p, WSLA_EV_ALLOC, c->api, device, flags,
-                             c->result, c->addr, c->size, c->site, 0, t);
-    struct wsla_entry e = {c->size, c->api, device, flags}, stale;
+                             c->result, c->addr, c->size, c->site, stack, t);
+    struct wsla_entry e = {c->size, c->api, device, flags, stack}, stale;
     bool inserted;
     if (wsla_table_put(p, c->addr, &e, c->site, t, seq, &inserted, &stale))
       account(p, &stale, -1, t);

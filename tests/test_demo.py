@@ -36,6 +36,17 @@ check(len(stack) >= 3 and stack[0] == oom.get("function") and
       f"the OOM's stack: must, the compute buffer's reserve, main: {stack}")
 main_line = 1 + next(i for i, l in enumerate(src) if "compute = ggml_gallocr_reserve_n(ctx" in l)
 equal((oom["phase"] or {}).get("what"), "llama.cpp was allocating a compute buffer", "the phase")
+# What the memory was for, from the large allocations' stacks: the three
+# purposes with their peaks and what is live at the end, each told apart
+# although all come from the one cudaMalloc call in must().
+purposes = {p["label"]: (p["peak_live_bytes"], p["live_bytes"], p["allocs"]) for p in rep["purposes"]}
+equal(purposes, {"llama.cpp: model weights": (4608 << 20, 4608 << 20, 32),
+                 "llama.cpp: KV cache": (1 * GiB, 1 * GiB, 1),
+                 "llama.cpp: compute buffers": (512 << 20, 0, 3)}, "the memory by what it was for")
+equal([s["purpose"] for s in rep["stacks"]][:2], ["llama.cpp: model weights", "llama.cpp: KV cache"],
+      "the stacks, largest peak first")
+check(all(s["frames"][0].get("function", "").startswith("must+") for s in rep["stacks"]),
+      "every stack starts at the allocating call")
 pin = next(s for s in rep["sites"] if s["bytes"] == 512 << 20 and s["live_bytes"] == 0)
 check(pin.get("function", "").startswith("main+0x"), f"the staging buffer's site is in main: {pin}")
 weights = next(s for s in rep["sites"] if s.get("function", "").startswith("must+"))
@@ -77,6 +88,14 @@ check(re.search(rf"     called by:\n       ggml_gallocr_reserve_n\+0x[0-9a-f]+ a
                 rf"       main\+0x[0-9a-f]+ at llm_like\.c:{main_line} \(llm_like\)\n     ",
                 text.stdout) is not None, f"the text report names the caller, and stops at main: {text.stdout}")
 check("Libraries " in text.stdout and "libcudart.so.13" in text.stdout, "the text report names the libraries")
+check(re.search(r"What the device memory was for .*\n  llama\.cpp: model weights +peak +4\.50 GiB +live +4\.50 GiB +32 allocations\n",
+                text.stdout) is not None, f"the text report's purposes: {text.stdout}")
+# A threshold above the weights' 144 MiB leaves them without stacks; 0 keeps none.
+high = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "WSLALLOC_STACKS": "200M"})
+equal(sorted(p["label"] for p in high.report()["purposes"]), ["llama.cpp: KV cache", "llama.cpp: compute buffers"],
+      "WSLALLOC_STACKS=200M: only the allocations that large")
+none = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "WSLALLOC_STACKS": "0"})
+equal((none.report()["purposes"], none.report()["stacks"]), ([], []), "WSLALLOC_STACKS=0: no stacks")
 check("\nOptions: all at their defaults\n" in text.stdout, "no option changed")
 check(re.search(r"^  0 +8\.00 GiB +6\.00 GiB +0\.4\d\d s ", text.stdout, re.M) is not None,
       "the peak and when it happened")

@@ -86,21 +86,28 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
       h->module_cap > 65536 || h->oom_cap > 65536)
     return fail(err, len, "its capacities are impossible");
   bool stacks = h->version >= 2 && (h->features & WSLA_FEAT_OOM_STACKS);
-  if (stacks && h->oom_stack_size != sizeof(struct wsla_oom_stack))
+  bool alloc_stacks = h->version >= 2 && (h->features & WSLA_FEAT_STACKS);
+  if (stacks && h->oom_stack_size != sizeof(struct wsla_stack))
     return fail(err, len, "its record sizes do not match format version %u",
                 WSLA_FORMAT_VERSION);
+  if (alloc_stacks && (h->stack_cap > 65535 || !stacks))
+    return fail(err, len, "its capacities are impossible");
   /* Regions in order, each ending before the next begins. */
-  uint64_t ends[6][2] = {
+  uint64_t oom_end = stacks ? h->oom_stack_off + (uint64_t)h->oom_cap * sizeof(struct wsla_stack)
+                            : h->oom_off + (uint64_t)h->oom_cap * h->oom_size;
+  uint64_t ends[7][2] = {
       {h->counters_off, sizeof(struct wsla_counters)},
       {h->module_off, (uint64_t)h->module_cap * sizeof(struct wsla_module)},
       {h->oom_off, (uint64_t)h->oom_cap * h->oom_size},
       {stacks ? h->oom_stack_off : h->oom_off + (uint64_t)h->oom_cap * h->oom_size,
-       stacks ? (uint64_t)h->oom_cap * sizeof(struct wsla_oom_stack) : 0},
+       stacks ? (uint64_t)h->oom_cap * sizeof(struct wsla_stack) : 0},
+      {alloc_stacks ? h->stack_off : oom_end,
+       alloc_stacks ? (uint64_t)h->stack_cap * sizeof(struct wsla_stack) : 0},
       {h->live_off, h->live_cap * sizeof(struct wsla_live)},
       {h->ring_off, h->ring_cap * sizeof(struct wsla_event)},
   };
   uint64_t at = sizeof(struct wsla_header);
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     if (ends[i][0] < at || ends[i][0] > MAX_FILE || ends[i][1] > MAX_FILE)
       return fail(err, len, "its regions overlap or lie outside the file");
     at = ends[i][0] + ends[i][1];
@@ -252,7 +259,11 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
   }
   if (h->version >= 2 && (h->features & WSLA_FEAT_OOM_STACKS)) {
     r->oom_stacks = (const void *)(r->data + h->oom_stack_off);
-    r->oom_stack_count = present(r, h->oom_stack_off, h->oom_cap, sizeof(struct wsla_oom_stack));
+    r->oom_stack_count = present(r, h->oom_stack_off, h->oom_cap, sizeof(struct wsla_stack));
+  }
+  if (h->version >= 2 && (h->features & WSLA_FEAT_STACKS)) {
+    r->stacks = (const void *)(r->data + h->stack_off);
+    r->stack_count = present(r, h->stack_off, h->stack_cap, sizeof(struct wsla_stack));
   }
   r->live = (const void *)(r->data + h->live_off);
   r->live_count = present(r, h->live_off, h->live_cap, sizeof(struct wsla_live));
@@ -326,14 +337,23 @@ const char *rec_end_state(const struct rec *r) {
   }
 }
 
-size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t max) {
-  if (idx >= r->oom_stack_count) return 0;
-  const struct wsla_oom_stack *s = &r->oom_stacks[idx];
+static size_t stack_at(const struct wsla_stack *all, uint64_t count, uint64_t idx,
+                       uint64_t *frames, size_t max) {
+  if (idx >= count) return 0;
+  const struct wsla_stack *s = &all[idx];
   if (s->commit != idx + 1) return 0;
   size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
   if (n > max) n = max;
   memcpy(frames, s->frames, n * sizeof *frames);
   return n;
+}
+
+size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t max) {
+  return stack_at(r->oom_stacks, r->oom_stack_count, idx, frames, max);
+}
+
+size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max) {
+  return id ? stack_at(r->stacks, r->stack_count, id - 1, frames, max) : 0;
 }
 
 const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,

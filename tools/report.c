@@ -523,6 +523,45 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   }
   json_end_arr(&j);
 
+  struct purposes pu;
+  purposes_build(r, &pu);
+  json_arr(&j, "purposes");
+  for (size_t i = 0; i < pu.npurposes; i++) {
+    json_obj(&j, NULL);
+    json_str(&j, "label", pu.purposes[i].label);
+    json_u64(&j, "peak_live_bytes", pu.purposes[i].peak);
+    json_u64(&j, "live_bytes", pu.purposes[i].live);
+    json_u64(&j, "allocs", pu.purposes[i].allocs);
+    json_u64(&j, "bytes", pu.purposes[i].bytes);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+  json_arr(&j, "stacks");
+  for (size_t i = 0; i < pu.nstacks; i++) {
+    const struct stack_stat *k = &pu.stacks[i];
+    json_obj(&j, NULL);
+    json_str(&j, "purpose", k->label);
+    json_u64(&j, "peak_live_bytes", k->peak);
+    json_u64(&j, "live_bytes", k->live);
+    json_u64(&j, "allocs", k->allocs);
+    json_u64(&j, "bytes", k->bytes);
+    uint64_t frames[WSLA_STACK_MAX];
+    size_t depth = rec_stack(r, k->id, frames, WSLA_STACK_MAX);
+    json_arr(&j, "frames");
+    for (size_t f = 0; f < depth; f++) {
+      json_obj(&j, NULL);
+      rec_site_name(r, frames[f], buf, sizeof buf);
+      json_str(&j, "site", buf);
+      rec_site_function(r, frames[f], buf, sizeof buf);
+      if (buf[0]) json_str(&j, "function", buf);
+      json_end_obj(&j);
+    }
+    json_end_arr(&j);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+  purposes_free(&pu);
+
   json_arr(&j, "leaks");
   for (const struct leak_stat *l = s->leaks; l; l = l->hh.next) {
     json_obj(&j, NULL);
@@ -629,6 +668,47 @@ static void print_options(FILE *out, const struct rec *r) {
     at += n + (at[n] ? 1 : 0);
   }
   if (!changed) fprintf(out, "\nOptions: all at their defaults\n");
+}
+
+/* "must+0x19 at llm_like.c:19 < load_tensors+0x10 < main+0xd3": a stack's
+   first frames, named where this machine's symbols can. */
+static void stack_text(const struct rec *r, uint64_t id, char *buf, size_t len) {
+  uint64_t frames[WSLA_STACK_MAX];
+  size_t depth = rec_stack(r, id, frames, WSLA_STACK_MAX), used = 0;
+  buf[0] = '\0';
+  for (size_t k = 0; k < depth && k < 5 && used < len; k++) {
+    char fn[600];
+    rec_site_function(r, frames[k], fn, sizeof fn);
+    if (!fn[0]) rec_site_name(r, frames[k], fn, sizeof fn);
+    int n = snprintf(buf + used, len - used, "%s%s", k ? " < " : "", fn);
+    if (n < 0) break;
+    used += (size_t)n;
+    if (!strncmp(fn, "main+", 5)) break;
+  }
+}
+
+static void print_purposes(FILE *out, const struct rec *r) {
+  struct purposes pu;
+  purposes_build(r, &pu);
+  if (pu.nstacks) {
+    char a[32], b[32], st[1024];
+    fprintf(out, "\nWhat the device memory was for (large allocations, by their stacks)\n");
+    for (size_t i = 0; i < pu.npurposes; i++) {
+      const struct purpose_stat *p = &pu.purposes[i];
+      fprintf(out, "  %-42s peak %10s   live %10s   %6" PRIu64 " allocation%s\n", p->label,
+              fmt_size(p->peak, a, sizeof a), fmt_size(p->live, b, sizeof b), p->allocs,
+              p->allocs == 1 ? "" : "s");
+    }
+    fprintf(out, "  the largest, by stack:\n");
+    for (size_t i = 0; i < pu.nstacks && i < 5; i++) {
+      const struct stack_stat *k = &pu.stacks[i];
+      stack_text(r, k->id, st, sizeof st);
+      fprintf(out, "  peak %10s   live %10s   %6" PRIu64 " allocation%s   %s\n    %s\n",
+              fmt_size(k->peak, a, sizeof a), fmt_size(k->live, b, sizeof b), k->allocs,
+              k->allocs == 1 ? " " : "s", k->label, st);
+    }
+  }
+  purposes_free(&pu);
 }
 
 static void print_text(FILE *out, const struct rec *r, const struct summary *s) {
@@ -819,6 +899,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     }
   }
   free(by_calls);
+
+  print_purposes(out, r);
 
   fprintf(out, "\nStill allocated at the end\n");
   shown = 0;

@@ -23,8 +23,10 @@ struct rec {
   struct wsla_oom *ooms_converted;       /* the same */
   const struct wsla_oom *ooms;
   uint64_t oom_count;
-  const struct wsla_oom_stack *oom_stacks; /* NULL where not recorded */
+  const struct wsla_stack *oom_stacks; /* NULL where not recorded */
   uint64_t oom_stack_count;                /* slots present in the file */
+  const struct wsla_stack *stacks;     /* large allocations' stacks, or NULL */
+  uint64_t stack_count;                    /* slots present in the file */
   const struct wsla_live *live;
   uint64_t live_count; /* slots present in the file */
   const struct wsla_event *ring;
@@ -55,6 +57,9 @@ int rec_open_bytes(const char *path, uint8_t *data, size_t size, struct rec *r,
 /* The stack of OOM record idx, innermost first (the record's site, then
    its callers), copied into frames; its depth, 0 where none was recorded. */
 size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t max);
+/* The allocation stack an ALLOC event's aux or a live slot names (index +
+   1), into frames; its depth, 0 for none. */
+size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max);
 
 /* "running", "exit", "signal" or "killed" (not ended, process gone). */
 const char *rec_end_state(const struct rec *r);
@@ -87,6 +92,28 @@ void sym_close_all(void);
 /* The module files, of those looked at, that are not the ones the process
    ran (their build-ids differ): their call sites stay unnamed. */
 size_t sym_changed_modules(const char **paths, size_t max);
+
+/* What the device memory was for (purposes.c): the large allocations'
+   stacks (WSLALLOC_STACKS), each with its peak and end live bytes over the
+   events kept, and grouped by what the program was doing (its label, from
+   the frames' names); both sorted by peak, largest first. */
+struct purpose_stat {
+  char label[64];
+  uint64_t peak, live, allocs, bytes;
+};
+struct stack_stat {
+  uint64_t id; /* the stack's index + 1, for rec_stack */
+  uint64_t peak, live, allocs, bytes;
+  const char *label; /* its purpose's */
+};
+struct purposes {
+  struct purpose_stat *purposes;
+  size_t npurposes;
+  struct stack_stat *stacks;
+  size_t nstacks;
+};
+void purposes_build(const struct rec *r, struct purposes *out);
+void purposes_free(struct purposes *p);
 
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);

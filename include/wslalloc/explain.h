@@ -20,6 +20,7 @@ struct wsla_phase {
   const char *pattern; /* a name's part that tells it, mangled or not */
   const char *what;    /* "llama.cpp was allocating its KV cache" */
   const char *fix;
+  const char *label;   /* "llama.cpp: KV cache", for memory held for it */
 };
 
 /* The phase the innermost telling frame names, from the names of the

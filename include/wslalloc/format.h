@@ -17,8 +17,11 @@
  *   module_off         struct wsla_module[]     loaded modules, for call sites
  *   oom_off            struct wsla_oom[]        out-of-memory records, never
  *                                               overwritten by the ring
- *   oom_stack_off      struct wsla_oom_stack[]  the stack of each, where
+ *   oom_stack_off      struct wsla_stack[]      the stack of each, where
  *                                               WSLA_FEAT_OOM_STACKS
+ *   stack_off          struct wsla_stack[]      the distinct stacks of large
+ *                                               allocations, where
+ *                                               WSLA_FEAT_STACKS
  *   live_off           struct wsla_live[]       the live allocations, mirrored
  *   ring_off           struct wsla_event[]      the event ring (power of two)
  *
@@ -59,6 +62,7 @@
 enum wsla_features {
   WSLA_FEAT_ENVIRONMENT = 1u << 0, /* wsla_header.environment is filled */
   WSLA_FEAT_OOM_STACKS = 1u << 1,  /* oom_stack_off: a stack per OOM record */
+  WSLA_FEAT_STACKS = 1u << 2,      /* stack_off: large allocations' stacks */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -71,7 +75,8 @@ enum wsla_end {
 /* Event types, in wsla_event.type. */
 enum wsla_event_type {
   WSLA_EV_NONE = 0,
-  WSLA_EV_ALLOC = 1,  /* addr, size granted; device memory unless WSLA_F_HOST */
+  WSLA_EV_ALLOC = 1,  /* addr, size granted; device memory unless WSLA_F_HOST;
+                         aux: its allocation stack's index + 1, or 0 */
   WSLA_EV_FREE = 2,   /* addr, size that was live (0 when untracked) */
   WSLA_EV_FAIL = 3,   /* a failed call that is not out-of-memory; result */
   WSLA_EV_OOM = 4,    /* an out-of-memory failure; aux = OOM record index */
@@ -231,13 +236,20 @@ struct wsla_header {
      cuda_driver and gpuN=name|total_bytes once the driver is loaded.
      Appended once, at the first device-view sample or OOM. */
   char environment[WSLA_ENVIRONMENT_MAX];
-  /* WSLA_FEAT_OOM_STACKS: struct wsla_oom_stack[oom_cap] at oom_stack_off,
+  /* WSLA_FEAT_OOM_STACKS: struct wsla_stack[oom_cap] at oom_stack_off,
      between the OOM records and the live slots, one per OOM record. */
   uint64_t oom_stack_off;
-  uint32_t oom_stack_size;      /* sizeof(struct wsla_oom_stack) */
+  uint32_t oom_stack_size;      /* sizeof(struct wsla_stack) */
   uint32_t reserved1;
+  /* WSLA_FEAT_STACKS: struct wsla_stack[stack_cap] at stack_off, after the
+     OOM stacks and before the live slots: each distinct stack of a device
+     allocation of WSLALLOC_STACKS bytes or more, once; an ALLOC event's aux
+     and a live slot's stack name it by index + 1 (0: none). */
+  uint64_t stack_off;
+  uint32_t stack_cap;
+  uint32_t reserved2;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 16];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32];
 };
 
 struct wsla_api_counters {
@@ -280,12 +292,14 @@ struct wsla_counters {
   struct wsla_device_counters dev[WSLA_DEVICE_MAX];
 };
 
-/* The call stack of the thread that ran out of memory, from the client's
-   call inward out: frames[0] is the OOM record's site, then its caller's
-   return address, and so on.  Written before its OOM record's commit. */
+/* A call stack, from the client's call outward: frames[0] is the site (the
+   return address of the client's call), then its caller's, and so on.  In
+   the OOM stacks, the stack of the thread that ran out, written before its
+   OOM record's commit; in the allocation stacks, one distinct stack,
+   written before any event names it. */
 #define WSLA_STACK_MAX 30u
-struct wsla_oom_stack {
-  uint64_t commit;                 /* OOM record index + 1 once written */
+struct wsla_stack {
+  uint64_t commit;                 /* its index + 1 once written */
   uint32_t depth;                  /* frames held, at most WSLA_STACK_MAX */
   uint32_t reserved;
   uint64_t frames[WSLA_STACK_MAX]; /* return addresses */
@@ -354,7 +368,8 @@ struct wsla_live {
   int16_t device;
   uint32_t flags;   /* enum wsla_flags */
   uint32_t reserved0;
-  uint64_t reserved1;
+  uint32_t stack;   /* its allocation stack's index + 1; 0: none (v2) */
+  uint32_t reserved1;
 };
 
 struct wsla_event {
@@ -421,8 +436,14 @@ WSLA_ASSERT_OFF(wsla_header, oom_stack_off,
 WSLA_ASSERT_OFF(wsla_header, oom_stack_size,
                 200 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
-WSLA_ASSERT_OFF(wsla_header, reserved,
+WSLA_ASSERT_OFF(wsla_header, stack_off,
                 208 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, stack_cap,
+                216 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, reserved,
+                224 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
@@ -505,10 +526,10 @@ WSLA_ASSERT_OFF(wsla_oom, pool_cached, 128);
 _Static_assert(sizeof(struct wsla_oom) == 256, "oom record size");
 #define WSLA_OOM_V1_SIZE 128u /* version 1's records: the first 128 bytes */
 
-WSLA_ASSERT_OFF(wsla_oom_stack, commit, 0);
-WSLA_ASSERT_OFF(wsla_oom_stack, depth, 8);
-WSLA_ASSERT_OFF(wsla_oom_stack, frames, 16);
-_Static_assert(sizeof(struct wsla_oom_stack) == 256, "oom stack size");
+WSLA_ASSERT_OFF(wsla_stack, commit, 0);
+WSLA_ASSERT_OFF(wsla_stack, depth, 8);
+WSLA_ASSERT_OFF(wsla_stack, frames, 16);
+_Static_assert(sizeof(struct wsla_stack) == 256, "oom stack size");
 
 WSLA_ASSERT_OFF(wsla_live, commit, 0);
 WSLA_ASSERT_OFF(wsla_live, addr, 8);
@@ -520,7 +541,8 @@ WSLA_ASSERT_OFF(wsla_live, api, 44);
 WSLA_ASSERT_OFF(wsla_live, device, 46);
 WSLA_ASSERT_OFF(wsla_live, flags, 48);
 WSLA_ASSERT_OFF(wsla_live, reserved0, 52);
-WSLA_ASSERT_OFF(wsla_live, reserved1, 56);
+WSLA_ASSERT_OFF(wsla_live, stack, 56);
+WSLA_ASSERT_OFF(wsla_live, reserved1, 60);
 _Static_assert(sizeof(struct wsla_live) == 64, "live slot size");
 
 WSLA_ASSERT_OFF(wsla_event, commit, 0);

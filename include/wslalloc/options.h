@@ -44,6 +44,11 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "live allocations mirrored in the recording, for leaks after a crash")     \
   X(sample_ms, "WSLALLOC_SAMPLE_MS", WSLA_OPT_MS, "100", 0, 3600000, "ms",                           \
     "least time between device-memory samples per device; 0 turns them off")  \
+  X(stacks, "WSLALLOC_STACKS", WSLA_OPT_SIZE, "16M", 0, 1ull << 50, "bytes",  \
+    "keep the call stack of each device allocation of at least this size "    \
+    "(the report tells llama.cpp's weights, KV cache and compute buffers "    \
+    "apart by them); 0 keeps none; unwinding costs microseconds, paid only " \
+    "by allocations this large")                                              \
   X(quiet, "WSLALLOC_QUIET", WSLA_OPT_BOOL, "0", 0, 1, "bool",                                   \
     "silence the shim's own messages on stderr")                               \
   X(limit, "WSLALLOC_LIMIT", WSLA_OPT_SIZE, "0", 0, 1ull << 50, "bytes",      \

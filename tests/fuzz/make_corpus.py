@@ -31,6 +31,7 @@ RUNS = [  # name, client, args, extra environment
 
 # wsla_header.oom_stack_off: after the exe, cmdline, options and environment.
 OOM_STACK_OFF = 192 + 512 + 1024 + 1024 + 512
+STACK_OFF = OOM_STACK_OFF + 16  # wsla_header.stack_off, then stack_cap
 
 
 def compact(blob):
@@ -48,11 +49,17 @@ def compact(blob):
     module_cap = max(modules_count, 1)
     oom_cap = max(min(ooms_claimed, u32(88)), 1)
     stack_off = u64(OOM_STACK_OFF)  # WSLA_FEAT_OOM_STACKS: one per OOM record
+    alloc_stack_off = u64(STACK_OFF)  # WSLA_FEAT_STACKS: the stacks used, in order
+    alloc_stack_cap = 0
+    while alloc_stack_cap < u32(STACK_OFF + 8) and u64(alloc_stack_off + 256 * alloc_stack_cap) == alloc_stack_cap + 1:
+        alloc_stack_cap += 1
+    alloc_stack_cap = max(alloc_stack_cap, 1)
     parts = [
         counters,
         blob[module_off:module_off + 256 * module_cap],
         blob[oom_off:oom_off + 256 * oom_cap],
         blob[stack_off:stack_off + 256 * oom_cap],
+        blob[alloc_stack_off:alloc_stack_off + 256 * alloc_stack_cap],
         blob[live_off:live_off + 64 * live_cap],
         blob[ring_off:ring_off + 64 * ring_cap],  # seq < cap: slot = seq, as before
     ]
@@ -62,8 +69,10 @@ def compact(blob):
         at += len(p)
     head = bytearray(blob[:4096])
     struct.pack_into("<Q", head, 16, at)  # file_size
-    struct.pack_into("<5Q", head, 32, offs[0], offs[1], offs[2], offs[4], offs[5])
+    struct.pack_into("<5Q", head, 32, offs[0], offs[1], offs[2], offs[5], offs[6])
     struct.pack_into("<Q", head, OOM_STACK_OFF, offs[3])
+    struct.pack_into("<Q", head, STACK_OFF, offs[4])
+    struct.pack_into("<I", head, STACK_OFF + 8, alloc_stack_cap)
     struct.pack_into("<I", head, 80, module_cap)
     struct.pack_into("<I", head, 88, oom_cap)
     struct.pack_into("<Q", head, 112, ring_cap)
