@@ -352,6 +352,10 @@ def torch_section(runner, res, args):
                       t["stats"]["num_device_alloc"])
             res.equal(sec, "cudaFree calls = num_device_free", rep["by_api"].get("cudaFree", {}).get("calls", 0),
                       t["stats"]["num_device_free"])
+        if name == "caching":
+            labels = [p["label"] for p in rep.get("purposes", [])]
+            res.check(sec, "the large segments' stacks tell PyTorch's allocator",
+                      any(l.startswith("PyTorch") for l in labels), str(labels))
         if name == "expandable":
             res.check(sec, "the VMM calls reached the shim through entry-point lookups",
                       calls(rep, {"cuMemCreate"}) > 0 and rep.get("lookups", {}).get("wrapped", 0) > 0,
@@ -478,6 +482,10 @@ def llama_section(runner, res, args):
         res.figure(name, "what the report shows", peak=d.get("peak_bytes"), live=d.get("live_bytes"),
                    by_api={k: v["calls"] for k, v in rep.get("by_api", {}).items()},
                    vmm=rep.get("vmm"), lookups=rep.get("lookups"), libraries=rep.get("environment", {}).get("gpu_libraries"))
+        labels = [p["label"] for p in rep.get("purposes", [])]
+        res.check(name, "the stacks tell the weights and the KV cache apart",
+                  "llama.cpp: model weights" in labels and "llama.cpp: KV cache" in labels, str(labels))
+        res.figure(name, "what the memory was for", purposes=rep.get("purposes"))
         if name == "llama-vmm-off":
             res.check(name, "no VMM pool under WSLALLOC_VMM=off", calls(rep, {"cuMemCreate"}) == 0,
                       str(rep.get("by_api", {}).get("cuMemCreate")))
