@@ -71,6 +71,9 @@ equal([(o["size"], o["device_free"]) for o in oom], [(1 * GiB, 1 * GiB)], "the O
 frame = trace[1]["frames"][0]
 equal((frame["name"].split("+")[0], frame["filename"]), ("must", "llm_like.c"), f"frames name the function: {frame}")
 check(frame["line"] > 0, "and the line")
+kv = next(s for s in segs if s["total_size"] == 1 * GiB)
+equal([f["name"].split("+")[0] for f in kv["blocks"][0]["frames"]][:3], ["must", "llama_kv_cache_init", "main"],
+      "a large block's frames are its stack")
 names = [f["name"].split("+")[0] for f in oom[0]["frames"]]
 equal(names[:3], ["must", "ggml_gallocr_reserve_n", "main"], f"the OOM's frames are its stack: {names}")
 

@@ -283,14 +283,16 @@ static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
   if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1) {
     pk_key_int(o, "device_free", (int64_t)r->ooms[e->aux].free_bytes);
     depth = rec_oom_stack(r, e->aux, stack, WSLA_STACK_MAX);
+  } else if (e->type == WSLA_EV_ALLOC) {
+    depth = rec_stack(r, e->aux, stack, WSLA_STACK_MAX); /* a large one's, where kept */
   }
-  if (depth) pk_stack(o, r, stack, depth); /* where the program was when it ran out */
+  if (depth) pk_stack(o, r, stack, depth); /* where the program was */
   else pk_frames(o, r, e->site);
   pk_dict_end(o);
 }
 
 static void pk_segment(FILE *out, const struct rec *r, int device, uint64_t addr, uint64_t size,
-                       uint64_t site, bool expandable) {
+                       uint64_t site, uint64_t stack_id, bool expandable) {
   pk_dict(out);
   pk_key_int(out, "device", device);
   pk_key_int(out, "address", (int64_t)addr);
@@ -313,7 +315,10 @@ static void pk_segment(FILE *out, const struct rec *r, int device, uint64_t addr
   pk_key_int(out, "size", (int64_t)size);
   pk_key_int(out, "requested_size", (int64_t)size);
   pk_key_str(out, "state", "active_allocated");
-  pk_frames(out, r, site);
+  uint64_t stack[WSLA_STACK_MAX];
+  size_t depth = rec_stack(r, stack_id, stack, WSLA_STACK_MAX);
+  if (depth) pk_stack(out, r, stack, depth);
+  else pk_frames(out, r, site);
   pk_dict_end(out);
   pk_list_end(out);
   pk_dict_end(out);
@@ -381,12 +386,12 @@ static void write_memviz(FILE *out, const struct rec *r) {
     if (!l->commit || l->device < 0 || l->device >= (int)WSLA_DEVICE_MAX ||
         (l->flags & (WSLA_F_HOST | WSLA_F_VMM)))
       continue;
-    pk_segment(out, r, l->device, l->addr, l->size, l->site, false);
+    pk_segment(out, r, l->device, l->addr, l->size, l->site, l->stack, false);
     pk_list_next(out, &items);
   }
   struct mapping *mapped = mappings_at_end(r), *m, *tmp;
   HASH_ITER(hh, mapped, m, tmp) {
-    pk_segment(out, r, m->device, m->va, m->size, m->site, true);
+    pk_segment(out, r, m->device, m->va, m->size, m->site, 0, true);
     pk_list_next(out, &items);
     mapping_drop(&mapped, m);
   }
