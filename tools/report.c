@@ -275,6 +275,22 @@ static void library_text(const char *path, void *ctx) {
   fprintf(l->out, "%s %s\n", l->shown++ ? "         " : "Libraries", path);
 }
 
+/* key: [{site, function}, ...] for a stack's frames, innermost first. */
+static void json_frames(struct json *j, const struct rec *r, const char *key,
+                        const uint64_t *frames, size_t depth) {
+  char buf[600];
+  json_arr(j, key);
+  for (size_t k = 0; k < depth; k++) {
+    json_obj(j, NULL);
+    rec_site_name(r, frames[k], buf, sizeof buf);
+    json_str(j, "site", buf);
+    rec_site_function(r, frames[k], buf, sizeof buf);
+    if (buf[0]) json_str(j, "function", buf);
+    json_end_obj(j);
+  }
+  json_end_arr(j);
+}
+
 /* What OOM record idx's program was doing, from the functions on its stack
    as this machine's symbols name them; NULL if none tells.  The telling
    function, demangled, goes to fn. */
@@ -438,17 +454,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     rec_site_function(r, o->site, buf, sizeof buf);
     if (buf[0]) json_str(&j, "function", buf);
     uint64_t frames[WSLA_STACK_MAX];
-    size_t depth = rec_oom_stack(r, i, frames, WSLA_STACK_MAX);
-    json_arr(&j, "stack");
-    for (size_t k = 0; k < depth; k++) {
-      json_obj(&j, NULL);
-      rec_site_name(r, frames[k], buf, sizeof buf);
-      json_str(&j, "site", buf);
-      rec_site_function(r, frames[k], buf, sizeof buf);
-      if (buf[0]) json_str(&j, "function", buf);
-      json_end_obj(&j);
-    }
-    json_end_arr(&j);
+    json_frames(&j, r, "stack", frames, rec_oom_stack(r, i, frames, WSLA_STACK_MAX));
     json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
     json_str(&j, "cause", o->cause == WSLA_CAUSE_LIMIT          ? "limit"
                           : o->cause == WSLA_CAUSE_PINNED_LIMIT ? "pinned_limit"
@@ -546,17 +552,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_u64(&j, "allocs", k->allocs);
     json_u64(&j, "bytes", k->bytes);
     uint64_t frames[WSLA_STACK_MAX];
-    size_t depth = rec_stack(r, k->id, frames, WSLA_STACK_MAX);
-    json_arr(&j, "frames");
-    for (size_t f = 0; f < depth; f++) {
-      json_obj(&j, NULL);
-      rec_site_name(r, frames[f], buf, sizeof buf);
-      json_str(&j, "site", buf);
-      rec_site_function(r, frames[f], buf, sizeof buf);
-      if (buf[0]) json_str(&j, "function", buf);
-      json_end_obj(&j);
-    }
-    json_end_arr(&j);
+    json_frames(&j, r, "frames", frames, rec_stack(r, k->id, frames, WSLA_STACK_MAX));
     json_end_obj(&j);
   }
   json_end_arr(&j);
