@@ -75,6 +75,11 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   if (o->total_bytes)
     n = append(t, n, "; others and the driver: %s",
                wsla_fmt_size(o->foreign_bytes, c, sizeof c));
+  struct wsla_purpose_sum sums[6];
+  size_t nsums = o->device >= 0 ? wsla_purposes_live(p, o->device, sums, 6) : 0;
+  for (size_t i = 0; i < nsums; i++)
+    n = append(t, n, "%s%s %s", i ? ", " : "\n  of its large allocations: ", sums[i].label,
+               wsla_fmt_size(sums[i].bytes, a, sizeof a));
   char steps[256];
   wsla_steps_text(o, steps, sizeof steps);
   if (steps[0]) n = append(t, n, "\n  tried: %s", steps);

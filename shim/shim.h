@@ -103,6 +103,16 @@ uint16_t wsla_stack_intern(struct wsla_proc *p, uint64_t site);
 /* A child after fork: the stacks are its own recording's from now on. */
 void wsla_stack_reset_after_fork(void);
 
+/* This process's live device memory on device that has a stack, summed by
+   what it is for (the phase its stack names), largest first, into out;
+   how many.  For the first aid: a scan of the live slots, at an OOM only. */
+struct wsla_purpose_sum {
+  const char *label;
+  uint64_t bytes;
+};
+size_t wsla_purposes_live(struct wsla_proc *p, int device, struct wsla_purpose_sum *out,
+                          size_t max);
+
 /* What the program was doing at OOM record idx, from the exported
    functions on its stack (the shim has no debug information to read);
    NULL if none tells. */

@@ -65,6 +65,12 @@ static pthread_mutex_t stack_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t stack_index[STACK_INDEX]; /* stack index + 1; 0: empty */
 static uint32_t stacks_used;
 
+/* Each allocation stack's label, found once (by id); the lock also keeps
+   two OOMs' scans apart. */
+#define LABELS 4096u
+static const char *labels[LABELS];
+static pthread_mutex_t labelling = PTHREAD_MUTEX_INITIALIZER;
+
 static uint64_t hash_frames(const uint64_t *f, uint32_t n) {
   uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
   for (uint32_t i = 0; i < n; i++) h = (h ^ f[i]) * 0xBF58476D1CE4E5B9ull;
@@ -104,6 +110,8 @@ uint16_t wsla_stack_intern(struct wsla_proc *p, uint64_t site) {
 
 void wsla_stack_reset_after_fork(void) {
   pthread_mutex_init(&stack_lock, NULL);
+  pthread_mutex_init(&labelling, NULL);
+  memset(labels, 0, sizeof labels);
   memset(stack_index, 0, sizeof stack_index);
   stacks_used = 0;
 }
@@ -130,4 +138,50 @@ const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx)
   /* A return address: the call is the byte before it. */
   for (size_t i = 0; i < n; i++) names[i] = exported_function_at(s->frames[i] - 1);
   return wsla_phase_of(names, n, NULL);
+}
+
+/* The label of allocation stack id (index + 1), from the exported
+   functions on it; "other large allocations" where none tells. */
+static const char *stack_label(struct wsla_proc *p, uint32_t id) {
+  const struct wsla_stack *s = &p->stacks[id - 1];
+  if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != id) return NULL;
+  const char *names[WSLA_STACK_MAX];
+  size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
+  for (size_t i = 0; i < n; i++) names[i] = exported_function_at(s->frames[i] - 1);
+  const struct wsla_phase *phase = wsla_phase_of(names, n, NULL);
+  return phase ? phase->label : "other large allocations";
+}
+
+size_t wsla_purposes_live(struct wsla_proc *p, int device, struct wsla_purpose_sum *out,
+                          size_t max) {
+  if (!p->stacks || device < 0) return 0;
+  size_t used = 0;
+  pthread_mutex_lock(&labelling);
+  for (uint64_t i = 0; i < p->live_cap; i++) {
+    const struct wsla_live *l = &p->live[i];
+    if (!__atomic_load_n(&l->commit, __ATOMIC_ACQUIRE)) continue;
+    uint32_t id = __atomic_load_n(&l->stack, __ATOMIC_RELAXED);
+    if (!id || id > p->stack_cap || id >= LABELS ||
+        __atomic_load_n(&l->device, __ATOMIC_RELAXED) != device ||
+        (__atomic_load_n(&l->flags, __ATOMIC_RELAXED) & WSLA_F_HOST))
+      continue;
+    if (!labels[id]) labels[id] = stack_label(p, id);
+    if (!labels[id]) continue;
+    size_t k = 0;
+    while (k < used && out[k].label != labels[id]) k++;
+    if (k == used) {
+      if (used == max) continue;
+      out[used++] = (struct wsla_purpose_sum){labels[id], 0};
+    }
+    out[k].bytes += __atomic_load_n(&l->size, __ATOMIC_RELAXED);
+  }
+  pthread_mutex_unlock(&labelling);
+  /* Largest first. */
+  for (size_t a = 1; a < used; a++)
+    for (size_t b = a; b > 0 && out[b].bytes > out[b - 1].bytes; b--) {
+      struct wsla_purpose_sum t = out[b];
+      out[b] = out[b - 1];
+      out[b - 1] = t;
+    }
+  return used;
 }

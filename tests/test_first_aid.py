@@ -7,7 +7,8 @@ tail = r.err[r.err.rfind("CUDA error"):]
 check(r.err.rstrip().endswith("explains it)"), f"llm_like: first aid ends the output: {r.err[-300:]!r}")
 for words in ("ran out of GPU memory", "cudaMalloc of 1.00 GiB on device 0",
               "8.00 GiB total, 1.00 GiB free", "others and the driver: 1.50 GiB",
-              "likely fix: others", "recording: " + r.dir):
+              "likely fix: others", "recording: " + r.dir,
+              "of its large allocations: llama.cpp: model weights 4.50 GiB, llama.cpp: KV cache 1.00 GiB\n"):
     check(words in tail, f"llm_like: first aid says {words!r}")
 
 # What it was doing, from its stack: the phase and the fix for that phase,
