@@ -506,6 +506,8 @@ def llama_section(runner, res, args):
               "llama.cpp" in ((oom.get("phase") or {}).get("what") or ""), str(oom.get("stack", [])[:10]))
     res.check(name, "first aid ends the output", "wslalloc: this process ran out" in r.err[-2000:], r.err[-1500:])
     res.check(name, "first aid names the phase", "it ran out while llama.cpp" in r.err[-2500:], r.err[-1500:])
+    res.check(name, "first aid says what the memory held", "of its large allocations: llama.cpp" in r.err[-2500:],
+              r.err[-1500:])
     res.figure(name, "the OOM as recorded", oom={k: oom.get(k) for k in (
         "api", "size", "free_bytes", "total_bytes", "own_bytes", "cause", "diagnosis", "outcome",
         "phase", "stack")})
