@@ -28,6 +28,8 @@ r = wrun(["--dir", d, "--", client("crash"), "exit"])
 equal(r.returncode, 3, "run: exit status passed through")
 check("no out-of-memory; recording " + d in r.stderr, f"run: the summary: {r.stderr!r}")
 check("device 0: peak 112.0 MiB" in r.stderr, "run: the summary's peak")
+check("at their peaks: other large allocations 112.0 MiB\n" in r.stderr,
+      f"run: what the large allocations were for: {r.stderr!r}")
 
 # Death by signal: 128 + N, as a shell reports it.
 r = wrun(["--dir", d, "--", client("crash"), "abort"])

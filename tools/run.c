@@ -164,7 +164,16 @@ static void summarise_to_stderr(const char *path) {
   if (r.ctr->host_peak_bytes)
     fprintf(stderr, "  pinned host memory: peak %s\n",
             fmt_size(r.ctr->host_peak_bytes, a, sizeof a));
+  /* What the large allocations were for, at their peaks. */
+  struct purposes pu;
+  purposes_build(&r, &pu);
+  for (size_t i = 0; i < pu.npurposes; i++)
+    fprintf(stderr, "%s%s %s", i ? ", " : "  at their peaks: ", pu.purposes[i].label,
+            fmt_size(pu.purposes[i].peak, a, sizeof a));
+  if (pu.npurposes) fprintf(stderr, "\n");
+  purposes_free(&pu);
   rec_close(&r);
+  sym_close_all();
 }
 
 int cmd_run(int argc, char **argv) {
