@@ -1,5 +1,7 @@
 """The README's demo: a llama.cpp-like load meets a browser taking 1.5 GiB, aborts, and the report says why."""
+import json
 import re
+import subprocess
 
 from harness import *
 
@@ -47,6 +49,17 @@ equal([s["purpose"] for s in rep["stacks"]][:2], ["llama.cpp: model weights", "l
       "the stacks, largest peak first")
 check(all(s["frames"][0].get("function", "").startswith("must+") for s in rep["stacks"]),
       "every stack starts at the allocating call")
+# Perfetto draws each purpose as a series of its own.
+trace = subprocess.run([TOOL, "export", "--format", "perfetto", "-o", "-", r.recordings()[0]],
+                       capture_output=True, text=True)
+series = {}
+for ev in json.loads(trace.stdout)["traceEvents"]:
+    if ev.get("ph") == "C" and "llama.cpp" in ev["name"]:
+        series.setdefault(ev["name"], []).append(ev["args"]["bytes"])
+equal({k: (max(v), v[-1]) for k, v in series.items()},
+      {"device 0: llama.cpp: model weights": (4608 << 20, 4608 << 20),
+       "device 0: llama.cpp: KV cache": (1 * GiB, 1 * GiB),
+       "device 0: llama.cpp: compute buffers": (512 << 20, 0)}, "perfetto: a series per purpose")
 pin = next(s for s in rep["sites"] if s["bytes"] == 512 << 20 and s["live_bytes"] == 0)
 check(pin.get("function", "").startswith("main+0x"), f"the staging buffer's site is in main: {pin}")
 weights = next(s for s in rep["sites"] if s.get("function", "").startswith("must+"))

@@ -18,8 +18,9 @@ static const char *const usage =
     "                     failures, for RMM's replay benchmark\n"
     "  --format perfetto  Chrome/Perfetto trace-event JSON for ui.perfetto.dev:\n"
     "                     this process's device memory, free memory and\n"
-    "                     others' memory per device as counters, OOMs as\n"
-    "                     instants\n"
+    "                     others' memory per device as counters, what the\n"
+    "                     large allocations were for as a counter each,\n"
+    "                     OOMs as instants\n"
     "  --format memviz    a pickle that PyTorch's memory_viz page and\n"
     "                     torch.cuda._memory_viz read: each device allocation\n"
     "                     a segment (VMM memory where it is mapped), the\n"
@@ -91,6 +92,19 @@ static void counter(FILE *out, bool *first, int pid, const char *name, unsigned 
   *first = false;
 }
 
+/* A large block and the purpose series it counts in. */
+struct labelled {
+  uint64_t addr, size;
+  size_t level;
+  UT_hash_handle hh;
+};
+
+struct purpose_level {
+  const char *label;
+  int device;
+  int64_t live;
+};
+
 static void write_perfetto(FILE *out, const struct rec *r) {
   int pid = r->hdr->pid;
   bool first = true;
@@ -141,11 +155,43 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   } bucket[WSLA_DEVICE_MAX] = {{0}};
   uint64_t points = 0, changes = 0;
   struct progress pg = {r->nevents, r->nevents / 10};
+  /* What the large allocations were for, a series per purpose and device,
+     every change (large allocations are few); only when every event was
+     kept, since a free of a block allocated before them could not be told. */
+  const char **labels = r->events_lost == 0 && r->stack_count ? purpose_labels(r) : NULL;
+  struct labelled *blocks = NULL, *blk, *tmp;
+  struct purpose_level levels[64];
+  size_t nlevels = 0;
   for (uint64_t i = 0; i < r->nevents; i++) {
     tick(&pg, i);
     const struct wsla_event *e = &r->events[i];
     if (e->time_ns > export_until_ns) break;
     uint64_t ts = e->time_ns / 1000;
+    if (labels && (e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e) && e->addr) {
+      struct purpose_level *lv = NULL;
+      int64_t delta = 0;
+      HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
+      if (e->type == WSLA_EV_FREE && blk) {
+        lv = &levels[blk->level];
+        delta = -(int64_t)blk->size;
+        HASH_DEL(blocks, blk);
+        free(blk);
+      } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
+        size_t k = 0;
+        while (k < nlevels && (levels[k].label != labels[e->aux] || levels[k].device != e->device)) k++;
+        if (k == nlevels && nlevels < 64) levels[nlevels++] = (struct purpose_level){labels[e->aux], e->device, 0};
+        if (k < nlevels && (blk = malloc(sizeof *blk))) {
+          *blk = (struct labelled){.addr = e->addr, .size = e->size, .level = k};
+          HASH_ADD(hh, blocks, addr, sizeof blk->addr, blk);
+          lv = &levels[k];
+          delta = (int64_t)e->size;
+        }
+      }
+      if (lv) {
+        lv->live += delta;
+        counter(out, &first, pid, lv->label, (unsigned)lv->device, ts, (uint64_t)lv->live);
+      }
+    }
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
       live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
       uint64_t level = live[e->device] > 0 ? (uint64_t)live[e->device] : 0;
@@ -192,6 +238,11 @@ static void write_perfetto(FILE *out, const struct rec *r) {
       points++;
     }
   }
+  HASH_ITER(hh, blocks, blk, tmp) {
+    HASH_DEL(blocks, blk);
+    free(blk);
+  }
+  free(labels);
   fputs("\n]}\n", out);
   if (points < changes)
     fprintf(stderr, "wslalloc export: %" PRIu64 " changes of live memory thinned to %" PRIu64

@@ -120,6 +120,14 @@ void purposes_build(const struct rec *r, struct purposes *out) {
   free(by_id);
 }
 
+const char **purpose_labels(const struct rec *r) {
+  const char **labels = calloc(r->stack_count + 1, sizeof *labels);
+  if (!labels) abort();
+  for (uint64_t id = 1; id <= r->stack_count; id++)
+    if (r->stacks[id - 1].commit == id) labels[id] = label_of(r, id);
+  return labels;
+}
+
 void purposes_free(struct purposes *p) {
   free(p->purposes);
   free(p->stacks);

@@ -113,6 +113,9 @@ struct purposes {
   size_t nstacks;
 };
 void purposes_build(const struct rec *r, struct purposes *out);
+/* Each allocation stack's purpose label, by id (index + 1), NULL where
+   the stack was not written; the caller frees the array. */
+const char **purpose_labels(const struct rec *r);
 void purposes_free(struct purposes *p);
 
 /* The newest recording in the recordings directory; -1 with err if none. */
