@@ -76,6 +76,11 @@ for name, rgb, least in (("this process (blue)", (0x3b, 0x6f, 0xd8), 50000),
                          ("free (green)", (0xcf, 0xe8, 0xc9), 20000)):
     n = sum(1 for px in pixels if near(px, rgb))
     check(n > least, f"{name} drawn: {n} pixels")
+# What the memory was for: the weights' line (the first purpose, purple)
+# and the KV cache's (teal), with their names.
+for name, rgb in (("the weights' line", (0x6a, 0x1b, 0x9a)), ("the KV cache's line", (0x00, 0x83, 0x8f))):
+    n = sum(1 for px in pixels if near(px, rgb, 16))
+    check(n > 400, f"{name} drawn: {n} pixels")
 red = sum(1 for px in pixels if px[0] > 180 and px[1] < 80 and px[2] < 80)
 check(red > 100, f"the OOM's red line drawn: {red} pixels")
 finish()

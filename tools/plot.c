@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uthash.h>
+
 #include "tool.h"
 
 static const char *const usage =
@@ -12,7 +14,9 @@ static const char *const usage =
     "\n"
     "Draws device memory over time, one panel per device: this process's\n"
     "memory, what others and the driver held, and what was free, stacked up\n"
-    "to the device's total; each out-of-memory failure as a red line, with\n"
+    "to the device's total; what the large allocations were for (weights,\n"
+    "KV cache, compute buffers...) as a line each over this process's\n"
+    "memory; each out-of-memory failure as a red line, with\n"
     "WSLALLOC_LIMIT and WSLALLOC_HEADROOM as dashed lines when they were set.\n"
     "Points are thinned to the pixel (every peak and OOM kept), so long\n"
     "recordings stay small.  The HTML is one file, with the SVG and its hover\n"
@@ -43,6 +47,84 @@ static uint64_t option_value(const struct rec *r, const char *name) {
 }
 
 static double gib(uint64_t b) { return b / 1073741824.0; }
+
+/* A large block on the device being drawn, and the purpose it counts in. */
+struct purpose_block {
+  uint64_t addr, size;
+  size_t purpose;
+  UT_hash_handle hh;
+};
+
+#define PURPOSES_DRAWN 6
+
+/*
+ * What the large allocations were for, a line each over this process's
+ * memory, each column at its purpose's highest level in it.  Drawn only
+ * when every event was kept: a free of a block allocated before the kept
+ * events could not be told.
+ */
+static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, double h,
+                          uint64_t top, uint64_t t0, uint64_t t1) {
+  if (!r->stack_count || r->events_lost) return;
+  const char **labels = purpose_labels(r);
+  const char *names[PURPOSES_DRAWN];
+  size_t np = 0;
+  uint64_t *cols = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *cols);
+  bool *seen = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *seen);
+  if (!cols || !seen) abort();
+  int64_t level[PURPOSES_DRAWN] = {0};
+  struct purpose_block *blocks = NULL, *b, *tmp;
+  double span = (double)(t1 > t0 ? t1 - t0 : 1);
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->device != (int)dev || (e->flags & WSLA_F_HOST) || !e->addr) continue;
+    size_t k = PURPOSES_DRAWN;
+    if (e->type == WSLA_EV_FREE) {
+      HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, b);
+      if (!b) continue;
+      k = b->purpose;
+      level[k] -= (int64_t)b->size;
+      HASH_DEL(blocks, b);
+      free(b);
+    } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
+      for (k = 0; k < np && names[k] != labels[e->aux]; k++) {}
+      if (k == np && np < PURPOSES_DRAWN) names[np++] = labels[e->aux];
+      if (k == np || !(b = malloc(sizeof *b))) continue;
+      *b = (struct purpose_block){.addr = e->addr, .size = e->size, .purpose = k};
+      HASH_ADD(hh, blocks, addr, sizeof b->addr, b);
+      level[k] += (int64_t)e->size;
+    } else {
+      continue;
+    }
+    if (e->time_ns < t0 || e->time_ns > t1) continue;
+    int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
+    uint64_t v = level[k] > 0 ? (uint64_t)level[k] : 0;
+    size_t at = k * WIDTH + (size_t)x;
+    if (!seen[at] || v > cols[at]) cols[at] = v;
+    seen[at] = true;
+  }
+  HASH_ITER(hh, blocks, b, tmp) {
+    HASH_DEL(blocks, b);
+    free(b);
+  }
+#define Y(v) (y0 + h - (double)(v) / (double)top * h)
+  for (size_t k = 0; k < np; k++) {
+    uint64_t v = 0;
+    fprintf(out, "<path class=\"p%zu\" fill=\"none\" d=\"M%d,%.1f", k, LEFT, Y(0));
+    for (int x = 0; x < WIDTH; x++) {
+      if (seen[k * WIDTH + (size_t)x]) v = cols[k * WIDTH + (size_t)x];
+      fprintf(out, " L%d,%.1f L%d,%.1f", LEFT + x, Y(v > top ? top : v), LEFT + x + 1,
+              Y(v > top ? top : v));
+    }
+    fprintf(out, "\"><title>%s</title></path>\n", names[k]);
+    fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">%s</text>\n", LEFT + 8, y0 + 14 + 14 * (int)k,
+            k, names[k]);
+  }
+#undef Y
+  free(cols);
+  free(seen);
+  free(labels);
+}
 
 static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
                   uint64_t t0, uint64_t t1) {
@@ -120,6 +202,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     }
     fprintf(out, " L%d,%.1f Z\"/>\n", LEFT + WIDTH, Y(0));
   }
+  purpose_lines(out, r, dev, y0, h, top, t0, t1);
   /* Axes, in GiB and seconds. */
   for (int k = 0; k <= 4; k++) {
     double y = Y(top / 4.0 * k);
@@ -213,13 +296,18 @@ int cmd_plot(int argc, char **argv) {
                "<style>.own{fill:#3b6fd8}.others{fill:#e8903a}.free{fill:#cfe8c9}"
                ".grid{stroke:#ddd}.ax{font:11px sans-serif;fill:#555}.h{font:bold 13px sans-serif}"
                ".oom{stroke:#d00;stroke-width:2}.rec{stroke:#0a0;stroke-width:2}"
-               ".limit{stroke:#000;stroke-dasharray:6,4}.room{stroke:#777;stroke-dasharray:2,3}</style>\n"
+               ".limit{stroke:#000;stroke-dasharray:6,4}.room{stroke:#777;stroke-dasharray:2,3}"
+               ".p0{stroke:#6a1b9a}.p1{stroke:#00838f}.p2{stroke:#ad1457}.p3{stroke:#5d4037}"
+               ".p4{stroke:#827717}.p5{stroke:#283593}.p0,.p1,.p2,.p3,.p4,.p5{stroke-width:2}"
+               ".t0{fill:#6a1b9a}.t1{fill:#00838f}.t2{fill:#ad1457}.t3{fill:#5d4037}"
+               ".t4{fill:#827717}.t5{fill:#283593}</style>\n"
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                "<text x=\"%d\" y=\"20\" class=\"h\">",
           WIDTH + LEFT + 20, height, WIDTH + LEFT + 20, height, LEFT);
   const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
   for (const char *s = name; *s; s++) fputs(*s == '<' ? "&lt;" : *s == '&' ? "&amp;" : (char[]){*s, 0}, out);
-  fprintf(out, " (pid %d): blue this process, orange others and the driver, green free; red: out of memory</text>\n",
+  fprintf(out, " (pid %d): blue this process, orange others and the driver, green free,"
+               " red out of memory; lines: what its memory was for</text>\n",
           (int)r.hdr->pid);
   int y = TOP + 20;
   for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
