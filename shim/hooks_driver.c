@@ -323,7 +323,7 @@ WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   CUresult rc = real(handle);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemRelease, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, handle, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, HOOK_SITE);
   }
   hook_leave();
   return rc;
@@ -338,7 +338,7 @@ WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
   CUresult rc = real(ptr, size, offset, handle, flags);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemMap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, ptr, size, handle, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, HOOK_SITE);
   }
   hook_leave();
   return rc;
@@ -351,7 +351,7 @@ WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   CUresult rc = real(ptr, size);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemUnmap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, ptr, size, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, HOOK_SITE);
   }
   hook_leave();
   return rc;
@@ -367,7 +367,7 @@ WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemAddressReserve, rc == CUDA_SUCCESS);
     if (rc == CUDA_SUCCESS && ptr)
-      wsla_vmm_reserved(p, *ptr, size, HOOK_SITE, true);
+      wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, HOOK_SITE, true);
     else
       wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM,
                 rc, 0, size, HOOK_SITE, 0, wsla_now(p));
@@ -383,7 +383,8 @@ WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   CUresult rc = real(ptr, size);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemAddressFree, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_reserved(p, ptr, size, HOOK_SITE, false);
+    if (rc == CUDA_SUCCESS)
+      wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, HOOK_SITE, false);
   }
   hook_leave();
   return rc;

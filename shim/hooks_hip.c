@@ -6,6 +6,7 @@
 #include "hooks.h"
 #include "ballast.h"
 #include "recover.h"
+#include "vmm.h"
 #include "owned.h"
 
 /* The deprecated spellings are still exported, and still called. */
@@ -257,6 +258,118 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
       *free_b = (size_t)f;
       *total_b = (size_t)t;
     }
+  }
+  hook_leave();
+  return rc;
+}
+
+/* --- VMM: physical memory counts from hipMemCreate until released and
+   unmapped, on the device its properties name, as on CUDA's driver. --- */
+
+WSLA_REAL_DECL(hipMemCreate);
+WSLA_REAL_DECL(hipMemRelease);
+WSLA_REAL_DECL(hipMemMap);
+WSLA_REAL_DECL(hipMemUnmap);
+WSLA_REAL_DECL(hipMemAddressReserve);
+WSLA_REAL_DECL(hipMemAddressFree);
+
+static uint64_t handle_key(hipMemGenericAllocationHandle_t h) { return (uint64_t)(uintptr_t)h; }
+
+WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, size_t size,
+                                    const hipMemAllocationProp *prop, unsigned long long flags) {
+  REAL_OR_MISSING(hipMemCreate);
+  struct wsla_proc *p = hook_enter();
+  bool on_device = prop && prop->location.type == hipMemLocationTypeDevice;
+  int16_t device = on_device ? (int16_t)prop->location.id : -1;
+  uint16_t refused = p && on_device ? wsla_budget_refusal(p, false, device, size) : 0;
+  hipError_t rc = refused ? refuse() : real(handle, size, prop, flags);
+  if (p) {
+    struct wsla_call c = {WSLA_API_hipMemCreate, device,
+                          on_device ? WSLA_F_VMM : WSLA_F_VMM | WSLA_F_HOST, rc,
+                          rc == hipSuccess, rc == hipErrorOutOfMemory,
+                          rc == hipSuccess && handle ? handle_key(*handle) : 0, size, HOOK_SITE,
+                          wsla_now(p), refused, NULL, 0, 0};
+    /* The device's view from its last sample: asking HIP now would change
+       the thread's status, which must stay the failure's. */
+    struct wsla_view v, *vp = NULL;
+    if (c.oom && device >= 0 && device < (int)WSLA_DEVICE_MAX) {
+      struct wsla_device_counters *d = &p->ctr->dev[device];
+      v = (struct wsla_view){__atomic_load_n(&d->free_bytes, __ATOMIC_RELAXED),
+                             __atomic_load_n(&d->total_bytes, __ATOMIC_RELAXED),
+                             __atomic_load_n(&d->view_time_ns, __ATOMIC_RELAXED), WSLA_VIEW_SAMPLE};
+      if (v.total_bytes) vp = &v;
+    }
+    wsla_track_alloc(p, &c, vp);
+    if (c.ok) wsla_vmm_created(p, c.addr, c.device);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemRelease(hipMemGenericAllocationHandle_t handle) {
+  REAL_OR_MISSING(hipMemRelease);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(handle);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemRelease, rc == hipSuccess);
+    if (rc == hipSuccess) wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemMap(void *ptr, size_t size, size_t offset,
+                                 hipMemGenericAllocationHandle_t handle, unsigned long long flags) {
+  REAL_OR_MISSING(hipMemMap);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(ptr, size, offset, handle, flags);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemMap, rc == hipSuccess);
+    if (rc == hipSuccess)
+      wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size, handle_key(handle),
+                      HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemUnmap(void *ptr, size_t size) {
+  REAL_OR_MISSING(hipMemUnmap);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(ptr, size);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemUnmap, rc == hipSuccess);
+    if (rc == hipSuccess)
+      wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemAddressReserve(void **ptr, size_t size, size_t align, void *addr,
+                                            unsigned long long flags) {
+  REAL_OR_MISSING(hipMemAddressReserve);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(ptr, size, align, addr, flags);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemAddressReserve, rc == hipSuccess);
+    if (rc == hipSuccess && ptr)
+      wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve, (uint64_t)(uintptr_t)*ptr, size,
+                        HOOK_SITE, true);
+  }
+  hook_leave();
+  return rc;
+}
+
+WSLA_EXPORT hipError_t hipMemAddressFree(void *ptr, size_t size) {
+  REAL_OR_MISSING(hipMemAddressFree);
+  struct wsla_proc *p = hook_enter();
+  hipError_t rc = real(ptr, size);
+  if (p) {
+    wsla_track_call(p, WSLA_API_hipMemAddressFree, rc == hipSuccess);
+    if (rc == hipSuccess)
+      wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE,
+                        false);
   }
   hook_leave();
   return rc;

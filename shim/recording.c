@@ -16,13 +16,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "shim.h"
-#if WSLA_HAVE_CUDA
-#include "vmm.h"
-#endif
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
-#include "budget.h"
+#include "vmm.h"
 #endif
 
 struct wsla_proc wsla_g;
@@ -592,10 +590,8 @@ static void after_fork_child(void) {
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
   wsla_stack_reset_after_fork();
-#if WSLA_HAVE_CUDA
-  wsla_vmm_reset_after_fork();
-#endif
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_vmm_reset_after_fork();
   wsla_ballast_reset_after_fork();
 #endif
 }

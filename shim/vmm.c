@@ -55,18 +55,18 @@ void wsla_vmm_created(struct wsla_proc *p, uint64_t handle, int16_t device) {
   pthread_mutex_unlock(&lock);
 }
 
-void wsla_vmm_released(struct wsla_proc *p, uint64_t handle, uint64_t site) {
+void wsla_vmm_released(struct wsla_proc *p, uint16_t api, uint64_t handle, uint64_t site) {
   pthread_mutex_lock(&lock);
   struct handle_rec *h;
   HASH_FIND(hh, handles, &handle, sizeof handle, h);
   if (h) {
     h->released = true;
-    if (h->maps == 0) retire(p, h, WSLA_API_cuMemRelease, site);
+    if (h->maps == 0) retire(p, h, api, site);
   }
   pthread_mutex_unlock(&lock);
 }
 
-void wsla_vmm_mapped(struct wsla_proc *p, uint64_t va, uint64_t size,
+void wsla_vmm_mapped(struct wsla_proc *p, uint16_t api, uint64_t va, uint64_t size,
                      uint64_t handle, uint64_t site) {
   struct map_rec *m = calloc(1, sizeof *m);
   if (!m) {
@@ -87,25 +87,25 @@ void wsla_vmm_mapped(struct wsla_proc *p, uint64_t va, uint64_t size,
   int16_t device = m->device;
   pthread_mutex_unlock(&lock);
   __atomic_fetch_add(&p->ctr->vmm_mapped_bytes, size, __ATOMIC_RELAXED);
-  wsla_emit(p, WSLA_EV_MAP, WSLA_API_cuMemMap, device, WSLA_F_VMM, 0, va, size,
+  wsla_emit(p, WSLA_EV_MAP, api, device, WSLA_F_VMM, 0, va, size,
             site, handle, wsla_now(p));
 }
 
 /* Ends one mapping: its bytes, its event, and the handle's memory if it
    was released and this was its last mapping.  Lock held. */
-static void unmap_one(struct wsla_proc *p, struct map_rec *m, uint64_t site) {
+static void unmap_one(struct wsla_proc *p, uint16_t api, struct map_rec *m, uint64_t site) {
   HASH_DEL(mappings, m);
   __atomic_fetch_sub(&p->ctr->vmm_mapped_bytes, m->size, __ATOMIC_RELAXED);
-  wsla_emit(p, WSLA_EV_UNMAP, WSLA_API_cuMemUnmap, m->device, WSLA_F_VMM, 0, m->va,
+  wsla_emit(p, WSLA_EV_UNMAP, api, m->device, WSLA_F_VMM, 0, m->va,
             m->size, site, m->handle, wsla_now(p));
   struct handle_rec *h;
   HASH_FIND(hh, handles, &m->handle, sizeof m->handle, h);
   if (h && --h->maps == 0 && h->released)
-    retire(p, h, WSLA_API_cuMemUnmap, site);
+    retire(p, h, api, site);
   free(m);
 }
 
-void wsla_vmm_unmapped(struct wsla_proc *p, uint64_t va, uint64_t size,
+void wsla_vmm_unmapped(struct wsla_proc *p, uint16_t api, uint64_t va, uint64_t size,
                        uint64_t site) {
   pthread_mutex_lock(&lock);
   struct map_rec *m, *tmp;
@@ -114,24 +114,23 @@ void wsla_vmm_unmapped(struct wsla_proc *p, uint64_t va, uint64_t size,
      a range that covers several is walked. */
   HASH_FIND(hh, mappings, &va, sizeof va, m);
   if (m && m->size == size) {
-    unmap_one(p, m, site);
+    unmap_one(p, api, m, site);
   } else {
     HASH_ITER(hh, mappings, m, tmp) {
-      if (m->va >= va && m->va + m->size <= va + size) unmap_one(p, m, site);
+      if (m->va >= va && m->va + m->size <= va + size) unmap_one(p, api, m, site);
     }
   }
   pthread_mutex_unlock(&lock);
 }
 
-void wsla_vmm_reserved(struct wsla_proc *p, uint64_t va, uint64_t size,
+void wsla_vmm_reserved(struct wsla_proc *p, uint16_t api, uint64_t va, uint64_t size,
                        uint64_t site, bool reserve) {
   if (reserve)
     __atomic_fetch_add(&p->ctr->vmm_reserved_bytes, size, __ATOMIC_RELAXED);
   else
     __atomic_fetch_sub(&p->ctr->vmm_reserved_bytes, size, __ATOMIC_RELAXED);
-  wsla_emit(p, reserve ? WSLA_EV_RESERVE : WSLA_EV_UNRESERVE,
-            reserve ? WSLA_API_cuMemAddressReserve : WSLA_API_cuMemAddressFree,
-            -1, WSLA_F_VMM, 0, va, size, site, 0, wsla_now(p));
+  wsla_emit(p, reserve ? WSLA_EV_RESERVE : WSLA_EV_UNRESERVE, api, -1, WSLA_F_VMM, 0, va,
+            size, site, 0, wsla_now(p));
 }
 
 void wsla_vmm_reset_after_fork(void) {

@@ -65,4 +65,17 @@ equal(p.returncode, 3, f"replay under 600 MiB: out of memory at the pool ({p.std
 p = subprocess.run([TOOL, "replay", rec, "--limit", "704M"], capture_output=True, text=True,
                    env=env_for("cuda13", False))
 equal(p.returncode, 0, f"replay under 704 MiB: fits ({p.stdout[-300:]} {p.stderr[-300:]})")
+# HIP: the same pool through hipMemCreate and hipMemMap, counted as on CUDA.
+if SIM["hip"][0]:
+    bare, shim = same_as_bare("hip_vmm", runtime="hip")
+    check("bad map: " in bare.out and "last=0" in bare.out, f"HIP: the client ran: {bare.out}")
+    rep = shim.report()
+    dev = rep["devices"][0]
+    equal((dev["live_bytes"], dev["peak_bytes"]), (640 * MiB, 704 * MiB), "HIP: live and peak with the pool")
+    equal({k: v["calls"] for k, v in rep["by_api"].items() if k.startswith("hipMem")},
+          {"hipMemCreate": 3, "hipMemMap": 4, "hipMemRelease": 3, "hipMemUnmap": 1, "hipMemAddressReserve": 1},
+          "HIP: the VMM calls, the failed map among them")
+    equal((rep["vmm"]["reserved_bytes"], rep["vmm"]["mapped_bytes"]), (1024 * MiB, 128 * MiB),
+          "HIP: reserved address space apart from mapped memory")
+    equal(rep["totals"]["untracked_frees"], 0, "HIP: nothing freed unseen")
 finish()

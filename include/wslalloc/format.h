@@ -184,7 +184,13 @@ enum wsla_view_source {
   X(48, cuMemGetInfo_v2)                                                       \
   X(49, cuDeviceGetAttribute)                                                  \
   X(50, nvmlDeviceGetMemoryInfo)                                               \
-  X(51, nvmlDeviceGetMemoryInfo_v2)
+  X(51, nvmlDeviceGetMemoryInfo_v2)                                            \
+  X(52, hipMemCreate)                                                          \
+  X(53, hipMemRelease)                                                         \
+  X(54, hipMemMap)                                                             \
+  X(55, hipMemUnmap)                                                           \
+  X(56, hipMemAddressReserve)                                                  \
+  X(57, hipMemAddressFree)
 
 enum wsla_api {
 #define WSLA_API_ENUM(idx, name) WSLA_API_##name = idx,
