@@ -22,6 +22,16 @@ check("[skip] GPU memory: no CUDA driver to ask" in r.stdout, f"no GPU: said so:
 check("[skip] LD_PRELOAD target: none named" in r.stdout, "no target: said so")
 check("memory: " in r.stdout, "the machine's memory")
 
+# Where recordings go: what is held there, and the room for the next one.
+made = run("crash", ["exit"])
+equal(len(made.recordings()), 1, "a recording to find")
+r = doctor(env={"WSLALLOC_DIR": made.dir, "WSLALLOC_EVENTS": "1M", "WSLALLOC_LIVE_SLOTS": "64K"})
+line = next((l for l in r.stdout.splitlines() if "recordings:" in l), "")
+check(line.startswith("[ok  ] recordings: " + made.dir + ": 1 held, ") and
+      "each new one reserves about 70.0 MiB" in line, f"recordings: held, and the next one's size: {line!r}")
+r = doctor(env={"WSLALLOC_DIR": os.path.join(made.dir, "not", "yet")})
+check("(made on first use): 0 held" in r.stdout, f"a folder not made yet: {r.stdout}")
+
 # The simulated GPU, 3 GiB held by others, pinned memory capped at 512 MiB.
 sim = {"LD_LIBRARY_PATH": os.environ["WSLA_SIM_DRIVER"], "WSLSIM_MEM": "8G",
        "WSLSIM_FOREIGN": "3G@0", "WSLSIM_PINNED_MAX": "512M"}

@@ -10,18 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "tool.h"
+#include "wslalloc/options.h"
 
 static const char *const usage =
     "usage: wslalloc doctor [--target PROGRAM] [--pinned]\n"
     "\n"
     "Checks, each with a verdict (ok, warn, fail or skip) and what to do:\n"
     "WSL2 and /dev/dxg, where libcuda comes from, the VM's memory and\n"
-    ".wslconfig, each GPU's total and free memory, and whether LD_PRELOAD\n"
-    "can reach PROGRAM.  What it cannot check it says so.\n"
+    ".wslconfig, each GPU's total and free memory, room for recordings\n"
+    "(tmpfs by default), and whether LD_PRELOAD can reach PROGRAM.  What it\n"
+    "cannot check it says so.\n"
     "\n"
     "  --target PROGRAM  check that LD_PRELOAD=libwslalloc.so can reach it\n"
     "  --pinned          probe how much pinned host memory can be had (it\n"
@@ -184,6 +188,61 @@ static void check_gpus(bool pinned) {
 }
 
 /* Whether LD_PRELOAD can reach program: a dynamic executable, not setuid. */
+/* Where recordings go: room for the next one, and what the kept ones
+   hold.  The default directory is tmpfs, where a recording's reserved size
+   is memory; with no room the library records in memory only, and nothing
+   survives a crash. */
+static void check_recordings(void) {
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  char dir[WSLA_OPT_PATH_MAX], d[WSLA_OPT_PATH_MAX + 256], a[32], b[32], c[32];
+  wsla_recording_dir(&o, dir, sizeof dir);
+  /* One recording at these options: the ring, the live slots, and about
+     2 MiB of header, counters, modules and stacks. */
+  uint64_t one = o.events.num * sizeof(struct wsla_event) +
+                 o.live_slots.num * sizeof(struct wsla_live) + (2u << 20);
+  /* Not made yet (the library makes it on first use): the file system of
+     the nearest folder above it that exists. */
+  struct statvfs vfs;
+  char probe[WSLA_OPT_PATH_MAX];
+  snprintf(probe, sizeof probe, "%s", dir);
+  while (statvfs(probe, &vfs) != 0) {
+    char *slash = strrchr(probe, '/');
+    if (!slash || slash == probe) {
+      snprintf(d, sizeof d, "%s: %s", dir, strerror(errno));
+      verdict("warn", "recordings", d, "set WSLALLOC_DIR to a writable directory");
+      return;
+    }
+    *slash = '\0';
+  }
+  struct statfs fs;
+  bool tmpfs = statfs(probe, &fs) == 0 && fs.f_type == 0x01021994; /* TMPFS_MAGIC */
+  uint64_t room = (uint64_t)vfs.f_bavail * vfs.f_frsize, held = 0;
+  unsigned count = 0;
+  DIR *dd = opendir(dir);
+  for (struct dirent *e; dd && (e = readdir(dd)) != NULL;) {
+    size_t n = strlen(e->d_name);
+    struct stat st;
+    if (n > 5 && !strcmp(e->d_name + n - 5, ".wsla") && fstatat(dirfd(dd), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(st.st_mode)) {
+      count++;
+      held += (uint64_t)st.st_blocks * 512;
+    }
+  }
+  bool made = dd != NULL;
+  if (dd) closedir(dd);
+  snprintf(d, sizeof d, "%s%s%s: %u held, %s; %s free; each new one reserves about %s", dir,
+           made ? "" : " (made on first use)", tmpfs ? " (tmpfs: memory)" : "", count,
+           fmt_size(held, a, sizeof a), fmt_size(room, b, sizeof b), fmt_size(one, c, sizeof c));
+  if (room < one)
+    verdict("warn", "recordings", d,
+            "no room for the next recording, which would then be kept in memory only: "
+            "set WSLALLOC_DIR elsewhere, lower WSLALLOC_KEEP or WSLALLOC_EVENTS, or delete old ones");
+  else
+    verdict("ok", "recordings", d,
+            o.keep.num ? "the newest WSLALLOC_KEEP of ended processes are kept" : "WSLALLOC_KEEP=0: all are kept");
+}
+
 static void check_target(const char *program) {
   char path[4096];
   if (strchr(program, '/')) snprintf(path, sizeof path, "%s", program);
@@ -246,6 +305,7 @@ int cmd_doctor(int argc, char **argv) {
   check_libcuda(wsl);
   check_memory(wsl);
   check_gpus(pinned);
+  check_recordings();
   if (target) check_target(target);
   else verdict("skip", "LD_PRELOAD target", "none named", "name one with --target PROGRAM");
   return fails ? 1 : 0;
