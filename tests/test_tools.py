@@ -70,6 +70,9 @@ for s in screens:
           f"top: live, peak, allocations, no OOM: {rows[p.pid]!r}")
     check(re.search(r"crash\s+80\.0 MiB\s+112\.0 MiB\s+2\s+1\s+\d\d:\d\d:\d\d of 64\.00 GiB$",
                     rows[q.pid]) is not None, f"top: the last OOM: {rows[q.pid]!r}")
+    # What the live memory holds: the crash client's two large blocks (64
+    # and 16 MiB) have stacks that name no phase of llama.cpp's.
+    check("            holding: other large allocations 80.0 MiB\n" in s, f"top: what it holds: {s}")
 equal(tool("top", "-d", "0").returncode, 2, "top -d 0: refused")
 equal(tool("top", "-n", "x").returncode, 2, "top -n x: refused")
 equal(tool("top", "--help").returncode, 0, "top --help")

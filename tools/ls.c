@@ -361,6 +361,18 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
       fprintf(out, "  %8d  %-20.20s %12s %12s %8" PRIu64 " %5" PRIu64 "  %s\n",
               (int)r->hdr->pid, base(r->exe), fmt_size(d->live_bytes, a, sizeof a),
               fmt_size(d->peak_bytes, b, sizeof b), d->live_allocs, d->ooms, last);
+      /* What its large allocations hold now, where their stacks tell. */
+      struct purposes pu;
+      purposes_build(r, &pu);
+      bool shown = false;
+      for (size_t k = 0; k < pu.npurposes; k++) {
+        if (!pu.purposes[k].live) continue;
+        fprintf(out, "%s%s %s", shown ? ", " : "            holding: ", pu.purposes[k].label,
+                fmt_size(pu.purposes[k].live, a, sizeof a));
+        shown = true;
+      }
+      if (shown) fprintf(out, "\n");
+      purposes_free(&pu);
     }
   }
   if (!any)
