@@ -47,6 +47,8 @@ check(f'wslalloc_device_live_bytes{{pid="{p.pid}",{label},device="0"}} {80 * MiB
       f"metrics: live bytes, with the program's name escaped: {[l for l in lines if 'live_bytes{' in l]}")
 check(f'wslalloc_device_peak_bytes{{pid="{p.pid}",{label},device="0"}} {112 * MiB}' in lines,
       "metrics: peak bytes")
+check(f'wslalloc_purpose_live_bytes{{pid="{p.pid}",{label},purpose="other large allocations"}} {80 * MiB}' in lines,
+      f"metrics: what the large allocations hold: {[l for l in lines if 'purpose' in l]}")
 out = os.path.join(tempfile.mkdtemp(), "wslalloc.prom")
 equal(tool("metrics", "-o", out).returncode, 0, "metrics -o: status")
 equal(open(out).read(), m.stdout, "metrics -o: the same text, in the file")

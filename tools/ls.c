@@ -226,6 +226,22 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
     label(out, base(r->exe));
     fprintf(out, "\"} %" PRIu64 "\n", r->ctr->recovered);
   }
+  fprintf(out, "# HELP wslalloc_purpose_live_bytes Device memory the large allocations hold now, by what "
+               "they are for (from their stacks).\n# TYPE wslalloc_purpose_live_bytes gauge\n");
+  for (size_t i = 0; i < n; i++) {
+    const struct rec *r = all[i];
+    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    struct purposes pu;
+    purposes_build(r, &pu);
+    for (size_t k = 0; k < pu.npurposes; k++) {
+      fprintf(out, "wslalloc_purpose_live_bytes{pid=\"%d\",exe=\"", (int)r->hdr->pid);
+      label(out, base(r->exe));
+      fprintf(out, "\",purpose=\"");
+      label(out, pu.purposes[k].label);
+      fprintf(out, "\"} %" PRIu64 "\n", pu.purposes[k].live);
+    }
+    purposes_free(&pu);
+  }
 }
 
 int cmd_metrics(int argc, char **argv) {
