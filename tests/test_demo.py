@@ -45,6 +45,9 @@ purposes = {p["label"]: (p["peak_live_bytes"], p["live_bytes"], p["allocs"]) for
 equal(purposes, {"llama.cpp: model weights": (4608 << 20, 4608 << 20, 32),
                  "llama.cpp: KV cache": (1 * GiB, 1 * GiB, 1),
                  "llama.cpp: compute buffers": (512 << 20, 0, 3)}, "the memory by what it was for")
+equal({p["label"]: p["at_joint_peak_bytes"] for p in rep["purposes"]},
+      {"llama.cpp: model weights": 4608 << 20, "llama.cpp: KV cache": 1 * GiB,
+       "llama.cpp: compute buffers": 512 << 20}, "what made up their joint peak, the device's 6 GiB")
 equal([s["purpose"] for s in rep["stacks"]][:2], ["llama.cpp: model weights", "llama.cpp: KV cache"],
       "the stacks, largest peak first")
 check(all(s["frames"][0].get("function", "").startswith("must+") for s in rep["stacks"]),
@@ -103,6 +106,7 @@ check(re.search(rf"     called by:\n       ggml_gallocr_reserve_n\+0x[0-9a-f]+ a
 check("Libraries " in text.stdout and "libcudart.so.13" in text.stdout, "the text report names the libraries")
 check(re.search(r"What the device memory was for .*\n  llama\.cpp: model weights +peak +4\.50 GiB +live +4\.50 GiB +32 allocations\n",
                 text.stdout) is not None, f"the text report's purposes: {text.stdout}")
+check("  together at most 6.00 GiB, at 0.4" in text.stdout, f"the text report's joint peak: {text.stdout}")
 # A threshold above the weights' 144 MiB leaves them without stacks; 0 keeps none.
 high = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500", "WSLALLOC_STACKS": "200M"})
 equal(sorted(p["label"] for p in high.report()["purposes"]), ["llama.cpp: KV cache", "llama.cpp: compute buffers"],

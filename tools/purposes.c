@@ -92,6 +92,14 @@ void purposes_build(const struct rec *r, struct purposes *out) {
     p->allocs++;
     p->bytes += e->size;
     if ((p->live += e->size) > p->peak) p->peak = p->live;
+    /* Their joint peak: what made up the most they held at once. */
+    uint64_t together = 0;
+    for (size_t k = 0; k < out->npurposes; k++) together += out->purposes[k].live;
+    if (together > out->joint_peak) {
+      out->joint_peak = together;
+      out->joint_peak_ns = e->time_ns;
+      for (size_t k = 0; k < out->npurposes; k++) out->purposes[k].at_joint_peak = out->purposes[k].live;
+    }
   }
   HASH_ITER(hh, live, b, tmp) {
     HASH_DEL(live, b);

@@ -539,6 +539,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_obj(&j, NULL);
     json_str(&j, "label", pu.purposes[i].label);
     json_u64(&j, "peak_live_bytes", pu.purposes[i].peak);
+    json_u64(&j, "at_joint_peak_bytes", pu.purposes[i].at_joint_peak);
     json_u64(&j, "live_bytes", pu.purposes[i].live);
     json_u64(&j, "allocs", pu.purposes[i].allocs);
     json_u64(&j, "bytes", pu.purposes[i].bytes);
@@ -697,6 +698,18 @@ static void print_purposes(FILE *out, const struct rec *r) {
       fprintf(out, "  %-42s peak %10s   live %10s   %6" PRIu64 " allocation%s\n", p->label,
               fmt_size(p->peak, a, sizeof a), fmt_size(p->live, b, sizeof b), p->allocs,
               p->allocs == 1 ? "" : "s");
+    }
+    if (pu.joint_peak) {
+      fprintf(out, "  together at most %s, at %.3f s: ", fmt_size(pu.joint_peak, a, sizeof a),
+              seconds(pu.joint_peak_ns));
+      bool first = true;
+      for (size_t i = 0; i < pu.npurposes; i++) {
+        if (!pu.purposes[i].at_joint_peak) continue;
+        fprintf(out, "%s%s %s", first ? "" : ", ", pu.purposes[i].label,
+                fmt_size(pu.purposes[i].at_joint_peak, b, sizeof b));
+        first = false;
+      }
+      fprintf(out, "\n");
     }
     fprintf(out, "  the largest, by stack:\n");
     for (size_t i = 0; i < pu.nstacks && i < 5; i++) {

@@ -100,6 +100,7 @@ size_t sym_changed_modules(const char **paths, size_t max);
 struct purpose_stat {
   char label[64];
   uint64_t peak, live, allocs, bytes;
+  uint64_t at_joint_peak; /* its share when all of them together peaked */
 };
 struct stack_stat {
   uint64_t id; /* the stack's index + 1, for rec_stack */
@@ -109,6 +110,7 @@ struct stack_stat {
 struct purposes {
   struct purpose_stat *purposes;
   size_t npurposes;
+  uint64_t joint_peak, joint_peak_ns; /* the most the large allocations held together, and when */
   struct stack_stat *stacks;
   size_t nstacks;
 };
