@@ -306,71 +306,36 @@ WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, siz
   return rc;
 }
 
-WSLA_EXPORT hipError_t hipMemRelease(hipMemGenericAllocationHandle_t handle) {
-  REAL_OR_MISSING(hipMemRelease);
-  struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(handle);
-  if (p) {
-    wsla_track_call(p, WSLA_API_hipMemRelease, rc == hipSuccess);
-    if (rc == hipSuccess) wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), HOOK_SITE);
+/* A VMM call that allocates nothing: counted, and on success handed to the
+   bookkeeping (done, with the call's own arguments in scope). */
+#define VMM_CALL(name, params, args, done)                                     \
+  WSLA_EXPORT hipError_t name params {                                         \
+    REAL_OR_MISSING(name);                                                     \
+    struct wsla_proc *p = hook_enter();                                        \
+    hipError_t rc = real args;                                                 \
+    if (p) {                                                                   \
+      wsla_track_call(p, WSLA_API_##name, rc == hipSuccess);                  \
+      if (rc == hipSuccess) done;                                              \
+    }                                                                          \
+    hook_leave();                                                              \
+    return rc;                                                                 \
   }
-  hook_leave();
-  return rc;
-}
 
-WSLA_EXPORT hipError_t hipMemMap(void *ptr, size_t size, size_t offset,
-                                 hipMemGenericAllocationHandle_t handle, unsigned long long flags) {
-  REAL_OR_MISSING(hipMemMap);
-  struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(ptr, size, offset, handle, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_hipMemMap, rc == hipSuccess);
-    if (rc == hipSuccess)
-      wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size, handle_key(handle),
-                      HOOK_SITE);
-  }
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT hipError_t hipMemUnmap(void *ptr, size_t size) {
-  REAL_OR_MISSING(hipMemUnmap);
-  struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_hipMemUnmap, rc == hipSuccess);
-    if (rc == hipSuccess)
-      wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE);
-  }
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT hipError_t hipMemAddressReserve(void **ptr, size_t size, size_t align, void *addr,
-                                            unsigned long long flags) {
-  REAL_OR_MISSING(hipMemAddressReserve);
-  struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(ptr, size, align, addr, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_hipMemAddressReserve, rc == hipSuccess);
-    if (rc == hipSuccess && ptr)
-      wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve, (uint64_t)(uintptr_t)*ptr, size,
-                        HOOK_SITE, true);
-  }
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT hipError_t hipMemAddressFree(void *ptr, size_t size) {
-  REAL_OR_MISSING(hipMemAddressFree);
-  struct wsla_proc *p = hook_enter();
-  hipError_t rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_hipMemAddressFree, rc == hipSuccess);
-    if (rc == hipSuccess)
-      wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE,
-                        false);
-  }
-  hook_leave();
-  return rc;
-}
+VMM_CALL(hipMemRelease, (hipMemGenericAllocationHandle_t handle), (handle),
+         wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), HOOK_SITE))
+VMM_CALL(hipMemMap,
+         (void *ptr, size_t size, size_t offset, hipMemGenericAllocationHandle_t handle,
+          unsigned long long flags),
+         (ptr, size, offset, handle, flags),
+         wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size,
+                         handle_key(handle), HOOK_SITE))
+VMM_CALL(hipMemUnmap, (void *ptr, size_t size), (ptr, size),
+         wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE))
+VMM_CALL(hipMemAddressReserve,
+         (void **ptr, size_t size, size_t align, void *addr, unsigned long long flags),
+         (ptr, size, align, addr, flags),
+         if (ptr) wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve,
+                                    (uint64_t)(uintptr_t)*ptr, size, HOOK_SITE, true))
+VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
+         wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
+                           HOOK_SITE, false))
