@@ -380,14 +380,7 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
       /* What its large allocations hold now, where their stacks tell. */
       struct purposes pu;
       purposes_build(r, &pu);
-      bool shown = false;
-      for (size_t k = 0; k < pu.npurposes; k++) {
-        if (!pu.purposes[k].live) continue;
-        fprintf(out, "%s%s %s", shown ? ", " : "            holding: ", pu.purposes[k].label,
-                fmt_size(pu.purposes[k].live, a, sizeof a));
-        shown = true;
-      }
-      if (shown) fprintf(out, "\n");
+      purposes_line(out, &pu, PURPOSE_LIVE, "            holding: ");
       purposes_free(&pu);
     }
   }

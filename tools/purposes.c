@@ -136,6 +136,19 @@ const char **purpose_labels(const struct rec *r) {
   return labels;
 }
 
+void purposes_line(FILE *out, const struct purposes *p, enum purpose_figure which, const char *lead) {
+  bool any = false;
+  for (size_t k = 0; k < p->npurposes; k++) {
+    const struct purpose_stat *s = &p->purposes[k];
+    uint64_t v = which == PURPOSE_LIVE ? s->live : which == PURPOSE_PEAK ? s->peak : s->at_joint_peak;
+    if (!v) continue;
+    char a[32];
+    fprintf(out, "%s%s %s", any ? ", " : lead, s->label, wsla_fmt_size(v, a, sizeof a));
+    any = true;
+  }
+  if (any) fputc('\n', out);
+}
+
 void purposes_free(struct purposes *p) {
   free(p->purposes);
   free(p->stacks);

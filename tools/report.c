@@ -700,16 +700,9 @@ static void print_purposes(FILE *out, const struct rec *r) {
               p->allocs == 1 ? "" : "s");
     }
     if (pu.joint_peak) {
-      fprintf(out, "  together at most %s, at %.3f s: ", fmt_size(pu.joint_peak, a, sizeof a),
-              seconds(pu.joint_peak_ns));
-      bool first = true;
-      for (size_t i = 0; i < pu.npurposes; i++) {
-        if (!pu.purposes[i].at_joint_peak) continue;
-        fprintf(out, "%s%s %s", first ? "" : ", ", pu.purposes[i].label,
-                fmt_size(pu.purposes[i].at_joint_peak, b, sizeof b));
-        first = false;
-      }
-      fprintf(out, "\n");
+      snprintf(st, sizeof st, "  together at most %s, at %.3f s: ", fmt_size(pu.joint_peak, a, sizeof a),
+               seconds(pu.joint_peak_ns));
+      purposes_line(out, &pu, PURPOSE_AT_JOINT_PEAK, st);
     }
     fprintf(out, "  the largest, by stack:\n");
     for (size_t i = 0; i < pu.nstacks && i < 5; i++) {

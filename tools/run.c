@@ -167,10 +167,7 @@ static void summarise_to_stderr(const char *path) {
   /* What the large allocations were for, at their peaks. */
   struct purposes pu;
   purposes_build(&r, &pu);
-  for (size_t i = 0; i < pu.npurposes; i++)
-    fprintf(stderr, "%s%s %s", i ? ", " : "  at their peaks: ", pu.purposes[i].label,
-            fmt_size(pu.purposes[i].peak, a, sizeof a));
-  if (pu.npurposes) fprintf(stderr, "\n");
+  purposes_line(stderr, &pu, PURPOSE_PEAK, "  at their peaks: ");
   purposes_free(&pu);
   rec_close(&r);
   sym_close_all();

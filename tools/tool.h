@@ -119,6 +119,10 @@ void purposes_build(const struct rec *r, struct purposes *out);
    the stack was not written; the caller frees the array. */
 const char **purpose_labels(const struct rec *r);
 void purposes_free(struct purposes *p);
+/* Writes lead, then "label size, label size" for each purpose whose chosen
+   figure is not zero, then a newline; nothing at all if none is. */
+enum purpose_figure { PURPOSE_LIVE, PURPOSE_PEAK, PURPOSE_AT_JOINT_PEAK };
+void purposes_line(FILE *out, const struct purposes *p, enum purpose_figure which, const char *lead);
 
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
