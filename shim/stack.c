@@ -36,8 +36,9 @@ static uint32_t unwind_from(uint64_t site, uint64_t *frames) {
 
 /*
  * Fills the stack slot of OOM record idx, then commits it; the OOM record's
- * own commit comes after.  Only on the failure path, never per allocation:
- * the unwind (glibc's backtrace, through the unwind tables every C and C++
+ * own commit comes after.  Only on the failure path (and, for
+ * wsla_stack_intern, for allocations of WSLALLOC_STACKS bytes or more): the
+ * unwind (glibc's backtrace, through the unwind tables every C and C++
  * object has) costs thousands of instructions, and its first use loads
  * libgcc_s.  The client's frames start at site, the return address of its
  * call; where unwinding does not meet it (a client built without unwind
