@@ -59,6 +59,10 @@ const struct wsla_phase *wsla_phase_of(const char *const *names, size_t n, size_
   return NULL;
 }
 
+const char *wsla_purpose_label(const struct wsla_phase *phase) {
+  return phase ? phase->label : "other large allocations";
+}
+
 void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
   char a[32], b[32], c[32];
   if (!o->total_bytes) {

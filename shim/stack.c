@@ -130,10 +130,12 @@ static const char *exported_function_at(uint64_t a) {
   return a >= start && a - start < sym->st_size ? info.dli_sname : NULL;
 }
 
-const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx) {
-  if (idx >= p->oom_cap) return NULL;
-  const struct wsla_stack *s = &p->oom_stacks[idx];
-  if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != idx + 1) return NULL;
+/* The phase the exported functions on stack s tell; *written is false
+   where s was not yet written as slot commit. */
+static const struct wsla_phase *stack_phase(const struct wsla_stack *s, uint64_t commit,
+                                            bool *written) {
+  *written = __atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) == commit;
+  if (!*written) return NULL;
   const char *names[WSLA_STACK_MAX];
   size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
   /* A return address: the call is the byte before it. */
@@ -141,16 +143,16 @@ const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx)
   return wsla_phase_of(names, n, NULL);
 }
 
-/* The label of allocation stack id (index + 1), from the exported
-   functions on it; "other large allocations" where none tells. */
+const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx) {
+  bool written;
+  return idx < p->oom_cap ? stack_phase(&p->oom_stacks[idx], idx + 1, &written) : NULL;
+}
+
+/* The label of allocation stack id (index + 1); NULL if not written. */
 static const char *stack_label(struct wsla_proc *p, uint32_t id) {
-  const struct wsla_stack *s = &p->stacks[id - 1];
-  if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != id) return NULL;
-  const char *names[WSLA_STACK_MAX];
-  size_t n = s->depth < WSLA_STACK_MAX ? s->depth : WSLA_STACK_MAX;
-  for (size_t i = 0; i < n; i++) names[i] = exported_function_at(s->frames[i] - 1);
-  const struct wsla_phase *phase = wsla_phase_of(names, n, NULL);
-  return phase ? phase->label : "other large allocations";
+  bool written;
+  const struct wsla_phase *phase = stack_phase(&p->stacks[id - 1], id, &written);
+  return written ? wsla_purpose_label(phase) : NULL;
 }
 
 size_t wsla_purposes_live(struct wsla_proc *p, int device, struct wsla_purpose_sum *out,

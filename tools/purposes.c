@@ -25,17 +25,24 @@ static struct purpose_stat *purpose_of(struct purposes *out, const char *label) 
   return p;
 }
 
-/* The label of a stack: the phase its innermost telling frame names, as
-   this machine's symbols name the frames. */
+const struct wsla_phase *rec_frames_phase(const struct rec *r, const uint64_t *frames, size_t depth,
+                                          char *fn, size_t len) {
+  static struct site_symbol sym[WSLA_STACK_MAX];
+  const char *names[WSLA_STACK_MAX];
+  size_t at = 0;
+  if (depth > WSLA_STACK_MAX) depth = WSLA_STACK_MAX;
+  for (size_t k = 0; k < depth; k++)
+    names[k] = rec_site_symbol(r, frames[k], &sym[k]) ? sym[k].function : NULL;
+  const struct wsla_phase *phase = wsla_phase_of(names, depth, &at);
+  if (phase && fn) snprintf(fn, len, "%s", names[at]);
+  return phase;
+}
+
+/* The label of a stack: the phase its innermost telling frame names. */
 static const char *label_of(const struct rec *r, uint64_t id) {
   uint64_t frames[WSLA_STACK_MAX];
   size_t depth = rec_stack(r, id, frames, WSLA_STACK_MAX);
-  static struct site_symbol sym[WSLA_STACK_MAX];
-  const char *names[WSLA_STACK_MAX];
-  for (size_t k = 0; k < depth; k++)
-    names[k] = rec_site_symbol(r, frames[k], &sym[k]) ? sym[k].function : NULL;
-  const struct wsla_phase *phase = wsla_phase_of(names, depth, NULL);
-  return phase ? phase->label : "other large allocations";
+  return wsla_purpose_label(rec_frames_phase(r, frames, depth, NULL, 0));
 }
 
 static int stack_peak_desc(const void *pa, const void *pb) {

@@ -299,14 +299,7 @@ static void json_frames(struct json *j, const struct rec *r, const char *key,
    function, demangled, goes to fn. */
 static const struct wsla_phase *oom_phase(const struct rec *r, uint64_t idx, char *fn, size_t len) {
   uint64_t frames[WSLA_STACK_MAX];
-  size_t depth = rec_oom_stack(r, idx, frames, WSLA_STACK_MAX), at = 0;
-  static struct site_symbol sym[WSLA_STACK_MAX];
-  const char *names[WSLA_STACK_MAX];
-  for (size_t k = 0; k < depth; k++)
-    names[k] = rec_site_symbol(r, frames[k], &sym[k]) ? sym[k].function : NULL;
-  const struct wsla_phase *phase = wsla_phase_of(names, depth, &at);
-  if (phase) snprintf(fn, len, "%s", names[at]);
-  return phase;
+  return rec_frames_phase(r, frames, rec_oom_stack(r, idx, frames, WSLA_STACK_MAX), fn, len);
 }
 
 static void print_json(FILE *out, const struct rec *r, const struct summary *s) {

@@ -115,6 +115,12 @@ struct purposes {
   size_t nstacks;
 };
 void purposes_build(const struct rec *r, struct purposes *out);
+/* What a stack's frames tell the program was doing (wsla_phase_of, over
+   this machine's symbols for them), NULL if none; the telling function,
+   demangled, goes to fn when fn is not NULL. */
+struct wsla_phase;
+const struct wsla_phase *rec_frames_phase(const struct rec *r, const uint64_t *frames, size_t depth,
+                                          char *fn, size_t len);
 /* Each allocation stack's purpose label, by id (index + 1), NULL where
    the stack was not written; the caller frees the array. */
 const char **purpose_labels(const struct rec *r);

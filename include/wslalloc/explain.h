@@ -30,6 +30,10 @@ struct wsla_phase {
    buffers and kernel scratch, and PyTorch's caching allocator. */
 const struct wsla_phase *wsla_phase_of(const char *const *names, size_t n, size_t *frame);
 
+/* The purpose a large allocation's stack tells (phase_of's label), or
+   "other large allocations" for a stack that tells none. */
+const char *wsla_purpose_label(const struct wsla_phase *phase);
+
 /* The name of one recovery step ("trim", "wait", ...), or "step". */
 const char *wsla_step_name(unsigned step);
 
