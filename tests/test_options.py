@@ -10,7 +10,8 @@ bare = run("transparency", preload=False)
 
 # Each bad value: one warning naming it, the default kept, output unchanged.
 bad = {"WSLALLOC_EVENTS": "lots", "WSLALLOC_SAMPLE_MS": "-5",
-       "WSLALLOC_RECORD": "maybe", "WSLALLOC_LIVE_SLOTS": "99999999999999"}
+       "WSLALLOC_RECORD": "maybe", "WSLALLOC_LIVE_SLOTS": "99999999999999",
+       "WSLALLOC_KEEP": "some", "WSLALLOC_STACKS": "16Q", "WSLALLOC_STITCH_CHUNK": "-1"}
 r = run("transparency", env=bad)
 equal(r.out, bare.out, "bad options: output unchanged")
 equal(r.rc, bare.rc, "bad options: exit status unchanged")
@@ -21,6 +22,8 @@ rep = r.report()
 opts = rep.get("options", {})
 equal(opts.get("WSLALLOC_EVENTS"), "262144", "bad WSLALLOC_EVENTS keeps its default")
 equal(opts.get("WSLALLOC_SAMPLE_MS"), "100", "bad WSLALLOC_SAMPLE_MS keeps its default")
+for name, default in (("WSLALLOC_KEEP", "10"), ("WSLALLOC_STACKS", "16777216"), ("WSLALLOC_STITCH_CHUNK", "0")):
+    equal(opts.get(name), default, f"bad {name} keeps its default")
 
 good = run("transparency", env={"WSLALLOC_EVENTS": "4K", "WSLALLOC_SAMPLE_MS": "0"})
 equal(good.err, "", "good options: silent")

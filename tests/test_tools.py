@@ -203,4 +203,18 @@ for cmd in ("ls", "metrics", "export", "plot"):
 empty = tempfile.mkdtemp()
 q = subprocess.run([TOOL, "ls"], capture_output=True, text=True, env={**os.environ, "WSLALLOC_DIR": empty})
 check(q.returncode == 0 and "no recordings" in q.stdout, "ls: an empty folder says so")
+
+# Purposes cannot be drawn over a ring that lost events (a free of a block
+# allocated before the kept ones could not be told): the timelines say so.
+lost = run("threads", ["2", "2000"], env={"WSLALLOC_EVENTS": "1024", "WSLALLOC_STACKS": "1"})
+rec = lost.recordings()[0]
+check(lost.report()["totals"]["events_lost"] > 0 and lost.report()["purposes"], "a wrapped ring with stacks")
+out = tempfile.mkdtemp()
+q = subprocess.run([TOOL, "plot", "-o", os.path.join(out, "p.svg"), rec], capture_output=True, text=True)
+check(q.returncode == 0 and "plot: what the memory was for is left out:" in q.stderr and
+      'class="p0"' not in open(os.path.join(out, "p.svg")).read(), f"plot: says why no purposes: {q.stderr}")
+q = subprocess.run([TOOL, "export", "--format", "perfetto", "-o", os.path.join(out, "t.json"), rec],
+                   capture_output=True, text=True)
+check(q.returncode == 0 and "export: what the memory was for is left out:" in q.stderr,
+      f"perfetto: says why no purposes: {q.stderr}")
 finish()

@@ -158,7 +158,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   /* What the large allocations were for, a series per purpose and device,
      every change (large allocations are few); only when every event was
      kept, since a free of a block allocated before them could not be told. */
-  const char **labels = r->events_lost == 0 && r->stack_count ? purpose_labels(r) : NULL;
+  const char **labels = purposes_drawable(r, "export") ? purpose_labels(r) : NULL;
   struct labelled *blocks = NULL, *blk, *tmp;
   struct purpose_level levels[64];
   size_t nlevels = 0;

@@ -65,7 +65,7 @@ struct purpose_block {
  */
 static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, double h,
                           uint64_t top, uint64_t t0, uint64_t t1) {
-  if (!r->stack_count || r->events_lost) return;
+  if (!purposes_drawable(r, "plot")) return;
   const char **labels = purpose_labels(r);
   const char *names[PURPOSES_DRAWN];
   size_t np = 0;

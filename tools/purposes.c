@@ -1,4 +1,5 @@
 /* What the device memory was for: large allocations grouped by the stacks they came from, and the stacks by what the program was doing. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +155,15 @@ void purposes_line(FILE *out, const struct purposes *p, enum purpose_figure whic
     any = true;
   }
   if (any) fputc('\n', out);
+}
+
+bool purposes_drawable(const struct rec *r, const char *tool) {
+  if (!r->stack_count) return false;
+  if (!r->events_lost) return true;
+  fprintf(stderr, "wslalloc %s: what the memory was for is left out: %" PRIu64 " events were lost "
+                  "from the ring, so a free could not be told apart (a larger WSLALLOC_EVENTS "
+                  "keeps them)\n", tool, r->events_lost);
+  return false;
 }
 
 void purposes_free(struct purposes *p) {

@@ -115,6 +115,10 @@ struct purposes {
   size_t nstacks;
 };
 void purposes_build(const struct rec *r, struct purposes *out);
+/* Whether a timeline (plot, Perfetto) can draw the purposes: stacks were
+   kept and no event was lost; where events were lost it says so on
+   stderr, naming the tool. */
+bool purposes_drawable(const struct rec *r, const char *tool);
 /* What a stack's frames tell the program was doing (wsla_phase_of, over
    this machine's symbols for them), NULL if none; the telling function,
    demangled, goes to fn when fn is not NULL. */
