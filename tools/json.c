@@ -1,6 +1,7 @@
 /* JSON output: a small streaming writer with correct escaping. */
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "tool.h"
 
@@ -65,11 +66,46 @@ void json_i64(struct json *j, const char *key, int64_t v) {
   member(j, key);
   fprintf(j->out, "%" PRId64, v);
 }
+/* A double as JSON: an integral value as the integer it is, any other in
+   the fewest digits that read back as the same double (%.6g rounded a
+   start time of 1795994086 to 1795990000). */
 void json_f64(struct json *j, const char *key, double v) {
   member(j, key);
-  if (isfinite(v)) fprintf(j->out, "%.6g", v);
-  else fputs("null", j->out);
+  if (!isfinite(v)) {
+    fputs("null", j->out);
+    return;
+  }
+  if (v == trunc(v) && fabs(v) < 1e18) {
+    fprintf(j->out, "%.0f", v);
+    return;
+  }
+  char buf[40];
+  for (int digits = 1; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  fputs(buf, j->out);
 }
+
+void json_fixed_text(char *buf, size_t len, int64_t v, int decimals) {
+  uint64_t scale = 1;
+  for (int i = 0; i < decimals; i++) scale *= 10;
+  uint64_t mag = v < 0 ? -(uint64_t)v : (uint64_t)v;
+  uint64_t whole = mag / scale, frac = mag % scale;
+  int n = snprintf(buf, len, "%s%" PRIu64, v < 0 ? "-" : "", whole);
+  if (!frac || n < 0 || (size_t)n >= len) return;
+  /* The fraction with its leading zeros, then without trailing ones. */
+  while (frac % 10 == 0) frac /= 10, decimals--;
+  snprintf(buf + n, len - (size_t)n, ".%0*" PRIu64, decimals, frac);
+}
+
+void json_fixed(struct json *j, const char *key, int64_t v, int decimals) {
+  char buf[48];
+  member(j, key);
+  json_fixed_text(buf, sizeof buf, v, decimals);
+  fputs(buf, j->out);
+}
+
 void json_bool(struct json *j, const char *key, bool v) {
   member(j, key);
   fputs(v ? "true" : "false", j->out);

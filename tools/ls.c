@@ -134,7 +134,7 @@ int cmd_ls(int argc, char **argv) {
       json_str(&j, "recording", r->path);
       json_str(&j, "exe", r->exe);
       json_i64(&j, "pid", r->hdr->pid);
-      json_f64(&j, "start_time", r->hdr->start_realtime_ns / 1e9);
+      json_fixed(&j, "start_time", r->hdr->start_realtime_ns, 9);
       json_str(&j, "end", rec_end_state(r));
       json_u64(&j, "peak_bytes", peak_of(r));
       json_u64(&j, "ooms", ooms_of(r));

@@ -316,7 +316,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   json_i64(&j, "ppid", h->ppid);
   json_str(&j, "exe", r->exe);
   json_str(&j, "cmdline", r->cmdline);
-  json_f64(&j, "start_time", h->start_realtime_ns / 1e9);
+  json_fixed(&j, "start_time", h->start_realtime_ns, 9);
   const char *end = rec_end_state(r);
   json_str(&j, "end", end);
   if (h->end_state == WSLA_END_EXIT) json_i64(&j, "exit_code", h->exit_code);
@@ -324,7 +324,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   if (h->end_state == WSLA_END_SIGNAL) json_i64(&j, "signal", h->end_signal);
   else json_null(&j, "signal");
   if (h->end_state != WSLA_END_RUNNING)
-    json_f64(&j, "duration_s", seconds((uint64_t)h->end_time_ns));
+    json_fixed(&j, "duration_s", h->end_time_ns, 9);
   json_end_obj(&j);
 
   json_obj(&j, "environment");
@@ -401,7 +401,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_u64(&j, "live_bytes", d->live_bytes);
     json_u64(&j, "live_allocs", d->live_allocs);
     json_u64(&j, "peak_bytes", d->peak_bytes);
-    json_f64(&j, "peak_time", seconds(d->peak_time_ns));
+    json_fixed(&j, "peak_time", (int64_t)d->peak_time_ns, 9);
     json_u64(&j, "ooms", d->ooms);
     json_end_obj(&j);
   }
@@ -418,7 +418,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     const struct wsla_oom *o = &r->ooms[i];
     if (o->commit != i + 1) continue;
     json_obj(&j, NULL);
-    json_f64(&j, "time", seconds(o->time_ns));
+    json_fixed(&j, "time", (int64_t)o->time_ns, 9);
     json_str(&j, "api", api_name(o->api, buf, sizeof buf));
     json_i64(&j, "device", o->device);
     json_u64(&j, "size", o->size);
@@ -441,8 +441,8 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
       json_null(&j, "fragmentation");
     }
     if (o->view_source)
-      json_f64(&j, "view_age_ms",
-               o->time_ns >= o->view_time_ns ? (o->time_ns - o->view_time_ns) / 1e6 : 0);
+      json_fixed(&j, "view_age_ms",
+                 o->time_ns >= o->view_time_ns ? (int64_t)(o->time_ns - o->view_time_ns) : 0, 6);
     json_i64(&j, "result", o->result);
     json_u64(&j, "tid", o->tid);
     rec_site_name(r, o->site, buf, sizeof buf);
@@ -486,7 +486,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     for (uint64_t k = first; k < first + n; k++) {
       const struct wsla_event *e = &r->events[k];
       json_obj(&j, NULL);
-      json_f64(&j, "time", seconds(e->time_ns));
+      json_fixed(&j, "time", (int64_t)e->time_ns, 9);
       json_str(&j, "type", event_type_name(e->type));
       json_i64(&j, "device", e->device);
       if (e->type == WSLA_EV_SAMPLE) {

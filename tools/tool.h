@@ -203,6 +203,11 @@ struct window {
 int window_option(const char *cmd, struct window *w, bool is_from, const char *text);
 /* 0, or 2 after one line on stderr when the window ends before it starts. */
 int window_check(const char *cmd, const struct window *w);
+/* Where the recording ends, in event-time: its end, or its last event. */
+uint64_t rec_span_end_ns(const struct rec *r);
+/* 0, or 2 after one line giving the recording's span when the window
+   starts at or after its end. */
+int window_fit(const char *cmd, const struct window *w, const struct rec *r);
 
 /* The text report of path, to out; -1 with one line in err if unreadable. */
 int report_text(FILE *out, const char *path, char *err, size_t errlen);
@@ -221,7 +226,13 @@ void json_end_arr(struct json *j);
 void json_str(struct json *j, const char *key, const char *value);
 void json_u64(struct json *j, const char *key, uint64_t value);
 void json_i64(struct json *j, const char *key, int64_t value);
+/* Integral values as integers, others in as many digits as they need. */
 void json_f64(struct json *j, const char *key, double value);
+/* value / 10^decimals, exactly: json_fixed(j, "time", ns, 9) gives seconds
+   to the nanosecond, with no trailing zeros and no point when whole. */
+void json_fixed(struct json *j, const char *key, int64_t value, int decimals);
+/* The same text into buf, for writers that print JSON by hand. */
+void json_fixed_text(char *buf, size_t len, int64_t value, int decimals);
 void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
 void json_finish(struct json *j);
