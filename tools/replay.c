@@ -1,10 +1,14 @@
 /* wslalloc replay: a recording's (or RMM log's) allocations, re-run against this machine's CUDA runtime. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,7 +19,7 @@
 
 static const char *const usage =
     "usage: wslalloc replay FILE [--json] [--limit SIZE] [--recover]\n"
-    "                       [--failures skip|reproduce] [--speed N|max]\n"
+    "                       [--failures reproduce|skip] [--speed N|max]\n"
     "\n"
     "Re-runs the allocations of FILE, a wslalloc recording or a RAPIDS RMM\n"
     "log (CSV), against the CUDA runtime this machine loads: a real GPU, or\n"
@@ -25,13 +29,16 @@ static const char *const usage =
     "with cudaMallocHost.  It reports whether and where memory ran out, the\n"
     "time per call by API and size, and the peak per device.  Stream-ordered\n"
     "allocations are replayed with cudaMallocAsync; an RMM log's streams each\n"
-    "get a stream of their own.\n"
+    "get a stream of their own.  A request that failed when recorded is part\n"
+    "of the workload and is tried again; if it succeeds now it is counted in\n"
+    "the peak and given back at once, since the recording has no free for it.\n"
     "\n"
     "  --limit SIZE        replay under WSLALLOC_LIMIT=SIZE (\"does it fit on\n"
-    "                      16 GiB?\"): the library is preloaded for the replay\n"
+    "                      16 GiB?\"): the library is preloaded for the replay,\n"
+    "                      recording into a temporary folder of its own\n"
     "  --recover           replay with WSLALLOC_RECOVER=1, the recovery ladder\n"
-    "  --failures skip     recorded failed allocations are left out (default)\n"
-    "  --failures reproduce  they are tried again\n"
+    "  --failures reproduce  recorded failed allocations are tried again (default)\n"
+    "  --failures skip     they are left out, and the summary says so\n"
     "  --speed max         no waiting between calls (default)\n"
     "  --speed N           the recorded gaps between calls, N times faster\n"
     "  --runtime cuda|hip  the runtime to replay on (default: CUDA's if it\n"
@@ -57,6 +64,7 @@ struct step {
   uint64_t stream; /* the recorded stream (RMM logs); 0 the default */
   uint16_t api;
   uint64_t index; /* in the recording's kept events, or the log's row */
+  uint64_t aux;   /* the event's: a stack id (ALLOC) or an OOM record's index (OOM) */
 };
 
 struct mapping {
@@ -195,7 +203,8 @@ static size_t steps_of_recording(const struct rec *r, struct step *out) {
     out[n++] = (struct step){.async = async && !host,.time_ns = e->time_ns, .addr = e->addr, .size = e->size,
                              .tid = e->tid, .device = host ? -1 : e->device,
                              .is_alloc = alloc || oom, .host = host,
-                             .recorded_failure = oom, .api = e->api, .index = i};
+                             .recorded_failure = oom, .api = e->api, .index = i,
+                             .aux = e->aux};
   }
   return n;
 }
@@ -255,6 +264,94 @@ static struct step *steps_of_csv(const char *path, size_t *count, char *err, siz
   return steps;
 }
 
+/* What a failed request was for, from the recording's stacks: the purpose
+   its allocation stack or its OOM record's stack tells ("llama.cpp:
+   compute buffers"); NULL where no stack was kept or none tells. */
+static const char *purpose_of_step(const struct rec *r, const struct step *s) {
+  uint64_t frames[WSLA_STACK_MAX];
+  size_t depth = 0;
+  if (s->recorded_failure) {
+    if (s->aux < r->oom_count && r->ooms[s->aux].commit == s->aux + 1)
+      depth = rec_oom_stack(r, s->aux, frames, WSLA_STACK_MAX);
+  } else if (s->aux) {
+    depth = rec_stack(r, s->aux, frames, WSLA_STACK_MAX);
+  }
+  const struct wsla_phase *phase = depth ? rec_frames_phase(r, frames, depth, NULL, 0) : NULL;
+  return phase ? wsla_purpose_label(phase) : NULL;
+}
+
+/* Removes the replay's private recordings folder and what the library
+   wrote into it (files only: it makes no folders there). */
+static void remove_private_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)))
+      if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+        unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+static volatile sig_atomic_t replay_child;
+
+/* Passed on to the replay, so that the waiting parent lives to clean up. */
+static void forward_signal(int sig) {
+  if (replay_child > 0) kill((pid_t)replay_child, sig);
+}
+
+/*
+ * Runs this replay again with the library preloaded, its own recording in
+ * a private temporary folder: the user's recordings directory is never
+ * written (a replay's recording there would count toward WSLALLOC_KEEP and
+ * prune the very crash being looked into).  The parent waits and removes
+ * the folder however the replay ends; the replay's status is returned.
+ */
+static int run_preloaded(char **argv, const char *limit, bool recover) {
+  char lib[4096];
+  if (tool_find_library(lib, sizeof lib) != 0)
+    return fprintf(stderr, "wslalloc replay: libwslalloc.so not found beside wslalloc\n"), 1;
+  const char *tmp = getenv("TMPDIR");
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/wslalloc-replay-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
+  if (!mkdtemp(dir))
+    return fprintf(stderr, "wslalloc replay: cannot make a temporary folder %s: %s\n", dir,
+                   strerror(errno)), 1;
+  tool_set_preload(lib);
+  if (limit) setenv("WSLALLOC_LIMIT", limit, 1);
+  if (recover) setenv("WSLALLOC_RECOVER", "1", 1);
+  setenv("WSLALLOC_QUIET", "1", 0);
+  setenv("WSLALLOC_DIR", dir, 1);
+  setenv("WSLA_REPLAY_PRELOADED", "1", 1);
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    fprintf(stderr, "wslalloc replay: cannot start the replay: %s\n", strerror(errno));
+    remove_private_dir(dir);
+    return 1;
+  }
+  if (pid == 0) {
+    execv("/proc/self/exe", argv - 1);
+    fprintf(stderr, "wslalloc replay: cannot run again with the library: %s\n", strerror(errno));
+    _exit(1);
+  }
+  replay_child = pid;
+  struct sigaction sa = {.sa_handler = forward_signal};
+  sigemptyset(&sa.sa_mask);
+  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  remove_private_dir(dir);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) {
+    fprintf(stderr, "wslalloc replay: the replay was killed by signal %d\n", WTERMSIG(status));
+    return 128 + WTERMSIG(status);
+  }
+  return 1;
+}
+
 int cmd_replay(int argc, char **argv) {
   static const struct option longopts[] = {
       {"json", no_argument, NULL, 'j'},          {"limit", required_argument, NULL, 'l'},
@@ -262,7 +359,7 @@ int cmd_replay(int argc, char **argv) {
       {"speed", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
       {"runtime", required_argument, NULL, 'R'},
       {0}};
-  bool as_json = false, recover = false, reproduce = false;
+  bool as_json = false, recover = false, reproduce = true;
   const char *limit = NULL, *runtime_wanted = NULL;
   double speed = 0; /* 0: as fast as it goes */
   int c;
@@ -277,8 +374,8 @@ int cmd_replay(int argc, char **argv) {
       runtime_wanted = optarg;
     }
     else if (c == 'f') {
-      if (!strcmp(optarg, "reproduce")) reproduce = true;
-      else if (strcmp(optarg, "skip"))
+      if (!strcmp(optarg, "skip")) reproduce = false;
+      else if (strcmp(optarg, "reproduce"))
         return fprintf(stderr, "wslalloc replay: --failures skip or reproduce, not %s\n", optarg), 2;
     } else if (c == 's') {
       char *end;
@@ -302,19 +399,8 @@ int cmd_replay(int argc, char **argv) {
   }
 
   /* The limit and the ladder are the library's: run again with it preloaded. */
-  if ((limit || recover) && !getenv("WSLA_REPLAY_PRELOADED")) {
-    char lib[4096];
-    if (tool_find_library(lib, sizeof lib) != 0)
-      return fprintf(stderr, "wslalloc replay: libwslalloc.so not found beside wslalloc\n"), 1;
-    tool_set_preload(lib);
-    if (limit) setenv("WSLALLOC_LIMIT", limit, 1);
-    if (recover) setenv("WSLALLOC_RECOVER", "1", 1);
-    setenv("WSLALLOC_QUIET", "1", 0);
-    setenv("WSLA_REPLAY_PRELOADED", "1", 1);
-    execv("/proc/self/exe", argv - 1);
-    return fprintf(stderr, "wslalloc replay: cannot run again with the library: %s\n",
-                   strerror(errno)), 1;
-  }
+  if ((limit || recover) && !getenv("WSLA_REPLAY_PRELOADED"))
+    return run_preloaded(argv, limit, recover);
 
   char err[4400];
   struct step *steps = NULL;
@@ -348,6 +434,7 @@ int cmd_replay(int argc, char **argv) {
   struct timing timing[WSLA_API_MAX][SIZE_CLASSES] = {{{0}}};
   uint64_t live_bytes[WSLA_DEVICE_MAX] = {0}, peak[WSLA_DEVICE_MAX] = {0};
   uint64_t host_live = 0, host_peak = 0, calls = 0, failed = 0, skipped = 0, unmatched = 0;
+  uint64_t recorded_failures = 0;
   struct replay_oom *ooms = NULL;
   size_t nooms = 0;
   int current_device = -1;
@@ -358,6 +445,7 @@ int cmd_replay(int argc, char **argv) {
       fprintf(stderr, "wslalloc replay: %zu%% of %zu calls\n", i * 100 / nsteps, nsteps);
       progress_at += nsteps / 10;
     }
+    recorded_failures += s->recorded_failure;
     if (s->recorded_failure && !reproduce) {
       skipped++;
       continue;
@@ -422,6 +510,22 @@ int cmd_replay(int argc, char **argv) {
         rt.last_error();
         continue;
       }
+      if (s->recorded_failure) {
+        /* It fits now; the recording has no free for it (the program never
+           held it), so it counts in the peak and goes back at once. */
+        uint64_t *lv = s->host ? &host_live : &live_bytes[dev], *pk = s->host ? &host_peak : &peak[dev];
+        if (*lv + s->size > *pk) *pk = *lv + s->size;
+        t0 = tool_now_ns();
+        if (s->host) rt.free_host(p);
+        else if (async) rt.free_async(p, stream);
+        else rt.free_device(p);
+        struct timing *ft = &timing[s->host ? WSLA_API_cudaFreeHost
+                                    : async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree]
+                                   [size_class(s->size)];
+        ft->calls++, ft->ns += tool_now_ns() - t0;
+        calls++;
+        continue;
+      }
       m = malloc(sizeof *m);
       if (!m) continue;
       *m = (struct mapping){.recorded = s->addr, .now = p, .size = s->size,
@@ -459,7 +563,8 @@ int cmd_replay(int argc, char **argv) {
       free(m);
     }
   }
-  double wall = (tool_now_ns() - start) / 1e9;
+  uint64_t wall_ns = tool_now_ns() - start;
+  double wall = wall_ns / 1e9;
 
   /* Under the library, its own recording of this process says what the
      ladder did for each failure. */
@@ -498,10 +603,12 @@ int cmd_replay(int argc, char **argv) {
     json_u64(&j, "events", nsteps);
     json_u64(&j, "calls", calls);
     json_u64(&j, "failed", failed);
+    json_str(&j, "failures", reproduce ? "replayed" : "skipped");
+    json_u64(&j, "recorded_failures", recorded_failures);
     json_u64(&j, "skipped_recorded_failures", skipped);
     json_u64(&j, "frees_without_allocation", unmatched);
     json_u64(&j, "streams", streams_used);
-    json_f64(&j, "seconds", wall);
+    json_fixed(&j, "seconds", (int64_t)wall_ns, 9);
     json_arr(&j, "devices");
     for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
       if (!peak[d]) continue;
@@ -517,7 +624,7 @@ int cmd_replay(int argc, char **argv) {
       const struct replay_oom *o = &ooms[i];
       json_obj(&j, NULL);
       json_u64(&j, "index", o->step.index);
-      json_f64(&j, "time", o->step.time_ns / 1e9);
+      json_fixed(&j, "time", (int64_t)o->step.time_ns, 9);
       json_u64(&j, "tid", o->step.tid);
       const char *n = wsla_api_name(o->step.api);
       json_str(&j, "api", n ? n : "unknown");
@@ -526,6 +633,10 @@ int cmd_replay(int argc, char **argv) {
       json_i64(&j, "error", o->error);
       json_u64(&j, "free_bytes", o->free_bytes);
       json_u64(&j, "total_bytes", o->total_bytes);
+      json_bool(&j, "failed_when_recorded", o->step.recorded_failure);
+      const char *what = have_rec ? purpose_of_step(&r, &o->step) : NULL;
+      if (what) json_str(&j, "purpose", what);
+      else json_null(&j, "purpose");
       json_end_obj(&j);
     }
     json_end_arr(&j);
@@ -571,8 +682,14 @@ int cmd_replay(int argc, char **argv) {
       if (peak[d]) printf("  device %u: peak %s\n", d, fmt_size(peak[d], a, sizeof a));
     if (host_peak) printf("  pinned host memory: peak %s\n", fmt_size(host_peak, a, sizeof a));
     if (skipped)
-      printf("  %" PRIu64 " allocations that failed when recorded were left out "
-             "(--failures reproduce tries them)\n", skipped);
+      printf("  --failures skip: %" PRIu64 " allocation%s that failed when recorded %s left "
+             "out, so this is not the whole workload\n", skipped, skipped == 1 ? "" : "s",
+             skipped == 1 ? "was" : "were");
+    else if (recorded_failures)
+      printf("  %" PRIu64 " allocation%s that failed when recorded %s replayed as part of the "
+             "workload (--failures skip leaves %s out)\n", recorded_failures,
+             recorded_failures == 1 ? "" : "s", recorded_failures == 1 ? "was" : "were",
+             recorded_failures == 1 ? "it" : "them");
     if (!nooms) {
       printf("Every allocation succeeded.\n");
     } else {
@@ -588,10 +705,16 @@ int cmd_replay(int argc, char **argv) {
           printf(" (%s free of %s)", fmt_size(o->free_bytes, b, sizeof b),
                  fmt_size(o->total_bytes, d2, sizeof d2));
         printf(", error %d\n", o->error);
+        const char *what = have_rec ? purpose_of_step(&r, &o->step) : NULL;
+        if (what || o->step.recorded_failure)
+          printf("    %s%s%s\n", what ? "for " : "", what ? what : "",
+                 o->step.recorded_failure ? (what ? "; it failed when recorded too"
+                                                  : "it failed when recorded too")
+                                          : "");
       }
     }
     if (have_self && self.oom_count) {
-      printf("What the library did (its recording: %s)\n", self.path);
+      printf("What the library did\n");
       for (uint64_t i = 0; i < self.oom_count && i < 10; i++) {
         const struct wsla_oom *o = &self.ooms[i];
         if (o->commit != i + 1) continue;
