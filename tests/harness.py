@@ -25,6 +25,62 @@ SIM = {
     "real-hip": [os.environ.get("WSLA_REAL_HIP_LIB", "")],
 }
 SANITIZER_RT = os.environ.get("WSLA_SANITIZER_RT", "")
+BUILD_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(TOOL)))
+
+# The user's recordings directory is never a test's to write.  Every
+# program a test starts finds the default directory (the library's and the
+# tools') in a folder of this test's own, which must stay empty: a program
+# started without a WSLALLOC_DIR of its test's shows up there.  The real
+# default directories are looked at too, at the start and at the end.
+REAL_DEFAULT_DIRS = [f"/tmp/wslalloc-{os.getuid()}"] + (
+    [os.path.join(os.environ["XDG_RUNTIME_DIR"], "wslalloc")]
+    if os.environ.get("XDG_RUNTIME_DIR", "").startswith("/") else [])
+DEFAULT_HOME = tempfile.mkdtemp(prefix="default-")
+os.environ["XDG_RUNTIME_DIR"] = DEFAULT_HOME
+os.environ.pop("WSLALLOC_DIR", None)
+DEFAULT_DIR = os.path.join(DEFAULT_HOME, "wslalloc")
+
+
+def _dir_state(d):
+    """Each recording in d with its size and modification time."""
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return {}
+    state = {}
+    for n in names:
+        try:
+            st = os.stat(os.path.join(d, n), follow_symlinks=False)
+        except OSError:
+            continue
+        state[n] = (st.st_size, st.st_mtime_ns)
+    return state
+
+
+_real_before = {d: _dir_state(d) for d in REAL_DEFAULT_DIRS}
+
+
+def default_dir_written():
+    """What the programs of this test wrote into a default recordings
+    directory: anything at all in this test's own, and in the real ones the
+    new or changed recordings of this build's programs."""
+    found = [os.path.join(DEFAULT_DIR, n) for n in sorted(_dir_state(DEFAULT_DIR))]
+    if os.path.exists(DEFAULT_DIR) and not found:
+        found.append(DEFAULT_DIR)
+    for d, before in _real_before.items():
+        for n, st in sorted(_dir_state(d).items()):
+            if before.get(n) == st or not n.endswith(".wsla"):
+                continue
+            path = os.path.join(d, n)
+            r = subprocess.run([TOOL, "report", "--json", path], capture_output=True, text=True,
+                               timeout=120)
+            try:
+                exe = json.loads(r.stdout)["process"]["exe"]
+            except (ValueError, KeyError):
+                continue
+            if exe.startswith(BUILD_ROOT + os.sep):
+                found.append(f"{path} ({exe})")
+    return found
 
 failures = []
 
@@ -42,6 +98,9 @@ def equal(actual, expected, what):
 
 
 def finish():
+    written = default_dir_written()
+    check(not written, f"the default recordings directory was written by this test's programs "
+                       f"(give them a WSLALLOC_DIR): {written}")
     if failures:
         print(f"{len(failures)} expectation(s) failed")
         sys.exit(1)
@@ -96,8 +155,8 @@ def env_for(runtime, preload, extra=None, rec_dir=None):
         env["LD_PRELOAD"] = ":".join(preloads)
     else:
         env.pop("LD_PRELOAD", None)
-    if rec_dir:
-        env["WSLALLOC_DIR"] = rec_dir
+    # Never the default directory: a folder of its own where none is named.
+    env["WSLALLOC_DIR"] = rec_dir or tempfile.mkdtemp(prefix="wsla-dir-")
     env.update(extra or {})
     return env
 
