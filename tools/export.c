@@ -45,6 +45,9 @@ static bool device_event(const struct wsla_event *e) {
 
 /* --to: events after this event-time are not written. */
 static uint64_t export_until_ns = UINT64_MAX;
+/* --from: events before this event-time are not written, though the
+   levels they leave are where the window's series start. */
+static uint64_t export_from_ns = 0;
 /* Perfetto's live series: buckets across the window, 0 for every point. */
 static uint64_t export_buckets = 100000;
 
@@ -67,6 +70,7 @@ static void write_csv(FILE *out, const struct rec *r) {
     tick(&pg, i);
     const struct wsla_event *e = &r->events[i];
     if (e->time_ns > export_until_ns) break;
+    if (e->time_ns < export_from_ns) continue;
     const char *action = e->type == WSLA_EV_ALLOC   ? "allocate"
                          : e->type == WSLA_EV_FREE  ? "free"
                          : e->type == WSLA_EV_OOM ? "allocate failure"
@@ -84,11 +88,15 @@ static void write_csv(FILE *out, const struct rec *r) {
   }
 }
 
+/* A counter's value; ts in microseconds, as the format has it, to the
+   nanosecond. */
 static void counter(FILE *out, bool *first, int pid, const char *name, unsigned dev,
-                    uint64_t ts_us, uint64_t bytes) {
-  fprintf(out, "%s\n{\"ph\":\"C\",\"pid\":%d,\"name\":\"device %u: %s\",\"ts\":%" PRIu64
+                    uint64_t ts_ns, uint64_t bytes) {
+  char ts[48];
+  json_fixed_text(ts, sizeof ts, (int64_t)ts_ns, 3);
+  fprintf(out, "%s\n{\"ph\":\"C\",\"pid\":%d,\"name\":\"device %u: %s\",\"ts\":%s"
                ",\"args\":{\"bytes\":%" PRIu64 "}}",
-          *first ? "" : ",", pid, dev, name, ts_us, bytes);
+          *first ? "" : ",", pid, dev, name, ts, bytes);
   *first = false;
 }
 
@@ -145,9 +153,11 @@ static void write_perfetto(FILE *out, const struct rec *r) {
      series gives at most its highest and its last point in each; peaks and
      the level at every bucket's end survive, and Chrome's limit of some
      600k events is kept clear of. */
-  uint64_t t_first = r->nevents ? r->events[0].time_ns : 0, t_last = t_first;
+  uint64_t t_first = r->nevents ? r->events[0].time_ns : 0;
+  if (t_first < export_from_ns) t_first = export_from_ns;
+  uint64_t t_last = t_first;
   for (uint64_t i = 0; i < r->nevents && r->events[i].time_ns <= export_until_ns; i++)
-    t_last = r->events[i].time_ns;
+    if (r->events[i].time_ns > t_last) t_last = r->events[i].time_ns;
   uint64_t span = t_last - t_first + 1;
   struct bucket {
     uint64_t index, peak, peak_ts, last, last_ts;
@@ -162,11 +172,40 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   struct labelled *blocks = NULL, *blk, *tmp;
   struct purpose_level levels[64];
   size_t nlevels = 0;
-  for (uint64_t i = 0; i < r->nevents; i++) {
+  /* The last device view (free, and others' memory) per device. */
+  struct {
+    bool seen;
+    uint64_t free, others;
+  } view[WSLA_DEVICE_MAX] = {{0}};
+  bool used[WSLA_DEVICE_MAX] = {0};
+  for (uint64_t i = 0; i < r->nevents; i++)
+    if (device_event(&r->events[i])) used[r->events[i].device] = true;
+  /* With --from, the events before the window are counted, not written;
+     every series then starts at the window's start with the level they
+     left, rather than at its next change. */
+  bool started = export_from_ns == 0;
+  for (uint64_t i = 0; i <= r->nevents; i++) {
+    const struct wsla_event *e = i < r->nevents ? &r->events[i] : NULL;
+    if (!started && (!e || e->time_ns >= export_from_ns)) {
+      started = true;
+      for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+        if (used[d])
+          counter(out, &first, pid, "this process", d, export_from_ns,
+                  live[d] > 0 ? (uint64_t)live[d] : 0);
+        if (view[d].seen) {
+          counter(out, &first, pid, "free", d, export_from_ns, view[d].free);
+          counter(out, &first, pid, "others and the driver", d, export_from_ns, view[d].others);
+        }
+      }
+      for (size_t k = 0; k < nlevels; k++)
+        counter(out, &first, pid, levels[k].label, (unsigned)levels[k].device, export_from_ns,
+                levels[k].live > 0 ? (uint64_t)levels[k].live : 0);
+    }
+    if (!e) break;
     tick(&pg, i);
-    const struct wsla_event *e = &r->events[i];
     if (e->time_ns > export_until_ns) break;
-    uint64_t ts = e->time_ns / 1000;
+    bool quiet = !started; /* before the window: levels only */
+    uint64_t ts = e->time_ns;
     if (labels && (e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e) && e->addr) {
       struct purpose_level *lv = NULL;
       int64_t delta = 0;
@@ -189,12 +228,15 @@ static void write_perfetto(FILE *out, const struct rec *r) {
       }
       if (lv) {
         lv->live += delta;
-        counter(out, &first, pid, lv->label, (unsigned)lv->device, ts, (uint64_t)lv->live);
+        if (!quiet)
+          counter(out, &first, pid, lv->label, (unsigned)lv->device, ts,
+                  lv->live > 0 ? (uint64_t)lv->live : 0);
       }
     }
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
       live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
       uint64_t level = live[e->device] > 0 ? (uint64_t)live[e->device] : 0;
+      if (quiet) continue;
       changes++;
       if (!export_buckets) {
         counter(out, &first, pid, "this process", (unsigned)e->device, ts, level);
@@ -216,16 +258,22 @@ static void write_perfetto(FILE *out, const struct rec *r) {
       bk->index = index, bk->last = level, bk->last_ts = ts, bk->open = true;
     } else if (e->type == WSLA_EV_SAMPLE && e->device >= 0 && e->device < (int)WSLA_DEVICE_MAX) {
       uint64_t free_b = e->addr, total = e->size, own = e->aux;
-      uint64_t used = total > free_b ? total - free_b : 0;
+      uint64_t in_use = total > free_b ? total - free_b : 0;
+      view[e->device].seen = true;
+      view[e->device].free = free_b;
+      view[e->device].others = in_use > own ? in_use - own : 0;
+      if (quiet) continue;
       counter(out, &first, pid, "free", (unsigned)e->device, ts, free_b);
       counter(out, &first, pid, "others and the driver", (unsigned)e->device, ts,
-              used > own ? used - own : 0);
-    } else if (e->type == WSLA_EV_OOM) {
+              view[e->device].others);
+    } else if (e->type == WSLA_EV_OOM && !quiet) {
+      char at[48];
+      json_fixed_text(at, sizeof at, (int64_t)ts, 3);
       const char *api = wsla_api_name(e->api);
-      fprintf(out, ",\n{\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,\"tid\":%u,\"ts\":%" PRIu64
+      fprintf(out, ",\n{\"ph\":\"i\",\"s\":\"g\",\"pid\":%d,\"tid\":%u,\"ts\":%s"
                    ",\"name\":\"out of memory: %s of %" PRIu64 " bytes\",\"args\":{\"device\":%d,"
                    "\"size\":%" PRIu64 "}}",
-              pid, e->tid, ts, api ? api : "allocation", e->size, e->device, e->size);
+              pid, e->tid, at, api ? api : "allocation", e->size, e->device, e->size);
     }
   }
   for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
@@ -457,6 +505,7 @@ static void write_memviz(FILE *out, const struct rec *r) {
       if (dev == 0) tick(&pg, i);
       const struct wsla_event *e = &r->events[i];
       if (e->time_ns > export_until_ns) break;
+      if (e->time_ns < export_from_ns) continue;
       if (e->device != dev || (e->flags & WSLA_F_HOST)) continue;
       bool vmm = e->flags & WSLA_F_VMM;
       if (e->type == WSLA_EV_ALLOC && !vmm && e->addr) {
@@ -528,12 +577,8 @@ int cmd_export(int argc, char **argv) {
   struct rec r;
   if (rec_open(path, &r, err, sizeof err) != 0)
     return fprintf(stderr, "wslalloc export: %s\n", err), 1;
-  if (from > 0) { /* the events before the window go; the levels they set stay */
-    uint64_t t0 = (uint64_t)(from * 1e9), first = 0;
-    while (first < r.nevents && r.events[first].time_ns < t0) first++;
-    memmove(r.events, r.events + first, (r.nevents - first) * sizeof *r.events);
-    r.nevents -= first;
-  }
+  if (window_fit("export", &win, &r)) return rec_close(&r), 2;
+  if (from > 0) export_from_ns = (uint64_t)(from * 1e9);
   if (to >= 0) export_until_ns = (uint64_t)(to * 1e9);
   FILE *out = strcmp(out_path, "-") ? fopen(out_path, "w") : stdout;
   if (!out) {
