@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,45 @@ static uint64_t option_value(const struct rec *r, const char *name) {
 
 static double gib(uint64_t b) { return b / 1073741824.0; }
 
+/*
+ * A step line through one level (a y coordinate) per pixel column, with a
+ * point only where the level changes: the file grows with the changes
+ * drawn, not with the width (960 columns of points made 128 KB of a plot
+ * of 44 events).  An area is closed down to base; a line is left open.
+ */
+static void step_path(FILE *out, const double *y, bool area, double base) {
+  long prev = lround(y[0] * 10);
+  if (area) fprintf(out, "M%d,%.1f V%.1f", LEFT, base, prev / 10.0);
+  else fprintf(out, "M%d,%.1f", LEFT, prev / 10.0);
+  for (int x = 1; x < WIDTH; x++) {
+    long now = lround(y[x] * 10);
+    if (now == prev) continue;
+    fprintf(out, " H%d V%.1f", LEFT + x, now / 10.0);
+    prev = now;
+  }
+  fprintf(out, " H%d", LEFT + WIDTH);
+  if (area) fprintf(out, " V%.1f Z", base);
+}
+
+/* The step between axis ticks: 1, 2 or 5 times a power of ten, the
+   smallest that leaves at most max_ticks intervals over span. */
+static double round_step(double span, int max_ticks) {
+  if (!(span > 0)) return 1;
+  double raw = span / max_ticks, p = pow(10, floor(log10(raw)));
+  for (int i = 0; i < 4; i++) {
+    static const double m[] = {1, 2, 5, 10};
+    if (m[i] * p >= raw * (1 - 1e-9)) return m[i] * p;
+  }
+  return 10 * p;
+}
+
+/* Decimals a label needs to show multiples of step exactly. */
+static int step_decimals(double step) {
+  int d = 0;
+  while (d < 9 && fabs(step * pow(10, d) - nearbyint(step * pow(10, d))) > 1e-6) d++;
+  return d;
+}
+
 /* A large block on the device being drawn, and the purpose it counts in. */
 struct purpose_block {
   uint64_t addr, size;
@@ -72,11 +112,16 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
   uint64_t *cols = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *cols);
   bool *seen = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *seen);
   if (!cols || !seen) abort();
-  int64_t level[PURPOSES_DRAWN] = {0};
+  int64_t level[PURPOSES_DRAWN] = {0}, start[PURPOSES_DRAWN] = {0};
+  bool started = false;
   struct purpose_block *blocks = NULL, *b, *tmp;
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
+    if (!started && e->time_ns >= t0) { /* each line starts where the earlier events left it */
+      memcpy(start, level, sizeof start);
+      started = true;
+    }
     if (e->device != (int)dev || (e->flags & WSLA_F_HOST) || !e->addr) continue;
     size_t k = PURPOSES_DRAWN;
     if (e->type == WSLA_EV_FREE) {
@@ -103,19 +148,21 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
     if (!seen[at] || v > cols[at]) cols[at] = v;
     seen[at] = true;
   }
+  if (!started) memcpy(start, level, sizeof start);
   HASH_ITER(hh, blocks, b, tmp) {
     HASH_DEL(blocks, b);
     free(b);
   }
 #define Y(v) (y0 + h - (double)(v) / (double)top * h)
+  double ys[WIDTH];
   for (size_t k = 0; k < np; k++) {
-    uint64_t v = 0;
-    fprintf(out, "<path class=\"p%zu\" fill=\"none\" d=\"M%d,%.1f", k, LEFT, Y(0));
+    uint64_t v = start[k] > 0 ? (uint64_t)start[k] : 0;
     for (int x = 0; x < WIDTH; x++) {
       if (seen[k * WIDTH + (size_t)x]) v = cols[k * WIDTH + (size_t)x];
-      fprintf(out, " L%d,%.1f L%d,%.1f", LEFT + x, Y(v > top ? top : v), LEFT + x + 1,
-              Y(v > top ? top : v));
+      ys[x] = Y(v > top ? top : v);
     }
+    fprintf(out, "<path class=\"p%zu\" fill=\"none\" d=\"", k);
+    step_path(out, ys, false, 0);
     fprintf(out, "\"><title>%s</title></path>\n", names[k]);
     fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">%s</text>\n", LEFT + 8, y0 + 14 + 14 * (int)k,
             k, names[k]);
@@ -142,8 +189,16 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   }
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   uint64_t next_oom = 0;
-  for (uint64_t i = 0; i < r->nevents; i++) {
-    const struct wsla_event *e = &r->events[i];
+  /* The levels where the window starts: what the earlier events left. */
+  uint64_t start_own = 0, start_others = 0, start_total = total;
+  bool started = false;
+  for (uint64_t i = 0; i <= r->nevents; i++) {
+    const struct wsla_event *e = i < r->nevents ? &r->events[i] : NULL;
+    if (!started && (!e || e->time_ns >= t0)) {
+      start_own = live > 0 ? (uint64_t)live : 0, start_others = others, start_total = total;
+      started = true;
+    }
+    if (!e) break;
     if (e->device != (int)dev) continue;
     if (e->type == WSLA_EV_SAMPLE) {
       total = e->size;
@@ -189,30 +244,39 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
 #define Y(b) (y0 + h - (double)(b) / (double)top * h)
   fprintf(out, "<g><text x=\"%d\" y=\"%d\" class=\"h\">device %u: %.2f GiB total, peak %.2f GiB</text>\n",
           LEFT, y0 - 8, dev, gib(total), gib(dc->peak_bytes));
-  /* Step paths, column by column, holding the last value across gaps. */
+  /* Step paths, column by column, holding the last value across gaps,
+     from the levels the window starts at. */
   const char *layers[3] = {"free", "others", "own"};
+  double ys[WIDTH];
   for (int layer = 0; layer < 3; layer++) {
-    fprintf(out, "<path class=\"%s\" d=\"M%d,%.1f", layers[layer], LEFT, Y(0));
-    uint64_t own = 0, oth = 0, tot = total;
+    uint64_t own = start_own, oth = start_others, tot = start_total;
     for (int x = 0; x < WIDTH; x++) {
       if (col[x].any) own = col[x].own_max, oth = col[x].others, tot = col[x].total;
       uint64_t level = layer == 2 ? own : layer == 1 ? own + oth : tot;
-      if (level > top) level = top;
-      fprintf(out, " L%d,%.1f L%d,%.1f", LEFT + x, Y(level), LEFT + x + 1, Y(level));
+      ys[x] = Y(level > top ? top : level);
     }
-    fprintf(out, " L%d,%.1f Z\"/>\n", LEFT + WIDTH, Y(0));
+    fprintf(out, "<path class=\"%s\" d=\"", layers[layer]);
+    step_path(out, ys, true, Y(0));
+    fputs("\"/>\n", out);
   }
   purpose_lines(out, r, dev, y0, h, top, t0, t1);
-  /* Axes, in GiB and seconds. */
-  for (int k = 0; k <= 4; k++) {
-    double y = Y(top / 4.0 * k);
+  /* Axes at round numbers: GiB (MiB below 1 GiB) and seconds. */
+  bool in_gib = top >= (1u << 30);
+  double unit = in_gib ? 1073741824.0 : 1048576.0, ystep = round_step(top / unit, 5);
+  int ydec = step_decimals(ystep);
+  for (int k = 0; k * ystep * unit <= top * (1 + 1e-9); k++) {
+    double y = Y(k * ystep * unit);
     fprintf(out, "<line class=\"grid\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>"
-                 "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"end\">%.1f GiB</text>\n",
-            LEFT, y, LEFT + WIDTH, y, LEFT - 4, y + 4, gib(top) / 4 * k);
+                 "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"end\">%.*f %s</text>\n",
+            LEFT, y, LEFT + WIDTH, y, LEFT - 4, y + 4, ydec, k * ystep, in_gib ? "GiB" : "MiB");
   }
-  for (int k = 0; k <= 5; k++)
-    fprintf(out, "<text x=\"%d\" y=\"%.1f\" class=\"ax\" text-anchor=\"middle\">%.2f s</text>\n",
-            LEFT + WIDTH * k / 5, y0 + h + 16, (t0 + span * k / 5) / 1e9);
+  double from_s = t0 / 1e9, to_s = t1 / 1e9, tstep = round_step(to_s - from_s, 6);
+  int tdec = step_decimals(tstep);
+  for (double k = ceil(from_s / tstep - 1e-9); k * tstep <= to_s * (1 + 1e-12); k++) {
+    double x = LEFT + (k * tstep * 1e9 - t0) / span * (WIDTH - 1);
+    fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"ax\" text-anchor=\"middle\">%.*f s</text>\n",
+            x, y0 + h + 16, tdec, k * tstep + 0.0); /* + 0.0: never "-0.0 s" */
+  }
   if (limit)
     fprintf(out, "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_LIMIT %.2f GiB</title></line>\n",
             LEFT, Y(limit), LEFT + WIDTH, Y(limit), gib(limit));
@@ -271,10 +335,8 @@ int cmd_plot(int argc, char **argv) {
     return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
   struct rec r;
   if (rec_open(path, &r, err, sizeof err) != 0) return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
-  uint64_t end = r.hdr->end_state != WSLA_END_RUNNING && r.hdr->end_time_ns > 0
-                     ? (uint64_t)r.hdr->end_time_ns : 0;
-  for (uint64_t i = 0; i < r.nevents; i++)
-    if (r.events[i].time_ns > end) end = r.events[i].time_ns;
+  if (window_fit("plot", &win, &r)) return rec_close(&r), 2;
+  uint64_t end = rec_span_end_ns(&r);
   /* A margin after the last event, so that an OOM at the end shows. */
   uint64_t t0 = from >= 0 ? (uint64_t)(from * 1e9) : 0,
            t1 = to >= 0 ? (uint64_t)(to * 1e9) : end + end / 50 + 1;
