@@ -35,6 +35,29 @@ __attribute__((format(printf, 3, 4))) static size_t append(char *buf, size_t use
   return used < FIRST_AID_MAX ? used : FIRST_AID_MAX - 1;
 }
 
+/* path as one shell word, quoted only where it needs to be; false when it
+   does not fit. */
+static bool shell_quote(const char *path, char *out, size_t len) {
+  bool plain = path[0] != '\0';
+  for (const char *c = path; *c; c++)
+    if (!strchr("/._-+,:@%=", *c) && !(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+        !(*c >= '0' && *c <= '9'))
+      plain = false;
+  size_t n = 0;
+  if (!plain) out[n++] = '\'';
+  for (const char *c = path; *c; c++) {
+    const char *piece = !plain && *c == '\'' ? "'\\''" : NULL;
+    size_t k = piece ? 4 : 1;
+    if (n + k + 2 >= len) return false;
+    if (piece) memcpy(out + n, piece, k);
+    else out[n] = *c;
+    n += k;
+  }
+  if (!plain) out[n++] = '\'';
+  out[n] = '\0';
+  return true;
+}
+
 void wsla_first_aid_reset_after_fork(void) {
   pthread_mutex_init(&composing, NULL);
 }
@@ -88,9 +111,16 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   const struct wsla_phase *phase =
       o >= p->ooms && o < p->ooms + p->oom_cap ? wsla_oom_stack_phase(p, (uint64_t)(o - p->ooms)) : NULL;
   if (phase) n = append(t, n, "  it ran out while %s: %s\n", phase->what, phase->fix);
-  if (p->file_backed)
-    n = append(t, n, "  recording: %s (`wslalloc report` explains it)\n",
-               p->path);
+  if (p->file_backed) {
+    /* The command names the file: plain `wslalloc report` reads the
+       default directory, not necessarily this one. */
+    char quoted[640];
+    if (shell_quote(p->path, quoted, sizeof quoted))
+      n = append(t, n, "  recording: %s (`wslalloc report %s` explains it)\n", p->path, quoted);
+    else
+      n = append(t, n, "  recording: %s (`wslalloc report` with this path explains it)\n",
+                 p->path);
+  }
   lengths[next] = n;
   /* Release: pairs with the acquire load in wsla_first_aid_print, so the
      handler sees the whole text of the buffer it is pointed at. */

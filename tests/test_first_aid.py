@@ -1,4 +1,7 @@
 """First aid: a process that dies of an OOM ends its output with what happened and the likely fix; one that copes says nothing."""
+import os
+import tempfile
+
 from harness import *
 
 env = {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500"}
@@ -10,6 +13,26 @@ for words in ("ran out of GPU memory", "cudaMalloc of 1.00 GiB on device 0",
               "likely fix: others", "recording: " + r.dir,
               "of its large allocations: llama.cpp: model weights 4.50 GiB, llama.cpp: KV cache 1.00 GiB\n"):
     check(words in tail, f"llm_like: first aid says {words!r}")
+
+# The hint's command works as given: plain `wslalloc report` reads the
+# default directory (here empty), so the command has to name the file, also
+# one whose path needs quoting.
+import re
+import subprocess
+bin_dir = tempfile.mkdtemp(prefix="bin-")
+os.symlink(TOOL, os.path.join(bin_dir, "wslalloc"))
+for folder in ("plain", "it's a folder"):
+    rec_dir = os.path.join(tempfile.mkdtemp(), folder)
+    os.mkdir(rec_dir)
+    hinted = run("llm_like", env=env, rec_dir=rec_dir)
+    m = re.search(r"  recording: (.*) \(`(.*)` explains it\)\n", hinted.err)
+    if not check(m is not None, f"{folder}: the hint's command: {hinted.err[-200:]!r}"):
+        continue
+    equal(m.group(1), hinted.recordings()[0], f"{folder}: the hint names the recording")
+    shown = subprocess.run(["sh", "-c", m.group(2)], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PATH": bin_dir + ":" + os.environ["PATH"]})
+    check(shown.returncode == 0 and f"wslalloc report: {hinted.recordings()[0]}" in shown.stdout,
+          f"{folder}: `{m.group(2)}` reports that recording: {shown.returncode} {shown.stderr.strip()}")
 
 # What it was doing, from its stack: the phase and the fix for that phase,
 # in the first aid and in the report alike.
