@@ -1,8 +1,11 @@
 """wslalloc replay: a recording or an RMM log re-run on the simulated GPU, under limits and the ladder; its OOMs named, its status telling."""
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import time
+from decimal import Decimal
 
 from harness import *
 
@@ -10,7 +13,11 @@ GiB, MiB = 1 << 30, 1 << 20
 rec_run = run("llm_like", env={"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500"})
 rec = rec_run.recordings()[0]
 recorded = rec_run.report()
+recorded_oom = recorded["ooms"][0]
+# The replays' environment: the simulated card, and a recordings folder of
+# their own (env_for gives one), never the user's.
 sim = env_for("cuda13", False, {"WSLSIM_MEM": "8G"})
+check(sim.get("WSLALLOC_DIR", "").startswith(tempfile.gettempdir()), "replays get a folder of their own")
 
 
 def replay(*args, env=None):
@@ -19,39 +26,104 @@ def replay(*args, env=None):
     return p, (json.loads(p.stdout) if "--json" in args and p.stdout.startswith("{") else None)
 
 
-# On the same card without the browser: it fits; the recorded failure is left out.
+def exact(text, *keys):
+    """A number of JSON text as written, to compare exactly."""
+    v = json.loads(text, parse_float=Decimal)
+    for k in keys:
+        v = v[k]
+    return v
+
+
+# On the same card without the browser: it fits, the failed request
+# included (it is part of the workload), and the peak is what the process
+# held at the failure plus the request.
 p, j = replay(rec, "--json")
 equal(p.returncode, 0, f"fits: status 0 ({p.stderr})")
 equal(j["ooms"], [], "no OOM")
-equal(j["skipped_recorded_failures"], 1, "the recorded failure left out")
-equal(j["devices"], [{"device": 0, "peak_bytes": recorded["devices"][0]["peak_bytes"]}],
-      "the replayed peak is the recorded peak")
+equal((j["failures"], j["recorded_failures"], j["skipped_recorded_failures"]), ("replayed", 1, 0),
+      "the recorded failure replayed by default")
+equal(j["devices"], [{"device": 0, "peak_bytes": recorded_oom["own_bytes"] + recorded_oom["size"]}],
+      "the replayed peak: what it held at the failure plus the failed request")
 equal(j["host_pinned_peak_bytes"], 512 * MiB, "pinned memory replayed as pinned")
-equal(j["calls"], 40, "36 allocations, 3 frees, 1 pinned allocation")
+equal(j["calls"], 42, "37 allocations, 3 frees, 1 pinned allocation, and the free of the request that failed")
 equal(j["frees_without_allocation"], 0, "every free found its allocation")
 check({t["api"] for t in j["timing"]} == {"cudaMalloc", "cudaFree", "cudaMallocHost"}, "time per call by API")
 
-# Reproducing the failure: without the browser the 1 GiB buffer fits.
-p, j = replay(rec, "--json", "--failures", "reproduce")
-equal((p.returncode, j["ooms"]), (0, []), "the failed request fits on the whole card")
-equal(j["devices"][0]["peak_bytes"], 6656 * MiB, "and the peak it would have reached")
+# --failures skip: the old answer, with the summary saying what was left out.
+p, j = replay(rec, "--json", "--failures", "skip")
+equal((p.returncode, j["ooms"], j["failures"], j["skipped_recorded_failures"]), (0, [], "skipped", 1),
+      "--failures skip: the recorded failure left out")
+equal(j["devices"], [{"device": 0, "peak_bytes": recorded["devices"][0]["peak_bytes"]}],
+      "--failures skip: the replayed peak is the recorded peak")
+equal(j["calls"], 40, "36 allocations, 3 frees, 1 pinned allocation")
+text, _ = replay(rec, "--failures", "skip", "--limit", "6G")
+equal(text.returncode, 0, "--failures skip under 6 GiB: fits, since the request that failed is left out")
+check("--failures skip: 1 allocation that failed when recorded was left out, so this is not the whole workload"
+      in text.stdout, f"--failures skip: the summary says so: {text.stdout}")
 
-# "Does it fit in 6 GiB?": the buffer that failed, named by its event.
-p, j = replay(rec, "--json", "--failures", "reproduce", "--limit", "6G")
-equal(p.returncode, 3, "out of memory: status 3")
+# "Would this run have fit in 6 GiB?"  It died holding 5.5 GiB asking for
+# 1 GiB more: no, and the request that failed is named by its event.
+p, j = replay(rec, "--json", "--limit", "6G")
+equal(p.returncode, 3, f"6 GiB, by default: out of memory, status 3 ({p.stderr})")
 equal(len(j["ooms"]), 1, "one OOM")
 o = j["ooms"][0]
-equal((o["api"], o["size"], o["device"], o["tid"]), ("cudaMalloc", GiB, 0, recorded["ooms"][0]["tid"]),
+equal((o["api"], o["size"], o["device"], o["tid"]), ("cudaMalloc", GiB, 0, recorded_oom["tid"]),
       "the OOM's API, size, device and thread")
-check(abs(o["time"] - recorded["ooms"][0]["time"]) < 0.01, "and its time in the recording")
+equal((o["purpose"], o["failed_when_recorded"]), ("llama.cpp: compute buffers", True),
+      "the compute buffer that failed when recorded")
+equal(exact(p.stdout, "ooms", 0, "time"), exact(json.dumps(recorded_oom), "time"),
+      "its time in the recording, to the nanosecond")
 equal((o["total_bytes"], o["free_bytes"]), (6 * GiB, 512 * MiB), "the device as the limit shows it")
-text, _ = replay(rec, "--failures", "reproduce", "--limit", "6G")
-check("event " in text.stdout and "cudaMalloc of 1.00 GiB on device 0" in text.stdout, f"text names it: {text.stdout}")
+text, _ = replay(rec, "--limit", "6G")
+equal(text.returncode, 3, "text: status 3")
+at = f"{Decimal(str(recorded_oom['time'])):.3f}"
+check(f"at {at} s, thread {recorded_oom['tid']}: cudaMalloc of 1.00 GiB on device 0" in text.stdout and
+      "for llama.cpp: compute buffers; it failed when recorded too" in text.stdout,
+      f"text names the event (api, size, time {at} s) and what it was for: {text.stdout}")
+check("1 allocation that failed when recorded was replayed as part of the workload" in text.stdout,
+      "the summary says the failed request was replayed")
 
 # 5 GiB: the KV cache already fails, at the start.
 p, j = replay(rec, "--json", "--limit", "5G")
 equal(p.returncode, 3, "5 GiB: out of memory")
-equal((j["ooms"][0]["size"], j["ooms"][0]["time"] < 0.1), (GiB, True), "the KV cache, at the start")
+equal((j["ooms"][0]["size"], j["ooms"][0]["time"] < 0.1, j["ooms"][0]["purpose"],
+       j["ooms"][0]["failed_when_recorded"]), (GiB, True, "llama.cpp: KV cache", False),
+      "the KV cache, at the start")
+
+# The user's recordings directory is left as it was: twelve replays (one
+# that cannot start, one killed) in the folder of the recording being looked
+# into leave it byte-for-byte the same, the recording there, and the
+# replays' own temporary folders gone.
+def snapshot(d):
+    return {n: open(os.path.join(d, n), "rb").read() for n in sorted(os.listdir(d))}
+
+
+user_dir, private_tmp = rec_run.dir, tempfile.mkdtemp(prefix="tmp-")
+before = snapshot(user_dir)
+users = {**sim, "WSLALLOC_DIR": user_dir, "WSLALLOC_KEEP": "1", "TMPDIR": private_tmp}
+statuses = []
+for args in (["--limit", "6G"], ["--limit", "5G"], ["--limit", "8G", "--json"], ["--recover"],
+             ["--limit", "6G", "--recover", "--json"], ["--limit", "7G"], ["--limit", "6G", "--failures", "skip"],
+             ["--limit", "4G"], ["--recover", "--failures", "skip"], ["--limit", "16G"]):
+    statuses.append(subprocess.run([TOOL, "replay", rec, *args], capture_output=True, text=True, timeout=120,
+                                   env={**users, "WSLALLOC_RETRY_MS": "50"}).returncode)
+equal(statuses, [3, 3, 0, 0, 3, 0, 0, 3, 0, 0], "the ten replays' verdicts")
+no_gpu = subprocess.run([TOOL, "replay", rec, "--limit", "6G"], capture_output=True, text=True, timeout=120,
+                        env={k: v for k, v in users.items() if k != "LD_LIBRARY_PATH"})
+equal(no_gpu.returncode, 1, f"a replay that cannot start: status 1 ({no_gpu.stderr.strip()})")
+slow = subprocess.Popen([TOOL, "replay", rec, "--limit", "6G", "--speed", "0.1"], env=users,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+time.sleep(1)
+slow.send_signal(signal.SIGTERM)
+_, slow_err = slow.communicate(timeout=60)
+equal(slow.returncode, 128 + signal.SIGTERM, f"a replay stopped by SIGTERM: its status ({slow_err.strip()})")
+after = snapshot(user_dir)
+equal(sorted(after), sorted(before), "twelve replays: the recordings directory holds the same files")
+check(after == before, "twelve replays: every file in it byte-for-byte the same")
+equal(os.listdir(private_tmp), [], "the replays' temporary folders are removed")
+listed = subprocess.run([TOOL, "ls", "--json"], capture_output=True, text=True, env=users)
+equal([os.path.basename(x["exe"]) for x in json.loads(listed.stdout)], ["llm_like"],
+      "the recording under investigation survives, alone")
 
 # Comparing recovery settings on a 6 GiB card: the ladder's steps, from the
 # replay's own recording; spilling to host memory saves it.
@@ -73,8 +145,8 @@ p, j = replay(csv_path, "--json", "--limit", "5G")
 equal(p.returncode, 3, "RMM log: out of memory too")
 equal(j["ooms"][0]["size"], GiB, "RMM log: the same allocation")
 p, j = replay(csv_path, "--json")
-equal((p.returncode, j["devices"][0]["peak_bytes"]), (0, recorded["devices"][0]["peak_bytes"]),
-      "RMM log: fits, with the same peak")
+equal((p.returncode, j["devices"][0]["peak_bytes"]), (0, recorded_oom["own_bytes"] + recorded_oom["size"]),
+      "RMM log: fits, with the same peak, its failed request included")
 
 # An RMM log with two streams besides the default: each gets a stream of its
 # own, and stream-ordered allocations are replayed stream-ordered.
@@ -101,7 +173,8 @@ if os.environ.get("WSLA_SIM_HIP"):
     hip = env_for("hip", False, {"WSLSIM_MEM": "8G"})
     p, j = replay(rec, "--json", "--runtime", "hip", env=hip)
     equal((p.returncode, j["runtime"], j["devices"][0]["peak_bytes"]),
-          (0, "HIP", recorded["devices"][0]["peak_bytes"]), "HIP: fits, with the recorded peak")
+          (0, "HIP", recorded_oom["own_bytes"] + recorded_oom["size"]),
+          "HIP: fits, with the peak the failed request makes")
     p, j = replay(rec, "--json", "--runtime", "hip", "--limit", "5G", env=hip)
     equal((p.returncode, j["ooms"][0]["size"]), (3, GiB), "HIP under 5 GiB: the KV cache fails")
 
