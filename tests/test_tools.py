@@ -128,8 +128,8 @@ equal(tool("export", "--format", "perfetto", r.recordings()[0], "-o", win, "--fr
 wev = json.load(open(win))["traceEvents"]
 wlive = [e for e in wev if e["ph"] == "C" and e["name"] == "device 0: this process"]
 check(wlive and all(100_000 <= e["ts"] <= 300_000 for e in wlive), "perfetto --from/--to: only the window")
-equal([e["args"]["bytes"] for e in wlive], [5632 << 20, 5888 << 20],
-      "perfetto --from: the levels, counted on from before the window")
+equal([e["args"]["bytes"] for e in wlive], [5888 << 20, 5632 << 20, 5888 << 20],
+      "perfetto --from: the level at 0.1 s, then the swap's, counted on from before the window")
 check(not [e for e in wev if e["ph"] == "i"], "perfetto --to: the OOM after the window left out")
 wcsv = os.path.join(tempfile.mkdtemp(), "window.csv")
 equal(tool("export", "--format", "csv", r.recordings()[0], "-o", wcsv, "--from", "0.1", "--to", "0.3").returncode,
