@@ -113,7 +113,11 @@ no_gpu = subprocess.run([TOOL, "replay", rec, "--limit", "6G"], capture_output=T
 equal(no_gpu.returncode, 1, f"a replay that cannot start: status 1 ({no_gpu.stderr.strip()})")
 slow = subprocess.Popen([TOOL, "replay", rec, "--limit", "6G", "--speed", "0.1"], env=users,
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-time.sleep(1)
+for _ in range(300):  # until it has made its folder: from then on it cleans up
+    if os.listdir(private_tmp):
+        break
+    time.sleep(0.1)
+time.sleep(0.5)
 slow.send_signal(signal.SIGTERM)
 _, slow_err = slow.communicate(timeout=60)
 equal(slow.returncode, 128 + signal.SIGTERM, f"a replay stopped by SIGTERM: its status ({slow_err.strip()})")

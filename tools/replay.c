@@ -312,12 +312,25 @@ static int run_preloaded(char **argv, const char *limit, bool recover) {
   char lib[4096];
   if (tool_find_library(lib, sizeof lib) != 0)
     return fprintf(stderr, "wslalloc replay: libwslalloc.so not found beside wslalloc\n"), 1;
+  /* From the folder's making to the handlers' forwarding, a signal waits:
+     it must not leave the folder behind. */
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+  sigset_t block, old;
+  sigemptyset(&block);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&block, sigs[i]);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  struct sigaction sa = {.sa_handler = forward_signal}, dfl = {.sa_handler = SIG_DFL};
+  sigemptyset(&sa.sa_mask);
+  sigemptyset(&dfl.sa_mask);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
   const char *tmp = getenv("TMPDIR");
   char dir[4096];
   snprintf(dir, sizeof dir, "%s/wslalloc-replay-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
-  if (!mkdtemp(dir))
+  if (!mkdtemp(dir)) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return fprintf(stderr, "wslalloc replay: cannot make a temporary folder %s: %s\n", dir,
                    strerror(errno)), 1;
+  }
   tool_set_preload(lib);
   if (limit) setenv("WSLALLOC_LIMIT", limit, 1);
   if (recover) setenv("WSLALLOC_RECOVER", "1", 1);
@@ -329,18 +342,18 @@ static int run_preloaded(char **argv, const char *limit, bool recover) {
   if (pid < 0) {
     fprintf(stderr, "wslalloc replay: cannot start the replay: %s\n", strerror(errno));
     remove_private_dir(dir);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return 1;
   }
-  if (pid == 0) {
+  if (pid == 0) { /* the replay takes signals as any program does */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &dfl, NULL);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     execv("/proc/self/exe", argv - 1);
     fprintf(stderr, "wslalloc replay: cannot run again with the library: %s\n", strerror(errno));
     _exit(1);
   }
   replay_child = pid;
-  struct sigaction sa = {.sa_handler = forward_signal};
-  sigemptyset(&sa.sa_mask);
-  int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+  sigprocmask(SIG_SETMASK, &old, NULL); /* a signal that waited goes to the replay now */
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   remove_private_dir(dir);

@@ -36,7 +36,7 @@ int window_fit(const char *cmd, const struct window *w, const struct rec *r) {
   /* A window that starts where nothing was recorded would draw an empty
      panel (or write an empty trace) as if it were an answer. */
   uint64_t end = rec_span_end_ns(r);
-  if (w->from >= 0 && (uint64_t)(w->from * 1e9) >= end) {
+  if (w->from > 0 && (uint64_t)(w->from * 1e9) >= end) {
     fprintf(stderr, "wslalloc %s: --from %g is past the end of %s, which spans 0 to %.3f s\n",
             cmd, w->from, r->path, end / 1e9);
     return 2;

@@ -88,7 +88,9 @@ class Runner:
         preloads = [os.environ["WSLA_SANITIZER_RT"]] if os.environ.get("WSLA_SANITIZER_RT") else []
         if preload:
             preloads.append(self.shim)
-            env["WSLALLOC_DIR"] = rec_dir
+        # Never the user's recordings directory, preloaded or not (a
+        # program may preload the library itself, as replay and run do).
+        env["WSLALLOC_DIR"] = rec_dir
         if preloads:
             env["LD_PRELOAD"] = ":".join(preloads)
         else:
