@@ -72,11 +72,11 @@ def default_dir_written():
             if before.get(n) == st or not n.endswith(".wsla"):
                 continue
             path = os.path.join(d, n)
-            r = subprocess.run([TOOL, "report", "--json", path], capture_output=True, text=True,
-                               timeout=120)
-            try:
+            try:  # someone else's recording, perhaps unreadable: only ours count
+                r = subprocess.run([TOOL, "report", "--json", path], capture_output=True, text=True,
+                                   timeout=60)
                 exe = json.loads(r.stdout)["process"]["exe"]
-            except (ValueError, KeyError):
+            except (subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
                 continue
             if exe.startswith(BUILD_ROOT + os.sep):
                 found.append(f"{path} ({exe})")
