@@ -30,9 +30,9 @@ enum pidns_relation rec_pidns(const struct wsla_header *h) {
   return h->pidns_ino == ino && h->pidns_dev == dev ? PIDNS_SAME : PIDNS_OTHER;
 }
 
-/* The last number of the NSpid line of /proc/<p>/status: the pid that
-   process has in its own namespace; 0 if unreadable. */
-static long innermost_pid(const char *p) {
+/* The NSpid line of /proc/<p>/status: the process's pid in each namespace
+   from /proc's down to its own.  The last one, and how many; 0 if unreadable. */
+static int nspid(const char *p, long *last) {
   char path[64], buf[2048];
   snprintf(path, sizeof path, "/proc/%.32s/status", p);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -44,15 +44,16 @@ static long innermost_pid(const char *p) {
   char *line = strstr(buf, "\nNSpid:");
   if (!line) return 0;
   line += 7;
-  long last = 0;
+  int count = 0;
   char *end;
   for (;;) {
     long v = strtol(line, &end, 10);
     if (end == line) break;
-    last = v;
+    *last = v;
+    count++;
     line = end;
   }
-  return last;
+  return count;
 }
 
 static uint64_t start_ticks(const char *p) {
@@ -73,33 +74,32 @@ static uint64_t start_ticks(const char *p) {
 }
 
 /* kill(pid, 0) would ask about whatever process has that number here,
-   unrelated to the container's.  Instead: a process whose pid namespace is
-   the recording's and whose pid there is the recording's, started when the
-   recording says.  Where some processes' namespaces cannot be read (not
-   root), and none matched, it may be one of those: taken as running. */
+   unrelated to the container's.  Instead: a process in a namespace below
+   this one (NSpid lists two pids or more) whose pid there is the recording's
+   and which started when the recording says; its namespace the recording's
+   where this user may look (stat of /proc/<p>/ns/pid needs ptrace rights). */
 bool pidns_process_alive(const struct wsla_header *h) {
   DIR *d = opendir("/proc");
   if (!d) return true;
-  bool alive = false, unsure = false;
+  bool alive = false;
   struct dirent *de;
   while (!alive && (de = readdir(d))) {
     if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+    long inner = 0;
+    if (nspid(de->d_name, &inner) < 2 || inner != h->pid) continue;
+    uint64_t ticks = start_ticks(de->d_name);
+    if (h->proc_start_ticks && ticks != h->proc_start_ticks) continue;
     char path[64];
     snprintf(path, sizeof path, "/proc/%.32s/ns/pid", de->d_name);
     struct stat st;
-    if (stat(path, &st) != 0) {
-      unsure |= errno == EACCES || errno == EPERM; /* another user's process */
-      continue;
-    }
-    if ((uint64_t)st.st_ino != h->pidns_ino || (uint64_t)st.st_dev != h->pidns_dev) continue;
-    if (innermost_pid(de->d_name) != h->pid) continue;
-    uint64_t ticks = start_ticks(de->d_name);
-    alive = !ticks || !h->proc_start_ticks || ticks == h->proc_start_ticks;
+    if (stat(path, &st) == 0)
+      alive = (uint64_t)st.st_ino == h->pidns_ino && (uint64_t)st.st_dev == h->pidns_dev;
+    else
+      alive = errno == EACCES || errno == EPERM; /* the start time must do */
   }
   closedir(d);
-  return alive || unsure;
+  return alive;
 }
-
 const char *pidns_word(const struct wsla_header *h) {
   switch (rec_pidns(h)) {
   case PIDNS_SAME: return "same";
