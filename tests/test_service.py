@@ -90,6 +90,18 @@ equal(r.returncode, 0, f"service --unit llama-server exit status ({r.stderr})")
 st = os.lstat(os.path.join(root, "var/lib/wslalloc/llama-server"))
 equal(st.st_uid, NOBODY.pw_uid, "the unit file's User= owns the directory")
 
+# A library the service's user cannot reach is told, not silently ignored
+# at the service's start.
+private = os.path.join(base, "private")
+os.mkdir(private, 0o700)
+shutil.copy(SHIM, private)
+r = tool("service", "private-lib", "--root", root, "--user", "nobody", "--group", "nogroup",
+         "--lib", os.path.join(private, os.path.basename(SHIM)))
+check(r.returncode == 0 and "user nobody may not be able to read" in r.stderr,
+      f"a library nobody cannot read is warned of: {r.stderr!r}")
+r = tool("service", "public-lib", "--root", root, "--user", "nobody", "--group", "nogroup")
+check("may not be able to read" not in r.stderr, f"the built library is readable: {r.stderr!r}")
+
 # Odd input: one line and the hint, status 2, nothing written.
 for args, what in ((["../etc"], "a unit name with a slash"),
                    (["--unit", "-x"], "a unit name with a leading dash"),

@@ -175,6 +175,24 @@ static void dropin_text(const struct svc *s, char *out, size_t len) {
 #undef ADD
 }
 
+/* Whether user uid (groups aside) can reach and read path: systemd starts
+   the service as that user, and a library in a private home directory is
+   silently not preloaded. */
+static bool readable_by(const char *path, uid_t uid) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *slash = buf + strlen(buf); slash; slash = strrchr(buf, '/')) {
+    bool is_file = slash == buf + strlen(buf);
+    struct stat st;
+    if (stat(buf[0] ? buf : "/", &st) != 0) return false;
+    mode_t need = is_file ? S_IROTH : S_IXOTH;
+    if (st.st_uid != uid && uid != 0 && !(st.st_mode & need)) return false;
+    if (slash == buf) break;
+    *slash = '\0';
+  }
+  return true;
+}
+
 static void apply_commands(const char *unit, const char *indent) {
   printf("%ssudo systemctl daemon-reload\n%ssudo systemctl restart %s\n", indent, indent,
          unit);
@@ -429,6 +447,10 @@ int cmd_service(int argc, char **argv) {
     printf("made the group %s\n", s.group);
   }
   gid_t gid = gr->gr_gid;
+  if (!readable_by(s.lib, uid))
+    fprintf(stderr, "wslalloc service: warning: user %s may not be able to read %s (a "
+                    "private directory on the way?): install the package, or name a "
+                    "library it can read with --lib\n", s.user, s.lib);
   if (make_recording_dir(&s, uid, gid) != 0) return 1;
   if (write_dropin(&s, text) != 0) return 1;
   printf("wrote %s:\n\n%s\n", conf, text);
