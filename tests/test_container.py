@@ -67,10 +67,21 @@ def listed():
     r = subprocess.run([TOOL, "ls", "--json"], capture_output=True, text=True, env=ls_env,
                        timeout=120)
     check(r.returncode == 0, f"ls exited {r.returncode}: {r.stderr}")
-    return [(e["pid"], e["pid_namespace"], e["end"]) for e in json.loads(r.stdout or "[]")]
+    return [(e["pid"], e["pid_namespace"], e["end"]) for e in json.loads(r.stdout or "[]")
+            if e["pid_namespace"] == "other"]
 
 
 equal(listed(), [(1, "other", "running")], "ls outside: the container's pid 1 is running")
+
+# Processes on the host recording into the same directory keep one ended
+# recording (WSLALLOC_KEEP=1): the container's, running, is never theirs to
+# delete, though pid 1 here (init) started at another time.
+for _ in range(2):
+    h = subprocess.run([os.path.join(CLIENTS, "crash"), "exit"], capture_output=True,
+                       env=env_for("cuda13", True, {"WSLALLOC_KEEP": "1"}, rec_dir2), timeout=120)
+    equal(h.returncode, 3, "a host process recording into the shared directory")
+check(os.path.exists(os.path.join(rec_dir2, "crash.1.wsla")),
+      f"the host's pruning kept the container's running recording: {sorted(os.listdir(rec_dir2))}")
 r = subprocess.run([TOOL, "ls"], capture_output=True, text=True, env=ls_env, timeout=120)
 check("       1*" in r.stdout and "another pid namespace" in r.stdout,
       f"ls marks the pid as another namespace's: {r.stdout!r}")
