@@ -22,9 +22,9 @@ def main():
         m = re.search(r"\*UND\*\s+[0-9a-f]+\s+\(?GLIBC_([0-9.]+)\)?\s+(\S+)$", line)
         if m:
             needed[m.group(2)] = m.group(1)
-    # The check must see the references at all: the library calls dlvsym and
-    # mmap, so both are in the list, with some version.
-    check("dlvsym" in needed and ("mmap64" in needed or "mmap" in needed),
+    # The check must see the references at all: the library calls dlvsym
+    # (a sanitizer's runtime may take others, such as mmap, unversioned).
+    check("dlvsym" in needed and len(needed) >= 10,
           f"objdump -T shows the library's glibc references ({len(needed)} read)")
     above = sorted(f"{s}@GLIBC_{v}" for s, v in needed.items() if key(v) > BASELINE)
     equal(above, [], "glibc versions above 2.28 (add the function to shim/glibc_compat.h)")
