@@ -600,9 +600,9 @@ static void each_service_dir(const char *cmd, bool quiet,
       if (!quiet && (errno == EACCES || errno == EPERM)) {
         struct group *g = getgrgid(st.st_gid);
         const char *gname = g ? g->gr_name : "its group";
-        fprintf(stderr, "wslalloc %s: cannot read the service recordings in %s: join group "
+        fprintf(stderr, "wslalloc%s%s: cannot read the service recordings in %s: join group "
                         "%s (`sudo usermod -aG %s $USER`, then log in again)\n",
-                cmd, dirs[i], gname, gname);
+                cmd ? " " : "", cmd ? cmd : "", dirs[i], gname, gname);
       }
       continue;
     }
@@ -704,5 +704,6 @@ static void newest_in_dir(int dfd, const char *dir, uid_t owner, void *arg) {
 
 void service_find_newest(int64_t *best, char *path, size_t len) {
   struct newest nw = {best, path, len};
-  each_service_dir("report", false, newest_in_dir, &nw);
+  /* report, plot, export: the note names no command. */
+  each_service_dir(NULL, false, newest_in_dir, &nw);
 }
