@@ -42,6 +42,21 @@ static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t disabled_pid; /* this process gave up recording altogether */
 
 static int warned_dir, warned_file, warned_space, warned_anon;
+/* A chosen directory that is set-group-ID and group-readable (what
+   `wslalloc service` makes for a service) shares its recordings with that
+   group: files are made 0640 instead of 0600. */
+static bool share_with_group;
+/* This process's pid namespace (stat of /proc/self/ns/pid), 0 if unknown.
+   Read before the recording's creation, by one thread. */
+static uint64_t own_pidns_ino, own_pidns_dev;
+
+static void read_own_pidns(void) {
+  struct stat ns;
+  if (!own_pidns_ino && stat("/proc/self/ns/pid", &ns) == 0) {
+    own_pidns_ino = (uint64_t)ns.st_ino;
+    own_pidns_dev = (uint64_t)ns.st_dev;
+  }
+}
 
 pid_t wsla_tid_slow(void) {
   pid_t t = (pid_t)syscall(SYS_gettid);
@@ -120,6 +135,7 @@ static int open_dir(const char *dir, bool chosen) {
     return -1;
   }
   if (!chosen && (st.st_mode & 077)) fchmod(fd, 0700);
+  share_with_group = chosen && (st.st_mode & (S_ISGID | S_IRGRP)) == (S_ISGID | S_IRGRP);
   return fd;
 }
 
@@ -174,6 +190,12 @@ static uint64_t start_ticks_of(pid_t pid);
    end, and a process with its pid and start time exists. */
 static bool still_running(const struct wsla_header *h) {
   if (h->end_state != WSLA_END_RUNNING || h->pid <= 0) return false;
+  /* A pid of another pid namespace (a container writing into the same
+     directory) cannot be looked up from here: take it as running. */
+  read_own_pidns();
+  if ((h->features & WSLA_FEAT_PIDNS) && own_pidns_ino &&
+      (h->pidns_ino != own_pidns_ino || h->pidns_dev != own_pidns_dev))
+    return true;
   if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
   uint64_t ticks = start_ticks_of(h->pid);
   return !ticks || !h->proc_start_ticks || ticks == h->proc_start_ticks;
@@ -261,6 +283,7 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
                 0600);
     if (fd < 0 && errno != EEXIST) break;
   }
+  if (fd >= 0 && share_with_group) fchmod(fd, 0640); /* the umask may have cut it */
   if (fd < 0) {
     wsla_warn_once(&warned_file, "cannot create a recording in %s (%s); "
                    "recording in memory only", dir, strerror(errno));
@@ -373,6 +396,14 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->ppid = (int32_t)getppid();
   h->uid = (uint32_t)getuid();
   h->proc_start_ticks = proc_start_ticks();
+  /* Which pid namespace `pid` is in: a reader outside the container the
+     process ran in must not take it for one of its own. */
+  read_own_pidns();
+  if (own_pidns_ino) {
+    h->pidns_ino = own_pidns_ino;
+    h->pidns_dev = own_pidns_dev;
+    h->features |= WSLA_FEAT_PIDNS;
+  }
   h->start_realtime_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
   h->start_monotonic_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec;
   h->sample_ms = (uint32_t)wsla_opts.sample_ms.num;
@@ -584,6 +615,7 @@ static void after_fork_child(void) {
   wsla_tls.tid = 0;
   disabled_pid = 0;
   module_adds_seen = 0;
+  own_pidns_ino = own_pidns_dev = 0; /* after unshare(CLONE_NEWPID), a new one */
   pthread_mutex_init(&init_lock, NULL);
   pthread_mutex_init(&module_lock, NULL);
   wsla_table_reset_after_fork();

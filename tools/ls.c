@@ -124,6 +124,7 @@ int cmd_ls(int argc, char **argv) {
     }
     n = 0; /* no folder yet: nothing recorded yet */
   }
+  service_recordings_add("ls", &all, &n, false);
   if (as_json) {
     struct json j;
     json_begin(&j, stdout);
@@ -134,6 +135,7 @@ int cmd_ls(int argc, char **argv) {
       json_str(&j, "recording", r->path);
       json_str(&j, "exe", r->exe);
       json_i64(&j, "pid", r->hdr->pid);
+      json_str(&j, "pid_namespace", pidns_word(r->hdr));
       json_fixed(&j, "start_time", r->hdr->start_realtime_ns, 9);
       json_str(&j, "end", rec_end_state(r));
       json_u64(&j, "peak_bytes", peak_of(r));
@@ -145,6 +147,7 @@ int cmd_ls(int argc, char **argv) {
   } else {
     printf("%-20s %8s  %-19s  %-12s %12s %5s\n", "program", "pid", "started",
            "state", "peak", "OOMs");
+    bool foreign = false;
     for (size_t i = 0; i < n; i++) {
       const struct rec *r = all[i];
       char when[32], peak[32], state[32];
@@ -155,10 +158,14 @@ int cmd_ls(int argc, char **argv) {
       if (!strcmp(end, "exit")) snprintf(state, sizeof state, "exit %d", r->hdr->exit_code);
       else if (!strcmp(end, "signal")) snprintf(state, sizeof state, "signal %d", r->hdr->end_signal);
       else snprintf(state, sizeof state, "%s", end);
-      printf("%-20.20s %8d  %-19s  %-12s %12s %5" PRIu64 "\n", base(r->exe),
-             (int)r->hdr->pid, when, state, fmt_size(peak_of(r), peak, sizeof peak),
-             ooms_of(r));
+      char pid[24];
+      bool other = rec_pidns(r->hdr) == PIDNS_OTHER;
+      foreign |= other;
+      snprintf(pid, sizeof pid, "%d%s", (int)r->hdr->pid, other ? "*" : "");
+      printf("%-20.20s %8s  %-19s  %-12s %12s %5" PRIu64 "\n", base(r->exe), pid, when,
+             state, fmt_size(peak_of(r), peak, sizeof peak), ooms_of(r));
     }
+    if (foreign) printf("* a pid in another pid namespace (a container)\n");
     if (n == 0) printf("(no recordings in %s)\n", dir);
   }
   free_all(all, n);
@@ -317,6 +324,9 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
   struct rec **all;
   char err[4400];
   bool readable = load_all(dir, &all, &n, err, sizeof err, true) == 0;
+  int load_errno = errno;
+  service_recordings_add("top", &all, &n, true);
+  errno = load_errno;
   char now[32];
   time_t t = time(NULL);
   struct tm tm;
@@ -374,8 +384,11 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
         snprintf(last, sizeof last, "%s of %s%s", hm, fmt_size(o->size, c, sizeof c),
                  o->outcome ? ", recovered" : "");
       }
-      fprintf(out, "  %8d  %-20.20s %12s %12s %8" PRIu64 " %5" PRIu64 "  %s\n",
-              (int)r->hdr->pid, base(r->exe), fmt_size(d->live_bytes, a, sizeof a),
+      char pid[24];
+      snprintf(pid, sizeof pid, "%d%s", (int)r->hdr->pid,
+               rec_pidns(r->hdr) == PIDNS_OTHER ? "*" : "");
+      fprintf(out, "  %8s  %-20.20s %12s %12s %8" PRIu64 " %5" PRIu64 "  %s\n",
+              pid, base(r->exe), fmt_size(d->live_bytes, a, sizeof a),
               fmt_size(d->peak_bytes, b, sizeof b), d->live_allocs, d->ooms, last);
       /* What its large allocations hold now, where their stacks tell. */
       struct purposes pu;

@@ -26,6 +26,8 @@ static const char *const usage =
     "                           re-run a recording's allocations here\n"
     "  bench [--pinned]         this GPU's allocation latency with and without\n"
     "                           the library, largest block, fragmentation\n"
+    "  service [UNIT] [--remove] preload the library into a systemd service\n"
+    "                           (ollama, llama-server, vllm)\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
     "  version                  the version and recording format\n"
     "\n"
@@ -71,6 +73,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
   if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
   if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
+  if (!strcmp(cmd, "service")) return cmd_service(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);

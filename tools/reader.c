@@ -310,6 +310,8 @@ void rec_close(struct rec *r) {
 
 static bool process_alive(const struct wsla_header *h) {
   if (h->pid <= 0) return false;
+  /* A container's pid names another process here, or none. */
+  if (rec_pidns(h) == PIDNS_OTHER) return pidns_process_alive(h);
   if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
   /* The pid may have been reused: compare the start time. */
   char path[64], buf[1024];
@@ -387,12 +389,15 @@ int rec_find_newest(char *path, size_t len, char *err, size_t errlen) {
   wsla_options_load(&o, warn_option);
   char dir[WSLA_OPT_PATH_MAX];
   wsla_recording_dir(&o, dir, sizeof dir);
+  int64_t best = INT64_MIN;
+  /* The services' recordings count too (`wslalloc service`). */
+  service_find_newest(&best, path, len);
   DIR *d = opendir(dir);
+  if (!d && best != INT64_MIN) return 0;
   if (!d)
     return fail(err, errlen, "no recordings: cannot open %s (%s); run a program "
                 "with LD_PRELOAD=libwslalloc.so first, or name a FILE", dir,
                 strerror(errno));
-  int64_t best = INT64_MIN;
   struct dirent *de;
   while ((de = readdir(d))) {
     size_t n = strlen(de->d_name);

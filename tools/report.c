@@ -313,6 +313,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   if (r->partial) json_str(&j, "partial_reason", r->partial_why);
   json_obj(&j, "process");
   json_i64(&j, "pid", h->pid);
+  json_str(&j, "pid_namespace", pidns_word(h));
   json_i64(&j, "ppid", h->ppid);
   json_str(&j, "exe", r->exe);
   json_str(&j, "cmdline", r->cmdline);
@@ -718,7 +719,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   char when[64];
   struct tm tm;
   strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime_r(&st, &tm));
-  fprintf(out, "\nProcess   %s (pid %d), started %s\n", r->exe, (int)h->pid, when);
+  fprintf(out, "\nProcess   %s (pid %d%s), started %s\n", r->exe, (int)h->pid,
+          rec_pidns(h) == PIDNS_OTHER ? " in another pid namespace (container)" : "", when);
   if (r->cmdline[0]) fprintf(out, "Command   %s\n", r->cmdline);
   {
     char v[256], m[32];

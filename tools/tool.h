@@ -237,4 +237,27 @@ void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
 void json_finish(struct json *j);
 
+/* Pid namespaces (pidns.c).  Whether a recording's pid is in the reader's
+   namespace: PIDNS_OTHER means it was made in a container, and its pid
+   means nothing here. */
+enum pidns_relation { PIDNS_UNKNOWN, PIDNS_SAME, PIDNS_OTHER };
+enum pidns_relation rec_pidns(const struct wsla_header *h);
+/* For PIDNS_OTHER: whether its process still runs, found by namespace and
+   start time rather than by a pid that means another process here. */
+bool pidns_process_alive(const struct wsla_header *h);
+/* "same", "other" (a container's) or "unknown" (not recorded), for JSON. */
+const char *pidns_word(const struct wsla_header *h);
+
+/* The recordings of systemd services (service.c), besides the user's own:
+   the directories their wslalloc drop-ins name and those under
+   /var/lib/wslalloc.  The directories, up to max; then the readable ones'
+   recordings added to *all (sorted oldest first with the rest), each
+   directory and file checked (no links, owner, mode); a directory the user
+   cannot read is named on stderr with the group to join. */
+size_t service_recording_dirs(char (*dirs)[512], size_t max);
+void service_recordings_add(const char *cmd, struct rec ***all, size_t *n, bool quiet);
+/* The newest service recording, if newer than *best (then *best and path). */
+void service_find_newest(int64_t *best, char *path, size_t len);
+int cmd_service(int argc, char **argv);
+
 #endif

@@ -63,6 +63,7 @@ enum wsla_features {
   WSLA_FEAT_ENVIRONMENT = 1u << 0, /* wsla_header.environment is filled */
   WSLA_FEAT_OOM_STACKS = 1u << 1,  /* oom_stack_off: a stack per OOM record */
   WSLA_FEAT_STACKS = 1u << 2,      /* stack_off: large allocations' stacks */
+  WSLA_FEAT_PIDNS = 1u << 3,       /* pidns_ino, pidns_dev: pid's namespace */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -254,8 +255,13 @@ struct wsla_header {
   uint64_t stack_off;
   uint32_t stack_cap;
   uint32_t reserved2;
+  /* WSLA_FEAT_PIDNS: the pid namespace `pid` belongs to (stat of
+     /proc/self/ns/pid).  A reader in another one (the recording was made in
+     a container) knows that pid means nothing in its own. */
+  uint64_t pidns_ino;
+  uint64_t pidns_dev;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 48];
 };
 
 struct wsla_api_counters {
@@ -448,9 +454,12 @@ WSLA_ASSERT_OFF(wsla_header, stack_off,
 WSLA_ASSERT_OFF(wsla_header, stack_cap,
                 216 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
-WSLA_ASSERT_OFF(wsla_header, reserved,
+WSLA_ASSERT_OFF(wsla_header, pidns_ino, 3296);
+WSLA_ASSERT_OFF(wsla_header, pidns_ino,
                 224 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, pidns_dev, 3304);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3312);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

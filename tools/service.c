@@ -1,0 +1,709 @@
+/* wslalloc service: preloads the library into a systemd service (Ollama's, a llama-server or vLLM unit), and finds the recordings of such services for ls, report and top. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "wslalloc/options.h"
+
+static const char *const usage =
+    "usage: wslalloc service [OPTIONS] [UNIT]\n"
+    "\n"
+    "Preloads libwslalloc.so into a systemd service: writes the drop-in\n"
+    "/etc/systemd/system/UNIT.service.d/wslalloc.conf that sets LD_PRELOAD,\n"
+    "WSLALLOC_DIR and the options given, and makes that directory, owned by\n"
+    "the service's user and readable by a group of administrators.  Then it\n"
+    "prints the two commands that apply it.  UNIT defaults to ollama.\n"
+    "\n"
+    "  --unit NAME          the unit (llama-server, vllm, ...), as UNIT\n"
+    "  --user NAME          the service's user (default: User= of the unit\n"
+    "                       file; ollama for ollama; else root)\n"
+    "  --group NAME         the group that may read its recordings\n"
+    "                       (default wslalloc, made if missing)\n"
+    "  --dir PATH           its WSLALLOC_DIR (default /var/lib/wslalloc/UNIT)\n"
+    "  --lib PATH           the library (default: the one installed beside\n"
+    "                       this wslalloc)\n"
+    "  --wsl                WSLALLOC_PROFILE=wsl: the WSL2 workarounds\n"
+    "  --limit SIZE         WSLALLOC_LIMIT: cap device memory per device\n"
+    "  --headroom SIZE      WSLALLOC_HEADROOM: report that much less free memory\n"
+    "  --recover            WSLALLOC_RECOVER: trim and wait on out-of-memory\n"
+    "  --set NAME=VALUE     any other WSLALLOC_* option (`wslalloc help options`)\n"
+    "  --remove             remove the drop-in (the recordings stay)\n"
+    "  --dry-run            print what it would write and do; change nothing\n"
+    "  --root DIR           write under DIR instead of / (tests, packaging)\n"
+    "  -h, --help           this text\n";
+
+#define SVC_ROOT_ENV "WSLALLOC_SERVICE_ROOT"
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("wslalloc service: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\ntry 'wslalloc service --help'\n", stderr);
+  return 2;
+}
+
+/* A systemd unit name: letters, digits and ":-_.@\\", no leading '-' or
+   '.', at most 200 bytes (systemd allows 255 with the suffix). */
+static bool unit_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 200 || s[0] == '-' || s[0] == '.') return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          strchr(":-_.@", c)))
+      return false;
+  }
+  return !strstr(s, "..");
+}
+
+/* A user or group name as useradd takes it. */
+static bool account_name_ok(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 32 || s[0] == '-') return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          strchr("-_.", c) || (c == '$' && i == n - 1)))
+      return false;
+  }
+  return true;
+}
+
+/* A value systemd's Environment="..." keeps as it is: printable, none of
+   the characters it would unquote or expand. */
+static bool env_value_ok(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f || strchr("\"\\%$'`", *s)) return false;
+  return true;
+}
+
+/* An absolute path with nothing systemd or LD_PRELOAD would split on. */
+static bool path_ok(const char *s) {
+  return s[0] == '/' && strlen(s) < WSLA_OPT_PATH_MAX && env_value_ok(s) &&
+         !strpbrk(s, " :\t") && !strstr(s, "/../") && !strstr(s, "/./");
+}
+
+/* User= of the unit file, the last one given; "" if none. */
+static void unit_user(const char *root, const char *unit, char *out, size_t len) {
+  static const char *const dirs[] = {"/etc/systemd/system", "/run/systemd/system",
+                                     "/usr/local/lib/systemd/system",
+                                     "/usr/lib/systemd/system", "/lib/systemd/system"};
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s/%s.service", root, dirs[i], unit);
+    FILE *f = fopen(path, "re");
+    if (!f) continue;
+    char line[1024];
+    bool in_service = false;
+    while (fgets(line, sizeof line, f)) {
+      line[strcspn(line, "\r\n")] = '\0';
+      if (line[0] == '[') in_service = !strcmp(line, "[Service]");
+      else if (in_service && !strncmp(line, "User=", 5))
+        snprintf(out, len, "%.*s", (int)(len - 1), line + 5);
+    }
+    fclose(f);
+    return; /* the first unit file found is the one systemd uses */
+  }
+}
+
+/* Runs argv, waiting; its exit status, or -1. */
+static int run_command(char *const argv[]) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* mkdir -p of the parents of path (each 0755, root's), never through a
+   link; 0 or -1 with errno. */
+static int make_parents(const char *path) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    struct stat st;
+    if (lstat(buf, &st) != 0) {
+      if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    } else if (!S_ISDIR(st.st_mode)) {
+      errno = ENOTDIR;
+      return -1;
+    }
+    *p = '/';
+  }
+  return 0;
+}
+
+struct svc {
+  const char *unit, *user, *group, *dir, *lib, *root;
+  char env[32][WSLA_OPT_PATH_MAX + 64]; /* "NAME=value" */
+  size_t nenv;
+  bool dry_run;
+};
+
+static void dropin_text(const struct svc *s, char *out, size_t len) {
+  size_t used = 0;
+#define ADD(...) \
+  used += (size_t)snprintf(out + used, used < len ? len - used : 0, __VA_ARGS__)
+  ADD("# Written by `wslalloc service %s`; `wslalloc service %s --remove` removes it.\n",
+      s->unit, s->unit);
+  ADD("# Each process of the service (and each runner it starts) records into\n"
+      "# WSLALLOC_DIR, which group %s can read.\n", s->group);
+  ADD("[Service]\n");
+  ADD("Environment=\"LD_PRELOAD=%s\"\n", s->lib);
+  ADD("Environment=\"WSLALLOC_DIR=%s\"\n", s->dir);
+  for (size_t i = 0; i < s->nenv; i++) ADD("Environment=\"%s\"\n", s->env[i]);
+  /* A unit with ProtectSystem=strict could not write there otherwise; "-":
+     no error where the directory is missing. */
+  ADD("ReadWritePaths=-%s\n", s->dir);
+#undef ADD
+}
+
+/* Whether user uid (groups aside) can reach and read path: systemd starts
+   the service as that user, and a library in a private home directory is
+   silently not preloaded. */
+static bool readable_by(const char *path, uid_t uid) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *slash = buf + strlen(buf); slash; slash = strrchr(buf, '/')) {
+    bool is_file = slash == buf + strlen(buf);
+    struct stat st;
+    if (stat(buf[0] ? buf : "/", &st) != 0) return false;
+    mode_t need = is_file ? S_IROTH : S_IXOTH;
+    if (st.st_uid != uid && uid != 0 && !(st.st_mode & need)) return false;
+    if (slash == buf) break;
+    *slash = '\0';
+  }
+  return true;
+}
+
+static void apply_commands(const char *unit, const char *indent) {
+  printf("%ssudo systemctl daemon-reload\n%ssudo systemctl restart %s\n", indent, indent,
+         unit);
+}
+
+static int do_remove(const struct svc *s) {
+  char conf[4400], dir[4096];
+  snprintf(dir, sizeof dir, "%s/etc/systemd/system/%s.service.d", s->root, s->unit);
+  snprintf(conf, sizeof conf, "%s/wslalloc.conf", dir);
+  if (s->dry_run) {
+    printf("would remove %s\n", conf);
+  } else if (unlink(conf) != 0) {
+    if (errno == ENOENT) {
+      printf("%s: no drop-in of wslalloc; nothing to remove\n", conf);
+      return 0;
+    }
+    fprintf(stderr, "wslalloc service: cannot remove %s (%s)%s\n", conf, strerror(errno),
+            errno == EACCES || errno == EPERM ? ": run it with sudo" : "");
+    return 1;
+  } else {
+    rmdir(dir); /* only if nothing else is in it */
+    printf("removed %s\n", conf);
+  }
+  printf("To apply it:\n");
+  apply_commands(s->unit, "  ");
+  printf("Until the restart the running service keeps the library.  Its recordings in\n"
+         "%s stay; remove them with `sudo rm -r %s`.\n", s->dir, s->dir);
+  return 0;
+}
+
+/* Makes the recordings directory: owner user, group gid, mode 2750 (the
+   set-group-ID bit: the library then makes its files 0640, group-readable). */
+static int make_recording_dir(const struct svc *s, uid_t uid, gid_t gid) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s%s", s->root, s->dir);
+  if (make_parents(path) != 0 || (mkdir(path, 02750) != 0 && errno != EEXIST)) {
+    fprintf(stderr, "wslalloc service: cannot make %s (%s)%s\n", path, strerror(errno),
+            errno == EACCES || errno == EPERM ? ": run it with sudo" : "");
+    return -1;
+  }
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 || fchown(fd, uid, gid) != 0 || fchmod(fd, 02750) != 0) {
+    fprintf(stderr, "wslalloc service: cannot give %s to %s:%s, mode 2750 (%s)%s\n", path,
+            s->user, s->group, strerror(errno),
+            errno == EACCES || errno == EPERM ? ": run it with sudo" : "");
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+static int write_dropin(const struct svc *s, const char *text) {
+  char dir[4096], conf[4400], tmp[4400];
+  snprintf(dir, sizeof dir, "%s/etc/systemd/system/%s.service.d", s->root, s->unit);
+  snprintf(conf, sizeof conf, "%s/wslalloc.conf", dir);
+  snprintf(tmp, sizeof tmp, "%s/.wslalloc.conf.%d", dir, (int)getpid());
+  if (make_parents(conf) != 0) goto fail;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) goto fail;
+  size_t n = strlen(text);
+  bool ok = write(fd, text, n) == (ssize_t)n && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  /* Whole or not at all: systemd never reads half a drop-in. */
+  if (!ok || rename(tmp, conf) != 0) {
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+    goto fail;
+  }
+  return 0;
+fail:
+  fprintf(stderr, "wslalloc service: cannot write %s (%s)%s\n", conf, strerror(errno),
+          errno == EACCES || errno == EPERM ? ": run it with sudo" : "");
+  return -1;
+}
+
+static int add_env(struct svc *s, const char *name, const char *value, const char *flag) {
+  const struct wsla_option_desc *opt = NULL;
+  for (size_t i = 0; i < wsla_option_count; i++)
+    if (!strcmp(wsla_option_table[i].name, name)) opt = &wsla_option_table[i];
+  if (!opt) return usage_error("%s: not a WSLALLOC_* option (`wslalloc help options` lists them)", name);
+  if (!strcmp(name, "WSLALLOC_DIR"))
+    return usage_error("%s: give the directory with --dir", flag);
+  struct wsla_options scratch;
+  if (wsla_option_parse(opt, value, &scratch) != 0 || !env_value_ok(value)) {
+    char expects[128] = "a valid value";
+    wsla_option_expects(opt, expects, sizeof expects);
+    char line[512];
+    if (!strcmp(flag, "--set"))
+      snprintf(line, sizeof line, "--set %s=%.200s: not %s", name, value, expects);
+    else
+      snprintf(line, sizeof line, "%s %.200s: not %s", flag, value, expects);
+    return usage_error("%s", line);
+  }
+  for (size_t i = 0; i < s->nenv; i++) /* a later one replaces an earlier */
+    if (!strncmp(s->env[i], name, strlen(name)) && s->env[i][strlen(name)] == '=') {
+      snprintf(s->env[i], sizeof s->env[i], "%s=%s", name, value);
+      return 0;
+    }
+  if (s->nenv == sizeof s->env / sizeof s->env[0])
+    return usage_error("%s: too many options", flag);
+  snprintf(s->env[s->nenv++], sizeof s->env[0], "%s=%s", name, value);
+  return 0;
+}
+
+int cmd_service(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"unit", required_argument, NULL, 'u'},  {"user", required_argument, NULL, 'U'},
+      {"group", required_argument, NULL, 'g'}, {"dir", required_argument, NULL, 'd'},
+      {"lib", required_argument, NULL, 'l'},   {"wsl", no_argument, NULL, 'w'},
+      {"limit", required_argument, NULL, 'L'}, {"headroom", required_argument, NULL, 'H'},
+      {"recover", no_argument, NULL, 'r'},     {"set", required_argument, NULL, 's'},
+      {"remove", no_argument, NULL, 'R'},      {"dry-run", no_argument, NULL, 'n'},
+      {"root", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+      {0}};
+  static struct svc s;
+  memset(&s, 0, sizeof s);
+  const char *unit = NULL, *user = NULL, *group = "wslalloc", *dir = NULL, *lib = NULL,
+             *root = "";
+  bool remove = false;
+  int c;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'h': fputs(usage, stdout); return 0;
+    case 'u': unit = optarg; break;
+    case 'U': user = optarg; break;
+    case 'g': group = optarg; break;
+    case 'd': dir = optarg; break;
+    case 'l': lib = optarg; break;
+    case 'o': root = optarg; break;
+    case 'R': remove = true; break;
+    case 'n': s.dry_run = true; break;
+    case 'w': if (add_env(&s, "WSLALLOC_PROFILE", "wsl", "--wsl")) return 2; break;
+    case 'r': if (add_env(&s, "WSLALLOC_RECOVER", "1", "--recover")) return 2; break;
+    case 'L': if (add_env(&s, "WSLALLOC_LIMIT", optarg, "--limit")) return 2; break;
+    case 'H': if (add_env(&s, "WSLALLOC_HEADROOM", optarg, "--headroom")) return 2; break;
+    case 's': {
+      char name[64];
+      const char *eq = strchr(optarg, '=');
+      if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof name)
+        return usage_error("--set %s: not NAME=VALUE", optarg);
+      snprintf(name, sizeof name, "%.*s", (int)(eq - optarg), optarg);
+      if (add_env(&s, name, eq + 1, "--set")) return 2;
+      break;
+    }
+    default:
+      return usage_error("%s: not an option of service", argv[optind - 1]);
+    }
+  }
+  if (optind < argc) {
+    if (unit || optind + 1 < argc)
+      return usage_error("%s: one unit only", argv[argc - 1]);
+    unit = argv[optind];
+  }
+  if (!unit) unit = "ollama";
+  char unit_buf[256];
+  snprintf(unit_buf, sizeof unit_buf, "%s", unit);
+  size_t ul = strlen(unit_buf);
+  if (ul > 8 && !strcmp(unit_buf + ul - 8, ".service")) unit_buf[ul - 8] = '\0';
+  if (!unit_name_ok(unit_buf))
+    return usage_error("%s: not a systemd unit name (letters, digits, \":-_.@\")", unit);
+  s.unit = unit_buf;
+  if (root[0] && root[0] != '/') return usage_error("--root %s: not an absolute path", root);
+  char root_buf[2048];
+  snprintf(root_buf, sizeof root_buf, "%s", root);
+  while (strlen(root_buf) > 0 && root_buf[strlen(root_buf) - 1] == '/')
+    root_buf[strlen(root_buf) - 1] = '\0';
+  s.root = root_buf;
+  char dir_buf[WSLA_OPT_PATH_MAX];
+  if (dir) snprintf(dir_buf, sizeof dir_buf, "%s", dir);
+  else snprintf(dir_buf, sizeof dir_buf, "/var/lib/wslalloc/%s", s.unit);
+  if (!path_ok(dir_buf))
+    return usage_error("--dir %s: not an absolute path without spaces, colons or quotes",
+                       dir_buf);
+  s.dir = dir_buf;
+  if (remove) return do_remove(&s);
+
+  char user_buf[64];
+  if (user) {
+    snprintf(user_buf, sizeof user_buf, "%s", user);
+  } else {
+    char from_unit[256];
+    unit_user(s.root, s.unit, from_unit, sizeof from_unit);
+    snprintf(user_buf, sizeof user_buf, "%s",
+             from_unit[0] ? from_unit : !strcmp(s.unit, "ollama") ? "ollama" : "root");
+  }
+  if (!account_name_ok(user_buf)) return usage_error("--user %s: not a user name", user_buf);
+  if (!account_name_ok(group)) return usage_error("--group %s: not a group name", group);
+  s.user = user_buf;
+  s.group = group;
+
+  char lib_buf[4096];
+  if (lib) {
+    char *real = realpath(lib, NULL);
+    if (!real) {
+      fprintf(stderr, "wslalloc service: --lib %s: %s\n", lib, strerror(errno));
+      return 2;
+    }
+    snprintf(lib_buf, sizeof lib_buf, "%s", real);
+    free(real);
+  } else if (tool_find_library(lib_buf, sizeof lib_buf) != 0) {
+    fprintf(stderr, "wslalloc service: cannot find libwslalloc.so beside this program; "
+                    "name it with --lib PATH\n");
+    return 2;
+  }
+  if (!path_ok(lib_buf)) {
+    fprintf(stderr, "wslalloc service: %s: LD_PRELOAD cannot name a path with spaces, "
+                    "colons or quotes; install the library elsewhere and name it with --lib\n",
+            lib_buf);
+    return 2;
+  }
+  s.lib = lib_buf;
+
+  char text[8192];
+  dropin_text(&s, text, sizeof text);
+  char conf[4096];
+  snprintf(conf, sizeof conf, "%s/etc/systemd/system/%s.service.d/wslalloc.conf", s.root,
+           s.unit);
+
+  struct passwd *pw = getpwnam(s.user);
+  struct group *gr = getgrnam(s.group);
+  if (s.dry_run) {
+    printf("would write %s:\n\n%s\n", conf, text);
+    if (!gr) printf("would make the group: groupadd --system %s\n", s.group);
+    printf("would make %s%s: owner %s, group %s, mode 2750%s\n", s.root, s.dir, s.user,
+           s.group, pw ? "" : " (no such user here yet)");
+    printf("then, to apply it:\n");
+    apply_commands(s.unit, "  ");
+    return 0;
+  }
+  if (!pw) {
+    fprintf(stderr, "wslalloc service: no user '%s' here: install the service first, or "
+                    "name its user with --user\n", s.user);
+    return 1;
+  }
+  uid_t uid = pw->pw_uid;
+  if (!gr) {
+    if (s.root[0] || geteuid() != 0) {
+      fprintf(stderr, "wslalloc service: no group '%s': make it with `sudo groupadd "
+                      "--system %s`, or name another with --group\n", s.group, s.group);
+      return 1;
+    }
+    char *const cmd[] = {"groupadd", "--system", (char *)s.group, NULL};
+    if (run_command(cmd) != 0 || !(gr = getgrnam(s.group))) {
+      fprintf(stderr, "wslalloc service: `groupadd --system %s` failed; make the group "
+                      "yourself, or name another with --group\n", s.group);
+      return 1;
+    }
+    printf("made the group %s\n", s.group);
+  }
+  gid_t gid = gr->gr_gid;
+  if (!readable_by(s.lib, uid))
+    fprintf(stderr, "wslalloc service: warning: user %s may not be able to read %s (a "
+                    "private directory on the way?): install the package, or name a "
+                    "library it can read with --lib\n", s.user, s.lib);
+  if (make_recording_dir(&s, uid, gid) != 0) return 1;
+  if (write_dropin(&s, text) != 0) return 1;
+  printf("wrote %s:\n\n%s\n", conf, text);
+  printf("recordings go to %s%s: owner %s, group %s, mode 2750\n\n", s.root, s.dir, s.user,
+         s.group);
+  printf("To apply it:\n");
+  apply_commands(s.unit, "  ");
+  printf("\nUntil the restart nothing changes for the running service.\n"
+         "After it, %s and every runner it starts inherit the preload,\n"
+         "and each process writes its own recording into %s.\n"
+         "Members of group %s read them: `sudo usermod -aG %s $USER`, then log in again;\n"
+         "`wslalloc ls` and `wslalloc report` find them there.\n",
+         s.unit, s.dir, s.group, s.group);
+  return 0;
+}
+
+/* --- the recordings of services, for ls, report and top --- */
+
+/* The root the service directories lie under: "" (/) unless the
+   environment names another, as `wslalloc service --root` does. */
+static const char *service_root(void) {
+  const char *r = getenv(SVC_ROOT_ENV);
+  return r && r[0] == '/' ? r : "";
+}
+
+/* Whether a directory may hold a service's recordings: a real directory (no
+   link), writable by its owner only, in a parent that only root can change
+   (so that whoever owns it was given it by root). */
+static bool trusted_dir(const char *path, struct stat *st) {
+  char parent[4096];
+  snprintf(parent, sizeof parent, "%s", path);
+  char *slash = strrchr(parent, '/');
+  if (!slash || slash == parent) return false;
+  *slash = '\0';
+  struct stat ps;
+  if (lstat(parent, &ps) != 0 || !S_ISDIR(ps.st_mode) || (ps.st_mode & 022) ||
+      (ps.st_uid != 0 && ps.st_uid != geteuid()))
+    return false;
+  return lstat(path, st) == 0 && S_ISDIR(st->st_mode) && !(st->st_mode & 022);
+}
+
+static void add_dir(char (*dirs)[WSLA_OPT_PATH_MAX], size_t *n, size_t max, const char *d) {
+  for (size_t i = 0; i < *n; i++)
+    if (!strcmp(dirs[i], d)) return;
+  if (*n < max) snprintf(dirs[(*n)++], WSLA_OPT_PATH_MAX, "%s", d);
+}
+
+size_t service_recording_dirs(char (*dirs)[WSLA_OPT_PATH_MAX], size_t max) {
+  const char *root = service_root();
+  size_t n = 0;
+  char path[4096];
+  /* The directories the drop-ins name (a root-owned file each). */
+  snprintf(path, sizeof path, "%s/etc/systemd/system", root);
+  DIR *d = opendir(path);
+  struct dirent *de;
+  while (d && (de = readdir(d)) && n < max) {
+    size_t l = strlen(de->d_name);
+    if (l < 11 || strcmp(de->d_name + l - 10, ".service.d")) continue;
+    char conf[4400];
+    snprintf(conf, sizeof conf, "%s/%s/wslalloc.conf", path, de->d_name);
+    int fd = open(conf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+        !(st.st_mode & 022) && st.st_size < 65536)
+      f = fdopen(fd, "re");
+    if (!f) {
+      close(fd);
+      continue;
+    }
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+      static const char key[] = "Environment=\"WSLALLOC_DIR=";
+      if (strncmp(line, key, sizeof key - 1)) continue;
+      char *v = line + sizeof key - 1;
+      v[strcspn(v, "\"\r\n")] = '\0';
+      char full[4096];
+      snprintf(full, sizeof full, "%s%s", root, v);
+      if (v[0] == '/' && strlen(full) < WSLA_OPT_PATH_MAX) add_dir(dirs, &n, max, full);
+    }
+    fclose(f);
+  }
+  if (d) closedir(d);
+  /* And every directory under /var/lib/wslalloc, the default. */
+  snprintf(path, sizeof path, "%s/var/lib/wslalloc", root);
+  d = opendir(path);
+  while (d && (de = readdir(d)) && n < max) {
+    if (de->d_name[0] == '.') continue;
+    char full[4400];
+    snprintf(full, sizeof full, "%s/%s", path, de->d_name);
+    if (strlen(full) < WSLA_OPT_PATH_MAX) add_dir(dirs, &n, max, full);
+  }
+  if (d) closedir(d);
+  return n;
+}
+
+/* Reads one service recording: a regular file (no link, no FIFO), owned by
+   the directory's owner or root, mode 0600 or 0640 at most. */
+static int open_service_file(int dfd, const char *dir, const char *name, uid_t owner,
+                             struct rec *r, char *why, size_t len) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return snprintf(why, len, "%s: %s", path, strerror(errno)), -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      (st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 07137)) {
+    close(fd);
+    return snprintf(why, len, "%s: not a recording of this service (owner, mode or type)",
+                    path), -1;
+  }
+  if ((uint64_t)st.st_size < sizeof(struct wsla_header) ||
+      (uint64_t)st.st_size > (64ull << 30)) {
+    close(fd);
+    return snprintf(why, len, "%s: not a wslalloc recording (%lld bytes)", path,
+                    (long long)st.st_size), -1;
+  }
+  uint8_t *data = malloc((size_t)st.st_size);
+  size_t got = 0;
+  ssize_t k;
+  while (data && got < (size_t)st.st_size &&
+         (k = read(fd, data + got, (size_t)st.st_size - got)) > 0)
+    got += (size_t)k;
+  close(fd);
+  if (!data) return snprintf(why, len, "%s: out of memory", path), -1;
+  return rec_open_bytes(path, data, got, r, why, len);
+}
+
+/* Calls fn on each readable service directory (fd open, its owner); notes
+   each unreadable one on stderr with the fix, once per run of cmd. */
+static void each_service_dir(const char *cmd, bool quiet,
+                             void (*fn)(int dfd, const char *dir, uid_t owner, void *arg),
+                             void *arg) {
+  char own[WSLA_OPT_PATH_MAX];
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  wsla_recording_dir(&o, own, sizeof own);
+  static char dirs[64][WSLA_OPT_PATH_MAX];
+  size_t n = service_recording_dirs(dirs, 64);
+  for (size_t i = 0; i < n; i++) {
+    if (!strcmp(dirs[i], own)) continue;
+    struct stat st;
+    if (!trusted_dir(dirs[i], &st)) continue;
+    int dfd = open(dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) {
+      if (!quiet && (errno == EACCES || errno == EPERM)) {
+        struct group *g = getgrgid(st.st_gid);
+        const char *gname = g ? g->gr_name : "its group";
+        fprintf(stderr, "wslalloc%s%s: cannot read the service recordings in %s: join group "
+                        "%s (`sudo usermod -aG %s $USER`, then log in again)\n",
+                cmd ? " " : "", cmd ? cmd : "", dirs[i], gname, gname);
+      }
+      continue;
+    }
+    fn(dfd, dirs[i], st.st_uid, arg);
+    close(dfd);
+  }
+}
+
+struct collect {
+  struct rec ***all;
+  size_t *n, cap;
+  bool quiet;
+};
+
+static void collect_dir(int dfd, const char *dir, uid_t owner, void *arg) {
+  struct collect *c = arg;
+  int fd2 = dup(dfd);
+  DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+  if (!d) {
+    if (fd2 >= 0) close(fd2);
+    return;
+  }
+  struct dirent *de;
+  size_t seen = 0;
+  while ((de = readdir(d)) && seen++ < 100000) {
+    size_t l = strlen(de->d_name);
+    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
+    struct rec *r = malloc(sizeof *r);
+    char why[4400];
+    if (!r) break;
+    if (open_service_file(dfd, dir, de->d_name, owner, r, why, sizeof why) != 0) {
+      if (!c->quiet) fprintf(stderr, "wslalloc: skipping %s\n", why);
+      free(r);
+      continue;
+    }
+    if (*c->n == c->cap) {
+      size_t cap = c->cap ? c->cap * 2 : 16;
+      struct rec **more = realloc(*c->all, cap * sizeof **c->all);
+      if (!more) {
+        rec_close(r);
+        free(r);
+        break;
+      }
+      *c->all = more;
+      c->cap = cap;
+    }
+    (*c->all)[(*c->n)++] = r;
+  }
+  closedir(d);
+}
+
+void service_recordings_add(const char *cmd, struct rec ***all, size_t *n, bool quiet) {
+  struct collect c = {all, n, *n, quiet};
+  each_service_dir(cmd, quiet, collect_dir, &c);
+  for (size_t i = 1; i < *n; i++) /* oldest first, as the user's own */
+    for (size_t k = i; k > 0 && (*all)[k - 1]->hdr->start_realtime_ns >
+                                    (*all)[k]->hdr->start_realtime_ns; k--) {
+      struct rec *t = (*all)[k];
+      (*all)[k] = (*all)[k - 1];
+      (*all)[k - 1] = t;
+    }
+}
+
+struct newest {
+  int64_t *best;
+  char *path;
+  size_t len;
+};
+
+static void newest_in_dir(int dfd, const char *dir, uid_t owner, void *arg) {
+  struct newest *nw = arg;
+  int fd2 = dup(dfd);
+  DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+  if (!d) {
+    if (fd2 >= 0) close(fd2);
+    return;
+  }
+  struct dirent *de;
+  size_t seen = 0;
+  while ((de = readdir(d)) && seen++ < 100000) {
+    size_t l = strlen(de->d_name);
+    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
+    int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat st;
+    struct wsla_header h;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+              (st.st_uid == owner || st.st_uid == 0) && !(st.st_mode & 07137) &&
+              pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+              !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+    close(fd);
+    if (ok && h.start_realtime_ns > *nw->best) {
+      *nw->best = h.start_realtime_ns;
+      snprintf(nw->path, nw->len, "%s/%s", dir, de->d_name);
+    }
+  }
+  closedir(d);
+}
+
+void service_find_newest(int64_t *best, char *path, size_t len) {
+  struct newest nw = {best, path, len};
+  /* report, plot, export: the note names no command. */
+  each_service_dir(NULL, false, newest_in_dir, &nw);
+}
