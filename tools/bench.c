@@ -238,24 +238,24 @@ int cmd_bench(int argc, char **argv) {
   const char *json_path = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     char *end;
     if (c == 'i') {
       iterations = strtol(optarg, &end, 10);
       if (*end || end == optarg || iterations < 10 || iterations > 100000)
-        return fprintf(stderr, "wslalloc bench: --iterations wants 10 to 100000, not %s\n",
-                       optarg), 2;
+        return tool_usage_error("bench", "--iterations wants 10 to 100000, not %s", optarg);
     } else if (c == 'R') {
       if (!strcmp(optarg, "any")) runtime = NULL;
       else if (!strcmp(optarg, "cuda") || !strcmp(optarg, "hip")) runtime = optarg;
-      else return fprintf(stderr, "wslalloc bench: --runtime cuda or hip, not %s\n", optarg), 2;
+      else return tool_usage_error("bench", "--runtime cuda or hip, not %s", optarg);
     } else if (c == 'p') pinned = true;
     else if (c == 'j') json_path = optarg;
     else if (c == 'c') is_child = true;
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("bench", c, argc, argv);
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc bench: no arguments\n%s", usage), 2;
+  if (optind < argc) return tool_usage_error("bench", "takes no arguments, not \'%s\'", argv[optind]);
   if (is_child) return child(iterations, pinned, runtime);
 
   struct figures bare, shim;

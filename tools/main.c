@@ -27,6 +27,7 @@ static const char *const usage =
     "  bench [--pinned]         this GPU's allocation latency with and without\n"
     "                           the library, largest block, fragmentation\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
+    "  help COMMAND             the same as wslalloc COMMAND --help\n"
     "  version                  the version and recording format\n"
     "\n"
     "Record a program with LD_PRELOAD=libwslalloc.so PROGRAM ...\n"
@@ -51,9 +52,44 @@ static int help_options(bool markdown) {
   return 0;
 }
 
+/* The commands, by name: "help CMD" and the dispatch share the list. */
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+} commands[] = {
+    {"report", cmd_report}, {"run", cmd_run},         {"ls", cmd_ls},
+    {"metrics", cmd_metrics}, {"top", cmd_top},       {"replay", cmd_replay},
+    {"bench", cmd_bench},   {"export", cmd_export},   {"plot", cmd_plot},
+    {"doctor", cmd_doctor},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+/* help, help CMD, help options [--markdown]. */
+static int help(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "options")) {
+    bool markdown = false;
+    for (int i = 2; i < argc; i++) {
+      if (!strcmp(argv[i], "--markdown")) markdown = true;
+      else return tool_usage_error("help", "options takes only --markdown, not '%s'", argv[i]);
+    }
+    return help_options(markdown);
+  }
+  if (argc > 2) return tool_usage_error("help", "one topic, not '%s' too", argv[2]);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(argv[1], commands[i].name)) {
+      char *args[] = {argv[1], "--help", NULL};
+      return commands[i].fn(2, args);
+    }
+  return tool_usage_error("help", "no help on '%s': a command's name or 'options'", argv[1]);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fputs(usage, stderr);
+    fprintf(stderr, "wslalloc: no command given\ntry 'wslalloc --help'\n");
     return 2;
   }
   const char *cmd = argv[1];
@@ -61,27 +97,15 @@ int main(int argc, char **argv) {
     fputs(usage, stdout);
     return 0;
   }
-  if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
-  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "ls")) return cmd_ls(argc - 1, argv + 1);
-  if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
-  if (!strcmp(cmd, "top")) return cmd_top(argc - 1, argv + 1);
-  if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
-  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
-  if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    if (argc > 2) return tool_usage_error("version", "takes no arguments, not '%s'", argv[2]);
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "help")) {
-    if (argc >= 3 && !strcmp(argv[2], "options"))
-      return help_options(argc >= 4 && !strcmp(argv[3], "--markdown"));
-    fputs(usage, stdout);
-    return 0;
-  }
-  fprintf(stderr, "wslalloc: unknown command '%s'\n%s", cmd, usage);
+  if (!strcmp(cmd, "help")) return help(argc - 1, argv + 1);
+  fprintf(stderr, "wslalloc: unknown command '%s'\ntry 'wslalloc --help'\n", cmd);
   return 2;
 }

@@ -937,20 +937,16 @@ int cmd_report(int argc, char **argv) {
   bool as_json = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
     if (c == 'j') as_json = true;
     else if (c == 'h') {
       fputs(usage, stdout);
       return 0;
-    } else {
-      fputs(usage, stderr);
-      return 2;
-    }
+    } else return tool_bad_option("report", c, argc, argv);
   }
-  if (argc - optind > 1) {
-    fprintf(stderr, "wslalloc report: one FILE at most\n%s", usage);
-    return 2;
-  }
+  if (argc - optind > 1)
+    return tool_usage_error("report", "one FILE at most, not '%s' too", argv[optind + 1]);
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
   else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0) {

@@ -194,8 +194,9 @@ int cmd_run(int argc, char **argv) {
   char lib[4096] = "";
   int c;
   optind = 1;
+  opterr = 0;
   /* "+": stop at the first word that is not an option (the command). */
-  while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
     if (c == 'h') {
       fputs(usage, stdout);
       return 0;
@@ -215,29 +216,22 @@ int cmd_run(int argc, char **argv) {
       if (!opt || wsla_option_parse(opt, optarg, &scratch) != 0) {
         char expects[96] = "a valid value";
         if (opt) wsla_option_expects(opt, expects, sizeof expects);
-        fprintf(stderr, "wslalloc run: --%s %s: not %s\n",
-                flag_vars[c - 1].flag, optarg, expects);
-        return 2;
+        return tool_usage_error("run", "--%s %s: not %s", flag_vars[c - 1].flag, optarg,
+                                expects);
       }
       setenv(var, optarg, 1);
     } else {
-      fputs(usage, stderr);
-      return 2;
+      return tool_bad_option("run", c, argc, argv);
     }
   }
-  if (optind >= argc) {
-    fprintf(stderr, "wslalloc run: no command given\n%s", usage);
-    return 2;
-  }
+  if (optind >= argc)
+    return tool_usage_error("run", "no command given: wslalloc run [OPTIONS] -- CMD [ARGS]");
   if (!lib[0] && tool_find_library(lib, sizeof lib) != 0) {
     fprintf(stderr, "wslalloc run: cannot find libwslalloc.so beside this "
                     "program; name it with --lib PATH\n");
     return 2;
   }
-  if (access(lib, R_OK) != 0) {
-    fprintf(stderr, "wslalloc run: %s: %s\n", lib, strerror(errno));
-    return 2;
-  }
+  if (access(lib, R_OK) != 0) return tool_usage_error("run", "--lib %s: %s", lib, strerror(errno));
   tool_set_preload(lib);
 
   struct wsla_options opts;

@@ -140,6 +140,14 @@ int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
 #include "wslalloc/explain.h"
 #define fmt_size wsla_fmt_size
 
+/* A usage error (usage.c): "wslalloc CMD: what" and "try 'wslalloc CMD
+   --help'" on stderr; returns 2, the status for it. */
+int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for the option getopt_long just refused (it returned c, '?' or
+   ':'; the commands set opterr = 0 and start their option strings with
+   ':'), naming the word the user gave. */
+int tool_bad_option(const char *cmd, int c, int argc, char **argv);
+
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
