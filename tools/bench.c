@@ -291,7 +291,8 @@ int cmd_bench(int argc, char **argv) {
     else if (c == 'h') return fputs(usage, stdout), 0;
     else return tool_bad_option("bench", c, argc, argv);
   }
-  if (optind < argc) return tool_usage_error("bench", "takes no arguments, not \'%s\'", argv[optind]);
+  if (optind < argc)
+    return tool_usage_error("bench", "takes no arguments, not '%s'", argv[optind]);
   if (is_child) return child(iterations, pinned, runtime);
 
   struct figures bare, shim;

@@ -292,7 +292,8 @@ int cmd_replay(int argc, char **argv) {
   }
   if (argc - optind > 1)
     return tool_usage_error("replay", "one FILE, not '%s' too", argv[optind + 1]);
-  if (argc - optind < 1) return tool_usage_error("replay", "FILE, the recording to replay, is needed");
+  if (argc - optind < 1)
+    return tool_usage_error("replay", "FILE, the recording to replay, is needed");
   const char *path = argv[optind];
   if (limit) {
     struct wsla_options probe;
