@@ -48,4 +48,13 @@ if dev and pinned:
 check("Pinned host memory: peak 512.0 MiB, live 512.0 MiB in 1 allocation\n" in text,
       "the pinned line: 1 allocation")
 check(not re.search(r"\b1 (allocations|calls|allocs|times|events)\b", text), "no plural after a count of 1")
+
+# One allocation held at the failures (a 70 MiB limit admits the first
+# 64 MiB block only): the first aid and each OOM say "1 allocation".
+one = run("crash", ["oom"], env={"WSLALLOC_LIMIT": "70M"})
+check("  this process: 64.0 MiB in 1 allocation; others and the driver: 0 B\n" in one.err,
+      f"first aid: 1 allocation: {one.err!r}")
+text = subprocess.run([TOOL, "report", one.recordings()[0]], capture_output=True, text=True).stdout
+check("     this process: 64.0 MiB in 1 allocation; others" in text, "report's OOMs: 1 allocation")
+check(not re.search(r"\b1 (allocations|calls|allocs|times|events)\b", text), f"no plural after 1: {text}")
 finish()
