@@ -63,6 +63,11 @@ if os.environ.get("WSLA_SIM_HIP"):
 bare = {k: v for k, v in env.items() if k != "LD_LIBRARY_PATH"}
 n = subprocess.run([TOOL, "bench"], capture_output=True, text=True, timeout=120, env=bare)
 check(n.returncode == 1 and "no GPU to measure" in n.stderr, f"no GPU: {n.returncode} {n.stderr.strip()}")
+# A runtime without a driver: the error by its name, and the fix.
+nd = subprocess.run([TOOL, "bench"], capture_output=True, text=True, timeout=120,
+                    env={**bare, "LD_LIBRARY_PATH": os.environ["WSLA_SIM_CUDA13"]})
+check(nd.returncode == 1 and "cudaMemGetInfo failed with cudaErrorInsufficientDriver (35): "
+      "no CUDA driver reachable" in nd.stderr, f"no driver: {nd.returncode} {nd.stderr.strip()}")
 for args, words in ((["--iterations", "5"], "10 to 100000"), (["extra"], "no arguments")):
     b = subprocess.run([TOOL, "bench", *args], capture_output=True, text=True, env=env)
     check(b.returncode == 2 and words in b.stderr, f"bench {args}: refused ({b.stderr.strip()})")

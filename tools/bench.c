@@ -106,9 +106,14 @@ static int child(long iterations, bool pinned, const char *runtime) {
   if (tool_load_runtime(&rt, runtime, err, sizeof err) != 0) return printf("error %s\n", err), 1;
   size_t free_b = 0, total = 0;
   int rc = rt.mem_info(&free_b, &total);
-  if (rc != 0)
-    return printf("error the %s runtime reaches no GPU (its MemGetInfo: error %d%s)\n", rt.name, rc,
-                  rc == 100 ? ", no CUDA-capable device" : rc == 35 ? ", no driver" : ""), 1;
+  if (rc != 0) {
+    unsigned api = !strcmp(rt.name, "HIP") ? WSLA_API_hipMemGetInfo : WSLA_API_cudaMemGetInfo;
+    char error[128];
+    api_error_text(api, rc, error, sizeof error);
+    const char *meaning = api_error_meaning(api, rc);
+    return printf("error the %s runtime reaches no GPU: %s failed with %s%s%s\n", rt.name,
+                  wsla_api_name(api), error, meaning ? ": " : "", meaning ? meaning : ""), 1;
+  }
   printf("total %zu\nfree %zu\nhip %d\n", total, free_b, !strcmp(rt.name, "HIP"));
   char name[256];
   int dev = device_named(&rt, name, sizeof name);
