@@ -56,6 +56,8 @@ usage_error(["run", "--lib", "/nonexistent.so", "--", "true"], "run",
 usage_error(["help", "nonsense"], "help", "no help on 'nonsense': a command's name or 'options'")
 usage_error(["help", "options", "--bogus"], "help", "options takes only --markdown, not '--bogus'")
 usage_error(["version", "--bogus"], "version", "takes no arguments, not '--bogus'")
+v = tool("version", "--help")
+check(v.returncode == 0 and v.stdout.startswith("usage: wslalloc version"), "version --help, as the hint says")
 usage_error(["nonsense"], None, "unknown command 'nonsense'")
 usage_error([], None, "no command given")
 

@@ -102,6 +102,10 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < NCOMMANDS; i++)
     if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+      printf("usage: wslalloc version\n\nThe version of wslalloc and of the recording format it writes.\n");
+      return 0;
+    }
     if (argc > 2) return tool_usage_error("version", "takes no arguments, not '%s'", argv[2]);
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);
