@@ -293,7 +293,7 @@ int cmd_replay(int argc, char **argv) {
   if (argc - optind > 1)
     return tool_usage_error("replay", "one FILE, not '%s' too", argv[optind + 1]);
   if (argc - optind < 1)
-    return tool_usage_error("replay", "FILE, the recording to replay, is needed");
+    return tool_usage_error("replay", "one FILE is needed, the recording to replay");
   const char *path = argv[optind];
   if (limit) {
     struct wsla_options probe;
