@@ -4,20 +4,32 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-# Debian packages: the build (meson, ninja, a C compiler, uthash), the HIP
-# headers and Debian's real libamdhip64 (the pass-through tests run against
-# it), python3 for the test drivers, binutils for the export check and
-# valgrind for the instruction counts, elfutils' libdw for the function
-# names and source lines in reports, clang and its libFuzzer runtime for
-# fuzzing the recording reader, Chromium to render the plot's HTML, and
-# heaptrack for the overhead benchmark's comparison, and g++ for the C++
-# client whose call sites the report must demangle.
-PACKAGES=(meson ninja-build gcc g++ libc6-dev python3 python3-pip uthash-dev libamdhip64-dev
-          binutils valgrind libdw-dev clang libclang-rt-14-dev chromium heaptrack)
+# Debian packages.  Building and running (scripts/demo): meson and ninja, a C
+# compiler with its C library headers and binutils, pkgconf (meson finds
+# libdw with it), python3 (the build generates the error-name tables with it;
+# the tests are Python) and pip (NVML's header, below), uthash, elfutils'
+# libdw for the function names and source lines in reports, and the HIP
+# headers with Debian's real libamdhip64 for the HIP hooks.
+BUILD_PACKAGES=(meson ninja-build gcc libc6-dev binutils pkgconf python3 python3-pip uthash-dev
+                libdw-dev libamdhip64-dev)
+# The tests add (scripts/test): g++ for the C++ client whose call sites the
+# report must demangle, valgrind for the instruction counts, clang and its
+# libFuzzer runtime for fuzzing the recording reader, Chromium to render the
+# plot's HTML, and heaptrack for the overhead benchmark's comparison.
+TEST_PACKAGES=(g++ valgrind clang libclang-rt-14-dev chromium heaptrack)
 
+# packages_for demo|test: the packages that set-up installs, one a line.
+packages_for() {
+  printf '%s\n' "${BUILD_PACKAGES[@]}"
+  [ "${1:-demo}" = test ] && printf '%s\n' "${TEST_PACKAGES[@]}"
+  return 0
+}
+
+# install_packages [test]: what building and running need, and with "test"
+# what the tests need too; only those missing, with sudo when not root.
 install_packages() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
+  local missing=() p
+  for p in $(packages_for "${1:-demo}"); do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

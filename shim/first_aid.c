@@ -89,9 +89,9 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
                  wsla_fmt_size(o->largest_block, c, sizeof c));
     n = append(t, n, "\n");
   }
-  n = append(t, n, "  this process: %s in %llu allocations",
+  n = append(t, n, "  this process: %s in %llu allocation%s",
              wsla_fmt_size(o->own_bytes, a, sizeof a),
-             (unsigned long long)o->own_allocs);
+             (unsigned long long)o->own_allocs, o->own_allocs == 1 ? "" : "s");
   if (o->pool_cached)
     n = append(t, n, ", and %s cached in its stream-ordered pool",
                wsla_fmt_size(o->pool_cached, b, sizeof b));

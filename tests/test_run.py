@@ -53,7 +53,7 @@ for args, words in ((["--limit", "2Q", "--", "true"], "--limit 2Q: not a size"),
                     (["--spill", "disk", "--", "true"], "not one of off|host"),
                     (["--reserve", "lots", "--", "true"], "--reserve lots: not a size"),
                     ([], "no command given"),
-                    (["--bogus", "--", "true"], "usage:"),
+                    (["--bogus", "--", "true"], "unknown option '--bogus'\ntry 'wslalloc run --help'"),
                     (["--lib", "/nonexistent.so", "--", "true"], "/nonexistent.so")):
     r = wrun(args)
     equal(r.returncode, 2, f"run {args}: usage error")

@@ -189,9 +189,9 @@ equal(n_every, kept, "perfetto --all-points: every change the ring kept")
 for args, words in ((["export", "-o", "x"], "--format csv, perfetto or memviz"),
                     (["export", "--format", "svg", "-o", "x"], "not svg"),
                     (["export", "--format", "csv"], "-o OUT is needed"),
-                    (["ls", "extra"], "no arguments"),
-                    (["metrics", "--bogus"], "usage"),
-                    (["plot", "-o", "x.png"], "-o OUT.svg or -o OUT.html"),
+                    (["ls", "extra"], "no arguments, not 'extra'"),
+                    (["metrics", "--bogus"], "wslalloc metrics: unknown option '--bogus'\ntry 'wslalloc metrics --help'"),
+                    (["plot", "-o", "x.png"], "-o x.png: the file's name must end in .svg or .html"),
                     (["plot", "-o", "x.svg", "--from", "soon"], "not a number of seconds"),
                     (["plot", "-o", "x.svg", "--from", "2", "--to", "1"], "--to must come after")):
     q = tool(*args)

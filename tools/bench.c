@@ -1,5 +1,6 @@
 /* wslalloc bench: this machine's GPU allocation latency with and without the library, its largest block, fragmentation and pinned ceiling. */
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -44,6 +45,8 @@ struct figures {
   uint64_t pinned;
   double lat_ns[NSIZES];
   bool ok, shim_loaded, hip;
+  int device;      /* the one measured, the runtime's current */
+  char name[256];  /* its name, as the driver gives it; "" if not */
   char error[512];
 };
 
@@ -71,6 +74,31 @@ static uint64_t largest_block(const struct runtime *rt, uint64_t hi) {
   return lo;
 }
 
+/* The GPU the runtime allocates on: its index, and its name into name
+   ("" where the driver does not give it).  CUDA's comes from the driver
+   the runtime loaded (cuDeviceGetName, as the library names GPUs), HIP's
+   from hipDeviceGetName. */
+static int device_named(const struct runtime *rt, char *name, size_t len) {
+  void *lib = rt->lib ? rt->lib : RTLD_DEFAULT;
+  bool hip = !strcmp(rt->name, "HIP");
+  int dev = 0;
+  int (*get_device)(int *);
+  *(void **)&get_device = dlsym(lib, hip ? "hipGetDevice" : "cudaGetDevice");
+  if (!get_device || get_device(&dev) != 0) dev = 0;
+  int (*get_name)(char *, int, int) = NULL;
+  if (hip) {
+    *(void **)&get_name = dlsym(lib, "hipDeviceGetName");
+  } else {
+    void *drv = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    if (drv) *(void **)&get_name = dlsym(drv, "cuDeviceGetName");
+  }
+  name[0] = '\0';
+  if (!get_name || get_name(name, (int)len, dev) != 0) name[0] = '\0';
+  name[len - 1] = '\0';
+  name[strcspn(name, "\n")] = '\0'; /* one line of the child's report */
+  return dev;
+}
+
 /* The measuring child: figures on stdout as "key value" lines. */
 static int child(long iterations, bool pinned, const char *runtime) {
   struct runtime rt = {0};
@@ -78,10 +106,18 @@ static int child(long iterations, bool pinned, const char *runtime) {
   if (tool_load_runtime(&rt, runtime, err, sizeof err) != 0) return printf("error %s\n", err), 1;
   size_t free_b = 0, total = 0;
   int rc = rt.mem_info(&free_b, &total);
-  if (rc != 0)
-    return printf("error the %s runtime reaches no GPU (its MemGetInfo: error %d%s)\n", rt.name, rc,
-                  rc == 100 ? ", no CUDA-capable device" : rc == 35 ? ", no driver" : ""), 1;
+  if (rc != 0) {
+    unsigned api = !strcmp(rt.name, "HIP") ? WSLA_API_hipMemGetInfo : WSLA_API_cudaMemGetInfo;
+    char error[128];
+    api_error_text(api, rc, error, sizeof error);
+    const char *meaning = api_error_meaning(api, rc);
+    return printf("error the %s runtime reaches no GPU: %s failed with %s%s%s\n", rt.name,
+                  wsla_api_name(api), error, meaning ? ": " : "", meaning ? meaning : ""), 1;
+  }
   printf("total %zu\nfree %zu\nhip %d\n", total, free_b, !strcmp(rt.name, "HIP"));
+  char name[256];
+  int dev = device_named(&rt, name, sizeof name);
+  printf("device %d\nname %s\n", dev, name);
   /* Which run this is, as the process's own mappings say. */
   FILE *maps = fopen("/proc/self/maps", "r");
   char line[4096];
@@ -197,6 +233,10 @@ static void measure(struct figures *f, bool with_shim, long iterations, bool pin
   while (in && fgets(line, sizeof line, in)) {
     char key[32];
     unsigned long long v;
+    if (!strncmp(line, "name ", 5)) {
+      snprintf(f->name, sizeof f->name, "%.*s", (int)strcspn(line + 5, "\n"), line + 5);
+      continue;
+    }
     if (!strncmp(line, "error ", 6)) {
       snprintf(f->error, sizeof f->error, "%.*s", (int)strcspn(line + 6, "\n"), line + 6);
       continue;
@@ -211,6 +251,7 @@ static void measure(struct figures *f, bool with_shim, long iterations, bool pin
     else if (!strcmp(key, "pinned")) f->pinned = v;
     else if (!strcmp(key, "shim")) f->shim_loaded = v;
     else if (!strcmp(key, "hip")) f->hip = v;
+    else if (!strcmp(key, "device")) f->device = (int)v;
     else if (!strncmp(key, "lat", 3) && (size_t)atoi(key + 3) < NSIZES) f->lat_ns[atoi(key + 3)] = (double)v;
   }
   if (in) fclose(in);
@@ -238,24 +279,25 @@ int cmd_bench(int argc, char **argv) {
   const char *json_path = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     char *end;
     if (c == 'i') {
       iterations = strtol(optarg, &end, 10);
       if (*end || end == optarg || iterations < 10 || iterations > 100000)
-        return fprintf(stderr, "wslalloc bench: --iterations wants 10 to 100000, not %s\n",
-                       optarg), 2;
+        return tool_usage_error("bench", "--iterations wants 10 to 100000, not %s", optarg);
     } else if (c == 'R') {
       if (!strcmp(optarg, "any")) runtime = NULL;
       else if (!strcmp(optarg, "cuda") || !strcmp(optarg, "hip")) runtime = optarg;
-      else return fprintf(stderr, "wslalloc bench: --runtime cuda or hip, not %s\n", optarg), 2;
+      else return tool_usage_error("bench", "--runtime cuda or hip, not %s", optarg);
     } else if (c == 'p') pinned = true;
     else if (c == 'j') json_path = optarg;
     else if (c == 'c') is_child = true;
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("bench", c, argc, argv);
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc bench: no arguments\n%s", usage), 2;
+  if (optind < argc)
+    return tool_usage_error("bench", "takes no arguments, not '%s'", argv[optind]);
   if (is_child) return child(iterations, pinned, runtime);
 
   struct figures bare, shim;
@@ -270,33 +312,36 @@ int cmd_bench(int argc, char **argv) {
                    "unset LD_PRELOAD and try again\n", bare.shim_loaded ? "in" : "not in",
                    bare.shim_loaded ? "without it" : "with it"), 1;
 
-  printf("Runtime: %s\nGPU memory: ", bare.hip ? "HIP" : "CUDA");
-  print_size(stdout, bare.total);
-  printf(" total, ");
-  print_size(stdout, bare.free);
-  printf(" free; the largest block to be had: ");
-  print_size(stdout, bare.largest);
-  printf("\n\ncudaMalloc+cudaFree, median of %ld pairs\n  %-10s %14s %14s %12s\n", iterations,
+  /* With the JSON on stdout, the table goes to stderr: stdout parses. */
+  FILE *human = json_path && !strcmp(json_path, "-") ? stderr : stdout;
+  fprintf(human, "GPU %d: %s, on the %s runtime\nGPU memory: ", bare.device,
+          bare.name[0] ? bare.name : "(the driver gives no name)", bare.hip ? "HIP" : "CUDA");
+  print_size(human, bare.total);
+  fprintf(human, " total, ");
+  print_size(human, bare.free);
+  fprintf(human, " free; the largest block to be had: ");
+  print_size(human, bare.largest);
+  fprintf(human, "\n\ncudaMalloc+cudaFree, median of %ld pairs\n  %-10s %14s %14s %12s\n", iterations,
          "size", "without", "with wslalloc", "added");
   for (size_t s = 0; s < NSIZES; s++) {
     char b[32];
     double a = bare.lat_ns[s] / 1e3, w = shim.lat_ns[s] / 1e3;
-    printf("  %-10s %11.2f us %11.2f us %+9.2f us", fmt_size(lat_sizes[s], b, sizeof b), a, w, w - a);
-    if (a > 0) printf(" (%+.0f%%)", 100.0 * (w - a) / a);
-    printf("\n");
+    fprintf(human, "  %-10s %11.2f us %11.2f us %+9.2f us", fmt_size(lat_sizes[s], b, sizeof b), a, w, w - a);
+    if (a > 0) fprintf(human, " (%+.0f%%)", 100.0 * (w - a) / a);
+    fprintf(human, "\n");
   }
-  printf("\nFragmentation: %" PRIu64 " blocks of 64 MiB, every other one freed: ", bare.frag_blocks);
-  print_size(stdout, bare.frag_free);
-  printf(" free, the largest block ");
-  print_size(stdout, bare.frag_largest);
+  fprintf(human, "\nFragmentation: %" PRIu64 " blocks of 64 MiB, every other one freed: ", bare.frag_blocks);
+  print_size(human, bare.frag_free);
+  fprintf(human, " free, the largest block ");
+  print_size(human, bare.frag_largest);
   if (bare.frag_free)
-    printf(" (fragmentation %.0f%%)", bare.frag_largest >= bare.frag_free ? 0.0
+    fprintf(human, " (fragmentation %.0f%%)", bare.frag_largest >= bare.frag_free ? 0.0
            : 100.0 * (1.0 - (double)bare.frag_largest / (double)bare.frag_free));
-  printf("\n");
+  fprintf(human, "\n");
   if (pinned) {
-    printf("Pinned host memory: ");
-    print_size(stdout, bare.pinned);
-    printf(" could be had%s\n", bare.pinned >= (uint64_t)256 * (256u << 20) ? " (the probe's 64 GiB cap)" : "");
+    fprintf(human, "Pinned host memory: ");
+    print_size(human, bare.pinned);
+    fprintf(human, " could be had%s\n", bare.pinned >= (uint64_t)256 * (256u << 20) ? " (the probe's 64 GiB cap)" : "");
   }
   if (json_path) {
     FILE *out = strcmp(json_path, "-") ? fopen(json_path, "w") : stdout;
@@ -305,6 +350,12 @@ int cmd_bench(int argc, char **argv) {
     json_begin(&j, out);
     json_obj(&j, NULL);
     json_str(&j, "runtime", bare.hip ? "HIP" : "CUDA");
+    json_obj(&j, "gpu");
+    json_i64(&j, "index", bare.device);
+    if (bare.name[0]) json_str(&j, "name", bare.name);
+    else json_null(&j, "name");
+    json_u64(&j, "total_bytes", bare.total);
+    json_end_obj(&j);
     json_u64(&j, "total_bytes", bare.total);
     json_u64(&j, "free_bytes", bare.free);
     json_u64(&j, "largest_block_bytes", bare.largest);

@@ -24,7 +24,8 @@ static const char *const usage =
     "Checks, each with a verdict (ok, warn, fail or skip) and what to do:\n"
     "WSL2 and /dev/dxg, where libcuda comes from, the VM's memory and\n"
     ".wslconfig, each GPU's total and free memory, room for recordings\n"
-    "(tmpfs by default), and whether LD_PRELOAD can reach PROGRAM.  What it\n"
+    "(tmpfs by default), and whether LD_PRELOAD can reach PROGRAM; pinned\n"
+    "host memory only with --pinned, since probing it allocates.  What it\n"
     "cannot check it says so.\n"
     "\n"
     "  --target PROGRAM  check that LD_PRELOAD=libwslalloc.so can reach it\n"
@@ -293,13 +294,15 @@ int cmd_doctor(int argc, char **argv) {
   bool pinned = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     if (c == 't') target = optarg;
     else if (c == 'p') pinned = true;
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("doctor", c, argc, argv);
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc doctor: no arguments but options\n%s", usage), 2;
+  if (optind < argc)
+    return tool_usage_error("doctor", "takes options only, not '%s'", argv[optind]);
   fails = 0;
   bool wsl = check_wsl();
   check_libcuda(wsl);

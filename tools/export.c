@@ -551,7 +551,8 @@ int cmd_export(int argc, char **argv) {
   const char *format = NULL, *out_path = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {
     if (c == 'f') format = optarg;
     else if (c == 'o') out_path = optarg;
     else if (c == 'A') export_buckets = 0;
@@ -559,17 +560,17 @@ int cmd_export(int argc, char **argv) {
       if (window_option("export", &win, c == 'F', optarg)) return 2;
     }
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("export", c, argc, argv);
   }
   if (!format || (strcmp(format, "csv") && strcmp(format, "perfetto") && strcmp(format, "memviz"))) {
-    fprintf(stderr, "wslalloc export: --format csv, perfetto or memviz%s%s\n%s",
-            format ? ", not " : "", format ? format : "", usage);
-    return 2;
+    return tool_usage_error("export", "--format csv, perfetto or memviz%s%s",
+                            format ? ", not " : "", format ? format : "");
   }
-  if (!out_path) return fprintf(stderr, "wslalloc export: -o OUT is needed\n%s", usage), 2;
+  if (!out_path) return tool_usage_error("export", "-o OUT is needed");
   if (window_check("export", &win)) return 2;
   double from = win.from, to = win.to;
-  if (argc - optind > 1) return fprintf(stderr, "wslalloc export: one FILE at most\n%s", usage), 2;
+  if (argc - optind > 1)
+    return tool_usage_error("export", "one FILE at most, not '%s' too", argv[optind + 1]);
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
   else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)

@@ -107,12 +107,13 @@ int cmd_ls(int argc, char **argv) {
   bool as_json = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
     if (c == 'j') as_json = true;
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("ls", c, argc, argv);
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc ls: no arguments\n%s", usage), 2;
+  if (optind < argc) return tool_usage_error("ls", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX], err[4400];
   recordings_dir(dir, sizeof dir);
   size_t n;
@@ -269,13 +270,15 @@ int cmd_metrics(int argc, char **argv) {
   const char *out_path = NULL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "ao:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":ao:h", longopts, NULL)) != -1) {
     if (c == 'a') every = true;
     else if (c == 'o') out_path = optarg;
     else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("metrics", c, argc, argv);
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc metrics: no arguments\n%s", usage), 2;
+  if (optind < argc)
+    return tool_usage_error("metrics", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX], err[4400] = "";
   recordings_dir(dir, sizeof dir);
   size_t n;
@@ -293,7 +296,8 @@ int cmd_metrics(int argc, char **argv) {
   snprintf(tmp, sizeof tmp, "%s.%d.tmp", out_path, (int)getpid());
   FILE *f = fopen(tmp, "w");
   if (!f) {
-    fprintf(stderr, "wslalloc metrics: %s: %s\n", tmp, strerror(errno));
+    /* The temporary file is ours: the user named out_path. */
+    fprintf(stderr, "wslalloc metrics: cannot write %s: %s\n", out_path, strerror(errno));
     free_all(all, n);
     return 1;
   }
@@ -430,25 +434,24 @@ int cmd_top(int argc, char **argv) {
   long count = -1;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "d:n:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":d:n:h", longopts, NULL)) != -1) {
     char *end;
     if (c == 'd') {
       every_s = strtod(optarg, &end);
       if (end == optarg || *end || !(every_s >= 0.1 && every_s <= 3600))
-        return fprintf(stderr, "wslalloc top: -d wants seconds from 0.1 to 3600, not '%s'\n",
-                       optarg), 2;
+        return tool_usage_error("top", "-d wants seconds from 0.1 to 3600, not '%s'", optarg);
     } else if (c == 'n') {
       count = strtol(optarg, &end, 10);
       if (end == optarg || *end || count < 1)
-        return fprintf(stderr, "wslalloc top: -n wants a count of 1 or more, not '%s'\n",
-                       optarg), 2;
+        return tool_usage_error("top", "-n wants a count of 1 or more, not '%s'", optarg);
     } else if (c == 'h') {
       return fputs(usage, stdout), 0;
     } else {
-      return fputs(usage, stderr), 2;
+      return tool_bad_option("top", c, argc, argv);
     }
   }
-  if (optind < argc) return fprintf(stderr, "wslalloc top: no arguments\n%s", usage), 2;
+  if (optind < argc) return tool_usage_error("top", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX];
   recordings_dir(dir, sizeof dir);
   bool redraw = count < 0 && isatty(STDOUT_FILENO);

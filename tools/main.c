@@ -17,7 +17,9 @@ static const char *const usage =
     "                           device memory over time, OOMs marked\n"
     "  ls [--json]              the recordings, their state, peak and OOMs\n"
     "  top [-d SECONDS]         live per-process GPU memory, refreshing\n"
-    "  doctor [--target PROG]   check WSL2, the driver, GPU and pinned memory\n"
+    "  doctor [--target PROG] [--pinned]\n"
+    "                           check WSL2, the driver, the GPUs, room for\n"
+    "                           recordings; pinned memory with --pinned\n"
     "  metrics [-o FILE.prom]   live counters in Prometheus' text format\n"
     "  export --format csv|perfetto|memviz [FILE] -o OUT\n"
     "                           for RMM's replay, ui.perfetto.dev, or\n"
@@ -29,6 +31,7 @@ static const char *const usage =
     "  service [UNIT] [--remove] preload the library into a systemd service\n"
     "                           (ollama, llama-server, vllm)\n"
     "  help options [--markdown] every WSLALLOC_* variable of the library\n"
+    "  help COMMAND             the same as wslalloc COMMAND --help\n"
     "  version                  the version and recording format\n"
     "\n"
     "Record a program with LD_PRELOAD=libwslalloc.so PROGRAM ...\n"
@@ -53,9 +56,44 @@ static int help_options(bool markdown) {
   return 0;
 }
 
+/* The commands, by name: "help CMD" and the dispatch share the list. */
+static const struct {
+  const char *name;
+  int (*fn)(int, char **);
+} commands[] = {
+    {"report", cmd_report}, {"run", cmd_run},         {"ls", cmd_ls},
+    {"metrics", cmd_metrics}, {"top", cmd_top},       {"replay", cmd_replay},
+    {"bench", cmd_bench},   {"export", cmd_export},   {"plot", cmd_plot},
+    {"doctor", cmd_doctor}, {"service", cmd_service},
+};
+#define NCOMMANDS (sizeof commands / sizeof *commands)
+
+/* help, help CMD, help options [--markdown]. */
+static int help(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "options")) {
+    bool markdown = false;
+    for (int i = 2; i < argc; i++) {
+      if (!strcmp(argv[i], "--markdown")) markdown = true;
+      else return tool_usage_error("help", "options takes only --markdown, not '%s'", argv[i]);
+    }
+    return help_options(markdown);
+  }
+  if (argc > 2) return tool_usage_error("help", "one topic, not '%s' too", argv[2]);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(argv[1], commands[i].name)) {
+      char *args[] = {argv[1], "--help", NULL};
+      return commands[i].fn(2, args);
+    }
+  return tool_usage_error("help", "no help on '%s': a command's name or 'options'", argv[1]);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fputs(usage, stderr);
+    fprintf(stderr, "wslalloc: no command given\ntry 'wslalloc --help'\n");
     return 2;
   }
   const char *cmd = argv[1];
@@ -63,28 +101,19 @@ int main(int argc, char **argv) {
     fputs(usage, stdout);
     return 0;
   }
-  if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
-  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-  if (!strcmp(cmd, "ls")) return cmd_ls(argc - 1, argv + 1);
-  if (!strcmp(cmd, "metrics")) return cmd_metrics(argc - 1, argv + 1);
-  if (!strcmp(cmd, "top")) return cmd_top(argc - 1, argv + 1);
-  if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
-  if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-  if (!strcmp(cmd, "export")) return cmd_export(argc - 1, argv + 1);
-  if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
-  if (!strcmp(cmd, "doctor")) return cmd_doctor(argc - 1, argv + 1);
-  if (!strcmp(cmd, "service")) return cmd_service(argc - 1, argv + 1);
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+      printf("usage: wslalloc version\n\nThe version of wslalloc and of the recording format it writes.\n");
+      return 0;
+    }
+    if (argc > 2) return tool_usage_error("version", "takes no arguments, not '%s'", argv[2]);
     printf("wslalloc %s, recording format %u\n", WSLALLOC_VERSION,
            WSLA_FORMAT_VERSION);
     return 0;
   }
-  if (!strcmp(cmd, "help")) {
-    if (argc >= 3 && !strcmp(argv[2], "options"))
-      return help_options(argc >= 4 && !strcmp(argv[3], "--markdown"));
-    fputs(usage, stdout);
-    return 0;
-  }
-  fprintf(stderr, "wslalloc: unknown command '%s'\n%s", cmd, usage);
+  if (!strcmp(cmd, "help")) return help(argc - 1, argv + 1);
+  fprintf(stderr, "wslalloc: unknown command '%s'\ntry 'wslalloc --help'\n", cmd);
   return 2;
 }

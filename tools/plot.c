@@ -315,20 +315,23 @@ int cmd_plot(int argc, char **argv) {
   struct window win = WINDOW_ALL;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
     if (c == 'o') out_path = optarg;
     else if (c == 'f' || c == 't') {
       if (window_option("plot", &win, c == 'f', optarg)) return 2;
     } else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("plot", c, argc, argv);
   }
   size_t l = out_path ? strlen(out_path) : 0;
   bool html = l > 5 && !strcmp(out_path + l - 5, ".html");
-  if (!out_path || (!html && (l < 4 || strcmp(out_path + l - 4, ".svg"))))
-    return fprintf(stderr, "wslalloc plot: -o OUT.svg or -o OUT.html is needed\n%s", usage), 2;
+  if (!out_path) return tool_usage_error("plot", "-o OUT.svg or -o OUT.html is needed");
+  if (!html && (l < 4 || strcmp(out_path + l - 4, ".svg")))
+    return tool_usage_error("plot", "-o %s: the file's name must end in .svg or .html", out_path);
   if (window_check("plot", &win)) return 2;
   double from = win.from, to = win.to;
-  if (argc - optind > 1) return fprintf(stderr, "wslalloc plot: one FILE at most\n%s", usage), 2;
+  if (argc - optind > 1)
+    return tool_usage_error("plot", "one FILE at most, not '%s' too", argv[optind + 1]);
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
   else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)

@@ -377,29 +377,33 @@ int cmd_replay(int argc, char **argv) {
   double speed = 0; /* 0: as fast as it goes */
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
     if (c == 'j') as_json = true;
     else if (c == 'l') limit = optarg;
     else if (c == 'r') recover = true;
     else if (c == 'R') {
       if (strcmp(optarg, "cuda") && strcmp(optarg, "hip"))
-        return fprintf(stderr, "wslalloc replay: --runtime cuda or hip, not %s\n", optarg), 2;
+        return tool_usage_error("replay", "--runtime cuda or hip, not %s", optarg);
       runtime_wanted = optarg;
     }
     else if (c == 'f') {
       if (!strcmp(optarg, "skip")) reproduce = false;
       else if (strcmp(optarg, "reproduce"))
-        return fprintf(stderr, "wslalloc replay: --failures skip or reproduce, not %s\n", optarg), 2;
+        return tool_usage_error("replay", "--failures skip or reproduce, not %s", optarg);
     } else if (c == 's') {
       char *end;
       if (!strcmp(optarg, "max")) speed = 0;
       else if ((speed = strtod(optarg, &end)) <= 0 || *end || end == optarg)
-        return fprintf(stderr, "wslalloc replay: --speed wants max or a factor above 0, not %s\n",
-                       optarg), 2;
+        return tool_usage_error("replay", "--speed wants max or a factor above 0, not %s",
+                                optarg);
     } else if (c == 'h') return fputs(usage, stdout), 0;
-    else return fputs(usage, stderr), 2;
+    else return tool_bad_option("replay", c, argc, argv);
   }
-  if (argc - optind != 1) return fprintf(stderr, "wslalloc replay: one FILE\n%s", usage), 2;
+  if (argc - optind > 1)
+    return tool_usage_error("replay", "one FILE, not '%s' too", argv[optind + 1]);
+  if (argc - optind < 1)
+    return tool_usage_error("replay", "one FILE is needed, the recording to replay");
   const char *path = argv[optind];
   if (limit) {
     struct wsla_options probe;
@@ -407,8 +411,7 @@ int cmd_replay(int argc, char **argv) {
     for (size_t i = 0; i < wsla_option_count; i++)
       if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) o = &wsla_option_table[i];
     if (!o || wsla_option_parse(o, limit, &probe) != 0)
-      return fprintf(stderr, "wslalloc replay: --limit %s: not a size (such as 16G or 512M)\n",
-                     limit), 2;
+      return tool_usage_error("replay", "--limit %s: not a size (such as 16G or 512M)", limit);
   }
 
   /* The limit and the ladder are the library's: run again with it preloaded. */

@@ -18,25 +18,32 @@ static const char *const usage =
     "Explains a recording: how the process ended, its device and pinned\n"
     "memory, every out-of-memory failure with the device's state at that\n"
     "moment, its callers and what the program was doing (llama.cpp's weights,\n"
-    "KV cache or compute buffers; PyTorch's allocator), the busiest call\n"
-    "sites, what the large allocations were for by their stacks, and what\n"
-    "was still allocated at the end.\n"
+    "KV cache or compute buffers; PyTorch's allocator), every other failed\n"
+    "call by its error's name and what it means, the busiest call sites\n"
+    "(device and pinned memory apart), what the large allocations were for\n"
+    "by their stacks, and what was still allocated at the end.\n"
     "FILE defaults to the newest recording in WSLALLOC_DIR.\n"
     "\n"
     "  --json     machine-readable output\n"
     "  -h, --help this text\n";
 
+/* A call site's allocations: device and pinned host memory counted apart,
+   so that neither table lists the other's bytes. */
 struct site_stat {
   uint64_t site;
-  uint64_t calls, bytes, live_bytes, live_allocs;
+  uint64_t calls, bytes; /* every allocation, device and pinned */
+  uint64_t dev_calls, dev_bytes, live_bytes, live_allocs;
+  uint64_t host_calls, host_bytes, host_live_bytes;
   uint64_t replay_live, peak_live_bytes; /* device bytes, over the events kept */
+  uint64_t host_replay_live, host_peak_live_bytes; /* pinned bytes, the same */
   UT_hash_handle hh;
 };
 
-/* A device allocation the replay has seen and not yet seen freed. */
+/* An allocation the replay has seen and not yet seen freed. */
 struct replay_block {
   uint64_t addr;
   uint64_t size;
+  bool host;
   struct site_stat *site;
   UT_hash_handle hh;
 };
@@ -54,10 +61,25 @@ struct leak_stat {
   UT_hash_handle hh;
 };
 
+/* Failed calls that were not out of memory, by API and error, from the
+   events kept. */
+struct fail_key {
+  uint32_t api;
+  int32_t result;
+};
+
+struct fail_stat {
+  struct fail_key key;
+  uint64_t count, first_ns, first_site;
+  UT_hash_handle hh;
+};
+
 struct summary {
   uint64_t calls, failed, ooms;
+  uint64_t fails_seen[WSLA_API_MAX]; /* the FAIL events kept, by API */
   struct site_stat *sites;
   struct leak_stat *leaks;
+  struct fail_stat *fails; /* in the order first seen */
 };
 
 static const char *api_name(unsigned api, char *buf, size_t len) {
@@ -79,11 +101,20 @@ static struct site_stat *site_get(struct summary *s, uint64_t site) {
   return st;
 }
 
-/* Peak live bytes first; then bytes allocated, for host-only sites. */
+/* Peak live device bytes first; then device bytes allocated. */
 static int by_peak_desc(struct site_stat *a, struct site_stat *b) {
   if (a->peak_live_bytes != b->peak_live_bytes)
     return a->peak_live_bytes < b->peak_live_bytes ? 1 : -1;
-  return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+  return a->dev_bytes < b->dev_bytes ? 1 : a->dev_bytes > b->dev_bytes ? -1 : 0;
+}
+
+/* The same for pinned host memory. */
+static int by_host_peak_desc(const void *pa, const void *pb) {
+  const struct site_stat *a = *(const struct site_stat *const *)pa;
+  const struct site_stat *b = *(const struct site_stat *const *)pb;
+  if (a->host_peak_live_bytes != b->host_peak_live_bytes)
+    return a->host_peak_live_bytes < b->host_peak_live_bytes ? 1 : -1;
+  return a->host_bytes < b->host_bytes ? 1 : a->host_bytes > b->host_bytes ? -1 : 0;
 }
 
 static int by_calls_desc(const void *pa, const void *pb) {
@@ -103,27 +134,46 @@ static void summarise(const struct rec *r, struct summary *s) {
     s->failed += r->ctr->api[i].failed;
     s->ooms += r->ctr->api[i].ooms;
   }
-  /* Each site's peak of live device bytes: the events replayed, each free
-     charged to the site that allocated its block. */
+  /* Each site's peak of live device bytes, and of pinned bytes: the events
+     replayed, each free charged to the site that allocated its block. */
   struct replay_block *blocks = NULL, *blk, *tmp;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
+    if (e->type == WSLA_EV_FAIL) {
+      struct fail_key k = {e->api, e->result};
+      struct fail_stat *f;
+      HASH_FIND(hh, s->fails, &k, sizeof k, f);
+      if (!f) {
+        f = calloc(1, sizeof *f);
+        if (!f) abort();
+        f->key = k;
+        f->first_ns = e->time_ns;
+        f->first_site = e->site;
+        HASH_ADD(hh, s->fails, key, sizeof k, f);
+      }
+      f->count++;
+      if (e->api < WSLA_API_MAX) s->fails_seen[e->api]++;
+      continue;
+    }
     if (e->type == WSLA_EV_FREE && e->addr) {
       HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
       if (!blk) continue; /* allocated before the events kept */
-      blk->site->replay_live -= blk->size;
+      *(blk->host ? &blk->site->host_replay_live : &blk->site->replay_live) -= blk->size;
       HASH_DEL(blocks, blk);
       free(blk);
       continue;
     }
     if (e->type != WSLA_EV_ALLOC) continue;
     struct site_stat *st = site_get(s, e->site);
+    bool host = e->flags & WSLA_F_HOST;
     st->calls++;
     st->bytes += e->size;
-    if ((e->flags & WSLA_F_HOST) || !e->addr) continue;
+    *(host ? &st->host_calls : &st->dev_calls) += 1;
+    *(host ? &st->host_bytes : &st->dev_bytes) += e->size;
+    if (!e->addr) continue;
     HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
     if (blk) { /* freed where the ring lost the free: the old block is gone */
-      blk->site->replay_live -= blk->size;
+      *(blk->host ? &blk->site->host_replay_live : &blk->site->replay_live) -= blk->size;
       HASH_DEL(blocks, blk);
       free(blk);
     }
@@ -131,10 +181,17 @@ static void summarise(const struct rec *r, struct summary *s) {
     if (!blk) abort();
     blk->addr = e->addr;
     blk->size = e->size;
+    blk->host = host;
     blk->site = st;
     HASH_ADD(hh, blocks, addr, sizeof blk->addr, blk);
-    st->replay_live += e->size;
-    if (st->replay_live > st->peak_live_bytes) st->peak_live_bytes = st->replay_live;
+    if (host) {
+      st->host_replay_live += e->size;
+      if (st->host_replay_live > st->host_peak_live_bytes)
+        st->host_peak_live_bytes = st->host_replay_live;
+    } else {
+      st->replay_live += e->size;
+      if (st->replay_live > st->peak_live_bytes) st->peak_live_bytes = st->replay_live;
+    }
   }
   HASH_ITER(hh, blocks, blk, tmp) {
     HASH_DEL(blocks, blk);
@@ -144,8 +201,10 @@ static void summarise(const struct rec *r, struct summary *s) {
     const struct wsla_live *l = &r->live[i];
     if (!l->commit) continue;
     bool host = l->flags & WSLA_F_HOST;
-    if (!host) {
-      struct site_stat *st = site_get(s, l->site);
+    struct site_stat *st = site_get(s, l->site);
+    if (host) {
+      st->host_live_bytes += l->size;
+    } else {
       st->live_bytes += l->size;
       st->live_allocs++;
     }
@@ -181,9 +240,23 @@ static void summary_free(struct summary *s) {
     HASH_DEL(s->leaks, b);
     free(b);
   }
+  struct fail_stat *f, *tf;
+  HASH_ITER(hh, s->fails, f, tf) {
+    HASH_DEL(s->fails, f);
+    free(f);
+  }
 }
 
 static double seconds(uint64_t ns) { return ns / 1e9; }
+
+/* API api's failed calls other than out-of-memory that have no event to
+   tell their error: lost from the ring, or calls (memory queries) that
+   the library only counts. */
+static uint64_t failures_unexplained(const struct rec *r, const struct summary *s, unsigned api) {
+  const struct wsla_api_counters *a = &r->ctr->api[api];
+  uint64_t other = a->failed > a->ooms ? a->failed - a->ooms : 0;
+  return other > s->fails_seen[api] ? other - s->fails_seen[api] : 0;
+}
 
 static const char *view_source(uint16_t s) {
   return s == WSLA_VIEW_DRIVER ? "driver" : s == WSLA_VIEW_SAMPLE ? "sample" : "none";
@@ -391,6 +464,31 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   }
   json_end_obj(&j);
 
+  /* Failures other than out-of-memory, each error by its header's name. */
+  json_arr(&j, "failures");
+  for (const struct fail_stat *f = s->fails; f; f = f->hh.next) {
+    json_obj(&j, NULL);
+    json_str(&j, "api", api_name(f->key.api, buf, sizeof buf));
+    json_i64(&j, "code", f->key.result);
+    const char *name = api_error_name(f->key.api, f->key.result);
+    if (name) json_str(&j, "error", name);
+    else json_null(&j, "error");
+    const char *meaning = api_error_meaning(f->key.api, f->key.result);
+    if (meaning) json_str(&j, "meaning", meaning);
+    json_u64(&j, "count", f->count);
+    json_f64(&j, "first_time", seconds(f->first_ns));
+    rec_site_name(r, f->first_site, buf, sizeof buf);
+    json_str(&j, "first_site", buf);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+  json_obj(&j, "failures_without_error");
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) {
+    uint64_t n = failures_unexplained(r, s, i);
+    if (n) json_u64(&j, api_name(i, buf, sizeof buf), n);
+  }
+  json_end_obj(&j);
+
   json_arr(&j, "devices");
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r->ctr->dev[i];
@@ -421,6 +519,8 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_obj(&j, NULL);
     json_fixed(&j, "time", (int64_t)o->time_ns, 9);
     json_str(&j, "api", api_name(o->api, buf, sizeof buf));
+    const char *oom_error = api_error_name(o->api, o->result);
+    if (oom_error) json_str(&j, "error", oom_error);
     json_i64(&j, "device", o->device);
     json_u64(&j, "size", o->size);
     json_u64(&j, "free_bytes", o->free_bytes);
@@ -522,6 +622,12 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_u64(&j, "bytes", st->bytes);
     json_u64(&j, "live_bytes", st->live_bytes);
     json_u64(&j, "peak_live_bytes", st->peak_live_bytes);
+    json_u64(&j, "device_calls", st->dev_calls);
+    json_u64(&j, "device_bytes", st->dev_bytes);
+    json_u64(&j, "pinned_calls", st->host_calls);
+    json_u64(&j, "pinned_bytes", st->host_bytes);
+    json_u64(&j, "pinned_live_bytes", st->host_live_bytes);
+    json_u64(&j, "pinned_peak_live_bytes", st->host_peak_live_bytes);
     json_end_obj(&j);
   }
   json_end_arr(&j);
@@ -710,6 +816,42 @@ static void print_purposes(FILE *out, const struct rec *r) {
   purposes_free(&pu);
 }
 
+/* The calls the library counts without an event for each. */
+static bool is_query(unsigned api) {
+  return api == WSLA_API_cudaMemGetInfo || api == WSLA_API_hipMemGetInfo ||
+         api == WSLA_API_cuMemGetInfo_v2 || api == WSLA_API_cuDeviceGetAttribute ||
+         api == WSLA_API_nvmlDeviceGetMemoryInfo || api == WSLA_API_nvmlDeviceGetMemoryInfo_v2;
+}
+
+/* The calls that failed for a reason other than memory: each error by its
+   name and code, what it means and the fix where known. */
+static void print_failures(FILE *out, const struct rec *r, const struct summary *s) {
+  uint64_t unexplained = 0;
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) unexplained += failures_unexplained(r, s, i);
+  if (!s->fails && !unexplained) return;
+  char buf[256], error[128];
+  fprintf(out, "\nFailed calls other than out-of-memory\n");
+  for (const struct fail_stat *f = s->fails; f; f = f->hh.next) {
+    api_error_text(f->key.api, f->key.result, error, sizeof error);
+    fprintf(out, "  %s: %s, %" PRIu64 " %s, the first at %.3f s",
+            api_name(f->key.api, buf, sizeof buf), error, f->count,
+            f->count == 1 ? "time" : "times", seconds(f->first_ns));
+    rec_site_name(r, f->first_site, buf, sizeof buf);
+    fprintf(out, " from %s\n", buf);
+    const char *meaning = api_error_meaning(f->key.api, f->key.result);
+    if (meaning) fprintf(out, "     %s\n", meaning);
+  }
+  for (unsigned i = 0; i < WSLA_API_MAX; i++) {
+    uint64_t n = failures_unexplained(r, s, i);
+    if (n)
+      fprintf(out, "  %s: %" PRIu64 " %s, the error not recorded (%s)\n",
+              api_name(i, buf, sizeof buf), n, n == 1 ? "time" : "times",
+              is_query(i)       ? "a query, counted only"
+              : r->events_lost ? "counted only, or its event lost from the ring"
+                               : "counted only");
+  }
+}
+
 static void print_text(FILE *out, const struct rec *r, const struct summary *s) {
   const struct wsla_header *h = r->hdr;
   char a[32], b[32], c[32], d2[32], buf[256];
@@ -778,10 +920,10 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     fprintf(out, "VMM: %s of address space reserved, %s of memory mapped into it\n",
            fmt_size(r->ctr->vmm_reserved_bytes, a, sizeof a),
            fmt_size(r->ctr->vmm_mapped_bytes, b, sizeof b));
-  fprintf(out, "Pinned host memory: peak %s, live %s in %" PRIu64 " allocations\n",
+  fprintf(out, "Pinned host memory: peak %s, live %s in %" PRIu64 " %s\n",
          fmt_size(r->ctr->host_peak_bytes, a, sizeof a),
          fmt_size(r->ctr->host_live_bytes, b, sizeof b),
-         r->ctr->host_live_allocs);
+         r->ctr->host_live_allocs, plural(r->ctr->host_live_allocs, "allocation", "allocations"));
 
   uint64_t ooms_shown = 0;
   for (uint64_t i = 0; i < r->oom_count; i++)
@@ -810,18 +952,22 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
                 o->largest_block >= o->free_bytes
                     ? 0.0
                     : 100.0 * (1.0 - (double)o->largest_block / o->free_bytes));
-      fprintf(out, "\n     this process: %s in %" PRIu64 " allocations",
-              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);
+      fprintf(out, "\n     this process: %s in %" PRIu64 " %s",
+              fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,
+              plural(o->own_allocs, "allocation", "allocations"));
       if (o->pool_cached)
         fprintf(out, ", and %s cached in its stream-ordered pool",
                 fmt_size(o->pool_cached, c, sizeof c));
       fprintf(out, "; others and the driver: %s\n", fmt_size(o->foreign_bytes, d2, sizeof d2));
     } else if (o->device >= 0) {
-      fprintf(out, "     this process: %s in %" PRIu64 " allocations; no device view\n",
-             fmt_size(o->own_bytes, c, sizeof c), o->own_allocs);
+      fprintf(out, "     this process: %s in %" PRIu64 " %s; no device view\n",
+             fmt_size(o->own_bytes, c, sizeof c), o->own_allocs,
+             plural(o->own_allocs, "allocation", "allocations"));
     }
     rec_site_name(r, o->site, buf, sizeof buf);
-    fprintf(out, "     called from %s (thread %u), error %d\n", buf, o->tid, o->result);
+    char error[128];
+    api_error_text(o->api, o->result, error, sizeof error);
+    fprintf(out, "     called from %s (thread %u), %s\n", buf, o->tid, error);
     rec_site_function(r, o->site, buf, sizeof buf);
     if (buf[0]) fprintf(out, "       in %s\n", buf);
     print_callers(out, r, i);
@@ -836,7 +982,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     if (phase) fprintf(out, "     it ran out while %s (%s): %s\n", phase->what, fn, phase->fix);
     uint64_t first, shown = events_before(r, o, &first);
     if (shown) {
-      fprintf(out, "     the %" PRIu64 " events before it:\n", shown);
+      if (shown == 1) fprintf(out, "     the event before it:\n");
+      else fprintf(out, "     the %" PRIu64 " events before it:\n", shown);
       for (uint64_t k = first; k < first + shown; k++) {
         const struct wsla_event *e = &r->events[k];
         char where[160];
@@ -869,31 +1016,53 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
            ac->calls, ac->failed, fmt_size(ac->bytes, a, sizeof a));
   }
   fprintf(out, "  %-26s %10" PRIu64 " %8" PRIu64 "\n", "total", s->calls, s->failed);
+  print_failures(out, r, s);
 
+  /* Device memory and pinned host memory in tables of their own: a site's
+     figures in each count only that kind. */
   fprintf(out, "\nTop call sites by peak live device memory\n");
   int shown = 0;
-  size_t nsites = HASH_COUNT(s->sites);
+  size_t nsites = HASH_COUNT(s->sites), nhost = 0;
   const struct site_stat **by_calls = calloc(nsites ? nsites : 1, sizeof *by_calls);
-  if (!by_calls) abort();
+  const struct site_stat **by_host = calloc(nsites ? nsites : 1, sizeof *by_host);
+  if (!by_calls || !by_host) abort();
   nsites = 0;
   for (const struct site_stat *st = s->sites; st; st = st->hh.next) {
-    by_calls[nsites++] = st;
-    if (shown == 10) continue;
+    if (st->calls) by_calls[nsites++] = st;
+    if (st->host_calls || st->host_live_bytes) by_host[nhost++] = st;
+    if (shown == 10 || (!st->dev_calls && !st->live_bytes)) continue;
     shown++;
     rec_site_name(r, st->site, buf, sizeof buf);
-    fprintf(out, "  %-32s peak %10s %8" PRIu64 " calls %11s allocated %10s live\n", buf,
-            fmt_size(st->peak_live_bytes, d2, sizeof d2), st->calls,
-            fmt_size(st->bytes, a, sizeof a), fmt_size(st->live_bytes, b, sizeof b));
+    fprintf(out, "  %-32s peak %10s %8" PRIu64 " %-5s %11s allocated %10s live\n", buf,
+            fmt_size(st->peak_live_bytes, d2, sizeof d2), st->dev_calls,
+            st->dev_calls == 1 ? "call" : "calls", fmt_size(st->dev_bytes, a, sizeof a),
+            fmt_size(st->live_bytes, b, sizeof b));
     rec_site_function(r, st->site, buf, sizeof buf);
     if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
   if (!shown) fprintf(out, "  none\n");
+  if (nhost) {
+    qsort(by_host, nhost, sizeof *by_host, by_host_peak_desc);
+    fprintf(out, "\nTop call sites by peak live pinned host memory\n");
+    for (size_t i = 0; i < nhost && i < 10; i++) {
+      const struct site_stat *st = by_host[i];
+      rec_site_name(r, st->site, buf, sizeof buf);
+      fprintf(out, "  %-32s peak %10s %8" PRIu64 " %-5s %11s allocated %10s live\n", buf,
+              fmt_size(st->host_peak_live_bytes, d2, sizeof d2), st->host_calls,
+              st->host_calls == 1 ? "call" : "calls", fmt_size(st->host_bytes, a, sizeof a),
+              fmt_size(st->host_live_bytes, b, sizeof b));
+      rec_site_function(r, st->site, buf, sizeof buf);
+      if (buf[0]) fprintf(out, "    in %s\n", buf);
+    }
+  }
+  free(by_host);
   if (nsites > 1) {
     qsort(by_calls, nsites, sizeof *by_calls, by_calls_desc);
     fprintf(out, "\nTop call sites by calls\n");
     for (size_t i = 0; i < nsites && i < 5; i++) {
       rec_site_name(r, by_calls[i]->site, buf, sizeof buf);
-      fprintf(out, "  %-32s %8" PRIu64 " calls\n", buf, by_calls[i]->calls);
+      fprintf(out, "  %-32s %8" PRIu64 " %s\n", buf, by_calls[i]->calls,
+              by_calls[i]->calls == 1 ? "call" : "calls");
       rec_site_function(r, by_calls[i]->site, buf, sizeof buf);
       if (buf[0]) fprintf(out, "    in %s\n", buf);
     }
@@ -907,8 +1076,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   for (const struct leak_stat *l = s->leaks; l && shown < 10;
        l = l->hh.next, shown++) {
     rec_site_name(r, l->key.site, buf, sizeof buf);
-    fprintf(out, "  %-40s %-18s %6" PRIu64 " allocs %12s %s\n", buf,
-           api_name(l->key.api, c, sizeof c), l->allocs,
+    fprintf(out, "  %-40s %-18s %6" PRIu64 " %-6s %12s %s\n", buf,
+           api_name(l->key.api, c, sizeof c), l->allocs, plural(l->allocs, "alloc", "allocs"),
            fmt_size(l->bytes, a, sizeof a), l->key.host ? "pinned host" : "device");
     rec_site_function(r, l->key.site, buf, sizeof buf);
     if (buf[0]) fprintf(out, "    in %s\n", buf);
@@ -927,8 +1096,8 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   fprintf(out, "\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
          r->nevents, r->events_lost, h->ring_cap);
   if (r->ctr->untracked_frees)
-    fprintf(out, "; %" PRIu64 " frees of memory allocated elsewhere",
-           r->ctr->untracked_frees);
+    fprintf(out, "; %" PRIu64 " %s of memory allocated elsewhere", r->ctr->untracked_frees,
+           plural(r->ctr->untracked_frees, "free", "frees"));
   fprintf(out, "\n");
   print_options(out, r);
 }
@@ -939,20 +1108,16 @@ int cmd_report(int argc, char **argv) {
   bool as_json = false;
   int c;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "jh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
     if (c == 'j') as_json = true;
     else if (c == 'h') {
       fputs(usage, stdout);
       return 0;
-    } else {
-      fputs(usage, stderr);
-      return 2;
-    }
+    } else return tool_bad_option("report", c, argc, argv);
   }
-  if (argc - optind > 1) {
-    fprintf(stderr, "wslalloc report: one FILE at most\n%s", usage);
-    return 2;
-  }
+  if (argc - optind > 1)
+    return tool_usage_error("report", "one FILE at most, not '%s' too", argv[optind + 1]);
   char path[4096], err[4400];
   if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
   else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0) {

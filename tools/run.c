@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -136,6 +137,40 @@ static int recordings_of(const char *dir, pid_t pid, char paths[][4096], int max
   return found;
 }
 
+/* The calls that failed for another reason than memory, each error named
+   once with its meaning: a program that aborts on cudaErrorInsufficientDriver
+   is told why. */
+static void summarise_failures(const struct rec *r) {
+  enum { SHOWN = 4 };
+  struct seen_error {
+    uint16_t api;
+    int32_t result;
+    uint64_t count;
+  } seen[SHOWN];
+  size_t nseen = 0;
+  uint64_t more = 0;
+  for (uint64_t i = 0; i < r->nevents; i++) {
+    const struct wsla_event *e = &r->events[i];
+    if (e->type != WSLA_EV_FAIL) continue;
+    size_t k = 0;
+    while (k < nseen && (seen[k].api != e->api || seen[k].result != e->result)) k++;
+    if (k < nseen) seen[k].count++;
+    else if (nseen < SHOWN) seen[nseen++] = (struct seen_error){e->api, e->result, 1};
+    else more++;
+  }
+  for (size_t k = 0; k < nseen; k++) {
+    char error[128];
+    api_error_text(seen[k].api, seen[k].result, error, sizeof error);
+    const char *api = wsla_api_name(seen[k].api);
+    fprintf(stderr, "  %s failed %" PRIu64 " %s: %s\n", api ? api : "a call", seen[k].count,
+            seen[k].count == 1 ? "time" : "times", error);
+    const char *meaning = api_error_meaning(seen[k].api, seen[k].result);
+    if (meaning) fprintf(stderr, "    %s\n", meaning);
+  }
+  if (more)
+    fprintf(stderr, "  and %" PRIu64 " other failed calls (wslalloc report lists them)\n", more);
+}
+
 static void summarise_to_stderr(const char *path) {
   char err[4400];
   struct rec r;
@@ -154,6 +189,7 @@ static void summarise_to_stderr(const char *path) {
   }
   char a[32], b[32];
   fprintf(stderr, "\nwslalloc: no out-of-memory; recording %s\n", path);
+  summarise_failures(&r);
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r.ctr->dev[i];
     if (!d->peak_bytes && !d->live_allocs) continue;
@@ -194,8 +230,9 @@ int cmd_run(int argc, char **argv) {
   char lib[4096] = "";
   int c;
   optind = 1;
+  opterr = 0;
   /* "+": stop at the first word that is not an option (the command). */
-  while ((c = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
     if (c == 'h') {
       fputs(usage, stdout);
       return 0;
@@ -215,29 +252,22 @@ int cmd_run(int argc, char **argv) {
       if (!opt || wsla_option_parse(opt, optarg, &scratch) != 0) {
         char expects[96] = "a valid value";
         if (opt) wsla_option_expects(opt, expects, sizeof expects);
-        fprintf(stderr, "wslalloc run: --%s %s: not %s\n",
-                flag_vars[c - 1].flag, optarg, expects);
-        return 2;
+        return tool_usage_error("run", "--%s %s: not %s", flag_vars[c - 1].flag, optarg,
+                                expects);
       }
       setenv(var, optarg, 1);
     } else {
-      fputs(usage, stderr);
-      return 2;
+      return tool_bad_option("run", c, argc, argv);
     }
   }
-  if (optind >= argc) {
-    fprintf(stderr, "wslalloc run: no command given\n%s", usage);
-    return 2;
-  }
+  if (optind >= argc)
+    return tool_usage_error("run", "no command given: wslalloc run [OPTIONS] -- CMD [ARGS]");
   if (!lib[0] && tool_find_library(lib, sizeof lib) != 0) {
     fprintf(stderr, "wslalloc run: cannot find libwslalloc.so beside this "
                     "program; name it with --lib PATH\n");
     return 2;
   }
-  if (access(lib, R_OK) != 0) {
-    fprintf(stderr, "wslalloc run: %s: %s\n", lib, strerror(errno));
-    return 2;
-  }
+  if (access(lib, R_OK) != 0) return tool_usage_error("run", "--lib %s: %s", lib, strerror(errno));
   tool_set_preload(lib);
 
   struct wsla_options opts;

@@ -140,6 +140,39 @@ int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
 #include "wslalloc/explain.h"
 #define fmt_size wsla_fmt_size
 
+/* The error codes of the GPU APIs by name, generated from the installed
+   headers at build time (gen_errnames.py): sorted by code, empty where the
+   build had no header. */
+struct err_name {
+  int code;
+  const char *name;
+};
+struct err_table {
+  const struct err_name *names;
+  size_t count;
+};
+extern const struct err_table err_table_cudart, err_table_cu, err_table_hip, err_table_nvml;
+/* The header's name for what API api returned (enum wsla_api), NULL if the
+   build had no header for its family or the code is not in it (errors.c). */
+const char *api_error_name(unsigned api, int result);
+/* What the error means and the likely fix, for the common ones; else NULL. */
+const char *api_error_meaning(unsigned api, int result);
+/* "cudaErrorInsufficientDriver (35)", or "error 35" where the name is unknown. */
+void api_error_text(unsigned api, int result, char *buf, size_t len);
+
+/* one for a count of 1, else many: "1 allocation", "2 allocations". */
+static inline const char *plural(uint64_t n, const char *one, const char *many) {
+  return n == 1 ? one : many;
+}
+
+/* A usage error (usage.c): "wslalloc CMD: what" and "try 'wslalloc CMD
+   --help'" on stderr; returns 2, the status for it. */
+int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for the option getopt_long just refused (it returned c, '?' or
+   ':'; the commands set opterr = 0 and start their option strings with
+   ':'), naming the word the user gave. */
+int tool_bad_option(const char *cmd, int c, int argc, char **argv);
+
 int cmd_report(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

@@ -7,9 +7,8 @@ int window_option(const char *cmd, struct window *w, bool is_from, const char *t
   char *end;
   double v = strtod(text, &end);
   if (end == text || *end || !(v >= 0 && v < 1e9)) {
-    fprintf(stderr, "wslalloc %s: --%s %s: not a number of seconds\n", cmd,
-            is_from ? "from" : "to", text);
-    return 2;
+    return tool_usage_error(cmd, "--%s %s: not a number of seconds", is_from ? "from" : "to",
+                            text);
   }
   if (is_from) w->from = v;
   else w->to = v;
@@ -18,8 +17,7 @@ int window_option(const char *cmd, struct window *w, bool is_from, const char *t
 
 int window_check(const char *cmd, const struct window *w) {
   if (w->from >= 0 && w->to >= 0 && w->to <= w->from) {
-    fprintf(stderr, "wslalloc %s: --to must come after --from\n", cmd);
-    return 2;
+    return tool_usage_error(cmd, "--to must come after --from");
   }
   return 0;
 }

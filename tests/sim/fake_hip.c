@@ -2,6 +2,7 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "simdev.h"
 
@@ -60,6 +61,14 @@ EXPORT hipError_t hipGetDevice(int *d) {
   READY();
   if (!d) return ret(hipErrorInvalidValue);
   *d = current_device;
+  return ret(hipSuccess);
+}
+
+EXPORT hipError_t hipDeviceGetName(char *name, int len, int d) {
+  READY();
+  if (!name || len <= 0) return ret(hipErrorInvalidValue);
+  if (d < 0 || d >= sim_device_count()) return ret(hipErrorInvalidDevice);
+  snprintf(name, (size_t)len, "wslsim GPU %d", d);
   return ret(hipSuccess);
 }
 
