@@ -23,7 +23,7 @@ def usage_error(args, cmd, first):
     equal(lines, [f"{want_cmd}: {first}", f"try '{want_cmd} --help'"], f"{args}: the two lines")
 
 
-COMMANDS = ["report", "run", "ls", "metrics", "top", "replay", "bench", "export", "plot", "doctor"]
+COMMANDS = ["report", "run", "ls", "metrics", "top", "replay", "bench", "export", "plot", "doctor", "service"]
 
 # A bogus flag, long and short, in every command: getopt's own message
 # would name "report" (argv[0] of the command), not "wslalloc report".

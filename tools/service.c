@@ -317,7 +317,7 @@ int cmd_service(int argc, char **argv) {
   int c;
   optind = 1;
   opterr = 0;
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
     case 'u': unit = optarg; break;
@@ -342,7 +342,7 @@ int cmd_service(int argc, char **argv) {
       break;
     }
     default:
-      return usage_error("%s: not an option of service", argv[optind - 1]);
+      return tool_bad_option("service", c, argc, argv);
     }
   }
   if (optind < argc) {
