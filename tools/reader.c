@@ -191,6 +191,40 @@ static void drop_pages(const struct rec *r, const void *from, size_t bytes) {
   if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
+/* The first byte at or after off (below end) that the file holds as data,
+   end if none.  A hole reads as zeros, commit words of 0 that keep nothing,
+   so a sparse region is passed over without faulting in its pages: a huge
+   sparse file that claims a huge ring costs what its data costs.  Where the
+   file system cannot tell, everything is data. */
+static uint64_t data_from(const struct rec *r, uint64_t off, uint64_t end) {
+  if (!r->mapped) return off;
+  off_t d = lseek(r->map_fd, (off_t)off, SEEK_DATA);
+  if (d < 0) return errno == ENXIO ? end : off; /* ENXIO: only a hole follows */
+  return (uint64_t)d < end ? (uint64_t)d : end;
+}
+
+/* The end of the data that begins at off: the next hole, or end. */
+static uint64_t hole_from(const struct rec *r, uint64_t off, uint64_t end) {
+  if (!r->mapped) return end;
+  off_t h = lseek(r->map_fd, (off_t)off, SEEK_HOLE);
+  return h >= 0 && (uint64_t)h < end ? (uint64_t)h : end;
+}
+
+/* Slots [*lo, *hi) of a region at off known to hold data; for slot i
+   outside them, asks the file again.  The number of slots from i that lie
+   in a hole and hold nothing (0: slot i is data, the window now holds it). */
+static uint64_t hole_slots(const struct rec *r, uint64_t off, uint64_t size, uint64_t count,
+                           uint64_t i, uint64_t *lo, uint64_t *hi) {
+  if (i >= *lo && i < *hi) return 0;
+  uint64_t at = off + i * size, end = off + count * size;
+  uint64_t d = data_from(r, at, end);
+  if (d - at >= size) return (d - at) / size;
+  *lo = i;
+  *hi = (hole_from(r, d, end) - off + size - 1) / size;
+  if (*hi <= i) *hi = i + 1;
+  return 0;
+}
+
 /* A heap block the rec owns from now on, freed by rec_close; NULL if the
    heap refused it (or the rec holds too many). */
 static void *hold(struct rec *r, size_t bytes) {
@@ -266,6 +300,7 @@ static int read_mapped(int fd, const char *path, const struct stat *st, struct r
   r->data = map;
   r->size = (size_t)want;
   r->mapped = true;
+  r->map_fd = fd;
   struct sigaction sa = {.sa_handler = on_sigbus}, old;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGBUS, &sa, &old);
@@ -412,7 +447,13 @@ static int copy_live(const char *path, struct rec *r, char *err, size_t len) {
   struct wsla_live *kept = NULL;
   uint64_t n = 0, cap = 0;
   const uint64_t chunk = (1u << 20) / sizeof *from; /* pages given back per MiB */
+  uint64_t lo = 1, hi = 0; /* slots known to hold data: none yet */
   for (uint64_t i = 0; i < slots; i++) {
+    uint64_t hole = hole_slots(r, h->live_off, sizeof *from, slots, i, &lo, &hi);
+    if (hole) {
+      i += hole - 1;
+      continue;
+    }
     struct wsla_live l;
     if (copy_slot(&l, &from[i], sizeof l, ANY_COMMIT)) {
       if (n == cap) {
@@ -448,21 +489,40 @@ static int copy_events(const char *path, struct rec *r, char *err, size_t len) {
   uint64_t span = claimed - first;
   /* At most one event per slot the file really holds, whatever it claims. */
   uint64_t most = span < r->ring_slots ? span : r->ring_slots;
-  r->events = malloc((most ? most : 1) * sizeof *r->events);
+  /* Grown as events are kept, not sized by what the file claims. */
+  uint64_t cap = most < 4096 ? most : 4096;
+  r->events = malloc((cap ? cap : 1) * sizeof *r->events);
   if (!r->events)
     return fail(err, len, "%s: out of memory for %" PRIu64 " events", path, span);
   const uint64_t chunk = (1u << 20) / sizeof(struct wsla_event);
-  for (uint64_t seq = first; seq < claimed; seq++) {
+  uint64_t lo = 1, hi = 0; /* slots known to hold data: none yet */
+  for (uint64_t seq = first; seq < claimed;) {
     uint64_t slot = seq & (h->ring_cap - 1);
-    if (slot < r->ring_slots && r->nevents < most) {
+    /* Slots the file lacks, or a hole: nothing there; on to what is. */
+    uint64_t skip = slot >= r->ring_slots ? h->ring_cap - slot
+                  : hole_slots(r, h->ring_off, sizeof(struct wsla_event), r->ring_slots, slot, &lo, &hi);
+    if (skip) {
+      if (skip >= claimed - seq) break;
+      seq += skip;
+      continue;
+    }
+    if (r->nevents == cap && cap < most) {
+      cap = cap * 2 < most ? cap * 2 : most;
+      struct wsla_event *more = realloc(r->events, cap * sizeof *more);
+      if (!more)
+        return fail(err, len, "%s: out of memory for %" PRIu64 " events", path, cap);
+      r->events = more;
+    }
+    if (r->nevents < cap) {
       struct wsla_event *e = &r->events[r->nevents];
       if (copy_slot(e, &r->ring[slot], sizeof *e, seq + 1) && e->type != WSLA_EV_NONE &&
           e->type <= WSLA_EV_LAST)
         r->nevents++;
     }
     /* Each MiB of the ring read is given back (slot + 1 is a whole chunk). */
-    if ((slot + 1) % chunk == 0 && slot < r->ring_slots)
+    if ((slot + 1) % chunk == 0)
       drop_pages(r, &r->ring[slot + 1 - chunk], chunk * sizeof(struct wsla_event));
+    seq++;
   }
   drop_pages(r, r->ring, (size_t)r->ring_slots * sizeof(struct wsla_event));
   r->events_lost = claimed - r->nevents;

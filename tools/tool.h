@@ -46,9 +46,11 @@ struct rec {
   bool partial;
   char partial_why[256];
   /* The reader's own: the parts read (enum rec_parts), whether data is the
-     file mapped (during the open only), the heap blocks it holds. */
+     file mapped and its descriptor (during the open only), the heap blocks
+     it holds. */
   unsigned parts;
   bool mapped;
+  int map_fd;
   void *held[8];
   unsigned nheld;
 };
