@@ -149,6 +149,33 @@ static void test_deterministic_tear(void) {
   rec_close(&r);
 }
 
+/* The file cut short while the reader copies its ring: the reader's own
+   pages past the new end fault (SIGBUS), and it refuses the file with one
+   line instead of dying. */
+static void cut(const void *slot, size_t size) {
+  const uint64_t *w = slot;
+  /* Event seq 0 (a live slot's fourth word is its site, 0 here). */
+  if (size == sizeof(struct wsla_event) && w[0] == 1 && w[3] == 4096 && ftruncate(fd, RING_OFF) != 0)
+    abort();
+}
+
+static void test_cut_short(void) {
+  make_recording(8, 0);
+  rec_test_hook = cut;
+  struct rec r;
+  char err[4400] = "";
+  int rc = rec_open(path, &r, err, sizeof err);
+  rec_test_hook = NULL;
+  CHECK(rc == -1, "a file cut short while read is refused");
+  CHECK(strstr(err, "cut short while it was read") != NULL, "and says so: %s", err);
+  if (rc == 0) rec_close(&r);
+  /* The next file reads as usual. */
+  make_recording(8, 0);
+  rc = rec_open(path, &r, err, sizeof err);
+  CHECK(rc == 0 && r.nevents == 8, "the whole file afterwards: %s", rc ? err : "");
+  if (rc == 0) rec_close(&r);
+}
+
 /* A writer laps the ring as the library does (claim, zero commit, release
    fence, payload, release commit) while the reader opens the file again and
    again: every event kept must be whole. */
@@ -206,6 +233,7 @@ int main(void) {
   fd = mkstemp(path);
   if (fd < 0) return perror("mkstemp"), 1;
   test_deterministic_tear();
+  test_cut_short();
   test_racing_writer();
   close(fd);
   unlink(path);
