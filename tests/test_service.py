@@ -173,12 +173,16 @@ if recs:
         os.unlink(os.path.join(svc_dir, n))
 
 # A user outside the group is told which group to join; one inside reads it.
-r = tool("ls", "--json", env=dict(env, WSLALLOC_DIR=own), user=NOBODY)
+# Nobody's own recordings folder is nobody's: the tools, as the library,
+# refuse a folder of someone else's.
+nobody_own = tempfile.mkdtemp(prefix="nobody-", dir=base)
+os.chown(nobody_own, NOBODY.pw_uid, NOGROUP.gr_gid)
+r = tool("ls", "--json", env=dict(env, WSLALLOC_DIR=nobody_own), user=NOBODY)
 equal(r.returncode, 0, f"ls as nobody exit status ({r.stderr})")
 equal(json.loads(r.stdout or "[]"), [], "nobody, outside the group, lists nothing")
 check(f"cannot read the service recordings in {svc_dir}: join group nogroup" in r.stderr,
       f"ls names the directory and the group to join: {r.stderr!r}")
-r = tool("ls", "--json", env=dict(env, WSLALLOC_DIR=own), user=NOBODY, groups=(NOGROUP.gr_gid,))
+r = tool("ls", "--json", env=dict(env, WSLALLOC_DIR=nobody_own), user=NOBODY, groups=(NOGROUP.gr_gid,))
 listed = [e["recording"] for e in json.loads(r.stdout or "[]")]
 equal(listed, recs, f"a member of the group lists the service's recording ({r.stderr})")
 

@@ -7,51 +7,59 @@
 #include <string.h>
 #include <time.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool.h"
 #include "wslalloc/options.h"
 
-/* The recordings of dir, readable ones only, oldest first, in *out (*n of
-   them; the caller frees each and the array).  -1 with err if dir cannot
-   be read; an empty folder is no error. */
-static int load_all(const char *dir, struct rec ***out, size_t *n, char *err,
-                    size_t len, bool quiet) {
-  *n = 0;
-  *out = NULL;
-  DIR *d = opendir(dir);
-  if (!d) {
-    snprintf(err, len, "cannot open %s (%s)", dir, strerror(errno));
-    return -1;
+struct loading {
+  struct rec **all;
+  size_t n, cap;
+  unsigned parts;
+  bool quiet, full; /* full: the heap refused more */
+};
+
+static void load_one(int fd, const char *path, void *arg) {
+  struct loading *l = arg;
+  char why[4400];
+  if (l->full) return;
+  struct rec *r = malloc(sizeof *r);
+  if (!r) {
+    l->full = true;
+    return;
   }
-  struct rec **all = NULL;
-  size_t cap = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    size_t l = strlen(de->d_name);
-    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
-    char path[4096], why[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    struct rec *r = malloc(sizeof *r);
-    if (!r) break;
-    if (rec_open(path, r, why, sizeof why) != 0) {
-      if (!quiet) fprintf(stderr, "wslalloc: skipping %s\n", why);
+  if (rec_open_fd(fd, path, l->parts, r, why, sizeof why) != 0) {
+    if (!l->quiet) fprintf(stderr, "wslalloc: skipping %s\n", why);
+    free(r);
+    return;
+  }
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 16;
+    struct rec **more = realloc(l->all, cap * sizeof *more);
+    if (!more) {
+      rec_close(r);
       free(r);
-      continue;
+      l->full = true;
+      return;
     }
-    if (*n == cap) {
-      cap = cap ? cap * 2 : 16;
-      struct rec **more = realloc(all, cap * sizeof *all);
-      if (!more) {
-        rec_close(r);
-        free(r);
-        break;
-      }
-      all = more;
-    }
-    all[(*n)++] = r;
+    l->all = more;
+    l->cap = cap;
   }
-  closedir(d);
+  l->all[l->n++] = r;
+}
+
+/* The recordings of the recordings directory, readable and trusted ones
+   only (rec_scan_dir), oldest first, in *out (*n of them; the caller frees
+   each and the array); of each, the header and counters and the parts
+   asked for.  -1 with err if the directory cannot be read or is refused
+   (errno ENOENT: not made yet); an empty folder is no error. */
+static int load_all(const char *dir, bool chosen, unsigned parts, struct rec ***out,
+                    size_t *n, char *err, size_t len, bool quiet) {
+  struct loading l = {.parts = parts, .quiet = quiet};
+  int rc = rec_scan_dir(dir, chosen, quiet, load_one, &l, err, len);
+  struct rec **all = l.all;
+  *n = l.n;
   for (size_t i = 1; i < *n; i++) /* insertion sort by start time */
     for (size_t k = i; k > 0 && all[k - 1]->hdr->start_realtime_ns >
                                     all[k]->hdr->start_realtime_ns; k--) {
@@ -60,7 +68,7 @@ static int load_all(const char *dir, struct rec ***out, size_t *n, char *err,
       all[k - 1] = t;
     }
   *out = all;
-  return 0;
+  return rc;
 }
 
 static void free_all(struct rec **all, size_t n) {
@@ -89,12 +97,6 @@ static const char *base(const char *path) {
   return s ? s + 1 : path;
 }
 
-static void recordings_dir(char *dir, size_t len) {
-  struct wsla_options o;
-  wsla_options_load(&o, NULL);
-  wsla_recording_dir(&o, dir, len);
-}
-
 int cmd_ls(int argc, char **argv) {
   static const char *const usage =
       "usage: wslalloc ls [--json]\n"
@@ -115,10 +117,12 @@ int cmd_ls(int argc, char **argv) {
   }
   if (optind < argc) return tool_usage_error("ls", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX], err[4400];
-  recordings_dir(dir, sizeof dir);
+  bool chosen;
+  rec_dir(dir, sizeof dir, &chosen);
   size_t n;
   struct rec **all;
-  if (load_all(dir, &all, &n, err, sizeof err, false) != 0) {
+  /* The header and counters are all it shows: never the events. */
+  if (load_all(dir, chosen, 0, &all, &n, err, sizeof err, false) != 0) {
     if (errno != ENOENT) {
       fprintf(stderr, "wslalloc ls: %s\n", err);
       return 1;
@@ -280,10 +284,13 @@ int cmd_metrics(int argc, char **argv) {
   if (optind < argc)
     return tool_usage_error("metrics", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX], err[4400] = "";
-  recordings_dir(dir, sizeof dir);
+  bool chosen;
+  rec_dir(dir, sizeof dir, &chosen);
   size_t n;
   struct rec **all;
-  load_all(dir, &all, &n, err, sizeof err, false); /* no folder: no series */
+  /* No folder: no series.  A folder refused: no series, and why. */
+  if (load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, false) != 0 && errno != ENOENT)
+    fprintf(stderr, "wslalloc metrics: %s\n", err);
   if (!out_path) {
     write_metrics(stdout, all, n, every);
     free_all(all, n);
@@ -292,15 +299,23 @@ int cmd_metrics(int argc, char **argv) {
   size_t l = strlen(out_path);
   if (l < 5 || strcmp(out_path + l - 5, ".prom"))
     fprintf(stderr, "wslalloc metrics: note: node_exporter reads only *.prom files\n");
+  /* A fresh temporary file beside the target (rename stays in one file
+     system), made with O_EXCL by mkstemp: nothing planted at its name, a
+     link least of all, is ever written through. */
   char tmp[4200];
-  snprintf(tmp, sizeof tmp, "%s.%d.tmp", out_path, (int)getpid());
-  FILE *f = fopen(tmp, "w");
+  snprintf(tmp, sizeof tmp, "%s.XXXXXX", out_path);
+  int fd = mkstemp(tmp);
+  FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
   if (!f) {
     /* The temporary file is ours: the user named out_path. */
     fprintf(stderr, "wslalloc metrics: cannot write %s: %s\n", out_path, strerror(errno));
+    if (fd >= 0) close(fd), unlink(tmp);
     free_all(all, n);
     return 1;
   }
+  /* node_exporter, often another user, reads it: mode 0644 as any file
+     written with the usual umask, not mkstemp's 0600. */
+  fchmod(fd, 0644);
   write_metrics(f, all, n, every);
   int bad = ferror(f);
   bad |= fclose(f);
@@ -323,14 +338,14 @@ static const struct wsla_oom *last_oom(const struct rec *r, int dev) {
 /* One screen of top: for each device any running process uses, the
    device's figures from the freshest view any of them took, then each
    process's own.  Returns how many processes were running. */
-static size_t top_screen(FILE *out, const char *dir, double every_s) {
+static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s) {
   size_t n;
   struct rec **all;
   char err[4400];
-  bool readable = load_all(dir, &all, &n, err, sizeof err, true) == 0;
-  int load_errno = errno;
+  /* The counters, OOM records and live slots it shows: never the events. */
+  bool readable = load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, true) == 0;
+  bool missing = !readable && errno == ENOENT;
   service_recordings_add("top", &all, &n, true);
-  errno = load_errno;
   char now[32];
   time_t t = time(NULL);
   struct tm tm;
@@ -339,7 +354,7 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
   for (size_t i = 0; i < n; i++) running += !strcmp(rec_end_state(all[i]), "running");
   fprintf(out, "wslalloc top  %s  %zu running in %s  (every %.1f s; Ctrl-C quits)\n", now,
           running, dir, every_s);
-  if (!readable && errno != ENOENT) fprintf(out, "  %s\n", err);
+  if (!readable && !missing) fprintf(out, "  %s\n", err);
   bool any = false;
   for (int dev = 0; dev < (int)WSLA_DEVICE_MAX; dev++) {
     const struct wsla_device_counters *view = NULL;
@@ -453,7 +468,8 @@ int cmd_top(int argc, char **argv) {
   }
   if (optind < argc) return tool_usage_error("top", "takes no arguments, not '%s'", argv[optind]);
   char dir[WSLA_OPT_PATH_MAX];
-  recordings_dir(dir, sizeof dir);
+  bool chosen;
+  rec_dir(dir, sizeof dir, &chosen);
   bool redraw = count < 0 && isatty(STDOUT_FILENO);
   struct sigaction sa = {.sa_handler = top_on_signal};
   sigaction(SIGINT, &sa, NULL);
@@ -466,7 +482,7 @@ int cmd_top(int argc, char **argv) {
       if (!redraw) fputs("\n", stdout);
     }
     if (redraw) fputs("\033[H\033[2J", stdout); /* home, clear */
-    top_screen(stdout, dir, every_s);
+    top_screen(stdout, dir, chosen, every_s);
   }
   return 0;
 }

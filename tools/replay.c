@@ -212,8 +212,8 @@ static size_t steps_of_recording(const struct rec *r, struct step *out) {
 /* An RMM log: Thread,Time,Action,Pointer,Size,Stream; NULL and a message if
    it is not one. */
 static struct step *steps_of_csv(const char *path, size_t *count, char *err, size_t len) {
-  FILE *f = fopen(path, "r");
-  if (!f) return snprintf(err, len, "%s: %s", path, strerror(errno)), NULL;
+  FILE *f = tool_fopen_regular(path, err, len); /* a FIFO must not block */
+  if (!f) return NULL;
   char line[512];
   if (!fgets(line, sizeof line, f) || strncmp(line, "Thread,Time,Action,Pointer,Size,Stream", 38)) {
     fclose(f);

@@ -124,7 +124,7 @@ static int recordings_of(const char *dir, pid_t pid, char paths[][4096], int max
     if (n < 6 || strcmp(de->d_name + n - 5, ".wsla") || !strstr(de->d_name, tag))
       continue;
     snprintf(paths[found], 4096, "%s/%s", dir, de->d_name);
-    int fd = open(paths[found], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(paths[found], O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) continue;
     struct wsla_header h;
     ssize_t got = pread(fd, &h, sizeof h, 0);

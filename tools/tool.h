@@ -10,7 +10,9 @@
 
 #include "wslalloc/format.h"
 
-/* A recording read into memory and checked; every pointer lies inside it. */
+/* A recording read and checked: what the command asked for, copied out of
+   the file (never a pointer into it, except ring while a rec_open_bytes
+   rec is open). */
 struct rec {
   char path[4096];
   uint8_t *data;
@@ -27,9 +29,9 @@ struct rec {
   uint64_t oom_stack_count;                /* slots present in the file */
   const struct wsla_stack *stacks;     /* large allocations' stacks, or NULL */
   uint64_t stack_count;                    /* slots present in the file */
-  const struct wsla_live *live;
-  uint64_t live_count; /* slots present in the file */
-  const struct wsla_event *ring;
+  const struct wsla_live *live; /* the slots in use, packed */
+  uint64_t live_count;
+  const struct wsla_event *ring; /* NULL once open, but for rec_open_bytes */
   uint64_t ring_slots; /* slots present in the file */
   /* Copies of the header's strings, always terminated. */
   char exe[WSLA_PATH_MAX + 1];
@@ -43,10 +45,33 @@ struct rec {
   uint64_t events_lost;
   bool partial;
   char partial_why[256];
+  /* The reader's own: the parts read (enum rec_parts), whether data is the
+     file mapped and its descriptor (during the open only), the heap blocks
+     it holds. */
+  unsigned parts;
+  bool mapped;
+  int map_fd;
+  void *held[8];
+  unsigned nheld;
 };
 
-/* Reads and checks path.  On failure returns -1 with one line in err. */
+/* What a command reads of a recording.  The header and counters always;
+   REC_SLOTS: modules, OOM records and their stacks, allocation stacks and
+   live slots; REC_EVENTS: the ring's events.  Without REC_EVENTS, events
+   is NULL and nevents and events_lost 0 (events_claimed still counts). */
+enum rec_parts { REC_SLOTS = 1u << 0, REC_EVENTS = 1u << 1, REC_ALL = REC_SLOTS | REC_EVENTS };
+
+/* Reads and checks path: every part (rec_open), or the header and counters
+   and the parts asked for (rec_open_parts), or the same of a file already
+   open (rec_open_fd; fd stays open).  The file is mapped and read within
+   what its header claims and it holds; a live process's slots are copied
+   as format.h prescribes, a slot torn by a write is left out and counted
+   lost.  Anything but a regular file is refused at once (a FIFO never
+   blocks).  On failure returns -1 with one line in err. */
 int rec_open(const char *path, struct rec *r, char *err, size_t errlen);
+int rec_open_parts(const char *path, unsigned parts, struct rec *r, char *err, size_t errlen);
+int rec_open_fd(int fd, const char *path, unsigned parts, struct rec *r, char *err,
+                size_t errlen);
 void rec_close(struct rec *r);
 /* The same checks on a recording already in memory: data comes from
    malloc and is the rec's from now on, freed by rec_close (or here, on
@@ -136,6 +161,25 @@ void purposes_line(FILE *out, const struct purposes *p, enum purpose_figure whic
 
 /* The newest recording in the recordings directory; -1 with err if none. */
 int rec_find_newest(char *path, size_t len, char *err, size_t errlen);
+
+/* The recordings directory the options name (WSLALLOC_DIR, else the
+   default); *chosen tells whether the user named it. */
+void rec_dir(char *dir, size_t len, bool *chosen);
+/* Each recording (*.wsla) in dir that can be trusted as the caller's: the
+   directory is the caller's own (not a link, unless chosen: the user's own
+   link is followed), and each file a regular file, not a link, owned by
+   the caller.  each gets the file open (closed after) and its path; what
+   is skipped is said on stderr unless quiet.  0, or -1 with one line in err
+   (errno ENOENT: no such directory yet) when the directory is refused. */
+typedef void (*rec_each_fn)(int fd, const char *path, void *arg);
+int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, void *arg,
+                 char *err, size_t errlen);
+
+/* Opens path for reading if it is a regular file, without ever blocking on
+   a FIFO (flags may add O_NOFOLLOW); the descriptor, or -1 with one line
+   in err.  tool_fopen_regular: the same as a stdio stream. */
+int tool_open_regular(const char *path, int flags, char *err, size_t errlen);
+FILE *tool_fopen_regular(const char *path, char *err, size_t errlen);
 
 #include "wslalloc/explain.h"
 #define fmt_size wsla_fmt_size
