@@ -528,40 +528,74 @@ static void on_process_exit(int status, void *arg) {
   if (status != 0) wsla_first_aid_print(false);
 }
 
+/* Calls the client's handler old as the kernel would have delivered sig to
+   it: reset to the default first under SA_RESETHAND (the next delivery then
+   reaches the default through this handler), with its sa_mask blocked, and
+   sig itself blocked unless SA_NODEFER.  Async-signal-safe. */
+static void call_previous(int i, const struct sigaction *old, int sig, siginfo_t *info,
+                          void *uc) {
+  if (old->sa_flags & SA_RESETHAND) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    previous[i] = dfl;
+  }
+  sigset_t during, saved;
+  during = old->sa_mask;
+  sigaddset(&during, sig);
+  pthread_sigmask(SIG_BLOCK, &during, &saved);
+  if (old->sa_flags & SA_NODEFER) {
+    /* A handler that restores the default and raises again (Python's
+       faulthandler) dies of that signal inside the call, as it would bare. */
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  }
+  if (old->sa_flags & SA_SIGINFO) old->sa_sigaction(sig, info, uc);
+  else old->sa_handler(sig);
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
 /*
  * Async-signal-safe: marks the recording, then hands the signal on exactly as
  * the disposition before ours would have taken it.  A handler of the client's
  * that returns has dealt with the signal (a JIT's fault handler, say), so the
- * mark is taken back; one that never returns leaves it.
+ * mark is taken back; one that never returns leaves it, and so does one that
+ * raised the signal again for delivery once it returns (the default action,
+ * restored by the handler, then ends the process).
  */
 static void on_fatal_signal(int sig, siginfo_t *info, void *uc) {
   int saved_errno = errno;
   int i = 0;
   while (i < FATAL_COUNT && fatal_signals[i] != sig) i++;
   if (i == FATAL_COUNT) return;
-  struct sigaction *old = &previous[i];
+  struct sigaction old = previous[i];
   bool marked = mark_end(WSLA_END_SIGNAL, 0, sig);
   /* llama.cpp aborts right after a failed allocation: the explanation goes
      out before the signal is handed on. */
   wsla_first_aid_print(true);
-  if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
-    errno = saved_errno;
-    old->sa_sigaction(sig, info, uc);
-  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-    errno = saved_errno;
-    old->sa_handler(sig);
-  } else {
+  bool handler = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+                                              : old.sa_handler != SIG_DFL &&
+                                                    old.sa_handler != SIG_IGN;
+  if (!handler) {
     /* Restore what was there.  Ignored: return as the kernel would have
        (a fault then re-executes, and the kernel kills as it would have).
        Default: deliver it again once this handler returns. */
-    sigaction(sig, old, NULL);
-    if (old->sa_handler == SIG_DFL) {
-      raise(sig);
-      errno = saved_errno;
-      return;
-    }
+    sigaction(sig, &old, NULL);
+    if (old.sa_handler == SIG_DFL) raise(sig);
+    /* An ignored signal someone sent passes; an ignored fault of the
+       kernel's (si_code > 0) comes back, and then kills. */
+    else if (marked && !(info && info->si_code > 0)) unmark_end();
+    errno = saved_errno;
+    return;
   }
-  if (marked) unmark_end();
+  errno = saved_errno;
+  call_previous(i, &old, sig, info, uc);
+  sigset_t pending;
+  if (marked && !(sigpending(&pending) == 0 && sigismember(&pending, sig)))
+    unmark_end();
   errno = saved_errno;
 }
 
@@ -572,7 +606,11 @@ static void install_signal_handlers(void) {
     sa.sa_sigaction = on_fatal_signal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(fatal_signals[i], &sa, &previous[i]);
+    struct sigaction was;
+    /* Never our own handler as the one to hand on to: it would call itself. */
+    if (sigaction(fatal_signals[i], &sa, &was) == 0 &&
+        !((was.sa_flags & SA_SIGINFO) && was.sa_sigaction == on_fatal_signal))
+      previous[i] = was;
   }
 }
 
