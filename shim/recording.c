@@ -20,7 +20,11 @@
 #include "shim.h"
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
+#include "owned.h"
 #include "vmm.h"
+#endif
+#if WSLA_HAVE_CUDA
+#include "cuda_common.h"
 #endif
 
 struct wsla_proc wsla_g;
@@ -330,8 +334,9 @@ static void environment_start(struct wsla_header *h) {
   h->features |= WSLA_FEAT_ENVIRONMENT;
 }
 
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void wsla_environment_add(struct wsla_proc *p, const char *lines) {
-  static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_lock(&env_lock);
   char *env = p->hdr->environment;
   size_t used = strnlen(env, sizeof p->hdr->environment);
@@ -614,6 +619,27 @@ static void install_signal_handlers(void) {
   }
 }
 
+static void before_fork(void) {
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_owned_fork_prepare();
+#endif
+}
+
+static void after_fork_parent(void) {
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_owned_fork_parent();
+#endif
+}
+
+/*
+ * The child after fork: only the forking thread goes on, so every lock
+ * another thread held at the fork would stay held for ever.  Each of the
+ * shim's locks is made anew here (init_lock, module_lock, env_lock; the
+ * table's shard locks; first aid's, the stacks', VMM's and the ballast's
+ * mutexes) or held across the fork (the owned table's, whose contents the
+ * child keeps).  process_once needs nothing: glibc restarts a pthread_once
+ * that another thread had in progress at the fork.
+ */
 static void after_fork_child(void) {
   /* The parent's mapping is shared with the parent: never write it again. */
   if (wsla_g_ready) munmap(wsla_g.map, wsla_g.map_len);
@@ -624,6 +650,7 @@ static void after_fork_child(void) {
   module_adds_seen = 0;
   pthread_mutex_init(&init_lock, NULL);
   pthread_mutex_init(&module_lock, NULL);
+  pthread_mutex_init(&env_lock, NULL);
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
@@ -631,6 +658,10 @@ static void after_fork_child(void) {
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
   wsla_vmm_reset_after_fork();
   wsla_ballast_reset_after_fork();
+  wsla_owned_fork_child();
+#endif
+#if WSLA_HAVE_CUDA
+  wsla_cuda_reset_after_fork();
 #endif
 }
 
@@ -641,8 +672,14 @@ static void once_per_process_image(void) {
   if (applied[0])
     wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
   wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
-  pthread_atfork(NULL, NULL, after_fork_child);
-  on_exit(on_process_exit, NULL);
+  /* Once per process, even where a child runs this again (a fork while
+     another thread was here): twice, the prepare handler would wait for a
+     lock it holds itself. */
+  static int registered;
+  if (!__atomic_exchange_n(&registered, 1, __ATOMIC_RELAXED)) {
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    on_exit(on_process_exit, NULL);
+  }
   install_signal_handlers();
 }
 
