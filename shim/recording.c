@@ -524,6 +524,37 @@ static void unmark_end(void) {
   h->end_signal = 0;
 }
 
+/* The environment's length before the exec line, for taking it back. */
+static size_t exec_env_len;
+
+bool wsla_exec_begin(const char *what) {
+  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return false;
+  /* A vfork child (Python's subprocess, among others) shares this memory
+     and this mapping while it execs: the recording is its parent's. */
+  if (wsla_g.hdr->pid != (int32_t)getpid() ||
+      __atomic_load_n(&wsla_g.hdr->end_state, __ATOMIC_RELAXED) != WSLA_END_RUNNING)
+    return false;
+  wsla_modules_refresh(&wsla_g);
+  char line[WSLA_PATH_MAX + 8];
+  snprintf(line, sizeof line, "exec=%s\n", what ? what : "");
+  for (char *c = line + 5; c[1]; c++)
+    if (*c == '\n' || *c == '\r') *c = '?'; /* one line, whatever the name */
+  pthread_mutex_lock(&env_lock);
+  exec_env_len = strnlen(wsla_g.hdr->environment, sizeof wsla_g.hdr->environment);
+  pthread_mutex_unlock(&env_lock);
+  wsla_environment_add(&wsla_g, line);
+  return mark_end(WSLA_END_EXEC, 0, 0);
+}
+
+void wsla_exec_failed(void) {
+  unmark_end();
+  pthread_mutex_lock(&env_lock);
+  char *env = wsla_g.hdr->environment;
+  size_t len = strnlen(env, sizeof wsla_g.hdr->environment);
+  if (exec_env_len < len) memset(env + exec_env_len, 0, len - exec_env_len);
+  pthread_mutex_unlock(&env_lock);
+}
+
 static void on_process_exit(int status, void *arg) {
   (void)arg;
   if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return;

@@ -80,6 +80,12 @@ static inline struct wsla_proc *wsla_proc_get(void) {
 /* Appends "key=value\n" lines to the recording's environment. */
 void wsla_environment_add(struct wsla_proc *p, const char *lines);
 
+/* exec (exec.c): marks the recording ended by exec of what, if this
+   process made it (not a vfork child sharing its memory); true if marked.
+   wsla_exec_failed takes the mark back when the exec returned. */
+bool wsla_exec_begin(const char *what);
+void wsla_exec_failed(void);
+
 /* Records modules loaded since the last call; cheap when none were. */
 void wsla_modules_refresh(struct wsla_proc *p);
 
