@@ -151,6 +151,11 @@ enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA, WSLA_LIB_NVML };
    Publishes it in *slot on success.  NULL if no loaded library has it. */
 void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name);
 
+/* A library was unloaded (dlclose): every slot of the section above goes
+   back to NULL, so that each is found again, wherever its library is now,
+   before it is next called.  Never on the path of an allocation. */
+void wsla_resolve_forget(void);
+
 /* glibc's own dlsym, never the shim's hook.  RTLD_NEXT through it means
    "after libwslalloc", since glibc judges by the caller's address. */
 WSLA_NO_SANITIZE void *(*wsla_libc_dlsym(void))(void *, const char *);
@@ -163,7 +168,11 @@ static inline void *wsla_real(void **slot, enum wsla_lib lib,
   return wsla_resolve(slot, lib, name);
 }
 
-#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name
+/* Every resolved slot lives in one section, so that all of them can be
+   cleared when a library is unloaded (wsla_resolve_forget) at no cost to
+   the calls that read them.  Pointer-sized entries only. */
+#define WSLA_SLOT __attribute__((section("wsla_real_slots")))
+#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name WSLA_SLOT
 #define WSLA_REAL(lib, name)                                                   \
   ((__typeof__(real_##name))wsla_real((void **)&real_##name, lib, #name))
 
