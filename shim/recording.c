@@ -672,10 +672,26 @@ static void after_fork_parent(void) {
  * that another thread had in progress at the fork.
  */
 static void after_fork_child(void) {
-  /* The parent's mapping is shared with the parent: never write it again. */
-  if (wsla_g_ready) munmap(wsla_g.map, wsla_g.map_len);
-  memset(&wsla_g, 0, sizeof wsla_g);
+  /* The parent's mapping is shared with the parent: never write it again.
+     A fork from inside a hook (a runtime starting a helper, a signal
+     handler) leaves that hook to finish in the child, still holding
+     &wsla_g: the mapping is swapped for private scratch memory at the same
+     place instead, which that hook may write, until the child's first
+     call makes the child's own recording (the scratch stays mapped, its
+     untouched pages costing nothing: the hook may still point into it). */
+  bool in_hook = wsla_tls.depth > 0;
+  if (wsla_g_ready) {
+    if (!in_hook || mmap(wsla_g.map, wsla_g.map_len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != wsla_g.map) {
+      munmap(wsla_g.map, wsla_g.map_len);
+      memset(&wsla_g, 0, sizeof wsla_g);
+    }
+  }
   wsla_g_ready = 0;
+  /* The child's own calls are its client's, recorded from depth 0 (and
+     hook_leave keeps it there if the child returns through that hook). */
+  wsla_tls.depth = 0;
+  wsla_tls.freeing = 0;
   wsla_tls.tid = 0;
   disabled_pid = 0;
   module_adds_seen = 0;

@@ -48,6 +48,9 @@ struct wsla_proc {
 struct wsla_tls {
   int depth;
   pid_t tid;
+  /* The address the outermost free hook in progress is freeing: the
+     runtime's own free of it inside that call passes straight through. */
+  uint64_t freeing;
   /* The budget's reservation for the call in progress (budget.h): bytes,
      and the in-flight slot they were added to. */
   uint64_t budget_held;
@@ -196,6 +199,11 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
 
 /* Removes addr and returns its entry; false if the shim never saw it. */
 bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e);
+
+/* The same from a signal handler that interrupted this thread in a hook:
+   false also where the interrupted code holds addr's shard, whose lock it
+   could never have back. */
+bool wsla_table_take_nested(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e);
 
 /* Forgets every entry: the state of a child after fork. */
 void wsla_table_reset_after_fork(void);

@@ -1,4 +1,4 @@
-"""Fork under load: 8 threads allocate, with stitched blocks live, while the main thread forks 300 times; every child's cudaFree returns and it exits."""
+"""Fork under load: threads allocate, with stitched blocks live, while the main thread forks (8 threads and 300 forks unless told); every child's cudaFree returns and it exits."""
 import subprocess
 import sys
 
