@@ -1,6 +1,7 @@
 /* Test client: allocates, tries an exec that fails, then replaces itself by another program the way argv[1] says. */
 #include <cuda_runtime_api.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,8 @@ int main(int argc, char **argv) {
   else if (!strcmp(how, "execlp")) execlp("true", "true", (char *)NULL);
   else if (!strcmp(how, "execle")) execle("/bin/true", "true", (char *)NULL, (char *const[]){NULL});
   else if (!strcmp(how, "execve")) execve("/bin/true", args, (char *const[]){NULL});
+  else if (!strcmp(how, "execvpe")) execvpe("true", args, (char *const[]){"PATH=/bin:/usr/bin", NULL});
+  else if (!strcmp(how, "fexecve")) fexecve(open("/bin/true", O_RDONLY | O_CLOEXEC), args, (char *const[]){NULL});
   else if (!strcmp(how, "none")) return 4;
   printf("exec returned: %s\n", strerror(errno));
   return 5;
