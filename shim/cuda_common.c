@@ -46,6 +46,11 @@ static void note_driver(struct wsla_proc *p) {
   wsla_environment_add(p, lines);
 }
 
+void wsla_cuda_reset_after_fork(void) {
+  /* The child's recording is new: it notes the driver and GPUs again. */
+  __atomic_store_n(&driver_noted, 0, __ATOMIC_RELAXED);
+}
+
 int16_t wsla_cuda_device(void) {
   __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
   CUdevice d;

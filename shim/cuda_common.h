@@ -8,6 +8,9 @@
    driver, which keeps no last-error state to disturb. */
 int16_t wsla_cuda_device(void);
 
+/* A child after fork: its new recording notes the driver and GPUs anew. */
+void wsla_cuda_reset_after_fork(void);
+
 /* Records one allocation call of either layer.  On an out-of-memory failure
    asks the driver for the device's view; after a success, at most every
    WSLALLOC_SAMPLE_MS, takes a sample, when the real call has already paid

@@ -12,7 +12,44 @@ static inline struct wsla_proc *hook_enter(void) {
   return wsla_proc_get();
 }
 
-static inline void hook_leave(void) { wsla_tls.depth--; }
+/* A child forked inside a hook starts again at depth 0 (the shim's
+   after-fork handler) and may still return through the hook it forked in. */
+static inline void hook_leave(void) {
+  if (WSLA_LIKELY(wsla_tls.depth > 0)) wsla_tls.depth--;
+}
+
+/*
+ * Enters a free hook for addr and takes its entry (before the real free,
+ * see wsla_take).  A free nested in another hook is usually the runtime's
+ * own, inside the call being recorded (cudaFree reaching cuMemFree_v2, its
+ * entry taken by the outer hook): it passes through, NULL.  One from a
+ * signal handler that interrupted this thread in a hook is the client's,
+ * and its block would otherwise stay live in the recording for ever: it is
+ * recorded when the table has its address.  Its leave is hook_leave_free.
+ */
+static inline struct wsla_proc *hook_enter_free(uint64_t addr, struct wsla_taken *taken) {
+  if (WSLA_LIKELY(wsla_tls.depth++ == 0)) {
+    struct wsla_proc *p = wsla_proc_get();
+    wsla_tls.freeing = addr;
+    wsla_take(p, addr, taken);
+    return p;
+  }
+  taken->had = false;
+  /* Acquire pairs with the release store that publishes wsla_g; nested
+     here, the outer hook made the recording already, if it could. */
+  if (addr == wsla_tls.freeing || !addr ||
+      __atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE) != 1 ||
+      !wsla_table_take_nested(&wsla_g, addr, &taken->e))
+    return NULL;
+  taken->had = true;
+  taken->seq = wsla_claim(&wsla_g);
+  return &wsla_g;
+}
+
+static inline void hook_leave_free(void) {
+  if (wsla_tls.depth == 1) wsla_tls.freeing = 0;
+  hook_leave();
+}
 
 /* The client's return address; valid only in the exported function itself. */
 #define HOOK_SITE ((uint64_t)(uintptr_t)__builtin_return_address(0))

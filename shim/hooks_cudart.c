@@ -160,13 +160,12 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
 
 WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
   REAL_OR_MISSING(cudaFree);
-  struct wsla_proc *p = hook_enter();
-  struct wsla_taken taken;
-  take(p, devPtr, &taken);
   uint64_t addr = (uint64_t)(uintptr_t)devPtr;
+  struct wsla_taken taken;
+  struct wsla_proc *p = hook_enter_free(addr, &taken);
   cudaError_t rc = wsla_free_if_own(addr) ? cudaSuccess : real(devPtr);
   if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &taken, HOOK_SITE);
-  hook_leave();
+  hook_leave_free();
   return rc;
 }
 
@@ -308,12 +307,11 @@ WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
 
 WSLA_EXPORT cudaError_t cudaFreeHost(void *ptr) {
   REAL_OR_MISSING(cudaFreeHost);
-  struct wsla_proc *p = hook_enter();
   struct wsla_taken taken;
-  take(p, ptr, &taken);
+  struct wsla_proc *p = hook_enter_free((uint64_t)(uintptr_t)ptr, &taken);
   cudaError_t rc = real(ptr);
   if (p) done_free(p, WSLA_API_cudaFreeHost, ptr, rc, &taken, HOOK_SITE);
-  hook_leave();
+  hook_leave_free();
   return rc;
 }
 

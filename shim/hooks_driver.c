@@ -106,16 +106,22 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
     if (fn_) return fn_ args;                                                  \
   }
 
+/* A free under the runtime's free of the same address passes straight
+   through; another nested one may be the client's, from a signal handler
+   (hook_enter_free), and goes to the real free as nested calls do. */
 #define FREE_BODY(name, api, addr_expr, args)                                  \
-  NESTED_PASS_THROUGH(name, args);                                             \
-  REAL_OR_MISSING(name);                                                       \
-  struct wsla_proc *p = hook_enter();                                          \
-  struct wsla_taken taken;                                                     \
   uint64_t addr = (addr_expr);                                                 \
-  wsla_cuda_take(p, addr, &taken);                                             \
-  CUresult rc = wsla_free_if_own(addr) ? CUDA_SUCCESS : real args;            \
+  if (WSLA_UNLIKELY(wsla_tls.depth != 0) && addr == wsla_tls.freeing) {        \
+    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);             \
+    if (fn_) return fn_ args;                                                  \
+  }                                                                            \
+  REAL_OR_MISSING(name);                                                       \
+  bool outer = wsla_tls.depth == 0;                                            \
+  struct wsla_taken taken;                                                     \
+  struct wsla_proc *p = hook_enter_free(addr, &taken);                         \
+  CUresult rc = outer && wsla_free_if_own(addr) ? CUDA_SUCCESS : real args;   \
   if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &taken, HOOK_SITE); \
-  hook_leave();                                                                \
+  hook_leave_free();                                                           \
   return rc
 
 WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {

@@ -118,10 +118,6 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
   }
 }
 
-static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
-  wsla_take(p, (uint64_t)(uintptr_t)ptr, taken);
-}
-
 /* size_expr is the request, judged before the call; held_expr what the
    client holds after it (the two differ for pitched memory). */
 #define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr,          \
@@ -178,15 +174,14 @@ static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
 #define FREE(name, api, params, args, ptr)                                     \
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
     struct wsla_taken taken;                                                   \
-    take(p, ptr, &taken);                                                      \
+    struct wsla_proc *p = hook_enter_free((uint64_t)(uintptr_t)ptr, &taken);  \
     hipError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)ptr) ? hipSuccess   \
                                                                : real args;    \
     if (p)                                                                     \
       wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
                       &taken, HOOK_SITE, wsla_now(p));                         \
-    hook_leave();                                                              \
+    hook_leave_free();                                                         \
     return rc;                                                                 \
   }
 

@@ -30,10 +30,9 @@ CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
 struct wrapped {
   const char *name; /* as the driver exports it */
   void *wrapper;
-  void *real;       /* resolved on first use */
 };
 
-#define W(fn) {#fn, (void *)fn, NULL}
+#define W(fn) {#fn, (void *)fn}
 static struct wrapped wrapped[] = {
     W(cuMemAlloc_v2),           W(cuMemFree_v2),
     W(cuMemAllocPitch_v2),      W(cuMemAllocManaged),
@@ -50,6 +49,9 @@ static struct wrapped wrapped[] = {
     W(cuGetProcAddress),
 };
 #define WRAPPED_COUNT (sizeof wrapped / sizeof wrapped[0])
+/* Each wrapped entry point's real address, resolved on first use, among
+   the slots a library's unloading clears (shim.h, WSLA_SLOT). */
+static void *wrapped_real[WRAPPED_COUNT] WSLA_SLOT;
 
 /* Only names of the form cu[A-Z]... belong to the driver. */
 WSLA_NO_SANITIZE static inline bool driver_name(const char *name) {
@@ -78,17 +80,20 @@ static bool tracked_base(const char *base) {
  */
 static void *wrap(void *fn) {
   for (size_t i = 0; i < WRAPPED_COUNT; i++) {
-    void *real = __atomic_load_n(&wrapped[i].real, __ATOMIC_ACQUIRE);
-    if (!real) wsla_resolve(&wrapped[i].real, WSLA_LIB_CUDA, wrapped[i].name);
-    real = __atomic_load_n(&wrapped[i].real, __ATOMIC_ACQUIRE);
+    /* Acquire pairs with the store in wsla_resolve. */
+    void *real = __atomic_load_n(&wrapped_real[i], __ATOMIC_ACQUIRE);
+    if (!real) real = wsla_resolve(&wrapped_real[i], WSLA_LIB_CUDA, wrapped[i].name);
     if (real == fn) return wrapped[i].wrapper;
   }
   return fn;
 }
 
+/* The driver's load base, found once; cleared with the resolved slots when
+   a library is unloaded, since the driver may come back elsewhere. */
+static void *driver_base WSLA_SLOT;
+
 /* True if the caller is the driver itself, whose own lookups must pass. */
 static bool from_driver(void *caller) {
-  static void *driver_base;
   void *base = __atomic_load_n(&driver_base, __ATOMIC_RELAXED);
   if (!base) {
     void *any = NULL;

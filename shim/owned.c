@@ -14,6 +14,14 @@ void wsla_owned_put(struct wsla_owned *o) {
   pthread_mutex_unlock(&lock);
 }
 
+/* fork: the table is held across it, so the child gets it whole (never
+   half-way through another thread's insertion) and with its lock free.
+   The lock is a leaf: nothing is taken while it is held, so the wait in
+   the prepare handler is a hash operation long. */
+void wsla_owned_fork_prepare(void) { pthread_mutex_lock(&lock); }
+void wsla_owned_fork_parent(void) { pthread_mutex_unlock(&lock); }
+void wsla_owned_fork_child(void) { pthread_mutex_init(&lock, NULL); }
+
 struct wsla_owned *wsla_owned_take(uint64_t addr) {
   struct wsla_owned *o;
   pthread_mutex_lock(&lock);

@@ -20,7 +20,11 @@
 #include "shim.h"
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
+#include "owned.h"
 #include "vmm.h"
+#endif
+#if WSLA_HAVE_CUDA
+#include "cuda_common.h"
 #endif
 
 struct wsla_proc wsla_g;
@@ -353,8 +357,9 @@ static void environment_start(struct wsla_header *h) {
   h->features |= WSLA_FEAT_ENVIRONMENT;
 }
 
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void wsla_environment_add(struct wsla_proc *p, const char *lines) {
-  static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
   pthread_mutex_lock(&env_lock);
   char *env = p->hdr->environment;
   size_t used = strnlen(env, sizeof p->hdr->environment);
@@ -550,6 +555,37 @@ static void unmark_end(void) {
   h->end_signal = 0;
 }
 
+/* The environment's length before the exec line, for taking it back. */
+static size_t exec_env_len;
+
+bool wsla_exec_begin(const char *what) {
+  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return false;
+  /* A vfork child (Python's subprocess, among others) shares this memory
+     and this mapping while it execs: the recording is its parent's. */
+  if (wsla_g.hdr->pid != (int32_t)getpid() ||
+      __atomic_load_n(&wsla_g.hdr->end_state, __ATOMIC_RELAXED) != WSLA_END_RUNNING)
+    return false;
+  wsla_modules_refresh(&wsla_g);
+  char line[WSLA_PATH_MAX + 8];
+  snprintf(line, sizeof line, "exec=%s\n", what ? what : "");
+  for (char *c = line + 5; c[1]; c++)
+    if (*c == '\n' || *c == '\r') *c = '?'; /* one line, whatever the name */
+  pthread_mutex_lock(&env_lock);
+  exec_env_len = strnlen(wsla_g.hdr->environment, sizeof wsla_g.hdr->environment);
+  pthread_mutex_unlock(&env_lock);
+  wsla_environment_add(&wsla_g, line);
+  return mark_end(WSLA_END_EXEC, 0, 0);
+}
+
+void wsla_exec_failed(void) {
+  unmark_end();
+  pthread_mutex_lock(&env_lock);
+  char *env = wsla_g.hdr->environment;
+  size_t len = strnlen(env, sizeof wsla_g.hdr->environment);
+  if (exec_env_len < len) memset(env + exec_env_len, 0, len - exec_env_len);
+  pthread_mutex_unlock(&env_lock);
+}
+
 static void on_process_exit(int status, void *arg) {
   (void)arg;
   if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return;
@@ -559,40 +595,74 @@ static void on_process_exit(int status, void *arg) {
   if (status != 0) wsla_first_aid_print(false);
 }
 
+/* Calls the client's handler old as the kernel would have delivered sig to
+   it: reset to the default first under SA_RESETHAND (the next delivery then
+   reaches the default through this handler), with its sa_mask blocked, and
+   sig itself blocked unless SA_NODEFER.  Async-signal-safe. */
+static void call_previous(int i, const struct sigaction *old, int sig, siginfo_t *info,
+                          void *uc) {
+  if (old->sa_flags & SA_RESETHAND) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    previous[i] = dfl;
+  }
+  sigset_t during, saved;
+  during = old->sa_mask;
+  sigaddset(&during, sig);
+  pthread_sigmask(SIG_BLOCK, &during, &saved);
+  if (old->sa_flags & SA_NODEFER) {
+    /* A handler that restores the default and raises again (Python's
+       faulthandler) dies of that signal inside the call, as it would bare. */
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, sig);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  }
+  if (old->sa_flags & SA_SIGINFO) old->sa_sigaction(sig, info, uc);
+  else old->sa_handler(sig);
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
 /*
  * Async-signal-safe: marks the recording, then hands the signal on exactly as
  * the disposition before ours would have taken it.  A handler of the client's
  * that returns has dealt with the signal (a JIT's fault handler, say), so the
- * mark is taken back; one that never returns leaves it.
+ * mark is taken back; one that never returns leaves it, and so does one that
+ * raised the signal again for delivery once it returns (the default action,
+ * restored by the handler, then ends the process).
  */
 static void on_fatal_signal(int sig, siginfo_t *info, void *uc) {
   int saved_errno = errno;
   int i = 0;
   while (i < FATAL_COUNT && fatal_signals[i] != sig) i++;
   if (i == FATAL_COUNT) return;
-  struct sigaction *old = &previous[i];
+  struct sigaction old = previous[i];
   bool marked = mark_end(WSLA_END_SIGNAL, 0, sig);
   /* llama.cpp aborts right after a failed allocation: the explanation goes
      out before the signal is handed on. */
   wsla_first_aid_print(true);
-  if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
-    errno = saved_errno;
-    old->sa_sigaction(sig, info, uc);
-  } else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-    errno = saved_errno;
-    old->sa_handler(sig);
-  } else {
+  bool handler = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
+                                              : old.sa_handler != SIG_DFL &&
+                                                    old.sa_handler != SIG_IGN;
+  if (!handler) {
     /* Restore what was there.  Ignored: return as the kernel would have
        (a fault then re-executes, and the kernel kills as it would have).
        Default: deliver it again once this handler returns. */
-    sigaction(sig, old, NULL);
-    if (old->sa_handler == SIG_DFL) {
-      raise(sig);
-      errno = saved_errno;
-      return;
-    }
+    sigaction(sig, &old, NULL);
+    if (old.sa_handler == SIG_DFL) raise(sig);
+    /* An ignored signal someone sent passes; an ignored fault of the
+       kernel's (si_code > 0) comes back, and then kills. */
+    else if (marked && !(info && info->si_code > 0)) unmark_end();
+    errno = saved_errno;
+    return;
   }
-  if (marked) unmark_end();
+  errno = saved_errno;
+  call_previous(i, &old, sig, info, uc);
+  sigset_t pending;
+  if (marked && !(sigpending(&pending) == 0 && sigismember(&pending, sig)))
+    unmark_end();
   errno = saved_errno;
 }
 
@@ -603,21 +673,63 @@ static void install_signal_handlers(void) {
     sa.sa_sigaction = on_fatal_signal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    sigaction(fatal_signals[i], &sa, &previous[i]);
+    struct sigaction was;
+    /* Never our own handler as the one to hand on to: it would call itself. */
+    if (sigaction(fatal_signals[i], &sa, &was) == 0 &&
+        !((was.sa_flags & SA_SIGINFO) && was.sa_sigaction == on_fatal_signal))
+      previous[i] = was;
   }
 }
 
+static void before_fork(void) {
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_owned_fork_prepare();
+#endif
+}
+
+static void after_fork_parent(void) {
+#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
+  wsla_owned_fork_parent();
+#endif
+}
+
+/*
+ * The child after fork: only the forking thread goes on, so every lock
+ * another thread held at the fork would stay held for ever.  Each of the
+ * shim's locks is made anew here (init_lock, module_lock, env_lock; the
+ * table's shard locks; first aid's, the stacks', VMM's and the ballast's
+ * mutexes) or held across the fork (the owned table's, whose contents the
+ * child keeps).  process_once needs nothing: glibc restarts a pthread_once
+ * that another thread had in progress at the fork.
+ */
 static void after_fork_child(void) {
-  /* The parent's mapping is shared with the parent: never write it again. */
-  if (wsla_g_ready) munmap(wsla_g.map, wsla_g.map_len);
-  memset(&wsla_g, 0, sizeof wsla_g);
+  /* The parent's mapping is shared with the parent: never write it again.
+     A fork from inside a hook (a runtime starting a helper, a signal
+     handler) leaves that hook to finish in the child, still holding
+     &wsla_g: the mapping is swapped for private scratch memory at the same
+     place instead, which that hook may write, until the child's first
+     call makes the child's own recording (the scratch stays mapped, its
+     untouched pages costing nothing: the hook may still point into it). */
+  bool in_hook = wsla_tls.depth > 0;
+  if (wsla_g_ready) {
+    if (!in_hook || mmap(wsla_g.map, wsla_g.map_len, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != wsla_g.map) {
+      munmap(wsla_g.map, wsla_g.map_len);
+      memset(&wsla_g, 0, sizeof wsla_g);
+    }
+  }
   wsla_g_ready = 0;
+  /* The child's own calls are its client's, recorded from depth 0 (and
+     hook_leave keeps it there if the child returns through that hook). */
+  wsla_tls.depth = 0;
+  wsla_tls.freeing = 0;
   wsla_tls.tid = 0;
   disabled_pid = 0;
   module_adds_seen = 0;
   own_pidns_ino = own_pidns_dev = 0; /* after unshare(CLONE_NEWPID), a new one */
   pthread_mutex_init(&init_lock, NULL);
   pthread_mutex_init(&module_lock, NULL);
+  pthread_mutex_init(&env_lock, NULL);
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
@@ -625,6 +737,10 @@ static void after_fork_child(void) {
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
   wsla_vmm_reset_after_fork();
   wsla_ballast_reset_after_fork();
+  wsla_owned_fork_child();
+#endif
+#if WSLA_HAVE_CUDA
+  wsla_cuda_reset_after_fork();
 #endif
 }
 
@@ -635,8 +751,14 @@ static void once_per_process_image(void) {
   if (applied[0])
     wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
   wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
-  pthread_atfork(NULL, NULL, after_fork_child);
-  on_exit(on_process_exit, NULL);
+  /* Once per process, even where a child runs this again (a fork while
+     another thread was here): twice, the prepare handler would wait for a
+     lock it holds itself. */
+  static int registered;
+  if (!__atomic_exchange_n(&registered, 1, __ATOMIC_RELAXED)) {
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    on_exit(on_process_exit, NULL);
+  }
   install_signal_handlers();
 }
 

@@ -1,5 +1,6 @@
 /* Symbol resolution: finds the client's real runtime functions wherever the runtime was loaded. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <link.h>
 #include <string.h>
 
@@ -56,11 +57,23 @@ static void *lookup_in(void *handle, const char *name) {
   return fn && !is_own(fn) ? fn : NULL;
 }
 
+/* glibc's dlclose (or the next interposer's), never the shim's hook. */
+static int (*libc_dlclose(void))(void *) {
+  static int (*fn)(void *);
+  int (*f)(void *) = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);
+  if (WSLA_LIKELY(f != NULL)) return f;
+  void *(*lookup)(void *, const char *) = wsla_libc_dlsym();
+  f = lookup ? (int (*)(void *))lookup(RTLD_NEXT, "dlclose") : NULL;
+  __atomic_store_n(&fn, f, __ATOMIC_RELEASE); /* pairs: the load above */
+  return f;
+}
+
 static void *lookup_soname(const char *soname, const char *name) {
   void *h = dlopen(soname, RTLD_LAZY | RTLD_NOLOAD);
   if (!h) return NULL;
   void *fn = lookup_in(h, name);
-  dlclose(h); /* drops only the reference RTLD_NOLOAD added */
+  int (*close_fn)(void *) = libc_dlclose();
+  if (close_fn) close_fn(h); /* drops only the reference RTLD_NOLOAD added */
   return fn;
 }
 
@@ -82,8 +95,56 @@ static int scan_module(struct dl_phdr_info *info, size_t size, void *data) {
   return s->fn != NULL;
 }
 
+/* Unloads seen (wsla_resolve_forget); a lookup that overlapped one
+   publishes nothing, since what it found may be what went. */
+static unsigned long unloads;
+
+/* The resolved slots, bounds given by the linker (shim.h, WSLA_SLOT). */
+extern void *__start_wsla_real_slots[] __attribute__((visibility("hidden")));
+extern void *__stop_wsla_real_slots[] __attribute__((visibility("hidden")));
+
+void wsla_resolve_forget(void) {
+  /* Sequentially consistent, as are the publishing store and the re-check
+     in wsla_resolve: either that lookup sees this count move and takes
+     its slot back, or this clearing comes after its store. */
+  __atomic_add_fetch(&unloads, 1, __ATOMIC_SEQ_CST);
+  for (void **s = __start_wsla_real_slots; s < __stop_wsla_real_slots; s++)
+    __atomic_store_n(s, NULL, __ATOMIC_SEQ_CST);
+}
+
+/* dlpi_subs: how many objects have been unloaded in this process. */
+static int read_subs(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)size;
+  *(unsigned long long *)data = info->dlpi_subs;
+  return 1; /* one callback is enough to read the counter */
+}
+
+/*
+ * A plugin backend loaded with dlopen(RTLD_LOCAL), run, closed and loaded
+ * again (Ollama's runners, llama.cpp's GGML_BACKEND_DL) brings its runtime
+ * back at another address; the slots resolved the first time point into
+ * memory that is no longer mapped.  After any dlclose that unloaded
+ * something, every slot is found again on its next use.  dlclose is rare;
+ * the calls the slots serve pay nothing for this.
+ */
+WSLA_EXPORT int dlclose(void *handle) {
+  int (*real)(void *) = libc_dlclose();
+  if (!real) return -1;
+  int rc = real(handle);
+  int saved = errno;
+  static unsigned long long subs_seen;
+  unsigned long long counted = 0;
+  dl_iterate_phdr(read_subs, &counted);
+  const unsigned long long subs = counted;
+  if (__atomic_exchange_n(&subs_seen, subs, __ATOMIC_RELAXED) != subs)
+    wsla_resolve_forget();
+  errno = saved;
+  return rc;
+}
+
 void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name) {
   const struct wsla_family *fam = &families[lib];
+  unsigned long seen = __atomic_load_n(&unloads, __ATOMIC_SEQ_CST); /* pairs: forget */
   /* The usual case: the runtime is in the global scope after the shim. */
   void *fn = wsla_libc_dlsym()(RTLD_NEXT, name);
   if (fn && is_own(fn)) fn = NULL;
@@ -100,6 +161,13 @@ void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name) {
   }
   /* Our failed lookups must not leave an error for the client's dlerror(). */
   dlerror();
-  if (fn) __atomic_store_n(slot, fn, __ATOMIC_RELEASE); /* pairs: wsla_real */
+  if (fn) {
+    /* Pairs with the acquire load in wsla_real (and with forget: see there). */
+    __atomic_store_n(slot, fn, __ATOMIC_SEQ_CST);
+    void *expected = fn;
+    if (__atomic_load_n(&unloads, __ATOMIC_SEQ_CST) != seen)
+      __atomic_compare_exchange_n(slot, &expected, NULL, false, __ATOMIC_SEQ_CST,
+                                  __ATOMIC_RELAXED);
+  }
   return fn;
 }

@@ -48,6 +48,9 @@ struct wsla_proc {
 struct wsla_tls {
   int depth;
   pid_t tid;
+  /* The address the outermost free hook in progress is freeing: the
+     runtime's own free of it inside that call passes straight through. */
+  uint64_t freeing;
   /* The budget's reservation for the call in progress (budget.h): bytes,
      and the in-flight slot they were added to. */
   uint64_t budget_held;
@@ -79,6 +82,12 @@ static inline struct wsla_proc *wsla_proc_get(void) {
 
 /* Appends "key=value\n" lines to the recording's environment. */
 void wsla_environment_add(struct wsla_proc *p, const char *lines);
+
+/* exec (exec.c): marks the recording ended by exec of what, if this
+   process made it (not a vfork child sharing its memory); true if marked.
+   wsla_exec_failed takes the mark back when the exec returned. */
+bool wsla_exec_begin(const char *what);
+void wsla_exec_failed(void);
 
 /* Records modules loaded since the last call; cheap when none were. */
 void wsla_modules_refresh(struct wsla_proc *p);
@@ -145,6 +154,11 @@ enum wsla_lib { WSLA_LIB_CUDART, WSLA_LIB_HIP, WSLA_LIB_CUDA, WSLA_LIB_NVML };
    Publishes it in *slot on success.  NULL if no loaded library has it. */
 void *wsla_resolve(void **slot, enum wsla_lib lib, const char *name);
 
+/* A library was unloaded (dlclose): every slot of the section above goes
+   back to NULL, so that each is found again, wherever its library is now,
+   before it is next called.  Never on the path of an allocation. */
+void wsla_resolve_forget(void);
+
 /* glibc's own dlsym, never the shim's hook.  RTLD_NEXT through it means
    "after libwslalloc", since glibc judges by the caller's address. */
 WSLA_NO_SANITIZE void *(*wsla_libc_dlsym(void))(void *, const char *);
@@ -157,7 +171,11 @@ static inline void *wsla_real(void **slot, enum wsla_lib lib,
   return wsla_resolve(slot, lib, name);
 }
 
-#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name
+/* Every resolved slot lives in one section, so that all of them can be
+   cleared when a library is unloaded (wsla_resolve_forget) at no cost to
+   the calls that read them.  Pointer-sized entries only. */
+#define WSLA_SLOT __attribute__((section("wsla_real_slots")))
+#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name WSLA_SLOT
 #define WSLA_REAL(lib, name)                                                   \
   ((__typeof__(real_##name))wsla_real((void **)&real_##name, lib, #name))
 
@@ -181,6 +199,11 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
 
 /* Removes addr and returns its entry; false if the shim never saw it. */
 bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e);
+
+/* The same from a signal handler that interrupted this thread in a hook:
+   false also where the interrupted code holds addr's shard, whose lock it
+   could never have back. */
+bool wsla_table_take_nested(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e);
 
 /* Forgets every entry: the state of a child after fork. */
 void wsla_table_reset_after_fork(void);

@@ -53,10 +53,16 @@ struct chunk {
 #endif
 
 static inline void shard_lock(int *lock) {
+  /* The holder's thread id is the lock word, so that a signal handler
+     interrupting the holder can tell (wsla_table_take_nested). */
+  int me = (int)wsla_tid();
   for (unsigned spins = 0;; spins++) {
     /* Acquire: pairs with the release store in shard_unlock, so this thread
        sees the table as the last holder left it. */
-    if (!__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE)) return;
+    int free_word = 0;
+    if (__atomic_compare_exchange_n(lock, &free_word, me, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+      return;
     while (__atomic_load_n(lock, __ATOMIC_RELAXED)) {
       if (++spins > 128) {
         sched_yield();
@@ -213,6 +219,13 @@ bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
   }
   shard_unlock(&s->lock);
   return n != NULL;
+}
+
+bool wsla_table_take_nested(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
+  /* Relaxed: only this thread's own store could show its id here, and a
+     thread always sees its own stores. */
+  if (__atomic_load_n(&shard_of(addr)->lock, __ATOMIC_RELAXED) == (int)wsla_tid()) return false;
+  return wsla_table_take(p, addr, e);
 }
 
 void wsla_table_reset_after_fork(void) {

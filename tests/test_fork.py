@@ -17,4 +17,9 @@ if parent in recs and child in recs:
     equal(recs[parent]["by_api"]["cudaMalloc"]["calls"], 2, "parent calls")
     equal(recs[child]["by_api"]["cudaMalloc"]["calls"], 3, "child calls: none inherited")
     equal(recs[child]["process"]["end"], "exit", "child ended by exit")
+    # The driver and GPU lines are noted anew in the child's recording.
+    for who, pid in (("parent", parent), ("child", child)):
+        env = recs[pid]["environment"]
+        check(env.get("cuda_driver_version", 0) > 0, f"{who}: the CUDA driver's version: {env}")
+        equal(len(env.get("gpus", [])), 1, f"{who}: the GPU")
 finish()

@@ -638,6 +638,7 @@ const char *rec_end_state(const struct rec *r) {
   switch (r->hdr->end_state) {
   case WSLA_END_EXIT: return "exit";
   case WSLA_END_SIGNAL: return "signal";
+  case WSLA_END_EXEC: return "exec";
   case WSLA_END_RUNNING: return process_alive(r->hdr) ? "running" : "killed";
   default: return "unknown";
   }

@@ -397,6 +397,12 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   else json_null(&j, "exit_code");
   if (h->end_state == WSLA_END_SIGNAL) json_i64(&j, "signal", h->end_signal);
   else json_null(&j, "signal");
+  if (h->end_state == WSLA_END_EXEC) {
+    char v[WSLA_PATH_MAX + 1];
+    const char *x = env_value(r, "exec", v, sizeof v);
+    if (x) json_str(&j, "exec", x);
+    else json_null(&j, "exec");
+  }
   if (h->end_state != WSLA_END_RUNNING)
     json_fixed(&j, "duration_s", h->end_time_ns, 9);
   json_end_obj(&j);
@@ -893,7 +899,12 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   else if (!strcmp(end, "signal"))
     fprintf(out, "Ended     killed by signal %d (%s) after %.3f s\n", h->end_signal,
            signal_name(h->end_signal), seconds((uint64_t)h->end_time_ns));
-  else if (!strcmp(end, "killed"))
+  else if (!strcmp(end, "exec")) {
+    char v[WSLA_PATH_MAX + 1];
+    const char *x = env_value(r, "exec", v, sizeof v);
+    fprintf(out, "Ended     replaced itself by exec of %s after %.3f s\n", x ? x : "another program",
+            seconds((uint64_t)h->end_time_ns));
+  } else if (!strcmp(end, "killed"))
     fprintf(out, "Ended     killed: the process is gone and recorded no end (SIGKILL, "
            "the OOM killer, or _exit)\n");
   else

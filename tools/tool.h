@@ -86,7 +86,8 @@ size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t
    1), into frames; its depth, 0 for none. */
 size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max);
 
-/* "running", "exit", "signal" or "killed" (not ended, process gone). */
+/* "running", "exit", "signal", "exec" (replaced itself by another program)
+   or "killed" (not ended, process gone). */
 const char *rec_end_state(const struct rec *r);
 
 /* Whether a process touched the device at all: allocated, failed or

@@ -71,6 +71,8 @@ enum wsla_end {
   WSLA_END_RUNNING = 0, /* not ended yet, or killed (the reader tells which) */
   WSLA_END_EXIT = 1,    /* exit() or return from main; exit_code is valid */
   WSLA_END_SIGNAL = 2,  /* a fatal signal; end_signal is valid */
+  WSLA_END_EXEC = 3,    /* replaced itself by exec; the environment's
+                           "exec=" line names the program */
 };
 
 /* Event types, in wsla_event.type. */

@@ -1,13 +1,40 @@
-/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom, oom-wait). */
+/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom, oom-wait, and faults under one-shot or re-raising handlers). */
 #include <cuda_runtime_api.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t handled;
 static void on_segv(int sig) { handled = sig; }
+
+/* A one-shot handler (SA_RESETHAND) that returns without mending the fault:
+   it runs once, and the fault, executed again, kills the process. */
+static void once(int sig) {
+  (void)sig;
+  static const char msg[] = "one-shot handler ran\n";
+  (void)!write(STDOUT_FILENO, msg, sizeof msg - 1);
+}
+
+/* Python's faulthandler: restore the default and raise again, which the
+   kernel delivers at once (SA_NODEFER) or when the handler returns. */
+static void reraise(int sig) {
+  static const char msg[] = "re-raising\n";
+  (void)!write(STDOUT_FILENO, msg, sizeof msg - 1);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void install(void (*fn)(int), int flags) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = fn;
+  sa.sa_flags = flags;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, NULL);
+}
 
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "exit";
@@ -16,6 +43,9 @@ int main(int argc, char **argv) {
      own handlers and keeps these to hand signals on to. */
   if (!strcmp(mode, "ignored")) signal(SIGFPE, SIG_IGN);
   if (!strcmp(mode, "handled")) signal(SIGSEGV, on_segv);
+  if (!strcmp(mode, "oneshot")) install(once, SA_RESETHAND);
+  if (!strcmp(mode, "reraise")) install(reraise, SA_NODEFER);
+  if (!strcmp(mode, "reraise-deferred")) install(reraise, 0);
   cudaMalloc(&a, 64 << 20);
   cudaMalloc(&b, 32 << 20);
   cudaMalloc(&c, 16 << 20);
@@ -51,6 +81,15 @@ int main(int argc, char **argv) {
   if (!strcmp(mode, "ignored")) {
     raise(SIGFPE);
     printf("survived an ignored SIGFPE\n");
+    return 0;
+  }
+  if (!strcmp(mode, "oneshot") || !strcmp(mode, "reraise") ||
+      !strcmp(mode, "reraise-deferred")) {
+    /* A real fault: it executes again after a handler that returns.  On a
+       page of its own, so that no sanitizer takes the address for a bug. */
+    volatile int *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *page = argc;
+    printf("survived the fault\n");
     return 0;
   }
   if (!strcmp(mode, "handled")) {
