@@ -251,7 +251,11 @@ MALLOC_ASYNC(cudaMallocAsync_ptsz)
     struct wsla_proc *p = hook_enter();                                        \
     struct wsla_taken taken;                                                   \
     take(p, devPtr, &taken);                                                   \
-    cudaError_t rc = real(devPtr, stream);                                     \
+    /* The shim's own blocks (stitched, spilled) never reach the runtime,   \
+       as with cudaFree: given back at once, after the device is done. */   \
+    cudaError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)devPtr)            \
+                         ? cudaSuccess                                         \
+                         : real(devPtr, stream);                               \
     if (p)                                                                     \
       done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &taken, HOOK_SITE);    \
     hook_leave();                                                              \
