@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "wslalloc/alive.h"
 #include "wslalloc/options.h"
 
 #define MAX_FILE (64ull << 30)
@@ -308,31 +309,20 @@ void rec_close(struct rec *r) {
   r->modules_converted = NULL;
 }
 
-static bool process_alive(const struct wsla_header *h) {
-  if (h->pid <= 0) return false;
-  if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
-  /* The pid may have been reused: compare the start time. */
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)h->pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = '\0';
-  char *s = strrchr(buf, ')');
-  if (!s) return true;
-  int field = 2;
-  for (; *s && field < 22; s++)
-    if (*s == ' ') field++;
-  return strtoull(s, NULL, 10) == h->proc_start_ticks;
+/* The same test as the library's pruning (wslalloc/alive.h): the writer's
+   lock on its recording, else its pid and start time. */
+static bool process_alive(const struct rec *r) {
+  int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  bool alive = wsla_recording_alive(fd, r->hdr);
+  if (fd >= 0) close(fd);
+  return alive;
 }
 
 const char *rec_end_state(const struct rec *r) {
   switch (r->hdr->end_state) {
   case WSLA_END_EXIT: return "exit";
   case WSLA_END_SIGNAL: return "signal";
-  case WSLA_END_RUNNING: return process_alive(r->hdr) ? "running" : "killed";
+  case WSLA_END_RUNNING: return process_alive(r) ? "running" : "killed";
   default: return "unknown";
   }
 }
