@@ -656,7 +656,8 @@ static void once_per_process_image(void) {
   wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
   if (applied[0])
     wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
-  wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
+  if (wsla_opts.limit.num || wsla_opts.pinned_limit.num)
+    __atomic_fetch_or(&wsla_budget_active, WSLA_GATE_BUDGET, __ATOMIC_RELEASE);
   pthread_atfork(NULL, NULL, after_fork_child);
   on_exit(on_process_exit, NULL);
   install_signal_handlers();
