@@ -226,4 +226,11 @@ void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
 void json_finish(struct json *j);
 
+/* An ended process's calls in flight at its end (inflight.c): where its
+   live counters and its list of live allocations differ, a line saying by
+   how much, under "Still allocated at the end"; and "in_flight" (the
+   counters less the list, allocations and bytes; 0 where they agree). */
+void rec_in_flight_text(FILE *out, const struct rec *r);
+void rec_in_flight_json(struct json *j, const struct rec *r);
+
 #endif
