@@ -80,7 +80,7 @@ WSLA_REAL_DECL(cudaGetLastError);
   __extension__({                                                              \
     int gate_ = wsla_gate();                                                   \
     cudaError_t rc_;                                                           \
-    if (WSLA_UNLIKELY(gate_) &&                                                \
+    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
         (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
          gate_ & WSLA_GATE_BUDGET) &&                                          \
         (refused = refusal(p, (flags), (size))) != 0) {                        \

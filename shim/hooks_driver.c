@@ -65,7 +65,7 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   __extension__({                                                              \
     int gate_ = wsla_gate();                                                   \
     CUresult rc_;                                                              \
-    if (WSLA_UNLIKELY(gate_) &&                                                \
+    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
         (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
          gate_ & WSLA_GATE_BUDGET) &&                                          \
         (refused = refusal(p, (flags), (size))) != 0) {                        \
