@@ -272,18 +272,26 @@ static void prune_recordings(int dfd, const char *own, uint64_t pruned[2]) {
 static int life_fd = -1;
 static pid_t life_pid;
 
-/* Holds fd's read lock from now on; false where locks do not work here. */
-static bool hold_for_life(int fd) {
+/* Holds *fd's read lock from now on; false where locks do not work here.
+   The descriptor moves out of the way first, above the low numbers a
+   program may expect its own opens to get (closing the old number before
+   the lock is taken: a record lock goes with any close of its file). */
+static bool hold_for_life(int *fd) {
   /* A child's copy of its parent's descriptor: closing it drops only the
      child's own locks, of which it has none on that file. */
   if (life_fd >= 0 && life_pid != getpid()) close(life_fd);
   life_fd = -1;
+  int high = fcntl(*fd, F_DUPFD_CLOEXEC, 256);
+  if (high >= 0) {
+    close(*fd);
+    *fd = high;
+  }
   struct flock fl;
   memset(&fl, 0, sizeof fl);
   fl.l_type = F_RDLCK;
   fl.l_whence = SEEK_SET;
-  if (fcntl(fd, F_SETLK, &fl) != 0) return false;
-  life_fd = fd;
+  if (fcntl(*fd, F_SETLK, &fl) != 0) return false;
+  life_fd = *fd;
   life_pid = getpid();
   return true;
 }
@@ -320,7 +328,7 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   else snprintf(path_out, path_len, "%s/%s", dir, name);
   /* Locked before fill_header publishes the magic: a pruner never sees
      this recording as a recording without its lock. */
-  bool locked = map && hold_for_life(fd);
+  bool locked = map && hold_for_life(&fd);
   if (!locked) close(fd);
   uint64_t pruned[2] = {0, 0};
   prune_recordings(dfd, name, pruned);
