@@ -250,7 +250,10 @@ static void prune_recordings(int dfd, const char *own, uint64_t pruned[2]) {
       ended = grown, cap = more;
     }
     ended[used].started_ns = h.start_realtime_ns;
-    ended[used].failed = h.end_state != WSLA_END_EXIT || h.exit_code != 0 || ooms != 0;
+    /* Killed (no end recorded), a fatal signal, a failing status, or an
+       OOM on the way; any other end (an exit of 0, an exec) is clean. */
+    ended[used].failed = h.end_state == WSLA_END_RUNNING || h.end_state == WSLA_END_SIGNAL ||
+                         (h.end_state == WSLA_END_EXIT && h.exit_code != 0) || ooms != 0;
     memcpy(ended[used].name, e->d_name, len + 1);
     used++;
   }
