@@ -119,8 +119,14 @@ void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
 
 bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
   unsigned chunks;
+  struct wsla_view v;
+  /* Only where the device has the memory free: a request that cannot fit
+     goes to the runtime, which refuses it without taking anything, rather
+     than filling the device chunk by chunk first, under the feet of the
+     other threads. */
   return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) && p &&
-         size >= wsla_opts.stitch_min.num &&
+         size >= wsla_opts.stitch_min.num && wsla_cuda_view(p, &v) &&
+         v.free_bytes >= size &&
          wsla_stitch_alloc(WSLA_LIB_CUDA, wsla_cuda_device(), size, va,
                            &chunks);
 }

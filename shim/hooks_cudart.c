@@ -69,15 +69,36 @@ static cudaError_t refuse(void) {
   return cudaErrorMemoryAllocation;
 }
 
-/* The real call, unless a budget refuses the request first. */
+WSLA_REAL_DECL(cudaGetLastError);
+
+/* The real call, unless a budget refuses the request first; through the
+   gate (budget.h), so that a largest-block probe in another thread never
+   takes the memory of a device request: one that fails while a probe ran
+   is retried after it, and the first failure's last error goes (an error
+   pending before it, which that failure overwrote, cannot be put back). */
 #define WITHIN_BUDGET(flags, size, call)                                       \
-  (WSLA_UNLIKELY(wsla_budget_active) &&                                        \
-           (refused = refusal(p, (flags), (size))) != 0                        \
-       ? refuse()                                                              \
-       : (call))
+  __extension__({                                                              \
+    int gate_ = wsla_gate();                                                   \
+    cudaError_t rc_;                                                           \
+    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
+        (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
+         gate_ & WSLA_GATE_BUDGET) &&                                          \
+        (refused = refusal(p, (flags), (size))) != 0) {                        \
+      rc_ = refuse();                                                          \
+    } else {                                                                   \
+      rc_ = (call);                                                            \
+      if (WSLA_UNLIKELY(rc_ == cudaErrorMemoryAllocation) &&                   \
+          !((flags) & WSLA_F_HOST) && wsla_probe_overlapped(gate_)) {          \
+        rc_ = (call);                                                          \
+        __typeof__(real_cudaGetLastError) get_ =                               \
+            WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);                      \
+        if (rc_ == cudaSuccess && get_) get_();                                \
+      }                                                                        \
+    }                                                                          \
+    rc_;                                                                       \
+  })
 
 WSLA_REAL_DECL(cudaPeekAtLastError);
-WSLA_REAL_DECL(cudaGetLastError);
 
 /* With WSLALLOC_RECOVER on, the error already pending before the call: a
    call the ladder rescues must leave the last error as a first attempt
@@ -250,7 +271,11 @@ MALLOC_ASYNC(cudaMallocAsync_ptsz)
     struct wsla_proc *p = hook_enter();                                        \
     struct wsla_taken taken;                                                   \
     take(p, devPtr, &taken);                                                   \
-    cudaError_t rc = real(devPtr, stream);                                     \
+    /* The shim's own blocks (stitched, spilled) never reach the runtime,   \
+       as with cudaFree: given back at once, after the device is done. */   \
+    cudaError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)devPtr)            \
+                         ? cudaSuccess                                         \
+                         : real(devPtr, stream);                               \
     if (p)                                                                     \
       done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &taken, HOOK_SITE);    \
     hook_leave();                                                              \

@@ -58,12 +58,26 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   return wsla_budget_refusal(p, host, dev, size);
 }
 
-/* The driver keeps no last-error state: its own code is the whole refusal. */
+/* The driver keeps no last-error state: its own code is the whole refusal.
+   Through the gate (budget.h): a device request that fails while a
+   largest-block probe ran in another thread is retried after it. */
 #define WITHIN_BUDGET(flags, size, call)                                       \
-  (WSLA_UNLIKELY(wsla_budget_active) &&                                        \
-           (refused = refusal(p, (flags), (size))) != 0                        \
-       ? CUDA_ERROR_OUT_OF_MEMORY                                              \
-       : (call))
+  __extension__({                                                              \
+    int gate_ = wsla_gate();                                                   \
+    CUresult rc_;                                                              \
+    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
+        (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
+         gate_ & WSLA_GATE_BUDGET) &&                                          \
+        (refused = refusal(p, (flags), (size))) != 0) {                        \
+      rc_ = CUDA_ERROR_OUT_OF_MEMORY;                                          \
+    } else {                                                                   \
+      rc_ = (call);                                                            \
+      if (WSLA_UNLIKELY(rc_ == CUDA_ERROR_OUT_OF_MEMORY) &&                    \
+          !((flags) & WSLA_F_HOST) && wsla_probe_overlapped(gate_))            \
+        rc_ = (call);                                                          \
+    }                                                                          \
+    rc_;                                                                       \
+  })
 
 #define LADDER_STATE                                                           \
   struct wsla_ladder ladder;                                                   \
@@ -293,10 +307,15 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
   REAL_OR_MISSING(cuMemCreate);
   struct wsla_proc *p = hook_enter();
   bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
+  int gate = on_device ? wsla_gate_pass() : 0;
   uint16_t refused =
       p && on_device ? wsla_budget_refusal(p, false, prop->location.id, size) : 0;
   CUresult rc = refused ? CUDA_ERROR_OUT_OF_MEMORY
                         : real(handle, size, prop, flags);
+  /* A probe in another thread ran meanwhile: retried after it (budget.h). */
+  if (WSLA_UNLIKELY(rc == CUDA_ERROR_OUT_OF_MEMORY) && on_device && !refused &&
+      wsla_probe_overlapped(gate))
+    rc = real(handle, size, prop, flags);
   if (p) {
     struct wsla_call c = {WSLA_API_cuMemCreate,
                           on_device ? (int16_t)prop->location.id : -1,

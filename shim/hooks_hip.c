@@ -126,9 +126,15 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     int16_t device = before_device_alloc(p, (size_expr));                      \
+    int gate = wsla_gate_pass();                                               \
     uint16_t refused =                                                         \
         p ? wsla_budget_refusal(p, false, device, (size_expr)) : 0;            \
     hipError_t rc = refused ? refuse() : real args;                            \
+    /* A probe in another thread ran meanwhile: retried after it, and the    \
+       retry's status is the thread's, as a first attempt's would be. */      \
+    if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory) && !refused &&               \
+        wsla_probe_overlapped(gate))                                           \
+      rc = real args;                                                          \
     struct wsla_ladder ladder;                                                 \
     const struct wsla_ladder *laddered = NULL;                                 \
     if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory && !refused && p &&            \
@@ -276,8 +282,13 @@ WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, siz
   struct wsla_proc *p = hook_enter();
   bool on_device = prop && prop->location.type == hipMemLocationTypeDevice;
   int16_t device = on_device ? (int16_t)prop->location.id : -1;
+  int gate = on_device ? wsla_gate_pass() : 0;
   uint16_t refused = p && on_device ? wsla_budget_refusal(p, false, device, size) : 0;
   hipError_t rc = refused ? refuse() : real(handle, size, prop, flags);
+  /* A probe in another thread ran meanwhile: retried after it (budget.h). */
+  if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory) && on_device && !refused &&
+      wsla_probe_overlapped(gate))
+    rc = real(handle, size, prop, flags);
   if (p) {
     struct wsla_call c = {WSLA_API_hipMemCreate, device,
                           on_device ? WSLA_F_VMM : WSLA_F_VMM | WSLA_F_HOST, rc,

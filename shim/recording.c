@@ -18,6 +18,7 @@
 
 #include "budget.h"
 #include "shim.h"
+#include "wslalloc/alive.h"
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
 #include "owned.h"
@@ -120,20 +121,35 @@ static void make_dirs(const char *dir) {
   mkdir(buf, 0700);
 }
 
-/* Opens the recording directory without following a planted link, and only
-   if it belongs to us; the default directory is kept private. */
+/* Opens the recording directory, only if it belongs to us; the default
+   directory is kept private.  A link is followed only where the user chose
+   the directory (WSLALLOC_DIR) and the link is the user's own: in a shared
+   place (the default /tmp/wslalloc-<uid>) a link may have been planted. */
 static int open_dir(const char *dir, bool chosen) {
   make_dirs(dir);
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  struct stat link;
+  bool own_link = chosen && lstat(dir, &link) == 0 && S_ISLNK(link.st_mode) &&
+                  link.st_uid == geteuid();
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (own_link ? 0 : O_NOFOLLOW));
   if (fd < 0) {
-    wsla_warn_once(&warned_dir, "cannot open %s (%s); recording in memory only",
-                   dir, strerror(errno));
+    int err = errno;
+    if ((err == ENOTDIR || err == ELOOP) && lstat(dir, &link) == 0 && S_ISLNK(link.st_mode))
+      wsla_warn_once(&warned_dir,
+                     chosen ? "%s is a symbolic link of another user's; recording in memory only"
+                            : "%s is a symbolic link, refused in a shared place; set "
+                              "WSLALLOC_DIR to choose a directory; recording in memory only",
+                     dir);
+    else
+      wsla_warn_once(&warned_dir, "cannot open %s (%s); recording in memory only",
+                     dir, strerror(err));
     return -1;
   }
   struct stat st;
   if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
     wsla_warn_once(&warned_dir,
-                   "%s is not owned by this user; recording in memory only",
+                   own_link ? "%s leads to a directory not owned by this user; "
+                              "recording in memory only"
+                            : "%s is not owned by this user; recording in memory only",
                    dir);
     close(fd);
     return -1;
@@ -186,45 +202,33 @@ static int reserve_space(int fd, struct layout *l) {
   return -1;
 }
 
-/* The start time (clock ticks since boot, /proc/<pid>/stat field 22) of
-   pid, or 0 if it is gone or unreadable. */
-static uint64_t start_ticks_of(pid_t pid);
-
-/* True if the recording's process may still be running: it never wrote its
-   end, and a process with its pid and start time exists. */
-static bool still_running(const struct wsla_header *h) {
-  if (h->end_state != WSLA_END_RUNNING || h->pid <= 0) return false;
-  /* A pid of another pid namespace (a container writing into the same
-     directory) cannot be looked up from here: take it as running. */
-  read_own_pidns();
-  if ((h->features & WSLA_FEAT_PIDNS) && own_pidns_ino &&
-      (h->pidns_ino != own_pidns_ino || h->pidns_dev != own_pidns_dev))
-    return true;
-  if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
-  uint64_t ticks = start_ticks_of(h->pid);
-  return !ticks || !h->proc_start_ticks || ticks == h->proc_start_ticks;
-}
-
 struct kept {
   int64_t started_ns;
+  bool failed; /* an OOM, a failing status, a signal, or killed */
   char name[256];
 };
 
-static int older_first(const void *a, const void *b) {
+/* Clean exits before failures, each oldest first: the order of deletion. */
+static int prune_order(const void *a, const void *b) {
   const struct kept *x = a, *y = b;
+  if (x->failed != y->failed) return x->failed - y->failed;
   return (x->started_ns > y->started_ns) - (x->started_ns < y->started_ns);
 }
 
 /*
- * WSLALLOC_KEEP: deletes the oldest recordings of ended processes in the
- * directory beyond the number kept, once, when this process's own is made:
- * the default directory is tmpfs, where each recording holds its size in
- * memory.  Only regular files of this user's, named *.wsla, whose header is
- * a recording's and whose process has ended or is gone; own is never
- * considered.  Two processes pruning at once may both unlink a file: the
- * second finds it gone, which is the same outcome.
+ * WSLALLOC_KEEP: deletes recordings of ended processes in the directory
+ * beyond the number kept, once, when this process's own is made: the
+ * default directory is tmpfs, where each recording holds its size in
+ * memory.  Clean exits go first, oldest first; a recording of a failure
+ * (an OOM, a failing status, a fatal signal, killed) only once no clean one
+ * is left to delete, since those are the ones a person comes back to.  Only
+ * regular files of this user's, named *.wsla, whose header is a recording's
+ * and whose process has ended (its lock is gone: wslalloc/alive.h); own is
+ * never considered.  Two processes pruning at once may both unlink a file:
+ * the second finds it gone, which is the same outcome.  Counts what it
+ * deleted into pruned[0] (clean) and pruned[1] (failures).
  */
-static void prune_recordings(int dfd, const char *own) {
+static void prune_recordings(int dfd, const char *own, uint64_t pruned[2]) {
   uint64_t keep = wsla_opts.keep.num;
   if (!keep) return;
   int fd = dup(dfd);
@@ -249,7 +253,14 @@ static void prune_recordings(int dfd, const char *own) {
     if (rfd < 0) continue;
     static struct wsla_header h; /* a page: not on the client's stack */
     bool is_ended = pread(rfd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-                    !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) && !still_running(&h);
+                    !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) &&
+                    !wsla_recording_alive(rfd, &h);
+    uint64_t ooms = 0;
+    uint64_t at = h.counters_off + offsetof(struct wsla_counters, ooms_claimed);
+    if (is_ended && h.counters_off < (uint64_t)st.st_size &&
+        at + sizeof ooms <= (uint64_t)st.st_size &&
+        pread(rfd, &ooms, sizeof ooms, (off_t)at) != (ssize_t)sizeof ooms)
+      ooms = 0;
     close(rfd);
     if (!is_ended) continue;
     if (used == cap) {
@@ -259,15 +270,53 @@ static void prune_recordings(int dfd, const char *own) {
       ended = grown, cap = more;
     }
     ended[used].started_ns = h.start_realtime_ns;
+    /* Killed (no end recorded), a fatal signal, a failing status, or an
+       OOM on the way; any other end (an exit of 0, an exec) is clean. */
+    ended[used].failed = h.end_state == WSLA_END_RUNNING || h.end_state == WSLA_END_SIGNAL ||
+                         (h.end_state == WSLA_END_EXIT && h.exit_code != 0) || ooms != 0;
     memcpy(ended[used].name, e->d_name, len + 1);
     used++;
   }
   closedir(d);
   if (used > keep) {
-    qsort(ended, used, sizeof *ended, older_first);
-    for (size_t i = 0; i < used - keep; i++) unlinkat(dfd, ended[i].name, 0);
+    qsort(ended, used, sizeof *ended, prune_order);
+    for (size_t i = 0; i < used - keep; i++)
+      if (unlinkat(dfd, ended[i].name, 0) == 0) pruned[ended[i].failed]++;
   }
   free(ended);
+}
+
+/* The recording this process writes, kept open for its life so that its
+   read lock (WSLA_FEAT_LIFE_LOCK) lasts as long as the process; and the
+   process that opened it.  A traditional record lock belongs to the
+   process: a child after fork does not inherit it (it makes a recording of
+   its own), and exec closes the descriptor (O_CLOEXEC), which ends it with
+   the process image that wrote the recording. */
+static int life_fd = -1;
+static pid_t life_pid;
+
+/* Holds *fd's read lock from now on; false where locks do not work here.
+   The descriptor moves out of the way first, above the low numbers a
+   program may expect its own opens to get (closing the old number before
+   the lock is taken: a record lock goes with any close of its file). */
+static bool hold_for_life(int *fd) {
+  /* A child's copy of its parent's descriptor: closing it drops only the
+     child's own locks, of which it has none on that file. */
+  if (life_fd >= 0 && life_pid != getpid()) close(life_fd);
+  life_fd = -1;
+  int high = fcntl(*fd, F_DUPFD_CLOEXEC, 256);
+  if (high >= 0) {
+    close(*fd);
+    *fd = high;
+  }
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(*fd, F_SETLK, &fl) != 0) return false;
+  life_fd = *fd;
+  life_pid = getpid();
+  return true;
 }
 
 static void *map_file(struct layout *l, char *path_out, size_t path_len) {
@@ -301,9 +350,19 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   }
   if (!map) unlinkat(dfd, name, 0);
   else snprintf(path_out, path_len, "%s/%s", dir, name);
-  close(fd);
-  prune_recordings(dfd, name);
+  /* Locked before fill_header publishes the magic: a pruner never sees
+     this recording as a recording without its lock. */
+  bool locked = map && hold_for_life(&fd);
+  if (!locked) close(fd);
+  uint64_t pruned[2] = {0, 0};
+  prune_recordings(dfd, name, pruned);
   close(dfd);
+  if (locked) {
+    struct wsla_header *h = map;
+    h->pruned_clean = pruned[0];
+    h->pruned_failed = pruned[1];
+    h->features |= WSLA_FEAT_LIFE_LOCK;
+  }
   return map;
 }
 
@@ -316,8 +375,6 @@ static void read_proc(const char *path, char *buf, size_t len, size_t *got) {
     *got += (size_t)n;
   close(fd);
 }
-
-static uint64_t proc_start_ticks(void) { return start_ticks_of(0); }
 
 static uint64_t start_ticks_of(pid_t pid) {
   char buf[1024], path[64];
@@ -334,6 +391,8 @@ static uint64_t start_ticks_of(pid_t pid) {
     if (*s == ' ') field++;
   return strtoull(s, NULL, 10);
 }
+
+static uint64_t proc_start_ticks(void) { return start_ticks_of(0); }
 
 /* What the report needs to know of the machine, taken while it can be:
    the kernel, WSL2 and its GPU device, the VM's memory. */
@@ -750,7 +809,8 @@ static void once_per_process_image(void) {
   wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
   if (applied[0])
     wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
-  wsla_budget_active = wsla_opts.limit.num || wsla_opts.pinned_limit.num;
+  if (wsla_opts.limit.num || wsla_opts.pinned_limit.num)
+    __atomic_fetch_or(&wsla_budget_active, WSLA_GATE_BUDGET, __ATOMIC_RELEASE);
   /* Once per process, even where a child runs this again (a fork while
      another thread was here): twice, the prepare handler would wait for a
      lock it holds itself. */

@@ -10,6 +10,7 @@
 #endif
 
 #include "ballast.h"
+#include "budget.h"
 #include "recover.h"
 #include "spill.h"
 #include "stitch.h"
@@ -287,18 +288,72 @@ static bool can_have(enum wsla_lib family, uint64_t size) {
   return false;
 }
 
+/* The thread probing now (0: none): one probe at a time, and a thread
+   never waits for its own (a hook in a signal handler that interrupted
+   it).  Device allocations that found the gate closed count themselves in
+   interrupts; the probe stops at its next trial when the count moves. */
+static int probe_tid;
+static unsigned probe_interrupts;
+
+int wsla_probe_yield(int gate) {
+  if (!(gate & WSLA_GATE_PROBE) ||
+      __atomic_load_n(&probe_tid, __ATOMIC_RELAXED) == (int)wsla_tid())
+    return gate;
+  /* Relaxed: the probe only needs to see the count move at some trial. */
+  __atomic_fetch_add(&probe_interrupts, 1, __ATOMIC_RELAXED);
+  /* At most one trial allocation and its free. */
+  while ((gate = wsla_gate()) & WSLA_GATE_PROBE) {
+    struct timespec ts = {0, 50 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return gate;
+}
+
+bool wsla_probe_overlapped(int gate) {
+  int now = wsla_gate();
+  if (((now ^ gate) & ~WSLA_GATE_BUDGET) == 0) return false;
+  wsla_probe_yield(now);
+  return true;
+}
+
+void wsla_probe_reset_after_fork(void) {
+  /* The parent's probe never ends here: the gate opens in the child. */
+  __atomic_fetch_and(&wsla_budget_active, ~WSLA_GATE_PROBE, __ATOMIC_RELAXED);
+  __atomic_store_n(&probe_tid, 0, __ATOMIC_RELAXED);
+}
+
 uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
   struct wsla_ladder probe = {.family = family, .device = device};
   if (!wsla_opts.probe.num || most == 0 || capturing(&probe)) return 0;
+  /* Invisible to the other threads: while it searches the gate is closed,
+     so that a device allocation starting elsewhere waits for it, and it
+     gives up (not probed) as soon as one does; an allocation already under
+     way that runs short meanwhile is retried once it is over (budget.h).
+     One probe at a time: another thread's OOM meanwhile is not probed. */
+  int none = 0;
+  if (!__atomic_compare_exchange_n(&probe_tid, &none, (int)wsla_tid(), false,
+                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+    return 0;
+  unsigned seen = __atomic_load_n(&probe_interrupts, __ATOMIC_RELAXED);
+  /* Acq-rel: pairs with wsla_gate's acquire load in the allocation path;
+     a thread whose allocation failed because of a trial below sees this. */
+  __atomic_fetch_add(&wsla_budget_active, WSLA_GATE_PROBE + WSLA_GATE_EPOCH,
+                     __ATOMIC_ACQ_REL);
   /* Halving at 2 MiB, the granularity blocks come in: at most 16 trials
-     cover 128 GiB.  Another thread's allocation during these few calls
-     could be refused; that is the price of knowing. */
+     cover 128 GiB. */
   const uint64_t grain = 2u << 20;
   uint64_t lo = 0, hi = most / grain + 1; /* in grains: lo can, hi cannot */
   for (int trials = 0; trials < 16 && hi - lo > 1; trials++) {
+    if (__atomic_load_n(&probe_interrupts, __ATOMIC_RELAXED) != seen) {
+      lo = 0; /* another thread wants memory: stop, not probed */
+      break;
+    }
     uint64_t mid = lo + (hi - lo) / 2;
     if (can_have(family, mid * grain)) lo = mid;
     else hi = mid;
   }
+  /* Release: pairs with the acquire load of the waiting threads. */
+  __atomic_fetch_sub(&wsla_budget_active, WSLA_GATE_PROBE, __ATOMIC_RELEASE);
+  __atomic_store_n(&probe_tid, 0, __ATOMIC_RELEASE);
   return lo * grain;
 }

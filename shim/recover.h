@@ -49,7 +49,10 @@ uint64_t wsla_pool_cached(enum wsla_lib family, int device);
 
 /* WSLALLOC_PROBE: the largest block device can give now, found by halving
    with real allocations freed at once, within [0, most]; 0 when not
-   probed (off, a capture running, or nothing to search). */
+   probed (off, a capture running, nothing to search, another probe
+   running, or stopped because another thread began a device allocation). */
 uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most);
+/* A child after fork: no probe runs in it. */
+void wsla_probe_reset_after_fork(void);
 
 #endif

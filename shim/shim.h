@@ -60,8 +60,10 @@ struct wsla_tls {
 extern struct wsla_proc wsla_g;
 extern struct wsla_options wsla_opts;
 extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
-/* Some budget (WSLALLOC_LIMIT, WSLALLOC_PINNED_LIMIT) is set: the one load
-   the allocation path pays for budgets when none is. */
+/* The allocation path's gate word (budget.h's WSLA_GATE_*): some budget
+   (WSLALLOC_LIMIT, WSLALLOC_PINNED_LIMIT) is set, or a largest-block probe
+   is running.  The one load the allocation path pays for either when
+   neither is. */
 extern int wsla_budget_active;
 extern __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 

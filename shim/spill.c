@@ -8,6 +8,7 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 #endif
+#include "budget.h"
 #include "spill.h"
 
 /*
@@ -104,14 +105,19 @@ static void host_block_free(enum wsla_lib family, void *host) {
 
 bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
                       uint64_t size, uint64_t *dptr) {
-  uint64_t cap = wsla_opts.pinned_limit.num;
-  uint64_t live = __atomic_load_n(&p->ctr->host_live_bytes, __ATOMIC_RELAXED);
-  if (cap && (size > cap || live > cap - size)) return false; /* budget */
+  /* The request now lands in pinned memory, not on the device: it gives
+     up the device's reservation and holds one against the pinned limit
+     until its call is counted (wsla_track_alloc releases it), as a plain
+     pinned allocation does, so that spills racing in many threads cannot
+     all pass the limit together. */
+  wsla_budget_release();
+  if (wsla_budget_refusal(p, true, -1, size)) return false;
   struct spilled *s = calloc(1, sizeof *s);
   void *host;
   uint64_t d;
   if (!s || !host_block(family, size, &host, &d)) {
     free(s);
+    wsla_budget_release();
     return false;
   }
   s->owned.addr = d;

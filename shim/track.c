@@ -13,6 +13,7 @@ void wsla_budget_reset_after_fork(void) {
   for (unsigned i = 0; i <= WSLA_DEVICE_MAX; i++)
     __atomic_store_n(&wsla_budget_in_flight[i], 0, __ATOMIC_RELAXED);
   wsla_tls.budget_held = 0;
+  wsla_probe_reset_after_fork();
 }
 
 static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,

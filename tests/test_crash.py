@@ -1,4 +1,8 @@
 """Nothing lost: the recording is readable after abort, a fault, SIGKILL, exit and an OOM abort."""
+import os
+import subprocess
+import tempfile
+
 from harness import *
 
 MiB = 1 << 20
@@ -35,4 +39,67 @@ for mode, (end, sig) in cases.items():
         equal(len(rep["ooms"]), 1, "oom: recorded")
         equal(rep["ooms"][0]["size"], 64 << 30, "oom: size")
         check("CUDA error: out of memory" in r.err, "oom: the client's own message")
+# Calls in flight at a SIGKILL: the counters and the live slots are written
+# apart, without locks, so a process killed between them leaves them apart.
+# The report says by how much instead of contradicting itself. Crafted from
+# a clean recording: a free caught after its slot was cleared but before it
+# was counted, and an allocation counted in bytes but not yet in number.
+import shutil
+import struct
+
+clean = run("crash", ["kill"], kill_after_ready=True)
+src = clean.recordings()[0] if clean.recordings() else None
+rep = report_json(src) if src else {}
+equal(rep.get("in_flight"), {"allocs": 0, "bytes": 0}, "in flight: none in a consistent recording")
+text = subprocess.run([TOOL, "report", src], capture_output=True, text=True).stdout if src else ""
+check("in flight" not in text, "in flight: no line where the counts agree")
+
+
+def crafted(name, change):
+    path = os.path.join(tempfile.mkdtemp(), name + ".wsla")
+    shutil.copy(src, path)
+    with open(path, "r+b") as f:
+        head = f.read(4096)
+        counters_off, live_off = struct.unpack_from("<QQ", head, 32)[0], struct.unpack_from("<Q", head, 56)[0]
+        live_size, live_cap = struct.unpack_from("<I", head, 92)[0], struct.unpack_from("<Q", head, 96)[0]
+        api_max = struct.unpack_from("<I", head, 108)[0]
+        dev0 = counters_off + 128 + 32 * api_max
+        change(f, live_off, live_size, live_cap, dev0)
+    return path
+
+
+def free_in_flight(f, live_off, live_size, live_cap, dev0):
+    # The 64 MiB device block's slot cleared, its counters not yet.
+    for i in range(live_cap):
+        f.seek(live_off + i * live_size)
+        slot = f.read(64)
+        commit, size = struct.unpack_from("<Q", slot, 0)[0], struct.unpack_from("<Q", slot, 16)[0]
+        if commit and size == 64 * MiB:
+            f.seek(live_off + i * live_size)
+            f.write(b"\0" * 8)
+            return
+
+
+def count_behind(f, live_off, live_size, live_cap, dev0):
+    # Device 0's bytes counted, its count one behind.
+    f.seek(dev0 + 8)
+    allocs = struct.unpack("<Q", f.read(8))[0]
+    f.seek(dev0 + 8)
+    f.write(struct.pack("<Q", allocs - 1))
+
+
+for name, change, allocs, size, line in (
+        ("free", free_in_flight, 1, 64 * MiB,
+         "  in flight: 1 allocation was being allocated or freed when the process died: the live counts "
+         "above differ from this list by +1 allocation and +64.0 MiB\n"),
+        ("count", count_behind, -1, 0,
+         "  in flight: 1 allocation was being allocated or freed when the process died: the live counts "
+         "above differ from this list by -1 allocation and +0 B\n")):
+    if not src:
+        break
+    path = crafted(name, change)
+    equal(report_json(path).get("in_flight"), {"allocs": allocs, "bytes": size}, f"in flight ({name}): JSON")
+    text = subprocess.run([TOOL, "report", path], capture_output=True, text=True).stdout
+    check(line in text, f"in flight ({name}): the report states the margin: {text}")
+
 finish()

@@ -1,5 +1,7 @@
 """Fork: a child that allocates gets a recording of its own; the parent's stays whole."""
+import os
 import re
+import tempfile
 
 from harness import *
 
@@ -22,4 +24,30 @@ if parent in recs and child in recs:
         env = recs[pid]["environment"]
         check(env.get("cuda_driver_version", 0) > 0, f"{who}: the CUDA driver's version: {env}")
         equal(len(env.get("gpus", [])), 1, f"{who}: the GPU")
+# Liveness after fork: the parent's lock on its recording is its own (a
+# child neither inherits it nor drops it by closing its copy of the
+# descriptor), and the child's recording has a lock of its own.
+import json
+import subprocess
+
+d = tempfile.mkdtemp()
+held = subprocess.Popen([os.path.join(CLIENTS, "forker"), "hold"], env=env_for("cuda13", True, None, d),
+                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+lines = [held.stdout.readline() for _ in range(3)]
+check(lines[-1].strip() == "ready", f"the parent waits: {lines}")
+
+
+def ends():
+    r = subprocess.run([TOOL, "ls", "--json"], env={**os.environ, "WSLALLOC_DIR": d},
+                       capture_output=True, text=True, timeout=60)
+    return {e["pid"]: e["end"] for e in json.loads(r.stdout or "[]")}
+
+
+held_pid = held.pid
+got = ends()
+equal(got.get(held_pid), "running", f"after its child ended, the parent is running: {got}")
+equal(sorted(v for k, v in got.items() if k != held_pid), ["exit"], f"the child ended by exit: {got}")
+held.kill()
+held.wait(timeout=30)
+equal(ends().get(held_pid), "killed", "the parent, killed, is judged ended")
 finish()

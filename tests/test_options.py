@@ -39,16 +39,6 @@ r = run("transparency", env={"WSLALLOC_DIR": "/proc/wslalloc-cannot"})
 equal(r.out, bare.out, "bad dir: output unchanged")
 equal(sum(l.startswith("wslalloc:") for l in r.err.splitlines()), 1, "bad dir: one warning")
 
-# A link planted where the recordings go is not followed.
-base = tempfile.mkdtemp()
-target = os.path.join(base, "elsewhere")
-os.mkdir(target)
-link = os.path.join(base, "link")
-os.symlink(target, link)
-r = run("transparency", env={"WSLALLOC_DIR": link})
-equal(r.out, bare.out, "planted link: output unchanged")
-equal(os.listdir(target), [], "planted link: nothing written through it")
-
 # The default directory is private and the files are 0600.
 xdg = tempfile.mkdtemp()
 r = run("transparency", env={"XDG_RUNTIME_DIR": xdg}, rec_dir=os.path.join(xdg, "wslalloc"))
@@ -70,4 +60,37 @@ equal(p.stdout, bare.out, "RLIMIT_FSIZE: output unchanged")
 for f in os.listdir(d):
     check(os.path.getsize(os.path.join(d, f)) <= 2048 * 1024, "RLIMIT_FSIZE: the file fits")
     report_json(os.path.join(d, f))
+# A WSLALLOC_DIR the user chose may be a link of the user's own: it is
+# followed, with or without a trailing slash, and the directory it leads to
+# must be the user's. A link of another user's, or any link where the
+# default directory goes (a shared place), is refused, saying so.
+real = tempfile.mkdtemp()
+link = os.path.join(tempfile.mkdtemp(), "recordings")
+os.symlink(real, link)
+for chosen in (link, link + "/"):
+    r = run("transparency", rec_dir=chosen)
+    equal(r.out, bare.out, f"WSLALLOC_DIR={chosen}: output unchanged")
+    check("wslalloc:" not in r.err, f"WSLALLOC_DIR={chosen}: no complaint: {r.err}")
+    equal(len([f for f in os.listdir(real) if f.endswith(".wsla")]), 1 if chosen == link else 2,
+          f"WSLALLOC_DIR={chosen}: the recording is in the directory the link leads to")
+if os.geteuid() == 0:
+    theirs = os.path.join(tempfile.mkdtemp(), "theirs")
+    os.symlink(real, theirs)
+    os.lchown(theirs, 65534, 65534)
+    before = sorted(os.listdir(real))
+    r = run("transparency", rec_dir=theirs)
+    equal(r.out, bare.out, "a link of another user's: output unchanged")
+    equal(sorted(os.listdir(real)), before, "a link of another user's: nothing written through it")
+    check(f"wslalloc: {theirs} is a symbolic link of another user's; recording in memory only" in r.err,
+          f"a link of another user's is refused, saying so: {r.err}")
+xdg = tempfile.mkdtemp()
+os.symlink(real, os.path.join(xdg, "wslalloc"))
+e = env_for("cuda13", True, {"XDG_RUNTIME_DIR": xdg})
+e.pop("WSLALLOC_DIR", None)
+before = sorted(os.listdir(real))
+p = subprocess.run([os.path.join(CLIENTS, "transparency")], env=e, capture_output=True, text=True)
+equal(p.stdout, bare.out, "a link in the default place: output unchanged")
+check(f"wslalloc: {xdg}/wslalloc is a symbolic link, refused in a shared place" in p.stderr,
+      f"a link in the default place is refused, saying so: {p.stderr}")
+equal(sorted(os.listdir(real)), before, "a link in the default place: nothing written where it leads")
 finish()

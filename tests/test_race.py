@@ -33,4 +33,17 @@ for name, extra, want, recovered in (
     equal(rep["totals"]["ooms"], 3, f"{name}: three OOMs recorded")
     equal(rep["totals"]["events_lost"], 0, f"{name}: no events lost")
 
+# Spills race too: sixteen threads each over-ask a 64 MiB card for 100 MiB,
+# and recovery serves them from pinned host memory under a 256 MiB pinned
+# limit. Each spill holds its reservation until it is counted, so exactly
+# two fit, run after run, however the threads interleave.
+spill = {"WSLSIM_MEM": "64M", "WSLSIM_ALLOC_DELAY_MS": "20", "WSLALLOC_RECOVER": "1",
+         "WSLALLOC_RETRY_MS": "50", "WSLALLOC_SPILL": "host", "WSLALLOC_PINNED_LIMIT": "256M"}
+for attempt in range(3):
+    raced = run("race", ["16", "100"], env=spill)
+    equal(raced.out.strip(), "granted=2 refused=14", f"spill race {attempt}: two spills fit 256 MiB")
+    rep = raced.report()
+    equal(rep["host_pinned"]["peak_bytes"], 2 * 100 << 20, f"spill race {attempt}: pinned peak within the limit")
+    equal(rep["totals"]["recovered"], 2, f"spill race {attempt}: two recovered by spilling")
+
 finish()

@@ -102,6 +102,20 @@ check("cudaMalloc 256 MiB: rc=0 set=1" in capped.out and "physical chunks: 4\n" 
       f"WSLALLOC_STITCH_CHUNK=64M: four chunks, all given back: {capped.out}")
 equal(capped.report()["devices"][0]["live_bytes"], 2 << 30, "capped stitch: counted once, given back")
 
+# Stitched blocks freed stream-ordered (cudaFreeAsync and its _ptsz form)
+# go back as with cudaFree: each call answers as without the library, and
+# freeing them again fails as it does there. The device's free memory
+# differs (the runtime's pool keeps what it is given), so it is left out.
+forced = {"WSLSIM_MEM": "4G", "WSLALLOC_STITCH": "force", "WSLALLOC_STITCH_MIN": "64M"}
+bare = run("recover", ["freeasync"], preload=False, env=forced)
+shim = run("recover", ["freeasync"], env=forced)
+def calls(out):
+    return [l for l in out.splitlines() if not l.startswith("free after")]
+check("cudaFree again: 1 last=1" in bare.out, f"freeasync bare: a second free fails: {bare.out}")
+equal(calls(shim.out), calls(bare.out), "cudaFreeAsync of stitched blocks: as without the library")
+rep = shim.report()
+equal(rep["devices"][0]["live_bytes"], 0, "cudaFreeAsync of stitched blocks: counted as freed")
+
 # A ballast held from the first use, given back when the client needs it,
 # taken again when memory allows.
 r = run("recover", ["reserve"], env={"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1",
@@ -146,6 +160,9 @@ if os.environ.get("WSLA_SIM_HIP"):
           "free with it: 1024 MiB" in r.out and "hipFree: 0; free after: 2048 MiB" in r.out,
           f"HIP fragment: stitched through hipMemCreate and given back whole: {r.out}")
     equal(steps(r.report()).get("stitch"), "ok", "HIP fragment: by stitching")
+    r = run("hip_recover", ["fragment-async"], runtime="hip", env={"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1"})
+    check("rc=0 set=1\nlast=0" in r.out and "hipFree: 0; free after: 2048 MiB" in r.out,
+          f"HIP fragment: a stitched block freed by hipFreeAsync goes back whole: {r.out}")
     r = run("hip_recover", ["spill"], runtime="hip", env=spill_env)
     check("rc=0 set=1\nlast=0" in r.out and "hipFree: 0 last=0" in r.out, f"HIP spill: {r.out}")
     equal(r.report()["host_pinned"]["peak_bytes"], 2 << 30, "HIP spill: counted as pinned")

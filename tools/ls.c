@@ -145,6 +145,11 @@ int cmd_ls(int argc, char **argv) {
       json_str(&j, "end", rec_end_state(r));
       json_u64(&j, "peak_bytes", peak_of(r));
       json_u64(&j, "ooms", ooms_of(r));
+      if (r->hdr->features & WSLA_FEAT_LIFE_LOCK) {
+        /* What its start deleted under WSLALLOC_KEEP. */
+        json_u64(&j, "pruned_clean", r->hdr->pruned_clean);
+        json_u64(&j, "pruned_failed", r->hdr->pruned_failed);
+      }
       json_end_obj(&j);
     }
     json_end_arr(&j);
@@ -172,6 +177,17 @@ int cmd_ls(int argc, char **argv) {
     }
     if (foreign) printf("* a pid in another pid namespace (a container)\n");
     if (n == 0) printf("(no recordings in %s)\n", dir);
+    /* Each recording counts what its process deleted when it started:
+       together, what went to make room among those listed. */
+    uint64_t clean = 0, failed = 0;
+    for (size_t i = 0; i < n; i++)
+      if (all[i]->hdr->features & WSLA_FEAT_LIFE_LOCK)
+        clean += all[i]->hdr->pruned_clean, failed += all[i]->hdr->pruned_failed;
+    if (clean + failed)
+      printf("pruned: %" PRIu64 " older recording%s of ended processes (WSLALLOC_KEEP): "
+             "%" PRIu64 " clean exit%s, %" PRIu64 " failure%s\n",
+             clean + failed, clean + failed == 1 ? "" : "s", clean, clean == 1 ? "" : "s",
+             failed, failed == 1 ? "" : "s");
   }
   free_all(all, n);
   return 0;

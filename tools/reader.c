@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "wslalloc/alive.h"
 #include "wslalloc/options.h"
 
 #define MAX_FILE (64ull << 30)
@@ -612,26 +613,21 @@ void rec_close(struct rec *r) {
   r->modules_converted = NULL;
 }
 
-static bool process_alive(const struct wsla_header *h) {
+static bool process_alive(const struct rec *r) {
+  const struct wsla_header *h = r->hdr;
+  /* The writer's lock on its recording decides, in any pid namespace
+     (wslalloc/alive.h, as the library's pruning asks). */
+  if (h->features & WSLA_FEAT_LIFE_LOCK) {
+    int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+    int locked = wsla_recording_locked(fd);
+    if (fd >= 0) close(fd);
+    if (locked == 1) return true;
+  }
+  /* No lock to go by: a container's pid names another process here, or
+     none, so its namespace and start time are looked for instead. */
   if (h->pid <= 0) return false;
-  /* A container's pid names another process here, or none. */
   if (rec_pidns(h) == PIDNS_OTHER) return pidns_process_alive(h);
-  if (kill(h->pid, 0) != 0 && errno != EPERM) return false;
-  /* The pid may have been reused: compare the start time. */
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)h->pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return true;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return true;
-  buf[n] = '\0';
-  char *s = strrchr(buf, ')');
-  if (!s) return true;
-  int field = 2;
-  for (; *s && field < 22; s++)
-    if (*s == ' ') field++;
-  return strtoull(s, NULL, 10) == h->proc_start_ticks;
+  return wsla_recording_alive(-1, h);
 }
 
 const char *rec_end_state(const struct rec *r) {
@@ -639,7 +635,7 @@ const char *rec_end_state(const struct rec *r) {
   case WSLA_END_EXIT: return "exit";
   case WSLA_END_SIGNAL: return "signal";
   case WSLA_END_EXEC: return "exec";
-  case WSLA_END_RUNNING: return process_alive(r->hdr) ? "running" : "killed";
+  case WSLA_END_RUNNING: return process_alive(r) ? "running" : "killed";
   default: return "unknown";
   }
 }

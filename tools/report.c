@@ -517,6 +517,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   json_u64(&j, "live_allocs", r->ctr->host_live_allocs);
   json_u64(&j, "peak_bytes", r->ctr->host_peak_bytes);
   json_end_obj(&j);
+  rec_in_flight_json(&j, r);
 
   json_arr(&j, "ooms");
   for (uint64_t i = 0; i < r->oom_count; i++) {
@@ -1094,6 +1095,7 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
   if (!shown) fprintf(out, "  nothing\n");
+  rec_in_flight_text(out, r);
   const char *changed[16];
   size_t nchanged = sym_changed_modules(changed, 16);
   for (size_t i = 0; i < nchanged; i++)

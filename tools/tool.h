@@ -338,4 +338,11 @@ void service_recordings_add(const char *cmd, struct rec ***all, size_t *n, bool 
 void service_find_newest(int64_t *best, char *path, size_t len);
 int cmd_service(int argc, char **argv);
 
+/* An ended process's calls in flight at its end (inflight.c): where its
+   live counters and its list of live allocations differ, a line saying by
+   how much, under "Still allocated at the end"; and "in_flight" (the
+   counters less the list, allocations and bytes; 0 where they agree). */
+void rec_in_flight_text(FILE *out, const struct rec *r);
+void rec_in_flight_json(struct json *j, const struct rec *r);
+
 #endif

@@ -64,6 +64,11 @@ enum wsla_features {
   WSLA_FEAT_OOM_STACKS = 1u << 1,  /* oom_stack_off: a stack per OOM record */
   WSLA_FEAT_STACKS = 1u << 2,      /* stack_off: large allocations' stacks */
   WSLA_FEAT_PIDNS = 1u << 3,       /* pidns_ino, pidns_dev: pid's namespace */
+  /* The writing process holds a read lock (fcntl F_SETLK, F_RDLCK) on the
+     whole recording for its life, so that its liveness is told from the
+     file (wslalloc/alive.h), across pid namespaces; and pruned_clean,
+     pruned_failed say what its WSLALLOC_KEEP pruning deleted. */
+  WSLA_FEAT_LIFE_LOCK = 1u << 4,
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -262,8 +267,14 @@ struct wsla_header {
      a container) knows that pid means nothing in its own. */
   uint64_t pidns_ino;
   uint64_t pidns_dev;
+  /* WSLA_FEAT_LIFE_LOCK: the recordings of ended processes this process
+     deleted under WSLALLOC_KEEP when it started: those of clean exits
+     (status 0, no OOM) and the others (a failure, an OOM, a signal, or
+     killed), which are deleted only once no clean one is left to go. */
+  uint64_t pruned_clean;
+  uint64_t pruned_failed;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 48];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 64];
 };
 
 struct wsla_api_counters {
@@ -461,7 +472,9 @@ WSLA_ASSERT_OFF(wsla_header, pidns_ino,
                 224 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
 WSLA_ASSERT_OFF(wsla_header, pidns_dev, 3304);
-WSLA_ASSERT_OFF(wsla_header, reserved, 3312);
+WSLA_ASSERT_OFF(wsla_header, pruned_clean, 3312);
+WSLA_ASSERT_OFF(wsla_header, pruned_failed, 3320);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3328);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

@@ -34,8 +34,9 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "else /tmp/wslalloc-<uid>")                                                \
   X(keep, "WSLALLOC_KEEP", WSLA_OPT_COUNT, "10", 0, 100000, "recordings",      \
     "recordings of ended processes kept in the directory: a new recording "  \
-    "deletes the oldest beyond this (a running process's never); 0 keeps "   \
-    "all; the default directory is in memory (tmpfs)")                         \
+    "deletes the oldest clean exits beyond this, failures only once no "     \
+    "clean one is left (a running process's never); 0 keeps all; the "       \
+    "default directory is in memory (tmpfs)")                                  \
   X(record, "WSLALLOC_RECORD", WSLA_OPT_BOOL, "1", 0, 1, "bool",                                  \
     "write the recording file; 0 keeps the counters in memory only")           \
   X(events, "WSLALLOC_EVENTS", WSLA_OPT_COUNT, "262144", 1024, 67108864, "events",                \
@@ -88,7 +89,9 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "alive (cudaMalloc, cuMemAlloc, hipMalloc)")                              \
   X(probe, "WSLALLOC_PROBE", WSLA_OPT_BOOL, "1", 0, 1, "bool",                 \
     "at a final out-of-memory failure, find the largest block that can be "  \
-    "had (at most 16 allocate/free pairs; skipped during a stream capture)")  \
+    "had (at most 16 allocate/free pairs; skipped during a stream capture; " \
+    "other threads' device allocations wait for it, and it gives up when "   \
+    "one starts)")                                                             \
   X(vmm, "WSLALLOC_VMM", WSLA_OPT_CHOICE, "on", 0, 0, "on|off|auto",           \
     "off makes cuDeviceGetAttribute report no virtual memory management, so " \
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \

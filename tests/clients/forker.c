@@ -1,10 +1,12 @@
-/* Test client: parent and child both allocate after a fork; each must get its own recording. */
+/* Test client: parent and child both allocate after a fork; each must get its own recording ("hold": the parent then waits to be killed). */
 #include <cuda_runtime_api.h>
+#include <signal.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(void) {
+int main(int argc, char **argv) {
   void *a, *b, *c, *d;
   cudaMalloc(&a, 8 << 20);
   fflush(stdout);
@@ -21,5 +23,10 @@ int main(void) {
   waitpid(pid, &st, 0);
   cudaMalloc(&b, 4 << 20);
   printf("parent=%d child_status=%d\n", (int)getpid(), WEXITSTATUS(st));
+  if (argc > 1 && !strcmp(argv[1], "hold")) {
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) pause();
+  }
   return 0;
 }

@@ -26,7 +26,7 @@ int main(int argc, char **argv) {
     printf("free with the ballast back: %zu MiB\n", f >> 20);
     return 0;
   }
-  if (!strcmp(mode, "fragment")) {
+  if (!strncmp(mode, "fragment", 8)) { /* "fragment-async": freed stream-ordered */
     void *b[8];
     for (int i = 0; i < 8; i++) hipMalloc(&b[i], (size_t)512 << 20);
     for (int i = 0; i < 8; i += 2) hipFree(b[i]);
@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
     printf("last=%d\n", hipGetLastError());
     hipMemGetInfo(&f, &t);
     printf("free with it: %zu MiB\n", f >> 20);
-    e = hipFree(p);
+    e = strcmp(mode, "fragment-async") ? hipFree(p) : hipFreeAsync(p, NULL);
     hipMemGetInfo(&f, &t);
     printf("hipFree: %d; free after: %zu MiB\n", e, f >> 20);
     return 0;

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+cudaError_t cudaFreeAsync_ptsz(void *, cudaStream_t);
+
 #define GiB ((size_t)1 << 30)
 
 /* How many physical allocations back [p, p + size), asked of the driver a
@@ -69,6 +71,26 @@ int main(int argc, char **argv) {
     }
     cudaMemGetInfo(&f, &t);
     printf("free after: %zu MiB\n", f >> 20);
+  } else if (!strcmp(mode, "freeasync")) {
+    /* Blocks freed stream-ordered (stitched ones under
+       WSLALLOC_STITCH=force), then one of them freed again. */
+    void *b = NULL;
+    size_t f, t;
+    cudaFree(NULL); /* the context first: stitching needs its device */
+    e = cudaMalloc(&p, (size_t)256 << 20);
+    printf("cudaMalloc: rc=%d set=%d\n", e, p != NULL);
+    e = cudaMalloc(&b, (size_t)256 << 20);
+    printf("cudaMalloc: rc=%d set=%d\n", e, b != NULL);
+    e = cudaFreeAsync(p, 0);
+    printf("cudaFreeAsync: %d last=%d\n", e, cudaGetLastError());
+    e = cudaFreeAsync_ptsz(b, 0);
+    printf("cudaFreeAsync_ptsz: %d last=%d\n", e, cudaGetLastError());
+    cudaMemGetInfo(&f, &t);
+    printf("free after: %zu MiB\n", f >> 20);
+    e = cudaFree(p);
+    printf("cudaFree again: %d last=%d\n", e, cudaGetLastError());
+    e = cudaFree(b);
+    printf("cudaFree again: %d last=%d\n", e, cudaGetLastError());
   } else if (!strcmp(mode, "reserve")) {
     size_t f, t;
     void *small = NULL, *more = NULL;

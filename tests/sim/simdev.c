@@ -57,7 +57,8 @@ static int ndevices;
 static struct foreign foreigners[MAX_FOREIGN];
 static int nforeign;
 static uint64_t max_block, pinned_max = UINT64_MAX, pinned_used;
-static long alloc_delay_ms;
+static long alloc_delay_ms, free_delay_ms;
+static uint64_t free_delay_min;
 static struct block *blocks;
 static struct host_block *host_blocks;
 static struct timespec t0;
@@ -105,6 +106,8 @@ static void setup(void) {
   if ((s = getenv("WSLSIM_MAX_BLOCK"))) max_block = parse_size(s, NULL);
   if ((s = getenv("WSLSIM_PINNED_MAX"))) pinned_max = parse_size(s, NULL);
   if ((s = getenv("WSLSIM_ALLOC_DELAY_MS"))) alloc_delay_ms = atol(s);
+  if ((s = getenv("WSLSIM_FREE_DELAY_MS"))) free_delay_ms = atol(s);
+  if ((s = getenv("WSLSIM_FREE_DELAY_MIN"))) free_delay_min = parse_size(s, NULL);
   for (s = getenv("WSLSIM_FOREIGN"); s && *s && nforeign < MAX_FOREIGN;) {
     struct foreign *f = &foreigners[nforeign++];
     const char *colon = strchr(s, ':'), *comma = strchr(s, ',');
@@ -219,12 +222,16 @@ int sim_device_count(void) {
   return ndevices;
 }
 
-/* WSLSIM_ALLOC_DELAY_MS: the time an allocation takes, outside the lock. */
-static void take_time(void) {
-  if (alloc_delay_ms <= 0) return;
-  struct timespec ts = {alloc_delay_ms / 1000, alloc_delay_ms % 1000 * 1000000};
+/* WSLSIM_ALLOC_DELAY_MS: the time an allocation takes, outside the lock;
+   WSLSIM_FREE_DELAY_MS: the time a free of a block of WSLSIM_FREE_DELAY_MIN
+   bytes or more waits for the device (a real cudaFree synchronizes) before
+   the memory goes back. */
+static void sleep_ms(long ms) {
+  if (ms <= 0) return;
+  struct timespec ts = {ms / 1000, ms % 1000 * 1000000};
   nanosleep(&ts, NULL);
 }
+static void take_time(void) { sleep_ms(alloc_delay_ms); }
 
 static int alloc_kind(int dev, uint64_t size, uint64_t *addr,
                       enum block_kind kind) {
@@ -250,6 +257,14 @@ int sim_alloc(int dev, uint64_t size, uint64_t *addr) {
 
 int sim_free(uint64_t addr) {
   init();
+  if (free_delay_ms > 0) {
+    struct block *big;
+    pthread_mutex_lock(&lock);
+    HASH_FIND(hh, blocks, &addr, sizeof addr, big);
+    bool slow = big && big->size >= free_delay_min;
+    pthread_mutex_unlock(&lock);
+    if (slow) sleep_ms(free_delay_ms);
+  }
   pthread_mutex_lock(&lock);
   tick();
   struct block *b;
@@ -492,6 +507,13 @@ static void vmm_settle(struct vmm_handle *hd) {
 
 int sim_vmm_release(uint64_t handle) {
   int rc = SIM_INVALID;
+  if (free_delay_ms > 0) { /* WSLSIM_FREE_DELAY_MS, as for sim_free */
+    pthread_mutex_lock(&vmm_lock);
+    struct vmm_handle *big = vmm_handle(handle);
+    bool slow = big && big->size >= free_delay_min;
+    pthread_mutex_unlock(&vmm_lock);
+    if (slow) sleep_ms(free_delay_ms);
+  }
   pthread_mutex_lock(&vmm_lock);
   struct vmm_handle *hd = vmm_handle(handle);
   if (hd && hd->refs > 0) {
