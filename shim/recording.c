@@ -60,7 +60,8 @@ static uint64_t pow2_ceil(uint64_t n) {
 }
 
 struct layout {
-  uint64_t counters_off, module_off, oom_off, oom_stack_off, stack_off, live_off, ring_off, size;
+  uint64_t counters_off, module_off, oom_off, oom_stack_off, stack_off, others_off, live_off,
+      ring_off, size;
   uint64_t ring_cap, live_cap;
 };
 
@@ -78,6 +79,8 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_stack));
   l->stack_off = off;
   off += round_page((uint64_t)STACK_CAP * sizeof(struct wsla_stack));
+  l->others_off = off;
+  off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_others));
   l->live_off = off;
   off += round_page(live_cap * sizeof(struct wsla_live));
   l->ring_off = off;
@@ -363,6 +366,10 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->stack_off = l->stack_off;
   h->stack_cap = STACK_CAP;
   h->features |= WSLA_FEAT_STACKS;
+  h->others_off = l->others_off;
+  h->others_size = sizeof(struct wsla_others);
+  h->others_cap = OOM_CAP;
+  h->features |= WSLA_FEAT_OTHERS;
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
@@ -637,6 +644,7 @@ static bool open_recording(struct wsla_proc *p) {
   p->oom_stacks = (void *)((char *)map + l.oom_stack_off);
   p->stacks = (void *)((char *)map + l.stack_off);
   p->stack_cap = STACK_CAP;
+  p->others = (void *)((char *)map + l.others_off);
   p->live = (void *)((char *)map + l.live_off);
   p->ring = (void *)((char *)map + l.ring_off);
   p->ring_mask = l.ring_cap - 1;

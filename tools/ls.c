@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "others.h"
 #include "tool.h"
 #include "wslalloc/options.h"
 
@@ -242,6 +243,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
     }
     purposes_free(&pu);
   }
+  others_metrics(out, all, n); /* the other programs on the devices */
 }
 
 int cmd_metrics(int argc, char **argv) {
@@ -383,6 +385,7 @@ static size_t top_screen(FILE *out, const char *dir, double every_s) {
       purposes_line(out, &pu, PURPOSE_LIVE, "            holding: ");
       purposes_free(&pu);
     }
+    others_top(out, dev, all, n); /* the other programs on this GPU */
   }
   if (!any)
     fprintf(out, "\n  (no running process has used a GPU; start one with\n"

@@ -1,0 +1,61 @@
+/* Others at an OOM: which other programs NVML says hold memory on the device, kept beside the OOM record. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+#include "wslalloc/explain.h"
+#include "wslalloc/others.h"
+
+/*
+ * WSLALLOC_OTHERS: "off" asks nobody, "windows" leaves it to the `wslalloc
+ * run` supervisor (spawning Windows programs from a dying client is not
+ * acceptable), anything else lets the library ask NVML here.  Read at the
+ * OOM, not at start: this is the failure path, where a getenv costs nothing
+ * that matters.
+ */
+static bool wanted(void) {
+  const char *v = getenv("WSLALLOC_OTHERS");
+  return !v || (strcmp(v, "off") && strcmp(v, "windows"));
+}
+
+void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device) {
+  if (!p->others || idx >= p->oom_cap || device < 0 || !wanted()) return;
+  struct wsla_others *slot = &p->others[idx];
+  /* A reader keeps the slot only once its commit names this index; the
+     slot was never written before (one per OOM record). */
+  struct wsla_others fresh;
+  memset(&fresh, 0, sizeof fresh);
+  wsla_nvml_others(device, &fresh);
+  fresh.commit = 0;
+  memcpy((char *)slot + sizeof slot->commit, (char *)&fresh + sizeof fresh.commit,
+         sizeof fresh - sizeof fresh.commit);
+  /* Release: pairs with the reader's acquire load of the slot's commit. */
+  __atomic_store_n(&slot->commit, idx + 1, __ATOMIC_RELEASE);
+}
+
+void wsla_others_first_aid(struct wsla_proc *p, const struct wsla_oom *o, char *line, size_t llen,
+                           char *named, size_t nlen) {
+  line[0] = named[0] = '\0';
+  if (!p->others || o < p->ooms || o >= p->ooms + p->oom_cap) return;
+  uint64_t idx = (uint64_t)(o - p->ooms);
+  const struct wsla_others *s = &p->others[idx];
+  /* Acquire: pairs with the release store in wsla_others_note. */
+  if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != idx + 1 || !s->listed) return;
+  wsla_others_text(s, 3, named, nlen);
+  char total[32];
+  if (named[0]) {
+    snprintf(line, llen, "others hold %s: %s", wsla_fmt_size(s->listed_bytes, total, sizeof total),
+             named);
+    return;
+  }
+  /* Listed, but without a figure (NVML under WDDM): names only, never a
+     size made up from "not available". */
+  size_t used = (size_t)snprintf(line, llen, "others on the device, sizes not available:");
+  for (size_t i = 0; i < s->kept && i < WSLA_OTHERS_KEEP && used < llen; i++) {
+    char name[80];
+    int n = snprintf(line + used, llen - used, "%s %s", i ? "," : "",
+                     wsla_other_name(&s->entries[i], name, sizeof name));
+    if (n > 0) used += (size_t)n;
+  }
+}

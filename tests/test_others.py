@@ -1,0 +1,1 @@
+"""Other programs on the GPU."""
