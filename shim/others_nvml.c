@@ -67,7 +67,10 @@ const char *wsla_others_text(const struct wsla_others *o, size_t max, char *buf,
   buf[0] = '\0';
   for (size_t i = 0; i < o->kept && i < WSLA_OTHERS_KEEP; i++) {
     const struct wsla_other *e = &o->entries[i];
-    if (!(e->flags & WSLA_OTHER_BYTES) || (e->flags & WSLA_OTHER_WSL_VM)) continue;
+    /* Not the VM (this side's own), nor one that has exited (nothing to
+       close): the text names what the reader can act on. */
+    if (!(e->flags & WSLA_OTHER_BYTES) || (e->flags & (WSLA_OTHER_WSL_VM | WSLA_OTHER_EXITED)))
+      continue;
     if (max && shown == max) break;
     char name[80], size[32];
     int n = snprintf(buf + used, len - used, "%s%s %s", used ? ", " : "",

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -707,6 +708,14 @@ void others_doctor(void (*verdict)(const char *, const char *, const char *, con
     size_t used = strlen(detail);
     snprintf(detail + used, sizeof detail - used, ", sizes not available (WDDM)");
   }
+  for (size_t i = 0; i < s.kept && i < WSLA_OTHERS_KEEP; i++) {
+    const struct wsla_other *e = &s.entries[i];
+    if (!(e->flags & WSLA_OTHER_WSL_VM)) continue;
+    char name[96], size[32];
+    size_t used = strlen(detail);
+    snprintf(detail + used, sizeof detail - used, "; the WSL VM (%s) %s, this side's own",
+             wsla_other_name(e, name, sizeof name), fmt_size(e->bytes, size, sizeof size));
+  }
   verdict("ok", "other programs on the GPU", detail, NULL);
 }
 
@@ -736,9 +745,10 @@ void others_metrics(FILE *out, struct rec *const *all, size_t n) {
     if (!others_now((int)d, ndevices, &s, what, sizeof what, err, sizeof err)) continue;
     /* Label cardinality: a few names per device, whatever runs. */
     uint64_t shown = 0, recorded_bytes = 0;
-    size_t k = 0;
+    size_t k = 0, unsized = 0;
     for (size_t i = 0; i < s.kept && i < WSLA_OTHERS_KEEP; i++) {
       const struct wsla_other *e = &s.entries[i];
+      unsized += !(e->flags & WSLA_OTHER_BYTES);
       if (!(e->flags & WSLA_OTHER_BYTES) || (e->flags & WSLA_OTHER_WSL_VM)) continue;
       if (s.source == WSLA_OTHERS_NVML && recorded(all, n, e->pid)) {
         recorded_bytes += e->bytes; /* a series of its own already */
@@ -751,6 +761,9 @@ void others_metrics(FILE *out, struct rec *const *all, size_t n) {
       shown += e->bytes;
       k++;
     }
+    /* A sum over programs some of which have no figure (WDDM) is no
+       figure either: no sample rather than a made-up one. */
+    if (unsized) continue;
     uint64_t rest = s.listed_bytes - (shown + recorded_bytes <= s.listed_bytes ? shown + recorded_bytes
                                                                              : s.listed_bytes);
     fprintf(out, "wslalloc_other_bytes{device=\"%u\",name=\"(rest)\"} %" PRIu64 "\n", d, rest);
@@ -802,14 +815,47 @@ static bool watch_find(struct watched *w, const char *dir, pid_t pid) {
 }
 
 /* Takes one snapshot into s; a failure is said once, on one line. */
-static bool supervise_sample(struct win_snapshot *s, bool *warned) {
+static bool supervise_sample(struct win_snapshot *s, int *warned) {
   char err[512];
   if (win_sample(s, 5000, err, sizeof err) == 0) return true;
-  if (!*warned)
+  /* Pairs with itself: one of the two samplers says it. */
+  if (!__atomic_exchange_n(warned, 1, __ATOMIC_ACQ_REL))
     fprintf(stderr, "wslalloc run: the Windows side cannot be read (%s); OOMs will not name "
                     "the Windows programs holding GPU memory\n", err);
-  *warned = true;
   return false;
+}
+
+/* The periodic look, in a thread of its own so that a slow Windows side
+   never delays noticing an OOM: the latest snapshot, under a lock. */
+struct periodic {
+  pthread_mutex_t lock;
+  struct win_snapshot last;
+  bool have_last;
+  int warned;
+  int stop; /* set by the supervisor when the child has ended */
+};
+
+#define SUPERVISE_EVERY_MS 5000
+#define SUPERVISE_POLL_MS 50
+
+static void *periodic_run(void *arg) {
+  struct periodic *pd = arg;
+  static struct win_snapshot fresh;
+  while (!__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE) &&
+         !__atomic_load_n(&pd->warned, __ATOMIC_ACQUIRE)) {
+    if (supervise_sample(&fresh, &pd->warned)) {
+      pthread_mutex_lock(&pd->lock);
+      pd->last = fresh;
+      pd->have_last = true;
+      pthread_mutex_unlock(&pd->lock);
+    }
+    /* Acquire pairs with the release store of stop by the supervisor. */
+    for (int waited = 0; waited < SUPERVISE_EVERY_MS &&
+                         !__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE);
+         waited += SUPERVISE_POLL_MS)
+      poll(NULL, 0, SUPERVISE_POLL_MS);
+  }
+  return NULL;
 }
 
 /* Creates "<recording>.others" (never through a planted link, never over
@@ -831,50 +877,49 @@ static int side_create(const char *rec_path) {
   return fd;
 }
 
-#define SUPERVISE_EVERY_NS (5ull * 1000000000u)
-#define SUPERVISE_POLL_MS 50
-
 pid_t others_supervise(pid_t pid, const char *dir, int *status) {
+  pid_t r;
   if (others_backend() != OTHERS_WINDOWS) {
-    pid_t r;
     while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR) {
     }
     return r;
   }
-  /* Periodic samples stay in memory; only those around an OOM are kept. */
-  static struct win_snapshot last, now;
-  bool have_last = false, warned = false, done = false;
-  (void)done;
-  uint64_t last_at = 0, ooms_done = 0;
+  static struct periodic pd = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  static struct win_snapshot now;
+  pthread_t sampler;
+  bool threaded = pthread_create(&sampler, NULL, periodic_run, &pd) == 0;
+  uint64_t ooms_done = 0;
   struct watched w = {0};
   int side = -1;
-  pid_t r = 0;
-  while (!done) {
+  for (;;) {
     r = waitpid(pid, status, WNOHANG);
     if (r < 0 && errno == EINTR) continue;
-    done = r != 0;
+    bool done = r != 0;
     if (!w.ctr) watch_find(&w, dir, pid);
-    /* Acquire: pairs with nothing the shim releases (it counts relaxed);
-       a count read a little late only delays the sample. */
-    uint64_t claimed = w.ctr ? __atomic_load_n(&w.ctr->ooms_claimed, __ATOMIC_ACQUIRE) : 0;
-    if (claimed > ooms_done && !(warned && !have_last)) {
+    /* The shim counts OOMs with relaxed increments: a count read a little
+       late only delays the sample by one poll. */
+    uint64_t claimed = w.ctr ? __atomic_load_n(&w.ctr->ooms_claimed, __ATOMIC_RELAXED) : 0;
+    if (claimed > ooms_done) {
       /* At once: the programs that crowded it out may go soon.  Where the
          Windows side cannot be read now, the last periodic look stands in. */
       if (side < 0) side = side_create(w.path);
       if (side >= 0) {
-        if (supervise_sample(&now, &warned)) side_write(side, &now, claimed);
-        else if (have_last) side_write(side, &last, claimed);
+        if (!__atomic_load_n(&pd.warned, __ATOMIC_ACQUIRE) && supervise_sample(&now, &pd.warned)) {
+          side_write(side, &now, claimed);
+        } else {
+          pthread_mutex_lock(&pd.lock);
+          if (pd.have_last) side_write(side, &pd.last, claimed);
+          pthread_mutex_unlock(&pd.lock);
+        }
       }
       ooms_done = claimed;
     }
     if (done) break;
-    if (tool_now_ns() - last_at >= SUPERVISE_EVERY_NS && !warned) {
-      have_last = supervise_sample(&last, &warned) || have_last;
-      last_at = tool_now_ns();
-      continue;
-    }
     poll(NULL, 0, SUPERVISE_POLL_MS);
   }
+  /* Release: pairs with the sampler's acquire loads of stop. */
+  __atomic_store_n(&pd.stop, 1, __ATOMIC_RELEASE);
+  if (threaded) pthread_join(sampler, NULL); /* a sample in flight ends by its timeout */
   if (side >= 0) close(side);
   if (w.map) munmap(w.map, w.len);
   return r;

@@ -30,7 +30,8 @@ void wsla_others_add(struct wsla_others *out, uint32_t pid, uint16_t flags, uint
 const char *wsla_other_name(const struct wsla_other *e, char *buf, size_t len);
 
 /* "chrome 2.00 GiB, blender 1.00 GiB" for the sized entries that are not
-   the WSL VM (at most max of them, 0 for all), "" if none; returns buf. */
+   the WSL VM nor gone (at most max of them, 0 for all), "" if none;
+   returns buf. */
 const char *wsla_others_text(const struct wsla_others *o, size_t max, char *buf, size_t len);
 
 /* What a list's status means, in a few words ("NVML could not be loaded"). */
