@@ -1,4 +1,5 @@
 /* Others at an OOM: which other programs NVML says hold memory on the device, kept beside the OOM record. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,15 +20,41 @@ static bool wanted(void) {
   return !v || (strcmp(v, "off") && strcmp(v, "windows"));
 }
 
-void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device) {
+/* OOMs in a burst (a program that catches them and retries smaller, as
+   PyTorch does) share one look: NVML's start-up costs milliseconds, and the
+   others do not change within a second.  Guarded by the lock below. */
+#define REUSE_NS 1000000000ull
+static pthread_mutex_t noting = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t last_time_ns, last_idx;
+static int last_device = -1;
+
+void wsla_others_reset_after_fork(void) {
+  pthread_mutex_init(&noting, NULL);
+  last_device = -1; /* the slots are the parent's recording's */
+}
+
+void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t api) {
   if (!p->others || idx >= p->oom_cap || device < 0 || !wanted()) return;
+  /* NVML is NVIDIA's: a HIP device index names no NVML device. */
+  const char *name = wsla_api_name(api);
+  if (!name || !strncmp(name, "hip", 3)) return;
   struct wsla_others *slot = &p->others[idx];
-  /* A reader keeps the slot only once its commit names this index; the
-     slot was never written before (one per OOM record). */
   struct wsla_others fresh;
   memset(&fresh, 0, sizeof fresh);
-  wsla_nvml_others(device, &fresh);
-  fresh.commit = 0;
+  uint64_t now = wsla_now(p);
+  pthread_mutex_lock(&noting);
+  if (last_device == device && now - last_time_ns < REUSE_NS && last_idx < p->oom_cap &&
+      __atomic_load_n(&p->others[last_idx].commit, __ATOMIC_ACQUIRE) == last_idx + 1) {
+    fresh = p->others[last_idx]; /* acquire above pairs with its release below */
+  } else {
+    wsla_nvml_others(device, &fresh);
+    last_device = device;
+    last_time_ns = now;
+    last_idx = idx;
+  }
+  pthread_mutex_unlock(&noting);
+  /* The slot was never written before (one per OOM record); a reader keeps
+     it only once its commit names this index. */
   memcpy((char *)slot + sizeof slot->commit, (char *)&fresh + sizeof fresh.commit,
          sizeof fresh - sizeof fresh.commit);
   /* Release: pairs with the reader's acquire load of the slot's commit. */

@@ -596,6 +596,7 @@ static void after_fork_child(void) {
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
+  wsla_others_reset_after_fork();
   wsla_stack_reset_after_fork();
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
   wsla_vmm_reset_after_fork();

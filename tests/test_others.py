@@ -73,6 +73,20 @@ if INITIAL_NS:
           [(open(f"/proc/{os.getpid()}/comm").read().strip(), "proc", False), (None, None, True)],
           "a name from /proc/PID/comm where NVML has none; a gone pid is said to have exited")
 
+# Per device: an OOM on device 1 lists device 1's others only.
+multi = run("multidev", env={**env, "WSLSIM_DEVICES": "2", "WSLSIM_MEM": "1G,300M", "WSLSIM_FOREIGN": "",
+                             "WSLSIM_NVML_PROCS": "0/11:zero:64M,1/22:one:32M"}).report()
+equal([(o["device"], [x["pid"] for x in o["others"]]) for o in multi["ooms"]], [(1, [22])],
+      "the OOM on device 1 names device 1's other")
+
+# A burst of OOMs (four within a second) asks NVML once and keeps the list
+# with each of them.
+log = os.path.join(tempfile.mkdtemp(prefix="wsla-test-"), "nvml.log")
+burst = run("budget", env={**env, "WSLSIM_MEM": "1G", "WSLSIM_FOREIGN": "",
+                           "WSLSIM_NVML_LOG": log}).report()
+equal([len(o["others"] or []) for o in burst["ooms"]], [2, 2, 2, 2], "each OOM of the burst keeps them")
+equal(open(log).read().count("nvmlInit_v2"), 1, "NVML started once for the burst")
+
 # --- WDDM: listed, never a size ---
 wddm = run("llm_like", env={**env, "WSLSIM_NVML_WDDM": "1"})
 wrep = wddm.report()
