@@ -33,11 +33,37 @@ void wsla_others_reset_after_fork(void) {
   last_device = -1; /* the slots are the parent's recording's */
 }
 
+#if WSLA_HAVE_CUDA
+#include <cuda.h>
+static void *real_get, *real_luid;
+
+/* The device's adapter LUID, from the driver the process has loaded
+   already (none is loaded here): what names it among Windows' counters. */
+static void note_luid(struct wsla_oom *o, int device) {
+  CUresult (*get)(CUdevice *, int) =
+      (CUresult(*)(CUdevice *, int))wsla_real(&real_get, WSLA_LIB_CUDA, "cuDeviceGet");
+  CUresult (*luid)(char *, unsigned *, CUdevice) = (CUresult(*)(char *, unsigned *, CUdevice))
+      wsla_real(&real_luid, WSLA_LIB_CUDA, "cuDeviceGetLuid");
+  CUdevice dev;
+  char bytes[8];
+  unsigned mask = 0;
+  if (!get || !luid || get(&dev, device) != CUDA_SUCCESS || luid(bytes, &mask, dev) != CUDA_SUCCESS)
+    return;
+  memcpy(o->luid, bytes, sizeof o->luid);
+  o->luid_node_mask = mask;
+  o->luid_valid = 1;
+}
+#else
+static void note_luid(struct wsla_oom *o, int device) { (void)o, (void)device; }
+#endif
+
 void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t api) {
-  if (!p->others || idx >= p->oom_cap || device < 0 || !wanted()) return;
-  /* NVML is NVIDIA's: a HIP device index names no NVML device. */
+  if (!p->others || idx >= p->oom_cap || device < 0) return;
+  /* NVML and the LUID are NVIDIA's: a HIP device index names neither. */
   const char *name = wsla_api_name(api);
   if (!name || !strncmp(name, "hip", 3)) return;
+  note_luid(&p->ooms[idx], device); /* before the record's commit */
+  if (!wanted()) return;
   struct wsla_others *slot = &p->others[idx];
   struct wsla_others fresh;
   memset(&fresh, 0, sizeof fresh);

@@ -89,6 +89,11 @@ const char *wsla_others_status_text(const struct wsla_others *o) {
   case WSLA_OTHERS_NO_LIBRARY: return "NVML (libnvidia-ml.so.1) could not be loaded";
   case WSLA_OTHERS_FAILED: return "NVML refused the query";
   case WSLA_OTHERS_NO_DEVICE: return "NVML does not know the device";
+  case WSLA_OTHERS_UNMATCHED:
+    return o->source == WSLA_OTHERS_WINDOWS
+               ? "no Windows adapter could be matched to the device: the driver gave no "
+                 "LUID, and the WSL VM holds memory on several adapters or none"
+               : "unmatched";
   default: return "unknown";
   }
 }

@@ -96,7 +96,8 @@ void wsla_first_aid_reset_after_fork(void);
 /* Lists, into OOM record idx's others slot, the other programs NVML says
    hold memory on device; before the record's own commit.  The failure
    path only: it may load NVML and take milliseconds (OOMs within a second
-   on one device share a look).  CUDA's APIs only: NVML is NVIDIA's. */
+   on one device share a look).  CUDA's APIs only: NVML is NVIDIA's.  Also
+   writes the record's adapter LUID, where the driver gives it. */
 void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t api);
 /* A child after fork: a lock another thread held at the fork is made anew. */
 void wsla_others_reset_after_fork(void);

@@ -215,6 +215,27 @@ if recs:
           f"run's report shows them: {res.stderr[-1500:]}")
     check("explorer.exe" not in res.stderr, "the other adapter's programs are not this GPU's")
 
+# The device's LUID (cuDeviceGetLuid, where the driver answers it) picks
+# the adapter exactly, even one the WSL VM holds nothing on; a LUID not
+# among the counters, or no LUID and the VM on two adapters, is said, not
+# guessed.
+for luid, mode, want in (("0x00000000_0x0000C1D2", "normal", ["dwm.exe", "explorer.exe"]),
+                         ("0x00000000_0x0000FFFF", "normal", []),
+                         (None, "twovm", [])):
+    extra = {"WSLSIM_MEM": "2G", "WSLSIM_WIN": mode, **({"WSLSIM_LUID": luid} if luid else {})}
+    res, rec, _ = win_run([os.path.join(CLIENTS, "scenario"), "spike"], extra=extra)
+    recs = [f for f in os.listdir(rec) if f.endswith(".wsla")]
+    if not check(len(recs) == 1, f"scenario spike under run: one recording ({res.stderr[-300:]})"):
+        continue
+    o = report_json(os.path.join(rec, recs[0]))["ooms"][0]
+    equal([x["name"] for x in o["others"]], want, f"LUID {luid}, {mode}: the adapter's programs")
+    if not want:
+        check(o["others_source"]["status"].startswith("no Windows adapter could be matched"),
+              f"LUID {luid}, {mode}: unmatched, and said: {o['others_source']}")
+        line = next((l for l in res.stderr.splitlines() if "others on the" in l), "")
+        check("not listed" in line and (luid is None or luid in line),
+              f"LUID {luid}, {mode}: the report says why: {line}")
+
 # The supervisor catches an OOM as it happens: the client lives on after it.
 rec = tempfile.mkdtemp(prefix="wsla-test-")
 log = os.path.join(rec, "windows.log")

@@ -492,15 +492,34 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
   snprintf(path, sizeof path, "%s.others", r->path);
   static struct side_sample samples[SIDE_SAMPLES];
   size_t n = side_read(path, samples, SIDE_SAMPLES);
+  /* The device's LUID where the driver gave it: the exact match. */
+  char want[40] = "";
+  if (o->luid_valid == 1) {
+    uint32_t low, high;
+    memcpy(&low, o->luid, 4);
+    memcpy(&high, o->luid + 4, 4);
+    snprintf(want, sizeof want, "0x%08X_0x%08X", high, low);
+  }
   /* The first sample taken once this OOM was seen. */
   for (size_t i = 0; i < n; i++) {
     if (samples[i].ooms_seen <= idx) continue;
-    int a = win_adapter_of(&samples[i].snap, o->device, devices_used(r));
+    const struct win_snapshot *snap = &samples[i].snap;
+    int a = -1;
+    if (want[0]) {
+      for (size_t k = 0; k < snap->nadapters && a < 0; k++)
+        if (!strcasecmp(snap->adapters[k].luid, want)) a = (int)k;
+    } else {
+      a = win_adapter_of(snap, o->device, devices_used(r));
+      /* Not matched: an adapter is taken only where there is one at all. */
+      if (a < 0 && snap->nadapters == 1) a = 0;
+    }
     if (a < 0) {
-      /* Not matched to a device: an adapter of its own is shown only
-         where there is one adapter at all. */
-      if (samples[i].snap.nadapters != 1) return false;
-      a = 0;
+      /* Said, not guessed. */
+      memset(out, 0, sizeof *out);
+      out->source = WSLA_OTHERS_WINDOWS;
+      out->status = WSLA_OTHERS_UNMATCHED;
+      snprintf(luid, luid_len, "%s", want);
+      return true;
     }
     win_adapter_others(&samples[i].snap.adapters[a], out);
     snprintf(luid, luid_len, "%s", samples[i].snap.adapters[a].luid);
@@ -536,13 +555,20 @@ void others_report_text(FILE *out, const struct rec *r, uint64_t idx) {
   double after;
   char luid[40], a[32], b[32], name[96];
   if (!others_for_oom(r, idx, &s, &after, luid, sizeof luid)) return;
-  if (s.source == WSLA_OTHERS_NVML && s.status != WSLA_OTHERS_OK) {
+  if (s.status == WSLA_OTHERS_UNMATCHED && luid[0]) {
+    fprintf(out, "     others on the GPU: not listed (the device's adapter, LUID %s, is not "
+            "among Windows' counters)\n", luid);
+    return;
+  }
+  if (s.status != WSLA_OTHERS_OK) {
     fprintf(out, "     others on the device: not listed (%s)\n", wsla_others_status_text(&s));
     return;
   }
   if (s.source == WSLA_OTHERS_WINDOWS)
-    fprintf(out, "     others on the GPU (Windows' counters, adapter %s, %.1f s %s): ", luid,
-            after < 0 ? -after : after, after < 0 ? "before" : "after");
+    fprintf(out, "     others on the GPU (Windows' counters, %.1f s %s, adapter %s, %s): ",
+            after < 0 ? -after : after, after < 0 ? "before" : "after", luid,
+            r->ooms[idx].luid_valid == 1 ? "the device's LUID"
+                                         : "the one the WSL VM holds memory on");
   else
     fprintf(out, "     others on the device (NVML, right after): ");
   if (!s.listed) {
@@ -754,7 +780,9 @@ void others_metrics(FILE *out, struct rec *const *all, size_t n) {
         recorded_bytes += e->bytes; /* a series of its own already */
         continue;
       }
-      if (k == METRIC_TOP) continue;
+      /* A program without a name (gone, or of another pid namespace)
+         would make a label of its pid, new with every run: the rest. */
+      if (k == METRIC_TOP || !e->name[0]) continue;
       fprintf(out, "wslalloc_other_bytes{device=\"%u\",name=\"", d);
       label_value(out, wsla_other_name(e, name, sizeof name));
       fprintf(out, "\"} %" PRIu64 "\n", e->bytes);

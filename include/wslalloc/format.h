@@ -372,7 +372,13 @@ struct wsla_oom {
                              failure: memory it holds, freed by the program
                              but not given back (reserved less used); part
                              of this process's, not the others' (version 2) */
-  uint64_t reserved[15];
+  /* The device's adapter LUID (cuDeviceGetLuid, little-endian: LowPart
+     then HighPart), to find it among Windows' "GPU Process Memory"
+     instances; only where luid_valid is 1 (the driver answered). */
+  uint8_t luid[8];
+  uint32_t luid_node_mask;
+  uint32_t luid_valid;
+  uint64_t reserved[13];
 };
 
 /* Another program holding memory on a device, in struct wsla_others. */
@@ -403,6 +409,8 @@ enum wsla_others_status {
   WSLA_OTHERS_NO_LIBRARY = 1, /* libnvidia-ml.so.1 could not be loaded */
   WSLA_OTHERS_FAILED = 2,     /* NVML refused (status_code: its nvmlReturn_t) */
   WSLA_OTHERS_NO_DEVICE = 3,  /* the OOM named no device NVML knows */
+  WSLA_OTHERS_UNMATCHED = 4,  /* Windows: no adapter could be matched to the
+                                 device (written by the tools only) */
 };
 #define WSLA_OTHERS_KEEP 7u
 #define WSLA_OTHER_NAME_MAX 48u
@@ -596,6 +604,9 @@ WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
 WSLA_ASSERT_OFF(wsla_oom, largest_block, 120);
 WSLA_ASSERT_OFF(wsla_oom, pool_cached, 128);
+WSLA_ASSERT_OFF(wsla_oom, luid, 136);
+WSLA_ASSERT_OFF(wsla_oom, luid_node_mask, 144);
+WSLA_ASSERT_OFF(wsla_oom, luid_valid, 148);
 _Static_assert(sizeof(struct wsla_oom) == 256, "oom record size");
 #define WSLA_OOM_V1_SIZE 128u /* version 1's records: the first 128 bytes */
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Simulated Windows side of WSL interop: typeperf.exe and tasklist.exe (by the name it is run as), printing the formats Microsoft documents.
 
-WSLSIM_WIN says how it behaves: "normal" (the default), "garbage", "hang"
-(never answers), "fail" (exits 1).  WSLSIM_WIN_LOG, when set, gets one line
+WSLSIM_WIN says how it behaves: "normal" (the default), "twovm" (the WSL
+VM holds memory on both adapters), "garbage", "hang" (never answers),
+"fail" (exits 1).  WSLSIM_WIN_LOG, when set, gets one line
 per run: the program's name and the time, for the tests to see when it ran.
 
 typeperf -sc 1 writes CSV: a header whose first column is "(PDH-CSV 4.0)"
@@ -68,6 +69,8 @@ def main():
     if mode == "garbage":
         sys.stdout.write("\x00\xff garbage, not CSV\r\n\"(PDH-CSV\n" * 3)
         return
+    if mode == "twovm":
+        PROCS.append((7777, "vmmemWSL", IGPU, 256 * MIB, 0))
     typeperf() if prog.startswith("typeperf") else tasklist()
 
 
