@@ -63,13 +63,13 @@ void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t ap
   const char *name = wsla_api_name(api);
   if (!name || !strncmp(name, "hip", 3)) return;
   note_luid(&p->ooms[idx], device); /* before the record's commit */
-  if (!wanted()) return;
+  if (!wanted() || idx >= p->others_cap) return;
   struct wsla_others *slot = &p->others[idx];
   struct wsla_others fresh;
   memset(&fresh, 0, sizeof fresh);
   uint64_t now = wsla_now(p);
   pthread_mutex_lock(&noting);
-  if (last_device == device && now - last_time_ns < REUSE_NS && last_idx < p->oom_cap &&
+  if (last_device == device && now - last_time_ns < REUSE_NS && last_idx < p->others_cap &&
       __atomic_load_n(&p->others[last_idx].commit, __ATOMIC_ACQUIRE) == last_idx + 1) {
     fresh = p->others[last_idx]; /* acquire above pairs with its release below */
   } else {
@@ -92,6 +92,7 @@ void wsla_others_first_aid(struct wsla_proc *p, const struct wsla_oom *o, char *
   line[0] = named[0] = '\0';
   if (!p->others || o < p->ooms || o >= p->ooms + p->oom_cap) return;
   uint64_t idx = (uint64_t)(o - p->ooms);
+  if (idx >= p->others_cap) return;
   const struct wsla_others *s = &p->others[idx];
   /* Acquire: pairs with the release store in wsla_others_note. */
   if (__atomic_load_n(&s->commit, __ATOMIC_ACQUIRE) != idx + 1 || !s->listed) return;

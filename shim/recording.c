@@ -31,6 +31,9 @@ __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
 #define OOM_CAP 1024u
+/* The first OOMs' other programs: a burst beyond these adds little, and
+   the file's blocks are reserved (128 KiB). */
+#define OTHERS_CAP 256u
 #define STACK_CAP 2048u /* distinct stacks of large allocations: 512 KiB */
 #define MIN_EVENTS 1024u
 #define MIN_LIVE 1024u
@@ -80,7 +83,7 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   l->stack_off = off;
   off += round_page((uint64_t)STACK_CAP * sizeof(struct wsla_stack));
   l->others_off = off;
-  off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_others));
+  off += round_page((uint64_t)OTHERS_CAP * sizeof(struct wsla_others));
   l->live_off = off;
   off += round_page(live_cap * sizeof(struct wsla_live));
   l->ring_off = off;
@@ -368,7 +371,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->features |= WSLA_FEAT_STACKS;
   h->others_off = l->others_off;
   h->others_size = sizeof(struct wsla_others);
-  h->others_cap = OOM_CAP;
+  h->others_cap = OTHERS_CAP;
   h->features |= WSLA_FEAT_OTHERS;
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
@@ -646,6 +649,7 @@ static bool open_recording(struct wsla_proc *p) {
   p->stacks = (void *)((char *)map + l.stack_off);
   p->stack_cap = STACK_CAP;
   p->others = (void *)((char *)map + l.others_off);
+  p->others_cap = OTHERS_CAP;
   p->live = (void *)((char *)map + l.live_off);
   p->ring = (void *)((char *)map + l.ring_off);
   p->ring_mask = l.ring_cap - 1;

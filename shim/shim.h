@@ -29,7 +29,8 @@ struct wsla_proc {
   struct wsla_stack *oom_stacks; /* one per OOM record */
   struct wsla_stack *stacks;     /* large allocations' distinct stacks */
   uint32_t stack_cap;
-  struct wsla_others *others;    /* one per OOM record */
+  struct wsla_others *others;    /* one per OOM record, the first others_cap */
+  uint32_t others_cap;
   struct wsla_live *live;
   struct wsla_event *ring;
   uint64_t ring_mask;

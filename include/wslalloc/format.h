@@ -260,8 +260,9 @@ struct wsla_header {
   uint32_t reserved2;
   uint8_t reserved3[32];        /* bytes 3296..3327: taken by other fields */
   /* WSLA_FEAT_OTHERS: struct wsla_others[others_cap] at others_off, one per
-     OOM record (same index): the other programs holding memory on its
-     device, as NVML listed them right after the failure. */
+     OOM record of the first others_cap (same index): the other programs
+     holding memory on its device, as NVML listed them right after the
+     failure. */
   uint64_t others_off;
   uint32_t others_size;         /* sizeof(struct wsla_others) */
   uint32_t others_cap;
