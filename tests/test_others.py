@@ -265,6 +265,7 @@ check("chrome.exe" in err, f"run's report, after the kill, names chrome.exe: {er
 for kind, extra, says in (("none", {}, "typeperf.exe not found: WSL interop is off"),
                           ("noexec", {}, "could not be started: WSL interop is off"),
                           ("fake", {"WSLSIM_WIN": "hang"}, "did not answer within 5.0 s: killed"),
+                          ("fake", {"WSLSIM_WIN": "closehang"}, "did not answer within 5.0 s: killed"),
                           ("fake", {"WSLSIM_WIN": "garbage"}, "not the expected output"),
                           ("fake", {"WSLSIM_WIN": "fail"}, "typeperf.exe failed (status 1)")):
     res, rec, took = win_run([os.path.join(CLIENTS, "llm_like")], kind, extra)
@@ -281,8 +282,8 @@ for kind, extra, says in (("none", {}, "typeperf.exe not found: WSL interop is o
 # A hostile snapshot file beside a recording: read without trust.
 hostile_dir = tempfile.mkdtemp(prefix="wsla-test-")
 h = run("llm_like", env={**env, "WSLSIM_NVML_PROCS": ""}, rec_dir=hostile_dir)
-for body in (b"wslalloc-others 1\nsample 1 99 7\nadapter x\nproc 1 65535 18446744073709551615 0 "
-             + b"\x1b[31m" * 40 + b"\n", b"\x00" * 5000, b"wslalloc-others 1\nsample 1 1 0\n" * 5000):
+for body in (b"wslalloc-others 1\nsample 1 99 7\nadapter 0x0_0x1\nproc 1 65535 18446744073709551615 0 "
+             + b"\x1b[31m\xff\xfe" * 40 + b"\n", b"wslalloc-others 1\nsample 1 99 0\nadapter \x1b[2J\n", b"\x00" * 5000, b"wslalloc-others 1\nsample 1 1 0\n" * 5000):
     path = h.recordings()[0] + ".others"
     with open(path, "wb") as f:
         f.write(body)

@@ -39,6 +39,23 @@ const char *others_backend_name(enum others_backend b) {
   return b == OTHERS_OFF ? "off" : b == OTHERS_NVML ? "NVML" : "the Windows side";
 }
 
+/* A name from outside (Windows' output, a recording, a snapshot file)
+   made safe to print: terminated, control bytes and bytes beyond ASCII as
+   '?' (tasklist writes the console's code page, not UTF-8, so those could
+   not be read right anyway). */
+static void clean_name(char *name, size_t len) {
+  name[len - 1] = '\0';
+  for (char *q = name; *q; q++)
+    if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f) *q = '?';
+}
+
+/* A LUID as the counters write it, "0x00000000_0x000095CA", and nothing else. */
+static bool luid_ok(const char *s) {
+  for (; *s; s++)
+    if (!isxdigit((unsigned char)*s) && *s != 'x' && *s != 'X' && *s != '_') return false;
+  return true;
+}
+
 /* --- the recording's own lists (NVML, at the OOM) --- */
 
 static const struct wsla_others *rec_others(const struct rec *r, uint64_t idx) {
@@ -137,9 +154,19 @@ static int capture(char *const argv[], int timeout_ms, char **out, char *err, si
     used += (size_t)n;
   }
   close(fds[0]);
-  if (timed_out || too_big || !buf) kill(-pid, SIGKILL);
+  /* Its output ended; it must end too, by the same deadline (a program
+     that closes its output and hangs is killed all the same). */
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t got = 0;
+  while (!timed_out && !too_big && buf && (got = waitpid(pid, &status, WNOHANG)) == 0) {
+    if (tool_now_ns() >= deadline) timed_out = true;
+    else poll(NULL, 0, 10);
+  }
+  if (got < 0 && errno == EINTR) got = 0;
+  if (got == 0) {
+    kill(-pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (!buf) {
     snprintf(err, len, "%s: out of memory", argv[0]);
@@ -314,10 +341,8 @@ int win_parse(const char *typeperf, const char *tasklist, struct win_snapshot *o
         char *end;
         unsigned long v = strtoul(pidf, &end, 10);
         if (end == pidf || *end || v != p->pid) continue;
-        /* Printable bytes only: the name goes into reports and labels. */
-        for (char *q = image; *q; q++)
-          if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
         snprintf(p->name, sizeof p->name, "%.*s", (int)sizeof p->name - 1, image);
+        clean_name(p->name, sizeof p->name);
         p->flags |= WSLA_OTHER_NAME_TASKLIST;
         if (!strncasecmp(image, "vmmem", 5)) p->flags |= WSLA_OTHER_WSL_VM;
         named = true;
@@ -388,7 +413,8 @@ int win_adapter_of(const struct win_snapshot *s, int dev, int ndevices) {
  */
 
 #define SIDE_MAX (4u << 20)
-#define SIDE_SAMPLES 64
+/* At most this many snapshots are written: a long burst of OOMs adds little. */
+#define SIDE_SAMPLES 256
 
 static void side_write(int fd, const struct win_snapshot *s, uint64_t ooms_seen) {
   FILE *f = fdopen(dup(fd), "a");
@@ -405,35 +431,26 @@ static void side_write(int fd, const struct win_snapshot *s, uint64_t ooms_seen)
   fclose(f);
 }
 
-struct side_sample {
-  uint64_t ooms_seen;
-  struct win_snapshot snap;
-};
-
-/* Reads path's samples (at most max); how many. */
-static size_t side_read(const char *path, struct side_sample *out, size_t max) {
+/* The first sample in path taken once OOM record idx was seen (its
+   ooms_seen above idx), into out; false if none. */
+static bool side_find(const char *path, uint64_t idx, struct win_snapshot *out) {
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return 0;
+  if (fd < 0) return false;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)SIDE_MAX) {
     close(fd);
-    return 0;
+    return false;
   }
   char *buf = malloc((size_t)st.st_size + 1);
   ssize_t got = buf ? pread(fd, buf, (size_t)st.st_size, 0) : -1;
   close(fd);
-  if (got < 0) {
+  if (got < 0 || strncmp(buf, "wslalloc-others 1\n", 18)) {
     free(buf);
-    return 0;
+    return false;
   }
   buf[got] = '\0';
-  size_t n = 0;
-  struct side_sample *cur = NULL;
+  bool in = false, found = false;
   struct win_adapter *ad = NULL;
-  if (strncmp(buf, "wslalloc-others 1\n", 18)) {
-    free(buf);
-    return 0;
-  }
   for (char *line = buf, *nl; *line; line = nl) {
     nl = strchr(line, '\n');
     if (!nl) break; /* a torn last line: the writer was cut short */
@@ -445,34 +462,33 @@ static size_t side_read(const char *path, struct side_sample *out, size_t max) {
     char luid[40];
     if (sscanf(line, "sample %" SCNd64 " %" SCNu64 " %d%n", &t, &seen, &vm, &used) == 3 &&
         !line[used]) {
-      if (n == max) break;
-      cur = &out[n++];
-      memset(cur, 0, sizeof *cur);
-      cur->ooms_seen = seen;
-      cur->snap.realtime_ns = t;
-      cur->snap.vm_adapter = vm >= -1 && vm < WIN_ADAPTERS_MAX ? vm : -1;
+      if (found) break; /* the one wanted is complete */
+      in = seen > idx;
+      if (!in) continue;
+      found = true;
+      memset(out, 0, sizeof *out);
+      out->realtime_ns = t;
+      out->vm_adapter = vm >= -1 && vm < WIN_ADAPTERS_MAX ? vm : -1;
       ad = NULL;
-    } else if (cur && sscanf(line, "adapter %39s%n", luid, &used) == 1 && !line[used]) {
-      ad = cur->snap.nadapters < WIN_ADAPTERS_MAX ? &cur->snap.adapters[cur->snap.nadapters++]
-                                                  : NULL;
+    } else if (in && sscanf(line, "adapter %39s%n", luid, &used) == 1 && !line[used] &&
+               luid_ok(luid)) {
+      ad = out->nadapters < WIN_ADAPTERS_MAX ? &out->adapters[out->nadapters++] : NULL;
       if (ad) snprintf(ad->luid, sizeof ad->luid, "%s", luid);
-    } else if (ad && sscanf(line, "proc %u %u %" SCNu64 " %" SCNu64 " %n", &pid, &flags, &ded,
-                            &sh, &used) == 4 && ad->nprocs < WIN_PROCS_MAX) {
+    } else if (in && ad && ad->nprocs < WIN_PROCS_MAX &&
+               sscanf(line, "proc %u %u %" SCNu64 " %" SCNu64 " %n", &pid, &flags, &ded, &sh,
+                      &used) == 4) {
       struct win_proc *p = &ad->procs[ad->nprocs++];
       p->pid = pid;
       p->flags = (uint16_t)flags;
       p->dedicated = ded;
       p->shared = sh;
       snprintf(p->name, sizeof p->name, "%s", line + used);
-      for (char *q = p->name; *q; q++)
-        if ((unsigned char)*q < 0x20 || *q == 0x7f) *q = '?';
+      clean_name(p->name, sizeof p->name);
     }
   }
   free(buf);
-  if (n && cur->snap.vm_adapter >= (int)cur->snap.nadapters) cur->snap.vm_adapter = -1;
-  for (size_t i = 0; i < n; i++)
-    if (out[i].snap.vm_adapter >= (int)out[i].snap.nadapters) out[i].snap.vm_adapter = -1;
-  return n;
+  if (found && out->vm_adapter >= (int)out->nadapters) out->vm_adapter = -1;
+  return found;
 }
 
 static int devices_used(const struct rec *r) {
@@ -490,8 +506,8 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
      sizes NVML cannot give. */
   char path[4200];
   snprintf(path, sizeof path, "%s.others", r->path);
-  static struct side_sample samples[SIDE_SAMPLES];
-  size_t n = side_read(path, samples, SIDE_SAMPLES);
+  static struct win_snapshot snap_buf;
+  bool have = side_find(path, idx, &snap_buf);
   /* The device's LUID where the driver gave it: the exact match. */
   char want[40] = "";
   if (o->luid_valid == 1) {
@@ -501,9 +517,8 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
     snprintf(want, sizeof want, "0x%08X_0x%08X", high, low);
   }
   /* The first sample taken once this OOM was seen. */
-  for (size_t i = 0; i < n; i++) {
-    if (samples[i].ooms_seen <= idx) continue;
-    const struct win_snapshot *snap = &samples[i].snap;
+  if (have) {
+    const struct win_snapshot *snap = &snap_buf;
     int a = -1;
     if (want[0]) {
       for (size_t k = 0; k < snap->nadapters && a < 0; k++)
@@ -521,16 +536,18 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
       snprintf(luid, luid_len, "%s", want);
       return true;
     }
-    win_adapter_others(&samples[i].snap.adapters[a], out);
-    snprintf(luid, luid_len, "%s", samples[i].snap.adapters[a].luid);
+    win_adapter_others(&snap->adapters[a], out);
+    snprintf(luid, luid_len, "%s", snap->adapters[a].luid);
     int64_t at = r->hdr->start_realtime_ns + (int64_t)o->time_ns;
-    *after_s = (double)(samples[i].snap.realtime_ns - at) / 1e9;
+    *after_s = (double)(snap->realtime_ns - at) / 1e9;
     return true;
   }
   const struct wsla_others *s = rec_others(r, idx);
   if (!s) return false;
   *out = *s;
   if (out->kept > WSLA_OTHERS_KEEP) out->kept = WSLA_OTHERS_KEEP;
+  for (size_t i = 0; i < WSLA_OTHERS_KEEP; i++)
+    clean_name(out->entries[i].name, sizeof out->entries[i].name);
   *after_s = 0;
   return true;
 }
@@ -917,6 +934,7 @@ pid_t others_supervise(pid_t pid, const char *dir, int *status) {
   pthread_t sampler;
   bool threaded = pthread_create(&sampler, NULL, periodic_run, &pd) == 0;
   uint64_t ooms_done = 0;
+  unsigned written = 0;
   struct watched w = {0};
   int side = -1;
   for (;;) {
@@ -931,7 +949,7 @@ pid_t others_supervise(pid_t pid, const char *dir, int *status) {
       /* At once: the programs that crowded it out may go soon.  Where the
          Windows side cannot be read now, the last periodic look stands in. */
       if (side < 0) side = side_create(w.path);
-      if (side >= 0) {
+      if (side >= 0 && written++ < SIDE_SAMPLES) {
         if (!__atomic_load_n(&pd.warned, __ATOMIC_ACQUIRE) && supervise_sample(&now, &pd.warned)) {
           side_write(side, &now, claimed);
         } else {

@@ -2,7 +2,8 @@
 """Simulated Windows side of WSL interop: typeperf.exe and tasklist.exe (by the name it is run as), printing the formats Microsoft documents.
 
 WSLSIM_WIN says how it behaves: "normal" (the default), "twovm" (the WSL
-VM holds memory on both adapters), "garbage", "hang" (never answers),
+VM holds memory on both adapters), "garbage", "hang" (never answers), "closehang" (closes its output, then
+hangs),
 "fail" (exits 1).  WSLSIM_WIN_LOG, when set, gets one line
 per run: the program's name and the time, for the tests to see when it ran.
 
@@ -63,6 +64,9 @@ def main():
             f.write(f"{prog} {time.time():.3f}\n")
     mode = os.environ.get("WSLSIM_WIN", "normal")
     if mode == "hang":
+        time.sleep(3600)
+    if mode == "closehang":
+        os.close(1)
         time.sleep(3600)
     if mode == "fail":
         sys.exit(1)
