@@ -60,6 +60,12 @@ if INITIAL_NS:
 equal(rep["ooms"][0]["others_source"]["listed_bytes"], 3 * GIB, "the listed bytes summed")
 equal(rep["ooms"][0]["others_source"]["source"], "nvml", "source named")
 
+# NVML lists this process too: it is not one of its own others.
+selfish = run("llm_like", env={**env, "WSLSIM_NVML_PROCS": "self:llm_like:4G," + PROCS}).report()
+if INITIAL_NS:
+    equal([n for n, _ in others_of(selfish)], ["chrome", "blender"], "this process is left out")
+    equal(selfish["ooms"][0]["others_source"]["listed_bytes"], 3 * GIB, "and not summed")
+
 # An older driver: the plain (v1) ABI of the lists, the same answer.
 old = run("llm_like", env={**env, "LD_LIBRARY_PATH": libs(NVML_OLD)}).report()
 equal([b for _, b in others_of(old)], [2 * GIB, GIB], "the plain ABI's lists read alike")
@@ -126,6 +132,13 @@ tool_env = {**live_env}
 tool_env.pop("LD_PRELOAD", None)
 top = subprocess.run([TOOL, "top", "-n", "1"], env=tool_env, capture_output=True, text=True,
                      timeout=60).stdout
+# The recorded process, which NVML lists too, has its own line, not an other's.
+ttop = subprocess.run([TOOL, "top", "-n", "1"],
+                      env={**tool_env, "WSLSIM_NVML_PROCS": f"{p.pid}:crash:80M," + PROCS},
+                      capture_output=True, text=True, timeout=60).stdout
+if INITIAL_NS:
+    check(not any("other (NVML)" in l and l.split()[0] == str(p.pid) for l in ttop.splitlines()),
+          f"top: the recorded process is not listed as an other: {ttop}")
 if INITIAL_NS:
     for pid, name, size in (("1234", "chrome", "2.00 GiB"), ("5678", "blender", "1.00 GiB")):
         check(any(l.split()[:2] == [pid, name] and size in l and "other (NVML)" in l

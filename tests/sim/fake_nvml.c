@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "simdev.h"
 
@@ -80,7 +81,8 @@ EXPORT const char *nvmlErrorString(nvmlReturn_t r) {
 
 /*
  * Running processes, from WSLSIM_NVML_PROCS: "[DEV/]PID:NAME:BYTES[:LISTS]"
- * separated by commas.  NAME "-": nvmlSystemGetProcessName does not know
+ * separated by commas; PID "self" is the calling process, as a real NVML
+ * lists it among the others.  NAME "-": nvmlSystemGetProcessName does not know
  * the pid (it exited).  BYTES takes K/M/G suffixes, or "-" for
  * NVML_VALUE_NOT_AVAILABLE; WSLSIM_NVML_WDDM=1 makes every figure that, as
  * NVML does under WDDM.  LISTS: "c" compute (the default), "g" graphics,
@@ -128,7 +130,7 @@ static void load_procs(void) {
       if (c) *c = '\0', f[k] = c + 1;
     }
     if (!f[2]) continue;
-    p->pid = (unsigned)atoi(f[0]);
+    p->pid = !strcmp(f[0], "self") ? (unsigned)getpid() : (unsigned)atoi(f[0]);
     snprintf(p->name, sizeof p->name, "%s", f[1]);
     p->bytes = wddm && *wddm == '1' ? (unsigned long long)NVML_VALUE_NOT_AVAILABLE : size_of(f[2]);
     p->lists = !f[3] ? 1 : (strchr(f[3], 'c') ? 1 : 0) | (strchr(f[3], 'g') ? 2 : 0);
