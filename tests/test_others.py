@@ -296,7 +296,7 @@ for kind, extra, says in (("none", {}, "typeperf.exe not found: WSL interop is o
 hostile_dir = tempfile.mkdtemp(prefix="wsla-test-")
 h = run("llm_like", env={**env, "WSLSIM_NVML_PROCS": ""}, rec_dir=hostile_dir)
 for body in (b"wslalloc-others 1\nsample 1 99 7\nadapter 0x0_0x1\nproc 1 65535 18446744073709551615 0 "
-             + b"\x1b[31m\xff\xfe" * 40 + b"\n", b"wslalloc-others 1\nsample 1 99 0\nadapter \x1b[2J\n", b"\x00" * 5000, b"wslalloc-others 1\nsample 1 1 0\n" * 5000):
+             + b"\x1b[31m\xff\xfe" * 40 + b"\n", b"wslalloc-others 1\nsample 1 99 0\nadapter \x1b[2J\n", b"\x00" * 5000, b"wslalloc-others 1\nsample 1 9 0\x00\x00\nadapter 0x1_0x2\x00\nproc 1 1 5 0 a\x00b\n", b"wslalloc-others 1\nsample 1 1 0\n" * 5000):
     path = h.recordings()[0] + ".others"
     with open(path, "wb") as f:
         f.write(body)

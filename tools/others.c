@@ -431,50 +431,87 @@ static void side_write(int fd, const struct win_snapshot *s, uint64_t ooms_seen)
   fclose(f);
 }
 
-/* The first sample in path taken once OOM record idx was seen (its
-   ooms_seen above idx), into out; false if none. */
-static bool side_find(const char *path, uint64_t idx, struct win_snapshot *out) {
+/* A snapshot file read once per path: its text, and where each sample
+   begins (at most SIDE_SAMPLES), so that each OOM's look parses one
+   sample, and the last one parsed is kept for the next. */
+static struct {
+  char path[4200];
+  char *text;
+  size_t len; /* bytes of whole lines in text */
+  size_t nsamples;
+  struct {
+    uint64_t ooms_seen;
+    size_t at; /* offset of its first line after "sample" */
+    int64_t realtime_ns;
+    int vm;
+  } samples[SIDE_SAMPLES];
+  long parsed; /* the sample in parsed_snap, -1 for none */
+  struct win_snapshot parsed_snap;
+} side;
+
+static void side_load(const char *path) {
+  if (side.text && !strcmp(side.path, path)) return;
+  free(side.text);
+  side.text = NULL;
+  side.nsamples = 0;
+  side.parsed = -1;
+  snprintf(side.path, sizeof side.path, "%s", path);
   int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return false;
+  if (fd < 0) return;
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)SIDE_MAX) {
     close(fd);
-    return false;
+    return;
   }
   char *buf = malloc((size_t)st.st_size + 1);
   ssize_t got = buf ? pread(fd, buf, (size_t)st.st_size, 0) : -1;
   close(fd);
   if (got < 0 || strncmp(buf, "wslalloc-others 1\n", 18)) {
     free(buf);
-    return false;
+    return;
   }
   buf[got] = '\0';
-  bool in = false, found = false;
-  struct win_adapter *ad = NULL;
-  for (char *line = buf, *nl; *line; line = nl) {
-    nl = strchr(line, '\n');
-    if (!nl) break; /* a torn last line: the writer was cut short */
+  /* A torn last line (the writer was cut short) is dropped. */
+  char *last = strrchr(buf, '\n');
+  side.len = last ? (size_t)(last + 1 - buf) : 0;
+  for (char *line = buf, *nl; (size_t)(line - buf) < side.len; line = nl) {
+    /* memchr, not strchr: a hostile file may hold NUL bytes. */
+    nl = memchr(line, '\n', side.len - (size_t)(line - buf));
     *nl++ = '\0';
+    if (side.nsamples == SIDE_SAMPLES) continue;
     int64_t t;
-    uint64_t seen, ded, sh;
+    uint64_t seen;
     int vm, used = 0;
-    unsigned pid, flags;
-    char luid[40];
     if (sscanf(line, "sample %" SCNd64 " %" SCNu64 " %d%n", &t, &seen, &vm, &used) == 3 &&
         !line[used]) {
-      if (found) break; /* the one wanted is complete */
-      in = seen > idx;
-      if (!in) continue;
-      found = true;
-      memset(out, 0, sizeof *out);
-      out->realtime_ns = t;
-      out->vm_adapter = vm >= -1 && vm < WIN_ADAPTERS_MAX ? vm : -1;
-      ad = NULL;
-    } else if (in && sscanf(line, "adapter %39s%n", luid, &used) == 1 && !line[used] &&
-               luid_ok(luid)) {
+      side.samples[side.nsamples].ooms_seen = seen;
+      side.samples[side.nsamples].at = (size_t)(nl - buf);
+      side.samples[side.nsamples].realtime_ns = t;
+      side.samples[side.nsamples].vm = vm;
+      side.nsamples++;
+    }
+  }
+  side.text = buf; /* lines now NUL-separated */
+}
+
+/* Parses sample k's lines into out. */
+static void side_parse(size_t k, struct win_snapshot *out) {
+  memset(out, 0, sizeof *out);
+  out->realtime_ns = side.samples[k].realtime_ns;
+  int vm = side.samples[k].vm;
+  struct win_adapter *ad = NULL;
+  size_t end = k + 1 < side.nsamples ? side.samples[k + 1].at : SIZE_MAX;
+  if (end > side.len) end = side.len;
+  for (char *line = side.text + side.samples[k].at; (size_t)(line - side.text) < end;
+       line += strlen(line) + 1) {
+    uint64_t ded, sh;
+    unsigned pid, flags;
+    int used = 0;
+    char luid[40];
+    if (sscanf(line, "adapter %39s%n", luid, &used) == 1 && !line[used] && luid_ok(luid)) {
       ad = out->nadapters < WIN_ADAPTERS_MAX ? &out->adapters[out->nadapters++] : NULL;
       if (ad) snprintf(ad->luid, sizeof ad->luid, "%s", luid);
-    } else if (in && ad && ad->nprocs < WIN_PROCS_MAX &&
+    } else if (ad && ad->nprocs < WIN_PROCS_MAX &&
                sscanf(line, "proc %u %u %" SCNu64 " %" SCNu64 " %n", &pid, &flags, &ded, &sh,
                       &used) == 4) {
       struct win_proc *p = &ad->procs[ad->nprocs++];
@@ -486,9 +523,20 @@ static bool side_find(const char *path, uint64_t idx, struct win_snapshot *out) 
       clean_name(p->name, sizeof p->name);
     }
   }
-  free(buf);
-  if (found && out->vm_adapter >= (int)out->nadapters) out->vm_adapter = -1;
-  return found;
+  out->vm_adapter = vm >= 0 && vm < (int)out->nadapters ? vm : -1;
+}
+
+/* The first sample in path taken once OOM record idx was seen (its
+   ooms_seen above idx); NULL if none. */
+static const struct win_snapshot *side_find(const char *path, uint64_t idx) {
+  side_load(path);
+  for (size_t k = 0; side.text && k < side.nsamples; k++) {
+    if (side.samples[k].ooms_seen <= idx) continue;
+    if (side.parsed != (long)k) side_parse(k, &side.parsed_snap);
+    side.parsed = (long)k;
+    return &side.parsed_snap;
+  }
+  return NULL;
 }
 
 static int devices_used(const struct rec *r) {
@@ -506,8 +554,7 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
      sizes NVML cannot give. */
   char path[4200];
   snprintf(path, sizeof path, "%s.others", r->path);
-  static struct win_snapshot snap_buf;
-  bool have = side_find(path, idx, &snap_buf);
+  const struct win_snapshot *have = side_find(path, idx);
   /* The device's LUID where the driver gave it: the exact match. */
   char want[40] = "";
   if (o->luid_valid == 1) {
@@ -518,7 +565,7 @@ bool others_for_oom(const struct rec *r, uint64_t idx, struct wsla_others *out, 
   }
   /* The first sample taken once this OOM was seen. */
   if (have) {
-    const struct win_snapshot *snap = &snap_buf;
+    const struct win_snapshot *snap = have;
     int a = -1;
     if (want[0]) {
       for (size_t k = 0; k < snap->nadapters && a < 0; k++)
