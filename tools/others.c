@@ -924,7 +924,8 @@ struct periodic {
   struct win_snapshot last;
   bool have_last;
   int warned;
-  int stop; /* set by the supervisor when the child has ended */
+  int active; /* set once the child has a recording: it uses a GPU */
+  int stop;   /* set by the supervisor when the child has ended */
 };
 
 #define SUPERVISE_EVERY_MS 5000
@@ -935,7 +936,9 @@ static void *periodic_run(void *arg) {
   static struct win_snapshot fresh;
   while (!__atomic_load_n(&pd->stop, __ATOMIC_ACQUIRE) &&
          !__atomic_load_n(&pd->warned, __ATOMIC_ACQUIRE)) {
-    if (supervise_sample(&fresh, &pd->warned)) {
+    /* Acquire pairs with the supervisor's release store of active: a
+       program that never touches a GPU costs Windows nothing. */
+    if (__atomic_load_n(&pd->active, __ATOMIC_ACQUIRE) && supervise_sample(&fresh, &pd->warned)) {
       pthread_mutex_lock(&pd->lock);
       pd->last = fresh;
       pd->have_last = true;
@@ -988,7 +991,8 @@ pid_t others_supervise(pid_t pid, const char *dir, int *status) {
     r = waitpid(pid, status, WNOHANG);
     if (r < 0 && errno == EINTR) continue;
     bool done = r != 0;
-    if (!w.ctr) watch_find(&w, dir, pid);
+    if (!w.ctr && watch_find(&w, dir, pid))
+      __atomic_store_n(&pd.active, 1, __ATOMIC_RELEASE); /* pairs: periodic_run */
     /* The shim counts OOMs with relaxed increments: a count read a little
        late only delays the sample by one poll. */
     uint64_t claimed = w.ctr ? __atomic_load_n(&w.ctr->ooms_claimed, __ATOMIC_RELAXED) : 0;
