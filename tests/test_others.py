@@ -66,6 +66,10 @@ if INITIAL_NS:
     equal([n for n, _ in others_of(selfish)], ["chrome", "blender"], "this process is left out")
     equal(selfish["ooms"][0]["others_source"]["listed_bytes"], 3 * GIB, "and not summed")
 
+# Refused by WSLALLOC_LIMIT, not the device: the others are beside the point.
+limited = run("llm_like", env={**env, "WSLALLOC_LIMIT": "4G"}).report()["ooms"][0]
+equal((limited["cause"], limited["others"]), ("limit", None), "a limit's refusal lists no others")
+
 # An older driver: the plain (v1) ABI of the lists, the same answer.
 old = run("llm_like", env={**env, "LD_LIBRARY_PATH": libs(NVML_OLD)}).report()
 equal([b for _, b in others_of(old)], [2 * GIB, GIB], "the plain ABI's lists read alike")
