@@ -63,7 +63,15 @@ const char *wsla_purpose_label(const struct wsla_phase *phase) {
   return phase ? phase->label : "other large allocations";
 }
 
-void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
+static void diagnose(const struct wsla_oom *o, const char *named, char *buf, size_t len);
+
+void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) { diagnose(o, NULL, buf, len); }
+
+void wsla_diagnose_named(const struct wsla_oom *o, const char *named, char *buf, size_t len) {
+  diagnose(o, named && *named ? named : NULL, buf, len);
+}
+
+static void diagnose(const struct wsla_oom *o, const char *named, char *buf, size_t len) {
   char a[32], b[32], c[32];
   if (!o->total_bytes) {
     snprintf(buf, len, "no device figures could be taken (the driver "
@@ -108,6 +116,13 @@ void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len) {
              "(cudaMemPoolTrimTo), give the pool a release threshold, or set "
              "WSLALLOC_RECOVER=1, which trims it and retries%s",
              wsla_fmt_size(o->pool_cached, a, sizeof a), tail);
+  } else if ((o->foreign_bytes >= o->size || o->foreign_bytes * 10 >= o->total_bytes) &&
+             named) {
+    snprintf(buf, len, "others (other processes, the desktop, the driver) hold "
+             "%s (%s): close those, or other GPU-heavy apps; load the "
+             "model before opening them, or set WSLALLOC_HEADROOM so that "
+             "programs sizing themselves from free memory leave room%s",
+             wsla_fmt_size(o->foreign_bytes, c, sizeof c), named, tail);
   } else if (o->foreign_bytes >= o->size ||
              o->foreign_bytes * 10 >= o->total_bytes) {
     snprintf(buf, len, "others (other processes, the desktop, the driver) hold "

@@ -103,10 +103,13 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   for (size_t i = 0; i < nsums; i++)
     n = append(t, n, "%s%s %s", i ? ", " : "\n  of its large allocations: ", sums[i].label,
                wsla_fmt_size(sums[i].bytes, a, sizeof a));
+  char others_line[512], named[256];
+  wsla_others_first_aid(p, o, others_line, sizeof others_line, named, sizeof named);
+  if (others_line[0]) n = append(t, n, "\n  %s", others_line);
   char steps[256];
   wsla_steps_text(o, steps, sizeof steps);
   if (steps[0]) n = append(t, n, "\n  tried: %s", steps);
-  wsla_diagnose(o, why, sizeof why);
+  wsla_diagnose_named(o, named, why, sizeof why);
   n = append(t, n, "\n  likely fix: %s\n", why);
   const struct wsla_phase *phase =
       o >= p->ooms && o < p->ooms + p->oom_cap ? wsla_oom_stack_phase(p, (uint64_t)(o - p->ooms)) : NULL;

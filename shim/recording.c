@@ -36,6 +36,9 @@ __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
 #define OOM_CAP 1024u
+/* The first OOMs' other programs: a burst beyond these adds little, and
+   the file's blocks are reserved (128 KiB). */
+#define OTHERS_CAP 256u
 #define STACK_CAP 2048u /* distinct stacks of large allocations: 512 KiB */
 #define MIN_EVENTS 1024u
 #define MIN_LIVE 1024u
@@ -80,7 +83,8 @@ static uint64_t pow2_ceil(uint64_t n) {
 }
 
 struct layout {
-  uint64_t counters_off, module_off, oom_off, oom_stack_off, stack_off, live_off, ring_off, size;
+  uint64_t counters_off, module_off, oom_off, oom_stack_off, stack_off, others_off, live_off,
+      ring_off, size;
   uint64_t ring_cap, live_cap;
 };
 
@@ -98,6 +102,8 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   off += round_page((uint64_t)OOM_CAP * sizeof(struct wsla_stack));
   l->stack_off = off;
   off += round_page((uint64_t)STACK_CAP * sizeof(struct wsla_stack));
+  l->others_off = off;
+  off += round_page((uint64_t)OTHERS_CAP * sizeof(struct wsla_others));
   l->live_off = off;
   off += round_page(live_cap * sizeof(struct wsla_live));
   l->ring_off = off;
@@ -450,6 +456,10 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->stack_off = l->stack_off;
   h->stack_cap = STACK_CAP;
   h->features |= WSLA_FEAT_STACKS;
+  h->others_off = l->others_off;
+  h->others_size = sizeof(struct wsla_others);
+  h->others_cap = OTHERS_CAP;
+  h->features |= WSLA_FEAT_OTHERS;
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
@@ -792,6 +802,7 @@ static void after_fork_child(void) {
   wsla_table_reset_after_fork();
   wsla_budget_reset_after_fork();
   wsla_first_aid_reset_after_fork();
+  wsla_others_reset_after_fork();
   wsla_stack_reset_after_fork();
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
   wsla_vmm_reset_after_fork();
@@ -851,6 +862,8 @@ static bool open_recording(struct wsla_proc *p) {
   p->oom_stacks = (void *)((char *)map + l.oom_stack_off);
   p->stacks = (void *)((char *)map + l.stack_off);
   p->stack_cap = STACK_CAP;
+  p->others = (void *)((char *)map + l.others_off);
+  p->others_cap = OTHERS_CAP;
   p->live = (void *)((char *)map + l.live_off);
   p->ring = (void *)((char *)map + l.ring_off);
   p->ring_mask = l.ring_cap - 1;

@@ -29,6 +29,8 @@ struct wsla_proc {
   struct wsla_stack *oom_stacks; /* one per OOM record */
   struct wsla_stack *stacks;     /* large allocations' distinct stacks */
   uint32_t stack_cap;
+  struct wsla_others *others;    /* one per OOM record, the first others_cap */
+  uint32_t others_cap;
   struct wsla_live *live;
   struct wsla_event *ring;
   uint64_t ring_mask;
@@ -100,6 +102,22 @@ void wsla_modules_refresh(struct wsla_proc *p);
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
 /* A child after fork: a lock another thread held at the fork is made anew. */
 void wsla_first_aid_reset_after_fork(void);
+
+/* --- other programs on the device (others.c) --- */
+
+/* Lists, into OOM record idx's others slot, the other programs NVML says
+   hold memory on device; before the record's own commit.  The failure
+   path only: it may load NVML and take milliseconds (OOMs within a second
+   on one device share a look).  CUDA's APIs only: NVML is NVIDIA's.  Also
+   writes the record's adapter LUID, where the driver gives it. */
+void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t api);
+/* A child after fork: a lock another thread held at the fork is made anew. */
+void wsla_others_reset_after_fork(void);
+/* For the first aid of OOM record o: line, "others hold 3.00 GiB: chrome
+   2.00 GiB, blender 1.00 GiB" (or their names alone where no figure was
+   given), and named, the sized part for the fix; both "" when none. */
+void wsla_others_first_aid(struct wsla_proc *p, const struct wsla_oom *o, char *line, size_t llen,
+                           char *named, size_t nlen);
 
 /* --- OOM stacks (stack.c) --- */
 

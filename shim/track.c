@@ -109,6 +109,8 @@ static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
     o->foreign_bytes = used > ours ? used - ours : 0;
   }
   if (o != &spare) wsla_oom_stack_note(p, idx, c->site);
+  /* The others matter only where the device, not a budget of ours, refused. */
+  if (o != &spare && d && c->cause == WSLA_CAUSE_DEVICE) wsla_others_note(p, idx, c->device, c->api);
   /* Release: pairs with a reader's acquire load of commit. */
   __atomic_store_n(&o->commit, idx + 1, __ATOMIC_RELEASE);
   wsla_first_aid_note(p, o);

@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "others.h"
 #include "tool.h"
 #include "wslalloc/options.h"
 
@@ -309,6 +310,7 @@ int cmd_doctor(int argc, char **argv) {
   check_memory(wsl);
   check_gpus(pinned);
   check_recordings();
+  others_doctor(verdict); /* the other programs on the GPU: which backend, what it sees */
   if (target) check_target(target);
   else verdict("skip", "LD_PRELOAD target", "none named", "name one with --target PROGRAM");
   return fails ? 1 : 0;

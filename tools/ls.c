@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "others.h"
 #include "tool.h"
 #include "wslalloc/options.h"
 
@@ -270,6 +271,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
     }
     purposes_free(&pu);
   }
+  others_metrics(out, all, n); /* the other programs on the devices */
 }
 
 int cmd_metrics(int argc, char **argv) {
@@ -431,6 +433,7 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
       purposes_line(out, &pu, PURPOSE_LIVE, "            holding: ");
       purposes_free(&pu);
     }
+    others_top(out, dev, all, n); /* the other programs on this GPU */
   }
   if (!any)
     fprintf(out, "\n  (no running process has used a GPU; start one with\n"

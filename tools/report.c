@@ -8,6 +8,7 @@
 
 #include <uthash.h>
 
+#include "others.h"
 #include "tool.h"
 #include "wslalloc/explain.h"
 #include "wslalloc/options.h"
@@ -575,8 +576,10 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
       json_end_obj(&j);
     }
     json_end_arr(&j);
-    char why[512];
-    wsla_diagnose(o, why, sizeof why);
+    others_report_json(&j, r, i); /* the other programs on the device */
+    char why[512], named[256];
+    others_named(r, i, named, sizeof named);
+    wsla_diagnose_named(o, named, why, sizeof why);
     json_str(&j, "diagnosis", why);
     char fn[512];
     const struct wsla_phase *phase = oom_phase(r, i, fn, sizeof fn);
@@ -986,8 +989,10 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     char steps[256];
     wsla_steps_text(o, steps, sizeof steps);
     if (steps[0]) fprintf(out, "     recovery: %s\n", steps);
-    char why[512];
-    wsla_diagnose(o, why, sizeof why);
+    others_report_text(out, r, i); /* the other programs on the device */
+    char why[512], named[256];
+    others_named(r, i, named, sizeof named);
+    wsla_diagnose_named(o, named, why, sizeof why);
     fprintf(out, "     likely cause: %s\n", why);
     char fn[512];
     const struct wsla_phase *phase = oom_phase(r, i, fn, sizeof fn);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "others.h"
 #include "tool.h"
 #include "wslalloc/options.h"
 
@@ -293,8 +294,8 @@ int cmd_run(int argc, char **argv) {
     _exit(127);
   }
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  /* Waits; on WSL2 it also samples the Windows side for the OOM records. */
+  others_supervise(pid, dir, &status);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGQUIT, &old_quit, NULL);
   int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -13,6 +13,10 @@ const char *wsla_fmt_size(uint64_t bytes, char *buf, size_t len);
 /* The likeliest cause of an out-of-memory failure and what to do about it,
    in one sentence, from the figures its record holds. */
 void wsla_diagnose(const struct wsla_oom *o, char *buf, size_t len);
+/* The same, where the others on the device are known by name: named
+   ("chrome 2.00 GiB, blender 1.00 GiB", wsla_others_text) goes into the
+   fix when the others are to blame; NULL or "" is wsla_diagnose. */
+void wsla_diagnose_named(const struct wsla_oom *o, const char *named, char *buf, size_t len);
 
 /* What a program was doing when it ran out, told by a function on its
    stack, and what to change for that. */

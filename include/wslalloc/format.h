@@ -22,6 +22,9 @@
  *   stack_off          struct wsla_stack[]      the distinct stacks of large
  *                                               allocations, where
  *                                               WSLA_FEAT_STACKS
+ *   others_off         struct wsla_others[]     other programs on the device
+ *                                               at each OOM, where
+ *                                               WSLA_FEAT_OTHERS
  *   live_off           struct wsla_live[]       the live allocations, mirrored
  *   ring_off           struct wsla_event[]      the event ring (power of two)
  *
@@ -69,6 +72,7 @@ enum wsla_features {
      file (wslalloc/alive.h), across pid namespaces; and pruned_clean,
      pruned_failed say what its WSLALLOC_KEEP pruning deleted. */
   WSLA_FEAT_LIFE_LOCK = 1u << 4,
+  WSLA_FEAT_OTHERS = 1u << 5,      /* others_off: other holders per OOM */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -273,8 +277,16 @@ struct wsla_header {
      killed), which are deleted only once no clean one is left to go. */
   uint64_t pruned_clean;
   uint64_t pruned_failed;
+  /* WSLA_FEAT_OTHERS: struct wsla_others[others_cap] at others_off, one per
+     OOM record of the first others_cap (same index): the other programs
+     holding memory on its device, as NVML listed them right after the
+     failure. */
+  uint64_t others_off;
+  uint32_t others_size;         /* sizeof(struct wsla_others) */
+  uint32_t others_cap;
+  uint8_t reserved4[16];
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 64];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64];
 };
 
 struct wsla_api_counters {
@@ -379,7 +391,67 @@ struct wsla_oom {
                              failure: memory it holds, freed by the program
                              but not given back (reserved less used); part
                              of this process's, not the others' (version 2) */
-  uint64_t reserved[15];
+  /* The device's adapter LUID (cuDeviceGetLuid, little-endian: LowPart
+     then HighPart), to find it among Windows' "GPU Process Memory"
+     instances; only where luid_valid is 1 (the driver answered). */
+  uint8_t luid[8];
+  uint32_t luid_node_mask;
+  uint32_t luid_valid;
+  uint64_t reserved[13];
+};
+
+/* Another program holding memory on a device, in struct wsla_others. */
+enum wsla_other_flags {
+  WSLA_OTHER_BYTES = 1u << 0,     /* bytes is a figure; otherwise the source
+                                     listed it without one (WDDM: "not
+                                     available") and bytes is 0, not a size */
+  WSLA_OTHER_COMPUTE = 1u << 1,   /* on NVML's compute list */
+  WSLA_OTHER_GRAPHICS = 1u << 2,  /* on NVML's graphics list */
+  WSLA_OTHER_NAME_NVML = 1u << 3, /* name from nvmlSystemGetProcessName */
+  WSLA_OTHER_NAME_PROC = 1u << 4, /* name from /proc/<pid>/comm */
+  WSLA_OTHER_NAME_TASKLIST = 1u << 5, /* name from Windows' tasklist */
+  WSLA_OTHER_FOREIGN_NS = 1u << 6, /* pid of another pid namespace (the
+                                      host's, seen from a container): not
+                                      named from this /proc */
+  WSLA_OTHER_EXITED = 1u << 7,    /* gone before it could be named */
+  WSLA_OTHER_WSL_VM = 1u << 8,    /* Windows: the WSL VM itself (vmmem),
+                                     this and other Linux programs */
+};
+enum wsla_others_source {
+  WSLA_OTHERS_NONE = 0,    /* not asked */
+  WSLA_OTHERS_NVML = 1,    /* NVML's running-process lists */
+  WSLA_OTHERS_WINDOWS = 2, /* Windows' GPU Process Memory counters */
+};
+/* Why a list is empty or partial, in struct wsla_others.status. */
+enum wsla_others_status {
+  WSLA_OTHERS_OK = 0,
+  WSLA_OTHERS_NO_LIBRARY = 1, /* libnvidia-ml.so.1 could not be loaded */
+  WSLA_OTHERS_FAILED = 2,     /* NVML refused (status_code: its nvmlReturn_t) */
+  WSLA_OTHERS_NO_DEVICE = 3,  /* the OOM named no device NVML knows */
+  WSLA_OTHERS_UNMATCHED = 4,  /* Windows: no adapter could be matched to the
+                                 device (written by the tools only) */
+};
+#define WSLA_OTHERS_KEEP 7u
+#define WSLA_OTHER_NAME_MAX 48u
+struct wsla_other {
+  uint32_t pid;
+  uint16_t flags;                 /* enum wsla_other_flags */
+  uint16_t reserved;
+  uint64_t bytes;                 /* only where WSLA_OTHER_BYTES */
+  char name[WSLA_OTHER_NAME_MAX]; /* NUL-terminated; "" when unnamed */
+};
+struct wsla_others {
+  uint64_t commit;       /* its OOM record's index + 1 once written */
+  uint64_t listed_bytes; /* the sum over every listed program with a figure,
+                            the WSL VM's share left out */
+  uint16_t listed;       /* programs listed, kept or not (self excluded) */
+  uint16_t kept;         /* entries filled: the largest, then unsized ones */
+  uint16_t source;       /* enum wsla_others_source */
+  uint16_t status;       /* enum wsla_others_status */
+  int32_t status_code;
+  uint32_t reserved0;
+  uint64_t reserved[4];
+  struct wsla_other entries[WSLA_OTHERS_KEEP];
 };
 
 struct wsla_live {
@@ -474,7 +546,13 @@ WSLA_ASSERT_OFF(wsla_header, pidns_ino,
 WSLA_ASSERT_OFF(wsla_header, pidns_dev, 3304);
 WSLA_ASSERT_OFF(wsla_header, pruned_clean, 3312);
 WSLA_ASSERT_OFF(wsla_header, pruned_failed, 3320);
-WSLA_ASSERT_OFF(wsla_header, reserved, 3328);
+WSLA_ASSERT_OFF(wsla_header, others_off, 3328);
+WSLA_ASSERT_OFF(wsla_header, others_size, 3336);
+WSLA_ASSERT_OFF(wsla_header, others_cap, 3340);
+WSLA_ASSERT_OFF(wsla_header, reserved4, 3344);
+WSLA_ASSERT_OFF(wsla_header, reserved,
+                224 + 64 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
+                    WSLA_ENVIRONMENT_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);
@@ -553,6 +631,9 @@ WSLA_ASSERT_OFF(wsla_oom, steps_skipped, 110);
 WSLA_ASSERT_OFF(wsla_oom, budget_bytes, 112);
 WSLA_ASSERT_OFF(wsla_oom, largest_block, 120);
 WSLA_ASSERT_OFF(wsla_oom, pool_cached, 128);
+WSLA_ASSERT_OFF(wsla_oom, luid, 136);
+WSLA_ASSERT_OFF(wsla_oom, luid_node_mask, 144);
+WSLA_ASSERT_OFF(wsla_oom, luid_valid, 148);
 _Static_assert(sizeof(struct wsla_oom) == 256, "oom record size");
 #define WSLA_OOM_V1_SIZE 128u /* version 1's records: the first 128 bytes */
 
@@ -560,6 +641,21 @@ WSLA_ASSERT_OFF(wsla_stack, commit, 0);
 WSLA_ASSERT_OFF(wsla_stack, depth, 8);
 WSLA_ASSERT_OFF(wsla_stack, frames, 16);
 _Static_assert(sizeof(struct wsla_stack) == 256, "oom stack size");
+
+WSLA_ASSERT_OFF(wsla_other, pid, 0);
+WSLA_ASSERT_OFF(wsla_other, flags, 4);
+WSLA_ASSERT_OFF(wsla_other, bytes, 8);
+WSLA_ASSERT_OFF(wsla_other, name, 16);
+_Static_assert(sizeof(struct wsla_other) == 64, "other size");
+WSLA_ASSERT_OFF(wsla_others, commit, 0);
+WSLA_ASSERT_OFF(wsla_others, listed_bytes, 8);
+WSLA_ASSERT_OFF(wsla_others, listed, 16);
+WSLA_ASSERT_OFF(wsla_others, kept, 18);
+WSLA_ASSERT_OFF(wsla_others, source, 20);
+WSLA_ASSERT_OFF(wsla_others, status, 22);
+WSLA_ASSERT_OFF(wsla_others, status_code, 24);
+WSLA_ASSERT_OFF(wsla_others, entries, 64);
+_Static_assert(sizeof(struct wsla_others) == 512, "others size");
 
 WSLA_ASSERT_OFF(wsla_live, commit, 0);
 WSLA_ASSERT_OFF(wsla_live, addr, 8);

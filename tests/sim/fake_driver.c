@@ -77,6 +77,23 @@ EXPORT CUresult cuDeviceGet(CUdevice *d, int ordinal) {
   return CUDA_SUCCESS;
 }
 
+/* WSLSIM_LUID: each device's adapter LUID as Windows' counters print it,
+   "0xHIGH_0xLOW", comma-separated; unset, the call is not supported, as
+   on native Linux. */
+EXPORT CUresult cuDeviceGetLuid(char *luid, unsigned *mask, CUdevice d) {
+  NEED_INIT();
+  if (!luid || !mask) return CUDA_ERROR_INVALID_VALUE;
+  if (d < 0 || d >= sim_device_count()) return CUDA_ERROR_INVALID_DEVICE;
+  const char *s = getenv("WSLSIM_LUID");
+  for (int i = 0; s && i < d; i++) s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL;
+  unsigned high, low;
+  if (!s || sscanf(s, "0x%x_0x%x", &high, &low) != 2) return CUDA_ERROR_NOT_SUPPORTED;
+  memcpy(luid, &low, 4); /* LUID: LowPart, then HighPart */
+  memcpy(luid + 4, &high, 4);
+  *mask = 1;
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice d) {
   NEED_INIT();
   if (!name || len <= 0) return CUDA_ERROR_INVALID_VALUE;
