@@ -59,17 +59,9 @@ static bool luid_ok(const char *s) {
 /* --- the recording's own lists (NVML, at the OOM) --- */
 
 static const struct wsla_others *rec_others(const struct rec *r, uint64_t idx) {
-  const struct wsla_header *h = r->hdr;
-  if (!(h->features & WSLA_FEAT_OTHERS) || h->others_size != sizeof(struct wsla_others) ||
-      idx >= h->others_cap || idx >= r->oom_count)
-    return NULL;
-  /* Distrust the header: the slot must lie inside the file. */
-  uint64_t off = h->others_off, end;
-  if (off % 8 || __builtin_mul_overflow(idx + 1, (uint64_t)sizeof(struct wsla_others), &end) ||
-      __builtin_add_overflow(end, off, &end) || end > r->size)
-    return NULL;
-  const struct wsla_others *s =
-      (const struct wsla_others *)(r->data + off) + idx;
+  /* The reader copied them within the file and by the slot protocol. */
+  if (!r->others || idx >= r->others_count) return NULL;
+  const struct wsla_others *s = &r->others[idx];
   return s->commit == idx + 1 ? s : NULL;
 }
 

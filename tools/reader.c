@@ -595,6 +595,14 @@ static int read_parts(const char *path, struct rec *r, char *err, size_t len) {
                                sizeof(struct wsla_stack), sizeof(struct wsla_stack), err, len);
       if (!r->stacks) return -1;
     }
+    if ((h->features & WSLA_FEAT_OTHERS) && h->others_size == sizeof(struct wsla_others) &&
+        h->others_off % 8 == 0) {
+      uint64_t slots = present(r, h->others_off, h->others_cap, sizeof(struct wsla_others));
+      r->others_count = r->oom_count < slots ? r->oom_count : slots;
+      r->others = copy_indexed(path, r, h->others_off, r->others_count,
+                               sizeof(struct wsla_others), sizeof(struct wsla_others), err, len);
+      if (!r->others) return -1;
+    }
     if (copy_live(path, r, err, len) != 0) return -1;
   }
   if (r->parts & REC_EVENTS) return copy_events(path, r, err, len);

@@ -29,6 +29,10 @@ struct rec {
   uint64_t oom_stack_count;                /* slots present in the file */
   const struct wsla_stack *stacks;     /* large allocations' stacks, or NULL */
   uint64_t stack_count;                    /* slots present in the file */
+  /* WSLA_FEAT_OTHERS: the other programs at each of the first OOM records,
+     copied like them (commit 0 where torn or never written), or NULL. */
+  const struct wsla_others *others;
+  uint64_t others_count;
   const struct wsla_live *live; /* the slots in use, packed */
   uint64_t live_count;
   const struct wsla_event *ring; /* NULL once open, but for rec_open_bytes */
@@ -51,7 +55,7 @@ struct rec {
   unsigned parts;
   bool mapped;
   int map_fd;
-  void *held[8];
+  void *held[12];
   unsigned nheld;
 };
 
