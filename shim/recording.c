@@ -286,8 +286,14 @@ static void prune_recordings(int dfd, const char *own, uint64_t pruned[2]) {
   closedir(d);
   if (used > keep) {
     qsort(ended, used, sizeof *ended, prune_order);
-    for (size_t i = 0; i < used - keep; i++)
-      if (unlinkat(dfd, ended[i].name, 0) == 0) pruned[ended[i].failed]++;
+    for (size_t i = 0; i < used - keep; i++) {
+      if (unlinkat(dfd, ended[i].name, 0) != 0) continue;
+      pruned[ended[i].failed]++;
+      /* The other programs that `wslalloc run` saw beside it go with it. */
+      char sidecar[sizeof ended->name + 8];
+      snprintf(sidecar, sizeof sidecar, "%s.others", ended[i].name);
+      unlinkat(dfd, sidecar, 0);
+    }
   }
   free(ended);
 }

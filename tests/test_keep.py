@@ -30,18 +30,27 @@ running = [f for f in recordings() if f.startswith("crash.")]
 check(len(running) == 1, f"its recording: {running}")
 running = running[0] if running else ""
 
+# The other programs `wslalloc run` saw beside a recording lie in a file
+# named after it: pruned with it.
 made = []
+first_sidecar = None
 for i in range(6):
     before = set(recordings())
     subprocess.run([os.path.join(CLIENTS, "crash"), "exit"], env=env_for("cuda13", True, env, d),
                    capture_output=True)
     made += sorted(set(recordings()) - before)
+    if first_sidecar is None and made:
+        first_sidecar = os.path.join(d, made[0] + ".others")
+        with open(first_sidecar, "w") as f:
+            f.write("snapshot\n")
 pids = made
 crashes = sorted(f for f in recordings() if f.startswith("crash.") and f != running)
 # The sixth run pruned to three ended ones besides its own: four in all.
 equal(len(crashes), 4, f"three ended recordings kept, and the newest one's own: {crashes}")
 check(all(p in crashes for p in pids[-4:]), f"the newest kept: {pids[-4:]} in {crashes}")
 check(running in recordings(), f"the running process's recording stays: {running}")
+check(made[0] not in recordings() and not os.path.exists(first_sidecar),
+      f"a pruned recording's .others file goes with it: {sorted(os.listdir(d))}")
 # Killed, it never wrote its end: the next recording finds it gone, and it
 # is the oldest.
 runner.kill()
