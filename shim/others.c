@@ -11,13 +11,12 @@
 /*
  * WSLALLOC_OTHERS: "off" asks nobody, "windows" leaves it to the `wslalloc
  * run` supervisor (spawning Windows programs from a dying client is not
- * acceptable), anything else lets the library ask NVML here.  Read at the
- * OOM, not at start: this is the failure path, where a getenv costs nothing
- * that matters.
+ * acceptable), "nvml" and "auto" let the library ask NVML here (where NVML
+ * has nothing to say, as under WSL2's WDDM, it says so).
  */
 static bool wanted(void) {
-  const char *v = getenv("WSLALLOC_OTHERS");
-  return !v || (strcmp(v, "off") && strcmp(v, "windows"));
+  return wsla_opts.others.num != WSLA_OTHERS_MODE_OFF &&
+         wsla_opts.others.num != WSLA_OTHERS_MODE_WINDOWS;
 }
 
 /* OOMs in a burst (a program that catches them and retries smaller, as

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "others.h"
+#include "wslalloc/options.h"
 
 /* --- which backend --- */
 
@@ -28,11 +29,15 @@ static bool is_wsl(void) {
 }
 
 enum others_backend others_backend(void) {
-  const char *v = getenv("WSLALLOC_OTHERS");
-  if (v && !strcmp(v, "off")) return OTHERS_OFF;
-  if (v && !strcmp(v, "nvml")) return OTHERS_NVML;
-  if (v && !strcmp(v, "windows")) return OTHERS_WINDOWS;
-  return is_wsl() ? OTHERS_WINDOWS : OTHERS_NVML;
+  /* The library's own table reads WSLALLOC_OTHERS (a bad value: auto). */
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  switch (o.others.num) {
+  case WSLA_OTHERS_MODE_OFF: return OTHERS_OFF;
+  case WSLA_OTHERS_MODE_NVML: return OTHERS_NVML;
+  case WSLA_OTHERS_MODE_WINDOWS: return OTHERS_WINDOWS;
+  default: return is_wsl() ? OTHERS_WINDOWS : OTHERS_NVML;
+  }
 }
 
 const char *others_backend_name(enum others_backend b) {

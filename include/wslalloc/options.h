@@ -22,6 +22,10 @@ enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1, WSLA_VMM_AUTO = 2 };
 enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
 enum wsla_spill_mode { WSLA_SPILL_OFF = 0, WSLA_SPILL_HOST = 1 };
 enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FORCE = 2 };
+enum wsla_others_mode {
+  WSLA_OTHERS_MODE_AUTO = 0, WSLA_OTHERS_MODE_NVML = 1, WSLA_OTHERS_MODE_WINDOWS = 2,
+  WSLA_OTHERS_MODE_OFF = 3
+};
 
 /*
  * X(field, NAME, type, default, min, max, unit, doc).  min and max bound numeric
@@ -97,6 +101,11 @@ enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FOR
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \
     "cuMemAddressReserve failures); auto reports it only where a 32 GiB "     \
     "reservation, as llama.cpp makes, succeeds")                              \
+  X(others, "WSLALLOC_OTHERS", WSLA_OPT_CHOICE, "auto", 0, 0,                 \
+    "auto|nvml|windows|off",                                                   \
+    "who else holds GPU memory at an out-of-memory failure: nvml asks NVML "  \
+    "in the process, windows leaves it to the `wslalloc run` supervisor "     \
+    "(WSL2's Windows side), auto picks by the machine, off asks nobody")      \
   X(profile, "WSLALLOC_PROFILE", WSLA_OPT_CHOICE, "none", 0, 0, "none|wsl",   \
     "wsl applies the WSL2 workarounds together: WSLALLOC_RECOVER=1, "         \
     "WSLALLOC_RETRY_MS=10000, WSLALLOC_HEADROOM=1G, WSLALLOC_VMM=auto; each " \
