@@ -504,9 +504,14 @@ int cmd_replay(int argc, char **argv) {
       tm->calls++, tm->ns += took;
       if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && calls == 1) {
         /* The very first call refused for another reason: no GPU here. */
-        fprintf(stderr, "wslalloc replay: the %s runtime cannot allocate here (error %d%s); "
-                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rt.name, rc,
-                rc == 100 ? ": no CUDA-capable device" : rc == 35 ? ": driver too old or missing" : "");
+        /* The names and meanings come from the runtime's own headers. */
+        unsigned api = strcmp(rt.name, "HIP") ? WSLA_API_cudaMalloc : WSLA_API_hipMalloc;
+        char what[96];
+        api_error_text(api, rc, what, sizeof what);
+        const char *meaning = api_error_meaning(api, rc);
+        fprintf(stderr, "wslalloc replay: the %s runtime cannot allocate here (%s%s%s); "
+                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rt.name, what,
+                meaning ? ": " : "", meaning ? meaning : "");
         free(steps);
         if (have_rec) rec_close(&r);
         return 1;
