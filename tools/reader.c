@@ -119,6 +119,29 @@ static int check_layout(const struct wsla_header *h, char *err, size_t len) {
 
 static int check_recording(const char *path, struct rec *r, char *err, size_t len);
 
+/* WSLA_FEAT_LIVE2: the writer's live table grew a second region after the
+   ring; the tools see one array of both.  A region outside the file or
+   overlapping the others is ignored, as if the file were cut short. */
+static int merge_live2(struct rec *r) {
+  const struct wsla_header *h = r->hdr;
+  if (!(h->features & WSLA_FEAT_LIVE2)) return 0;
+  uint64_t ring_end = h->ring_off + h->ring_cap * sizeof(struct wsla_event);
+  if (h->live2_off < ring_end || h->live2_off > MAX_FILE || h->live2_cap > (1ull << 32)) {
+    mark_partial(r, "the second live region lies outside the file");
+    return 0;
+  }
+  uint64_t more = present(r, h->live2_off, h->live2_cap, sizeof(struct wsla_live));
+  if (more < h->live2_cap) mark_partial(r, "the second live region is cut short");
+  if (!more) return 0;
+  struct wsla_live *all = malloc((r->live_count + more) * sizeof *all);
+  if (!all) return -1;
+  memcpy(all, r->live, r->live_count * sizeof *all);
+  memcpy(all + r->live_count, r->data + h->live2_off, more * sizeof *all);
+  r->live = r->live_merged = all;
+  r->live_count += more;
+  return 0;
+}
+
 int rec_open(const char *path, struct rec *r, char *err, size_t len) {
   memset(r, 0, sizeof *r);
   snprintf(r->path, sizeof r->path, "%s", path);
@@ -267,6 +290,10 @@ static int check_recording(const char *path, struct rec *r, char *err, size_t le
   }
   r->live = (const void *)(r->data + h->live_off);
   r->live_count = present(r, h->live_off, h->live_cap, sizeof(struct wsla_live));
+  if (merge_live2(r) != 0) {
+    rec_close(r);
+    return fail(err, len, "%s: out of memory", path);
+  }
   r->ring = (const void *)(r->data + h->ring_off);
   r->ring_slots = present(r, h->ring_off, h->ring_cap, sizeof(struct wsla_event));
 
@@ -302,7 +329,9 @@ void rec_close(struct rec *r) {
   free(r->events);
   free(r->modules_converted);
   free(r->ooms_converted);
+  free(r->live_merged);
   r->ooms_converted = NULL;
+  r->live_merged = NULL;
   r->data = NULL;
   r->events = NULL;
   r->modules_converted = NULL;

@@ -21,6 +21,7 @@ struct rec {
   uint64_t module_count;
   struct wsla_module *modules_converted; /* a version-1 file's, made anew */
   struct wsla_oom *ooms_converted;       /* the same */
+  struct wsla_live *live_merged;         /* both live regions, where WSLA_FEAT_LIVE2 */
   const struct wsla_oom *ooms;
   uint64_t oom_count;
   const struct wsla_stack *oom_stacks; /* NULL where not recorded */

@@ -22,8 +22,11 @@
  *   stack_off          struct wsla_stack[]      the distinct stacks of large
  *                                               allocations, where
  *                                               WSLA_FEAT_STACKS
- *   live_off           struct wsla_live[]       the live allocations, mirrored
+ *   live_off           struct wsla_live[]       the live allocations: the
+ *                                               writer's hash table itself
  *   ring_off           struct wsla_event[]      the event ring (power of two)
+ *   live2_off          struct wsla_live[]       more live allocations, where
+ *                                               WSLA_FEAT_LIVE2 (the file grew)
  *
  * Writers and readers.  The writing process updates counters with atomic
  * read-modify-write operations; a reader in another process (wslalloc top)
@@ -63,6 +66,7 @@ enum wsla_features {
   WSLA_FEAT_ENVIRONMENT = 1u << 0, /* wsla_header.environment is filled */
   WSLA_FEAT_OOM_STACKS = 1u << 1,  /* oom_stack_off: a stack per OOM record */
   WSLA_FEAT_STACKS = 1u << 2,      /* stack_off: large allocations' stacks */
+  WSLA_FEAT_LIVE2 = 1u << 6,       /* live2_off: a second region of live slots */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -254,8 +258,14 @@ struct wsla_header {
   uint64_t stack_off;
   uint32_t stack_cap;
   uint32_t reserved2;
+  uint8_t reserved3[64];        /* bytes 3296..3359: reserved for other fields */
+  /* WSLA_FEAT_LIVE2: a second array of live slots, struct wsla_live[live2_cap]
+     at live2_off, after the ring at the end of the file, made when the first
+     one filled up.  Readers list the committed slots of both. */
+  uint64_t live2_off;
+  uint64_t live2_cap;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64 - 16];
 };
 
 struct wsla_api_counters {
@@ -373,7 +383,8 @@ struct wsla_live {
   uint16_t api;
   int16_t device;
   uint32_t flags;   /* enum wsla_flags */
-  uint32_t reserved0;
+  uint32_t reserved0; /* the writer's own (its table's claim state); readers
+                         look only at commit */
   uint32_t stack;   /* its allocation stack's index + 1; 0: none (v2) */
   uint32_t reserved1;
 };
@@ -448,9 +459,12 @@ WSLA_ASSERT_OFF(wsla_header, stack_off,
 WSLA_ASSERT_OFF(wsla_header, stack_cap,
                 216 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
-WSLA_ASSERT_OFF(wsla_header, reserved,
+WSLA_ASSERT_OFF(wsla_header, reserved3,
                 224 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
                     WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, live2_off, 3360);
+WSLA_ASSERT_OFF(wsla_header, live2_cap, 3368);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3376);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);
