@@ -219,11 +219,6 @@ static struct region *grow(struct wsla_proc *p) {
     grow_failed = false;
     break;
   }
-  if (!r)
-    wsla_warn_once(NULL, "the live table is full and could not grow: live allocations past "
-                         "%llu are counted but not listed in the recording; raise "
-                         "WSLALLOC_LIVE_SLOTS",
-                   (unsigned long long)p->live_cap);
 out:
   pthread_mutex_unlock(&grow_lock);
   return r;
@@ -281,6 +276,11 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
   if (!r) r = grow(p);
   if (r && region_put(r, addr, e, site, time_ns, seq)) return had_stale;
   __atomic_fetch_add(&p->ctr->live_overflow, 1, __ATOMIC_RELAXED);
+  static int warned_full;
+  wsla_warn_once(&warned_full, "the live table is full (%llu slots) and could not grow "
+                               "further: more live allocations are counted but not listed "
+                               "in the recording; raise WSLALLOC_LIVE_SLOTS",
+                 (unsigned long long)(p->live_cap + (r ? r->mask + 1 : 0)));
   if (side_put(addr, e)) return had_stale;
   __atomic_fetch_add(&p->ctr->table_oom, 1, __ATOMIC_RELAXED);
   *inserted = false;
