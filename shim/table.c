@@ -92,17 +92,24 @@ static inline void note_probe(const struct region *r, uint32_t d) {
   }
 }
 
-/* Takes addr's live slot out of r: true and *e filled if it was there. */
-static bool region_take(const struct region *r, uint64_t addr, struct wsla_entry *e) {
+/* Takes addr's live slot out of r: true and *e filled if it was there.
+   *free_at: the distance from addr's home of the first slot seen free (or
+   of where the search ended), where an insert of addr may start looking. */
+static inline bool region_take(const struct region *r, uint64_t addr, struct wsla_entry *e,
+                               uint32_t *free_at) {
   uint64_t i = home_of(addr, r->mask);
   uint32_t limit = __atomic_load_n(r->max_probe, __ATOMIC_RELAXED);
-  for (uint32_t d = 0; d <= limit; d++, i = (i + 1) & r->mask) {
+  uint32_t first_free = UINT32_MAX, d = 0;
+  for (; d <= limit; d++, i = (i + 1) & r->mask) {
     struct wsla_live *l = &r->slots[i];
-    /* Acquire: pairs with the release store of OWNED's payload's commit
-       below; EMPTY ends every chain. */
+    /* Acquire: pairs with the release store of FREE in a take, so that a
+       claim of this slot after it orders its stores after that take. */
     uint32_t state = __atomic_load_n(&l->reserved0, __ATOMIC_ACQUIRE);
-    if (state == SLOT_EMPTY) return false;
-    if (state != SLOT_OWNED) continue;
+    if (state == SLOT_EMPTY) break;
+    if (state != SLOT_OWNED) {
+      if (first_free == UINT32_MAX) first_free = d;
+      continue;
+    }
     /* Acquire: pairs with the release store of commit in slot_fill, so the
        payload read next is the one that commit published. */
     uint64_t c = __atomic_load_n(&l->commit, __ATOMIC_ACQUIRE);
@@ -122,8 +129,10 @@ static bool region_take(const struct region *r, uint64_t addr, struct wsla_entry
     /* Release: pairs with the acquire CAS of the next claim, so that its
        payload stores come after everything this take did. */
     __atomic_store_n(&l->reserved0, SLOT_FREE, __ATOMIC_RELEASE);
+    if (free_at) *free_at = first_free < d ? first_free : d;
     return true;
   }
+  if (free_at) *free_at = first_free < d ? first_free : d;
   return false;
 }
 
@@ -143,12 +152,14 @@ static void slot_fill(struct wsla_live *l, uint64_t addr, const struct wsla_entr
   __atomic_store_n(&l->commit, seq + 1, __ATOMIC_RELEASE);
 }
 
-/* Claims the first EMPTY or FREE slot of addr's chain in r and fills it. */
-static bool region_put(const struct region *r, uint64_t addr, const struct wsla_entry *e,
-                       uint64_t site, uint64_t time_ns, uint64_t seq) {
-  uint64_t i = home_of(addr, r->mask);
+/* Claims the first EMPTY or FREE slot of addr's chain in r, from distance
+   from on (every slot before it was seen taken), and fills it. */
+static bool region_put(const struct region *r, uint32_t from, uint64_t addr,
+                       const struct wsla_entry *e, uint64_t site, uint64_t time_ns,
+                       uint64_t seq) {
+  uint64_t i = (home_of(addr, r->mask) + from) & r->mask;
   uint32_t limit = PROBE_LIMIT <= r->mask ? PROBE_LIMIT : (uint32_t)r->mask;
-  for (uint32_t d = 0; d <= limit; d++, i = (i + 1) & r->mask) {
+  for (uint32_t d = from; d <= limit; d++, i = (i + 1) & r->mask) {
     struct wsla_live *l = &r->slots[i];
     uint32_t state = __atomic_load_n(&l->reserved0, __ATOMIC_RELAXED);
     if (state == SLOT_OWNED) continue;
@@ -253,12 +264,11 @@ static bool side_put(uint64_t addr, const struct wsla_entry *e) {
   return !side_refused;
 }
 
-static inline bool take_any(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
-  struct region first = first_of(p);
-  if (WSLA_LIKELY(region_take(&first, addr, e))) return true;
+/* addr's entry from the overflow region or the heap, where they exist. */
+static bool take_past_first(uint64_t addr, struct wsla_entry *e) {
   /* Acquire: pairs with the release store in grow. */
   struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
-  if (r && region_take(r, addr, e)) return true;
+  if (r && region_take(r, addr, e, NULL)) return true;
   return __atomic_load_n(&side_count, __ATOMIC_RELAXED) && side_take(addr, e);
 }
 
@@ -268,13 +278,16 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
                     struct wsla_entry *stale) {
   /* An entry still here for this address was freed by a path the shim does
      not see: it is retired, and its slot is free for the new one. */
-  bool had_stale = take_any(p, addr, stale);
-  *inserted = true;
   struct region first = first_of(p);
-  if (WSLA_LIKELY(region_put(&first, addr, e, site, time_ns, seq))) return had_stale;
+  uint32_t from;
+  bool had_stale = region_take(&first, addr, stale, &from);
+  if (!had_stale) had_stale = take_past_first(addr, stale);
+  *inserted = true;
+  /* The search above saw every slot before from taken. */
+  if (WSLA_LIKELY(region_put(&first, from, addr, e, site, time_ns, seq))) return had_stale;
   struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
   if (!r) r = grow(p);
-  if (r && region_put(r, addr, e, site, time_ns, seq)) return had_stale;
+  if (r && region_put(r, 0, addr, e, site, time_ns, seq)) return had_stale;
   __atomic_fetch_add(&p->ctr->live_overflow, 1, __ATOMIC_RELAXED);
   static int warned_full;
   wsla_warn_once(&warned_full, "the live table is full (%llu slots) and could not grow "
@@ -288,7 +301,8 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
 }
 
 bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
-  return take_any(p, addr, e);
+  struct region first = first_of(p);
+  return region_take(&first, addr, e, NULL) || take_past_first(addr, e);
 }
 
 void wsla_table_reset_after_fork(void) {
