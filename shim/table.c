@@ -264,12 +264,19 @@ static bool side_put(uint64_t addr, const struct wsla_entry *e) {
   return !side_refused;
 }
 
-/* addr's entry from the overflow region or the heap, where they exist. */
-static bool take_past_first(uint64_t addr, struct wsla_entry *e) {
-  /* Acquire: pairs with the release store in grow. */
-  struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
+static __attribute__((noinline)) bool take_past_first_slow(struct region *r, uint64_t addr,
+                                                         struct wsla_entry *e) {
   if (r && region_take(r, addr, e, NULL)) return true;
   return __atomic_load_n(&side_count, __ATOMIC_RELAXED) && side_take(addr, e);
+}
+
+/* addr's entry from the overflow region or the heap, where they exist: two
+   loads while neither does. */
+static inline bool take_past_first(uint64_t addr, struct wsla_entry *e) {
+  /* Acquire: pairs with the release store in grow. */
+  struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
+  if (WSLA_LIKELY(!r && !__atomic_load_n(&side_count, __ATOMIC_RELAXED))) return false;
+  return take_past_first_slow(r, addr, e);
 }
 
 bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
