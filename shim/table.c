@@ -326,3 +326,10 @@ void wsla_table_reset_after_fork(void) {
   side_map = NULL;
   side_count = 0;
 }
+
+const struct wsla_live *wsla_table_more(uint64_t *cap) {
+  /* Acquire: pairs with the release store in grow. */
+  struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
+  *cap = r ? r->mask + 1 : 0;
+  return r ? r->slots : NULL;
+}
