@@ -110,25 +110,75 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
 
 #define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
 
-/* Under a runtime call (cudaMalloc reaching cuMemAlloc_v2) the call was
-   counted already: go straight through, as a tail call.  Tested before
-   anything else is loaded, so that the compiler saves no registers on the
-   way (this is every driver call NVIDIA's runtime makes for the client). */
-#define NESTED_PASS_THROUGH(name, args)                                        \
-  if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                    \
-    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);             \
+/*
+ * Every driver hook is two functions.  The exported entry only tests the
+ * nesting depth: under a runtime call (cudaMalloc reaching cuMemAlloc_v2)
+ * the call was counted already, so it loads the real pointer and jumps to
+ * it, with no prologue (this is every driver call NVIDIA's runtime makes for
+ * the client).  Otherwise it tail-calls the hook's body, kept out of line so
+ * that the body's register saves and stack frame stay off the nested path.
+ * The body gets the client's return address from the entry, since a build
+ * that does not make tail calls (sanitizers) would see the entry's instead.
+ *
+ *   THIN_ENTRY(name, (params), (args)) { body }
+ */
+#define THIN_ENTRY(name, params, args)                                         \
+  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
+  static __attribute__((noinline, cold)) CUresult name##_nested params {       \
+    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
     if (fn_) return fn_ args;                                                  \
-  }
+    return name##_body SITE_ARG args;                                          \
+  }                                                                            \
+  WSLA_EXPORT CUresult name params {                                           \
+    if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                  \
+      /* The slot WSLA_REAL fills; while it is empty, the cold path asks      \
+         WSLA_REAL.  Acquire: pairs with the release store that fills it. */  \
+      __typeof__(real_##name) fn_ =                                            \
+          __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);                     \
+      if (WSLA_LIKELY(fn_ != NULL)) return fn_ args;                           \
+      return name##_nested args;                                               \
+    }                                                                          \
+    return name##_body SITE_ARG args;                                          \
+  }                                                                            \
+  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params
 
-/* A free under the runtime's free of the same address passes straight
-   through; another nested one may be the client's, from a signal handler
-   (hook_enter_free), and goes to the real free as nested calls do. */
+/*
+ * The same for the frees, whose first argument is the address freed: only a
+ * free under the runtime's free of that same address (cudaFree reaching
+ * cuMemFree_v2, its entry taken by the outer hook) takes the thin path.
+ * Another nested one may be the client's, from a signal handler that
+ * interrupted a hook, and goes to the body (hook_enter_free records it).
+ */
+#define THIN_FREE_ENTRY(name, params, args, addr_expr)                         \
+  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
+  static __attribute__((noinline, cold)) CUresult name##_nested params {       \
+    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
+    if (fn_) return fn_ args;                                                  \
+    return name##_body SITE_ARG args;                                          \
+  }                                                                            \
+  WSLA_EXPORT CUresult name params {                                           \
+    if (WSLA_UNLIKELY(wsla_tls.depth != 0) &&                                  \
+        (uint64_t)(uintptr_t)(addr_expr) == wsla_tls.freeing) {                \
+      /* Acquire: pairs with the release store that fills the slot. */       \
+      __typeof__(real_##name) fn_ =                                            \
+          __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);                     \
+      if (WSLA_LIKELY(fn_ != NULL)) return fn_ args;                           \
+      return name##_nested args;                                               \
+    }                                                                          \
+    return name##_body SITE_ARG args;                                          \
+  }                                                                            \
+  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params
+#define SITE_PARAM(...) (uint64_t site_ __attribute__((unused)), __VA_ARGS__)
+#define SITE_ARG(...) ((uint64_t)(uintptr_t)__builtin_return_address(0), __VA_ARGS__)
+/* In a body, the client's call site is the one its entry passed. */
+#undef HOOK_SITE
+#define HOOK_SITE site_
+
+/* A free hook's body.  Nested (see THIN_FREE_ENTRY), it is a free from a
+   signal handler, recorded when the table has its address, else passed on
+   to the real free as nested calls are. */
 #define FREE_BODY(name, api, addr_expr, args)                                  \
   uint64_t addr = (addr_expr);                                                 \
-  if (WSLA_UNLIKELY(wsla_tls.depth != 0) && addr == wsla_tls.freeing) {        \
-    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);             \
-    if (fn_) return fn_ args;                                                  \
-  }                                                                            \
   REAL_OR_MISSING(name);                                                       \
   bool outer = wsla_tls.depth == 0;                                            \
   struct wsla_taken taken;                                                     \
@@ -138,8 +188,7 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   hook_leave_free();                                                           \
   return rc
 
-WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
-  NESTED_PASS_THROUGH(cuMemAlloc_v2, (dptr, size));
+THIN_ENTRY(cuMemAlloc_v2, (CUdeviceptr *dptr, size_t size), (dptr, size)) {
   REAL_OR_MISSING(cuMemAlloc_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -157,15 +206,13 @@ WSLA_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t size) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr) {
+THIN_FREE_ENTRY(cuMemFree_v2, (CUdeviceptr dptr), (dptr), dptr) {
   FREE_BODY(cuMemFree_v2, WSLA_API_cuMemFree_v2, dptr, (dptr));
 }
 
-WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
+THIN_ENTRY(cuMemAllocPitch_v2, (CUdeviceptr *dptr, size_t *pitch,
                                         size_t width, size_t height,
-                                        unsigned int element) {
-  NESTED_PASS_THROUGH(cuMemAllocPitch_v2,
-                      (dptr, pitch, width, height, element));
+                                        unsigned int element), (dptr, pitch, width, height, element)) {
   REAL_OR_MISSING(cuMemAllocPitch_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -181,9 +228,8 @@ WSLA_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pitch,
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
-                                       unsigned int flags) {
-  NESTED_PASS_THROUGH(cuMemAllocManaged, (dptr, size, flags));
+THIN_ENTRY(cuMemAllocManaged, (CUdeviceptr *dptr, size_t size,
+                                       unsigned int flags), (dptr, size, flags)) {
   REAL_OR_MISSING(cuMemAllocManaged);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -199,8 +245,7 @@ WSLA_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t size,
 }
 
 #define ALLOC_ASYNC(name)                                                      \
-  WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUstream s) {      \
-    NESTED_PASS_THROUGH(name, (dptr, size, s));                                \
+  THIN_ENTRY(name, (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s)) {      \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
@@ -218,16 +263,15 @@ ALLOC_ASYNC(cuMemAllocAsync)
 ALLOC_ASYNC(cuMemAllocAsync_ptsz)
 
 #define FREE_ASYNC(name)                                                       \
-  WSLA_EXPORT CUresult name(CUdeviceptr dptr, CUstream s) {                    \
+  THIN_FREE_ENTRY(name, (CUdeviceptr dptr, CUstream s), (dptr, s), dptr) {        \
     FREE_BODY(name, WSLA_API_cuMemFreeAsync, dptr, (dptr, s));                 \
   }
 FREE_ASYNC(cuMemFreeAsync)
 FREE_ASYNC(cuMemFreeAsync_ptsz)
 
 #define ALLOC_FROM_POOL(name)                                                  \
-  WSLA_EXPORT CUresult name(CUdeviceptr *dptr, size_t size, CUmemoryPool pool, \
-                            CUstream s) {                                      \
-    NESTED_PASS_THROUGH(name, (dptr, size, pool, s));                          \
+  THIN_ENTRY(name, (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, \
+                            CUstream s), (dptr, size, pool, s)) {                                      \
     REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     uint16_t refused = 0;                                                      \
@@ -244,8 +288,7 @@ FREE_ASYNC(cuMemFreeAsync_ptsz)
 ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
 ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
 
-WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
-  NESTED_PASS_THROUGH(cuMemAllocHost_v2, (pp, size));
+THIN_ENTRY(cuMemAllocHost_v2, (void **pp, size_t size), (pp, size)) {
   REAL_OR_MISSING(cuMemAllocHost_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -258,8 +301,7 @@ WSLA_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t size) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
-  NESTED_PASS_THROUGH(cuMemHostAlloc, (pp, size, f));
+THIN_ENTRY(cuMemHostAlloc, (void **pp, size_t size, unsigned int f), (pp, size, f)) {
   REAL_OR_MISSING(cuMemHostAlloc);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -272,14 +314,13 @@ WSLA_EXPORT CUresult cuMemHostAlloc(void **pp, size_t size, unsigned int f) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemFreeHost(void *ptr) {
+THIN_FREE_ENTRY(cuMemFreeHost, (void *ptr), (ptr), ptr) {
   FREE_BODY(cuMemFreeHost, WSLA_API_cuMemFreeHost, (uint64_t)(uintptr_t)ptr,
             (ptr));
 }
 
-WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
-                                          unsigned int f) {
-  NESTED_PASS_THROUGH(cuMemHostRegister_v2, (ptr, size, f));
+THIN_ENTRY(cuMemHostRegister_v2, (void *ptr, size_t size,
+                                          unsigned int f), (ptr, size, f)) {
   REAL_OR_MISSING(cuMemHostRegister_v2);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -293,17 +334,16 @@ WSLA_EXPORT CUresult cuMemHostRegister_v2(void *ptr, size_t size,
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemHostUnregister(void *ptr) {
+THIN_FREE_ENTRY(cuMemHostUnregister, (void *ptr), (ptr), ptr) {
   FREE_BODY(cuMemHostUnregister, WSLA_API_cuMemHostUnregister,
             (uint64_t)(uintptr_t)ptr, (ptr));
 }
 
 /* Physical memory belongs to the device its properties name, which need
    not be the current context's. */
-WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
+THIN_ENTRY(cuMemCreate, (CUmemGenericAllocationHandle *handle,
                                  size_t size, const CUmemAllocationProp *prop,
-                                 unsigned long long flags) {
-  NESTED_PASS_THROUGH(cuMemCreate, (handle, size, prop, flags));
+                                 unsigned long long flags), (handle, size, prop, flags)) {
   REAL_OR_MISSING(cuMemCreate);
   struct wsla_proc *p = hook_enter();
   bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
@@ -341,8 +381,7 @@ WSLA_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
-  NESTED_PASS_THROUGH(cuMemRelease, (handle));
+THIN_ENTRY(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle)) {
   REAL_OR_MISSING(cuMemRelease);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(handle);
@@ -354,10 +393,9 @@ WSLA_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
+THIN_ENTRY(cuMemMap, (CUdeviceptr ptr, size_t size, size_t offset,
                               CUmemGenericAllocationHandle handle,
-                              unsigned long long flags) {
-  NESTED_PASS_THROUGH(cuMemMap, (ptr, size, offset, handle, flags));
+                              unsigned long long flags), (ptr, size, offset, handle, flags)) {
   REAL_OR_MISSING(cuMemMap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, offset, handle, flags);
@@ -369,8 +407,7 @@ WSLA_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
-  NESTED_PASS_THROUGH(cuMemUnmap, (ptr, size));
+THIN_ENTRY(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size)) {
   REAL_OR_MISSING(cuMemUnmap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
@@ -382,10 +419,9 @@ WSLA_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
+THIN_ENTRY(cuMemAddressReserve, (CUdeviceptr *ptr, size_t size,
                                          size_t align, CUdeviceptr addr,
-                                         unsigned long long flags) {
-  NESTED_PASS_THROUGH(cuMemAddressReserve, (ptr, size, align, addr, flags));
+                                         unsigned long long flags), (ptr, size, align, addr, flags)) {
   REAL_OR_MISSING(cuMemAddressReserve);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, align, addr, flags);
@@ -401,8 +437,7 @@ WSLA_EXPORT CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size,
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
-  NESTED_PASS_THROUGH(cuMemAddressFree, (ptr, size));
+THIN_ENTRY(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size)) {
   REAL_OR_MISSING(cuMemAddressFree);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
@@ -415,8 +450,7 @@ WSLA_EXPORT CUresult cuMemAddressFree(CUdeviceptr ptr, size_t size) {
   return rc;
 }
 
-WSLA_EXPORT CUresult cuMemGetInfo_v2(size_t *free_b, size_t *total_b) {
-  NESTED_PASS_THROUGH(cuMemGetInfo_v2, (free_b, total_b));
+THIN_ENTRY(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b)) {
   REAL_OR_MISSING(cuMemGetInfo_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(free_b, total_b);
@@ -453,9 +487,8 @@ static bool reservation_works(int dev) {
    legacy pool instead of reserving 32 GiB of address space, which WDDM is
    reported to refuse; auto answers so only where that reservation fails.
    The default passes the attribute through. */
-WSLA_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute attr,
-                                          CUdevice dev) {
-  NESTED_PASS_THROUGH(cuDeviceGetAttribute, (value, attr, dev));
+THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
+                                          CUdevice dev), (value, attr, dev)) {
   REAL_OR_MISSING(cuDeviceGetAttribute);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(value, attr, dev);

@@ -842,7 +842,9 @@ static void once_per_process_image(void) {
 static bool open_recording(struct wsla_proc *p) {
   uint64_t events = pow2_ceil(wsla_opts.events.num);
   struct layout l;
-  layout_for(&l, events, wsla_opts.live_slots.num);
+  /* The live slots are an open-addressing table: twice the expected live
+     count, a power of two, keeps its probes short (table.c). */
+  layout_for(&l, events, pow2_ceil(2 * wsla_opts.live_slots.num));
   void *map = NULL;
   p->path[0] = '\0';
   if (wsla_opts.record.num) map = map_file(&l, p->path, sizeof p->path);

@@ -228,6 +228,10 @@ bool wsla_table_take_nested(struct wsla_proc *p, uint64_t addr, struct wsla_entr
 /* Forgets every entry: the state of a child after fork. */
 void wsla_table_reset_after_fork(void);
 
+/* The live slots past p->live: the region the table grew when full (in the
+   recording too, at live2_off), or NULL with *cap 0. */
+const struct wsla_live *wsla_table_more(uint64_t *cap);
+
 /* --- accounting (track.c) --- */
 
 /* Monotonic nanoseconds since the recording started (vDSO, no syscall). */

@@ -160,8 +160,10 @@ size_t wsla_purposes_live(struct wsla_proc *p, int device, struct wsla_purpose_s
   if (!p->stacks || device < 0) return 0;
   size_t used = 0;
   pthread_mutex_lock(&labelling);
-  for (uint64_t i = 0; i < p->live_cap; i++) {
-    const struct wsla_live *l = &p->live[i];
+  uint64_t more_cap;
+  const struct wsla_live *more = wsla_table_more(&more_cap);
+  for (uint64_t i = 0; i < p->live_cap + more_cap; i++) {
+    const struct wsla_live *l = i < p->live_cap ? &p->live[i] : &more[i - p->live_cap];
     if (!__atomic_load_n(&l->commit, __ATOMIC_ACQUIRE)) continue;
     uint32_t id = __atomic_load_n(&l->stack, __ATOMIC_RELAXED);
     if (!id || id > p->stack_cap || id >= LABELS ||

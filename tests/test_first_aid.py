@@ -14,6 +14,12 @@ for words in ("ran out of GPU memory", "cudaMalloc of 1.00 GiB on device 0",
               "of its large allocations: llama.cpp: model weights 4.50 GiB, llama.cpp: KV cache 1.00 GiB\n"):
     check(words in tail, f"llm_like: first aid says {words!r}")
 
+# The same with a live table far too small for the load (32 slots, then a
+# second region): the large allocations are summed from both.
+small = run("llm_like", env={**env, "WSLALLOC_LIVE_SLOTS": "16"})
+check("of its large allocations: llama.cpp: model weights 4.50 GiB, llama.cpp: KV cache 1.00 GiB\n"
+      in small.err, f"llm_like, 32 live slots: first aid sums both regions: {small.err[-400:]!r}")
+
 # The hint's command works as given: plain `wslalloc report` reads the
 # default directory (here empty), so the command has to name the file, also
 # one whose path needs quoting.

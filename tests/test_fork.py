@@ -50,4 +50,23 @@ equal(sorted(v for k, v in got.items() if k != held_pid), ["exit"], f"the child 
 held.kill()
 held.wait(timeout=30)
 equal(ends().get(held_pid), "killed", "the parent, killed, is judged ended")
+
+# A parent whose live table had grown a second region before the fork
+# (32 slots, then 128 more; 100 held): the child's table starts empty in its own file, and
+# each lists exactly its own.
+r = run("forker", ["100"], env={"WSLALLOC_LIVE_SLOTS": "16"})
+equal(r.rc, 0, "forker 100: exit status")
+recs = {report_json(p)["process"]["pid"]: report_json(p) for p in r.recordings()}
+parent = int(re.search(r"parent=(\d+)", r.out).group(1))
+child = int(re.search(r"child=(\d+)", r.out).group(1))
+if parent in recs and child in recs:
+    held = 100 * 4096
+    for pid, allocs, live, who in ((parent, 102, 12 * MiB + held, "parent"),
+                                   (child, 2, 4 * MiB, "child")):
+        rep = recs[pid]
+        equal((rep["devices"][0]["live_allocs"], rep["devices"][0]["live_bytes"]),
+              (allocs, live), f"forker 100: {who} counters")
+        equal((sum(l["allocs"] for l in rep["leaks"]), sum(l["bytes"] for l in rep["leaks"])),
+              (allocs, live), f"forker 100: {who} lists every live allocation")
+        equal(rep["totals"]["untracked_frees"], 0, f"forker 100: {who} found every free")
 finish()

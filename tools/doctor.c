@@ -201,8 +201,10 @@ static void check_recordings(void) {
   wsla_recording_dir(&o, dir, sizeof dir);
   /* One recording at these options: the ring, the live slots, and about
      2 MiB of header, counters, modules and stacks. */
+  uint64_t slots = 1;
+  while (slots < 2 * o.live_slots.num) slots <<= 1; /* the table's sizing */
   uint64_t one = o.events.num * sizeof(struct wsla_event) +
-                 o.live_slots.num * sizeof(struct wsla_live) + (2u << 20);
+                 slots * sizeof(struct wsla_live) + (2u << 20);
   /* Not made yet (the library makes it on first use): the file system of
      the nearest folder above it that exists. */
   struct statvfs vfs;

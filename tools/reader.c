@@ -452,36 +452,62 @@ static void *copy_indexed(const char *path, struct rec *r, uint64_t off, uint64_
 
 /* The live slots in use, copied by the protocol and packed: a slot freed
    (commit 0) or reused while read is left out. */
-static int copy_live(const char *path, struct rec *r, char *err, size_t len) {
-  const struct wsla_header *h = r->hdr;
-  uint64_t slots = present(r, h->live_off, h->live_cap, sizeof(struct wsla_live));
-  const struct wsla_live *from = (const void *)(r->data + h->live_off);
-  struct wsla_live *kept = NULL;
-  uint64_t n = 0, cap = 0;
+/* One region of live slots, at off with cap slots, its committed slots
+   appended to *kept (n of cap_kept). */
+static int copy_live_region(const char *path, struct rec *r, uint64_t off, uint64_t cap,
+                            struct wsla_live **kept, uint64_t *n, uint64_t *cap_kept,
+                            char *err, size_t len) {
+  uint64_t slots = present(r, off, cap, sizeof(struct wsla_live));
+  const struct wsla_live *from = (const void *)(r->data + off);
   const uint64_t chunk = (1u << 20) / sizeof *from; /* pages given back per MiB */
   uint64_t lo = 1, hi = 0; /* slots known to hold data: none yet */
   for (uint64_t i = 0; i < slots; i++) {
-    uint64_t hole = hole_slots(r, h->live_off, sizeof *from, slots, i, &lo, &hi);
+    uint64_t hole = hole_slots(r, off, sizeof *from, slots, i, &lo, &hi);
     if (hole) {
       i += hole - 1;
       continue;
     }
     struct wsla_live l;
     if (copy_slot(&l, &from[i], sizeof l, ANY_COMMIT)) {
-      if (n == cap) {
-        cap = cap ? cap * 2 : 256;
-        struct wsla_live *more = realloc(kept, cap * sizeof *kept);
-        if (!more) {
-          free(kept);
-          return fail(err, len, "%s: out of memory for its live allocations", path);
-        }
-        kept = more;
+      if (*n == *cap_kept) {
+        uint64_t more_cap = *cap_kept ? *cap_kept * 2 : 256;
+        struct wsla_live *more = realloc(*kept, more_cap * sizeof **kept);
+        if (!more) return fail(err, len, "%s: out of memory for its live allocations", path);
+        *kept = more;
+        *cap_kept = more_cap;
       }
-      kept[n++] = l;
+      (*kept)[(*n)++] = l;
     }
     if ((i + 1) % chunk == 0) drop_pages(r, &from[i + 1 - chunk], chunk * sizeof *from);
   }
   drop_pages(r, from, (size_t)slots * sizeof *from);
+  return 0;
+}
+
+/* The live slots in use, of both regions where the writer's table grew a
+   second one (WSLA_FEAT_LIVE2, after the ring), copied by the protocol and
+   packed: a slot freed (commit 0) or reused while read is left out.  A
+   second region outside the file is left out and said. */
+static int copy_live(const char *path, struct rec *r, char *err, size_t len) {
+  const struct wsla_header *h = r->hdr;
+  struct wsla_live *kept = NULL;
+  uint64_t n = 0, cap = 0;
+  int rc = copy_live_region(path, r, h->live_off, h->live_cap, &kept, &n, &cap, err, len);
+  if (rc == 0 && (h->features & WSLA_FEAT_LIVE2)) {
+    uint64_t ring_end = h->ring_off + h->ring_cap * sizeof(struct wsla_event);
+    if (h->live2_off < ring_end || h->live2_off % 8 || h->live2_off > MAX_FILE ||
+        h->live2_cap > (1ull << 32)) {
+      mark_partial(r, "the second live region lies outside the file");
+    } else {
+      if (present(r, h->live2_off, h->live2_cap, sizeof(struct wsla_live)) < h->live2_cap)
+        mark_partial(r, "the second live region is cut short");
+      rc = copy_live_region(path, r, h->live2_off, h->live2_cap, &kept, &n, &cap, err, len);
+    }
+  }
+  if (rc != 0) {
+    free(kept);
+    return rc;
+  }
   if (n && r->nheld < sizeof r->held / sizeof r->held[0]) r->held[r->nheld++] = kept;
   else free(kept), n = 0;
   r->live = n ? kept : NULL;

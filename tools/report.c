@@ -81,7 +81,25 @@ struct summary {
   struct site_stat *sites;
   struct leak_stat *leaks;
   struct fail_stat *fails; /* in the order first seen */
+  /* Live by the counters but in no live slot (the table was full and could
+     not grow): said, so that the leak list is never silently short. */
+  uint64_t unlisted_allocs, unlisted_bytes;
 };
+
+/* The counters' live allocations less those the live slots list. */
+static void count_unlisted(const struct rec *r, struct summary *s) {
+  uint64_t allocs = r->ctr->host_live_allocs, bytes = r->ctr->host_live_bytes;
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+    allocs += r->ctr->dev[d].live_allocs;
+    bytes += r->ctr->dev[d].live_bytes;
+  }
+  for (const struct leak_stat *l = s->leaks; l; l = l->hh.next) {
+    allocs -= l->allocs < allocs ? l->allocs : allocs;
+    bytes -= l->bytes < bytes ? l->bytes : bytes;
+  }
+  s->unlisted_allocs = allocs;
+  s->unlisted_bytes = bytes;
+}
 
 static const char *api_name(unsigned api, char *buf, size_t len) {
   const char *n = wsla_api_name(api);
@@ -228,6 +246,7 @@ static void summarise(const struct rec *r, struct summary *s) {
   }
   HASH_SORT(s->sites, by_peak_desc);
   HASH_SORT(s->leaks, leak_bytes_desc);
+  count_unlisted(r, s);
 }
 
 static void summary_free(struct summary *s) {
@@ -446,6 +465,8 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   json_u64(&j, "events_lost", r->events_lost);
   json_u64(&j, "untracked_frees", r->ctr->untracked_frees);
   json_u64(&j, "live_overflow", r->ctr->live_overflow);
+  json_u64(&j, "live_unlisted", s->unlisted_allocs);
+  json_u64(&j, "live_unlisted_bytes", s->unlisted_bytes);
   json_end_obj(&j);
 
   json_obj(&j, "lookups");
@@ -1099,7 +1120,11 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
     rec_site_function(r, l->key.site, buf, sizeof buf);
     if (buf[0]) fprintf(out, "    in %s\n", buf);
   }
-  if (!shown) fprintf(out, "  nothing\n");
+  if (!shown && !s->unlisted_allocs) fprintf(out, "  nothing\n");
+  if (s->unlisted_allocs)
+    fprintf(out, "  and %" PRIu64 " more allocations (%s) live by the counters that the "
+                 "recording cannot list: its live table was full (raise WSLALLOC_LIVE_SLOTS)\n",
+           s->unlisted_allocs, fmt_size(s->unlisted_bytes, a, sizeof a));
   rec_in_flight_text(out, r);
   const char *changed[16];
   size_t nchanged = sym_changed_modules(changed, 16);

@@ -25,8 +25,11 @@
  *   others_off         struct wsla_others[]     other programs on the device
  *                                               at each OOM, where
  *                                               WSLA_FEAT_OTHERS
- *   live_off           struct wsla_live[]       the live allocations, mirrored
+ *   live_off           struct wsla_live[]       the live allocations: the
+ *                                               writer's hash table itself
  *   ring_off           struct wsla_event[]      the event ring (power of two)
+ *   live2_off          struct wsla_live[]       more live allocations, where
+ *                                               WSLA_FEAT_LIVE2 (the file grew)
  *
  * Writers and readers.  The writing process updates counters with atomic
  * read-modify-write operations; a reader in another process (wslalloc top)
@@ -73,6 +76,7 @@ enum wsla_features {
      pruned_failed say what its WSLALLOC_KEEP pruning deleted. */
   WSLA_FEAT_LIFE_LOCK = 1u << 4,
   WSLA_FEAT_OTHERS = 1u << 5,      /* others_off: other holders per OOM */
+  WSLA_FEAT_LIVE2 = 1u << 6,       /* live2_off: a second region of live slots */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -287,6 +291,14 @@ struct wsla_header {
   uint8_t reserved4[16];
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
                    WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64];
+  uint8_t reserved3[64];        /* bytes 3296..3359: reserved for other fields */
+  /* WSLA_FEAT_LIVE2: a second array of live slots, struct wsla_live[live2_cap]
+     at live2_off, after the ring at the end of the file, made when the first
+     one filled up.  Readers list the committed slots of both. */
+  uint64_t live2_off;
+  uint64_t live2_cap;
+  uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64 - 16];
 };
 
 struct wsla_api_counters {
@@ -464,7 +476,8 @@ struct wsla_live {
   uint16_t api;
   int16_t device;
   uint32_t flags;   /* enum wsla_flags */
-  uint32_t reserved0;
+  uint32_t reserved0; /* the writer's own (its table's claim state); readers
+                         look only at commit */
   uint32_t stack;   /* its allocation stack's index + 1; 0: none (v2) */
   uint32_t reserved1;
 };
@@ -550,9 +563,9 @@ WSLA_ASSERT_OFF(wsla_header, others_off, 3328);
 WSLA_ASSERT_OFF(wsla_header, others_size, 3336);
 WSLA_ASSERT_OFF(wsla_header, others_cap, 3340);
 WSLA_ASSERT_OFF(wsla_header, reserved4, 3344);
-WSLA_ASSERT_OFF(wsla_header, reserved,
-                224 + 64 + WSLA_PATH_MAX + WSLA_CMDLINE_MAX + WSLA_OPTIONS_MAX +
-                    WSLA_ENVIRONMENT_MAX);
+WSLA_ASSERT_OFF(wsla_header, live2_off, 3360);
+WSLA_ASSERT_OFF(wsla_header, live2_cap, 3368);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3376);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

@@ -46,7 +46,8 @@ enum wsla_others_mode {
   X(events, "WSLALLOC_EVENTS", WSLA_OPT_COUNT, "262144", 1024, 67108864, "events",                \
     "event ring capacity, rounded up to a power of two; 64 bytes each")        \
   X(live_slots, "WSLALLOC_LIVE_SLOTS", WSLA_OPT_COUNT, "65536", 16, 16777216, "allocations",          \
-    "live allocations mirrored in the recording, for leaks after a crash")     \
+    "most live allocations expected; the recording's live table gets twice as " \
+    "many 64-byte slots and grows past them, so every one is listed, after a crash too") \
   X(sample_ms, "WSLALLOC_SAMPLE_MS", WSLA_OPT_MS, "100", 0, 3600000, "ms",                           \
     "least time between device-memory samples per device; 0 turns them off")  \
   X(stacks, "WSLALLOC_STACKS", WSLA_OPT_SIZE, "16M", 0, 1ull << 50, "bytes",  \

@@ -3,11 +3,14 @@
 #include <signal.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
   void *a, *b, *c, *d;
+  /* argv[1]: small allocations the parent holds from before the fork. */
+  for (long i = 0, n = argc > 1 ? atol(argv[1]) : 0; i < n; i++) cudaMalloc(&a, 4096);
   cudaMalloc(&a, 8 << 20);
   fflush(stdout);
   pid_t pid = fork();
