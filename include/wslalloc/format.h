@@ -289,9 +289,6 @@ struct wsla_header {
   uint32_t others_size;         /* sizeof(struct wsla_others) */
   uint32_t others_cap;
   uint8_t reserved4[16];
-  uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64];
-  uint8_t reserved3[64];        /* bytes 3296..3359: reserved for other fields */
   /* WSLA_FEAT_LIVE2: a second array of live slots, struct wsla_live[live2_cap]
      at live2_off, after the ring at the end of the file, made when the first
      one filled up.  Readers list the committed slots of both. */
