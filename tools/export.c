@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 #include "tool.h"
+#include "utf8.h"
 
 static const char *const usage =
     "usage: wslalloc export --format csv|perfetto|memviz [FILE] -o OUT [--from S] [--to S]\n"
@@ -262,8 +263,10 @@ enum {
    into a call, and a call takes only so many arguments. */
 #define PK_BATCH 1000
 
-static void pk_str(FILE *o, const char *s) {
-  size_t n = strlen(s);
+static void pk_str(FILE *o, const char *raw) {
+  /* Python reads these as UTF-8 and refuses an ill-formed one. */
+  char s[4096];
+  size_t n = utf8_clean(s, sizeof s, raw, strlen(raw), true);
   if (n < 256) {
     fputc(PK_SHORT_BINUNICODE, o);
     fputc((int)n, o);

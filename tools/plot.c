@@ -8,6 +8,7 @@
 #include <uthash.h>
 
 #include "tool.h"
+#include "utf8.h"
 
 static const char *const usage =
     "usage: wslalloc plot [FILE] -o OUT.svg|OUT.html [--from S] [--to S]\n"
@@ -116,9 +117,12 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
       fprintf(out, " L%d,%.1f L%d,%.1f", LEFT + x, Y(v > top ? top : v), LEFT + x + 1,
               Y(v > top ? top : v));
     }
-    fprintf(out, "\"><title>%s</title></path>\n", names[k]);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">%s</text>\n", LEFT + 8, y0 + 14 + 14 * (int)k,
-            k, names[k]);
+    fputs("\"><title>", out);
+    utf8_write_xml(out, names[k]);
+    fprintf(out, "</title></path>\n<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">", LEFT + 8,
+            y0 + 14 + 14 * (int)k, k);
+    utf8_write_xml(out, names[k]);
+    fputs("</text>\n", out);
   }
 #undef Y
   free(cols);
@@ -230,12 +234,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     fprintf(out, "<line class=\"%s\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"><title>%s of %.2f GiB %s at %.3f s: ",
             o->outcome ? "rec" : "oom", x, y0, x, y0 + h, api ? api : "allocation", gib(o->size),
             o->outcome ? "recovered" : "failed", o->time_ns / 1e9);
-    for (const char *s = why; *s; s++) { /* XML-escape the diagnosis */
-      if (*s == '<') fputs("&lt;", out);
-      else if (*s == '>') fputs("&gt;", out);
-      else if (*s == '&') fputs("&amp;", out);
-      else fputc(*s, out);
-    }
+    utf8_write_xml(out, why);
     fputs("</title></line>\n", out);
   }
   fputs("</g>\n", out);
@@ -288,10 +287,12 @@ int cmd_plot(int argc, char **argv) {
     return 1;
   }
   int height = TOP + (int)(panels ? panels : 1) * PANEL + 30;
-  if (html)
-    fprintf(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wslalloc: %s</title>"
-                 "<style>body{font-family:sans-serif;margin:1em}</style></head><body>\n",
-            strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe);
+  const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
+  if (html) {
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wslalloc: ", out);
+    utf8_write_xml(out, name);
+    fputs("</title><style>body{font-family:sans-serif;margin:1em}</style></head><body>\n", out);
+  }
   fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
                "<style>.own{fill:#3b6fd8}.others{fill:#e8903a}.free{fill:#cfe8c9}"
                ".grid{stroke:#ddd}.ax{font:11px sans-serif;fill:#555}.h{font:bold 13px sans-serif}"
@@ -304,8 +305,7 @@ int cmd_plot(int argc, char **argv) {
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                "<text x=\"%d\" y=\"20\" class=\"h\">",
           WIDTH + LEFT + 20, height, WIDTH + LEFT + 20, height, LEFT);
-  const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
-  for (const char *s = name; *s; s++) fputs(*s == '<' ? "&lt;" : *s == '&' ? "&amp;" : (char[]){*s, 0}, out);
+  utf8_write_xml(out, name);
   fprintf(out, " (pid %d): blue this process, orange others and the driver, green free,"
                " red out of memory; lines: what its memory was for</text>\n",
           (int)r.hdr->pid);
