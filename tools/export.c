@@ -53,6 +53,22 @@ struct progress {
   uint64_t total, next;
 };
 
+/*
+ * Live levels are kept modulo 2^64: a hostile file's sizes (2^63, or sums
+ * past it) must not overflow a signed type, which would be undefined; the
+ * sum of what a real process allocated and freed is always exact, and a
+ * level read as below zero (above INT64_MAX) is drawn as none.
+ */
+static uint64_t level_floor(uint64_t level) { return level > INT64_MAX ? 0 : level; }
+
+/* Wall-clock nanoseconds of an event-time, saturated: both come from the file. */
+static int64_t wall_ns(const struct rec *r, uint64_t t) {
+  int64_t ns;
+  if (t > INT64_MAX || __builtin_add_overflow(r->hdr->start_realtime_ns, (int64_t)t, &ns))
+    return INT64_MAX;
+  return ns < 0 ? 0 : ns;
+}
+
 /* A line on stderr every tenth of a long export. */
 static void tick(struct progress *p, uint64_t done) {
   if (p->total < 200000 || done < p->next) return;
@@ -73,7 +89,7 @@ static void write_csv(FILE *out, const struct rec *r) {
                          : e->type == WSLA_EV_OOM ? "allocate failure"
                                                     : NULL;
     if (!action || !device_event(e)) continue;
-    int64_t ns = r->hdr->start_realtime_ns + (int64_t)e->time_ns;
+    int64_t ns = wall_ns(r, e->time_ns);
     time_t sec = (time_t)(ns / 1000000000);
     struct tm tm;
     char hms[16];
@@ -103,7 +119,7 @@ struct labelled {
 struct purpose_level {
   const char *label;
   int device;
-  int64_t live;
+  uint64_t live; /* modulo 2^64: see level_floor */
 };
 
 static void write_perfetto(FILE *out, const struct rec *r) {
@@ -134,13 +150,13 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   }
   /* Where the kept events begin: the final exact count less what they
      added, so that a wrapped ring still draws true levels. */
-  int64_t live[WSLA_DEVICE_MAX];
-  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) live[d] = (int64_t)r->ctr->dev[d].live_bytes;
+  uint64_t live[WSLA_DEVICE_MAX]; /* modulo 2^64: see level_floor */
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) live[d] = r->ctr->dev[d].live_bytes;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
     if (!device_event(e)) continue;
-    if (e->type == WSLA_EV_ALLOC) live[e->device] -= (int64_t)e->size;
-    if (e->type == WSLA_EV_FREE) live[e->device] += (int64_t)e->size;
+    if (e->type == WSLA_EV_ALLOC) live[e->device] -= e->size;
+    if (e->type == WSLA_EV_FREE) live[e->device] += e->size;
   }
   /* Thinning: the window is cut into buckets, and each device's live
      series gives at most its highest and its last point in each; peaks and
@@ -150,6 +166,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   for (uint64_t i = 0; i < r->nevents && r->events[i].time_ns <= export_until_ns; i++)
     t_last = r->events[i].time_ns;
   uint64_t span = t_last - t_first + 1;
+  if (!span) span = UINT64_MAX; /* a crafted file's times, 0 and UINT64_MAX */
   struct bucket {
     uint64_t index, peak, peak_ts, last, last_ts;
     bool open;
@@ -170,11 +187,11 @@ static void write_perfetto(FILE *out, const struct rec *r) {
     uint64_t ts = e->time_ns / 1000;
     if (labels && (e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e) && e->addr) {
       struct purpose_level *lv = NULL;
-      int64_t delta = 0;
+      uint64_t delta = 0; /* modulo 2^64 */
       HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
       if (e->type == WSLA_EV_FREE && blk) {
         lv = &levels[blk->level];
-        delta = -(int64_t)blk->size;
+        delta = 0 - blk->size;
         HASH_DEL(blocks, blk);
         free(blk);
       } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
@@ -185,17 +202,17 @@ static void write_perfetto(FILE *out, const struct rec *r) {
           *blk = (struct labelled){.addr = e->addr, .size = e->size, .level = k};
           HASH_ADD(hh, blocks, addr, sizeof blk->addr, blk);
           lv = &levels[k];
-          delta = (int64_t)e->size;
+          delta = e->size;
         }
       }
       if (lv) {
         lv->live += delta;
-        counter(out, &first, pid, lv->label, (unsigned)lv->device, ts, (uint64_t)lv->live);
+        counter(out, &first, pid, lv->label, (unsigned)lv->device, ts, level_floor(lv->live));
       }
     }
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
-      live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
-      uint64_t level = live[e->device] > 0 ? (uint64_t)live[e->device] : 0;
+      live[e->device] += e->type == WSLA_EV_ALLOC ? e->size : 0 - e->size;
+      uint64_t level = level_floor(live[e->device]);
       changes++;
       if (!export_buckets) {
         counter(out, &first, pid, "this process", (unsigned)e->device, ts, level);
@@ -331,7 +348,7 @@ static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
   pk_key_int(o, "addr", (int64_t)addr);
   pk_key_int(o, "size", (int64_t)size);
   pk_key_int(o, "stream", 0);
-  pk_key_int(o, "time_us", (int64_t)((r->hdr->start_realtime_ns + (int64_t)e->time_ns) / 1000));
+  pk_key_int(o, "time_us", wall_ns(r, e->time_ns) / 1000);
   uint64_t stack[WSLA_STACK_MAX];
   size_t depth = 0;
   if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1) {
@@ -504,6 +521,9 @@ int cmd_export(int argc, char **argv) {
   struct window win = WINDOW_ALL;
   const char *format = NULL, *out_path = NULL;
   int c;
+  /* Each call starts from the defaults (the fuzzer makes many). */
+  export_until_ns = UINT64_MAX;
+  export_buckets = 100000;
   optind = 1;
   while ((c = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
     if (c == 'f') format = optarg;

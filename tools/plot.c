@@ -49,6 +49,10 @@ static uint64_t option_value(const struct rec *r, const char *name) {
 
 static double gib(uint64_t b) { return b / 1073741824.0; }
 
+/* Live levels are kept modulo 2^64, as export's are: a hostile file's sizes
+   must not overflow a signed type; a level below zero is drawn as none. */
+static uint64_t level_floor(uint64_t level) { return level > INT64_MAX ? 0 : level; }
+
 /* A large block on the device being drawn, and the purpose it counts in. */
 struct purpose_block {
   uint64_t addr, size;
@@ -73,7 +77,7 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
   uint64_t *cols = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *cols);
   bool *seen = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *seen);
   if (!cols || !seen) abort();
-  int64_t level[PURPOSES_DRAWN] = {0};
+  uint64_t level[PURPOSES_DRAWN] = {0}; /* modulo 2^64 */
   struct purpose_block *blocks = NULL, *b, *tmp;
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   for (uint64_t i = 0; i < r->nevents; i++) {
@@ -84,7 +88,7 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
       HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, b);
       if (!b) continue;
       k = b->purpose;
-      level[k] -= (int64_t)b->size;
+      level[k] -= b->size;
       HASH_DEL(blocks, b);
       free(b);
     } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
@@ -93,13 +97,13 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
       if (k == np || !(b = malloc(sizeof *b))) continue;
       *b = (struct purpose_block){.addr = e->addr, .size = e->size, .purpose = k};
       HASH_ADD(hh, blocks, addr, sizeof b->addr, b);
-      level[k] += (int64_t)e->size;
+      level[k] += e->size;
     } else {
       continue;
     }
     if (e->time_ns < t0 || e->time_ns > t1) continue;
     int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
-    uint64_t v = level[k] > 0 ? (uint64_t)level[k] : 0;
+    uint64_t v = level_floor(level[k]);
     size_t at = k * WIDTH + (size_t)x;
     if (!seen[at] || v > cols[at]) cols[at] = v;
     seen[at] = true;
@@ -136,13 +140,13 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   struct column *col = calloc(WIDTH, sizeof *col);
   if (!col) return;
   /* The live level where the kept events begin (see export). */
-  int64_t live = (int64_t)dc->live_bytes;
+  uint64_t live = dc->live_bytes; /* modulo 2^64 */
   uint64_t total = dc->total_bytes, others = 0, top = dc->peak_bytes;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
     if (e->device != (int)dev || (e->flags & WSLA_F_HOST)) continue;
-    if (e->type == WSLA_EV_ALLOC) live -= (int64_t)e->size;
-    if (e->type == WSLA_EV_FREE) live += (int64_t)e->size;
+    if (e->type == WSLA_EV_ALLOC) live -= e->size;
+    if (e->type == WSLA_EV_FREE) live += e->size;
   }
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   uint64_t next_oom = 0;
@@ -170,8 +174,8 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     } else if (!(e->flags & WSLA_F_HOST)) {
       /* Device memory, VMM physical memory included; a mapping is not
          memory of its own (other event types, skipped here). */
-      if (e->type == WSLA_EV_ALLOC) live += (int64_t)e->size;
-      else if (e->type == WSLA_EV_FREE) live -= (int64_t)e->size;
+      if (e->type == WSLA_EV_ALLOC) live += e->size;
+      else if (e->type == WSLA_EV_FREE) live -= e->size;
       else continue;
     } else {
       continue;
@@ -179,7 +183,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     if (e->time_ns < t0 || e->time_ns > t1) continue;
     int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
     struct column *c = &col[x];
-    uint64_t own = live > 0 ? (uint64_t)live : 0;
+    uint64_t own = level_floor(live);
     if (!c->any || own > c->own_max) c->own_max = own;
     c->others = others;
     c->total = total;
