@@ -930,10 +930,10 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   uint64_t unresolved, unread;
   sym_limits(&unresolved, &unread);
   if (unresolved)
-    fprintf(out, "\nNot named: %" PRIu64 " call sites were not looked up (a report names at "
-                 "most %d distinct ones; this recording holds more)\n", unresolved, SYM_SITES_MAX);
+    fprintf(out, "\nNot named: %" PRIu64 " frames, past the %d distinct call sites a report "
+                 "names (this recording holds more)\n", unresolved, SYM_SITES_MAX);
   if (unread)
-    fprintf(out, "\nNot named: %" PRIu64 " call sites lie in module files left unread (a report "
+    fprintf(out, "\nNot named: %" PRIu64 " call sites in module files left unread (a report "
                  "reads at most %d)\n", unread, SYM_MODULES_MAX);
 
   if (r->ctr->lookups)
