@@ -19,6 +19,13 @@ enum { CSV, PERFETTO, PERFETTO_WINDOW, MEMVIZ, SVG, HTML, REPLAY, REPLAY_RMM, LS
 
 static char dir[64], rec_path[128], csv_path[128], svg_path[128], html_path[128];
 
+/* The folder and what the commands wrote there go when the run ends. */
+static void clean_up(void) {
+  const char *const files[] = {rec_path, csv_path, svg_path, html_path};
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) unlink(files[i]);
+  rmdir(dir);
+}
+
 static void setup(void) {
   snprintf(dir, sizeof dir, "/tmp/wsla-fuzz-XXXXXX");
   if (!mkdtemp(dir)) abort();
@@ -26,6 +33,7 @@ static void setup(void) {
   snprintf(csv_path, sizeof csv_path, "%s/fuzz.csv", dir);
   snprintf(svg_path, sizeof svg_path, "%s/out.svg", dir);
   snprintf(html_path, sizeof html_path, "%s/out.html", dir);
+  atexit(clean_up);
   setenv("WSLALLOC_DIR", dir, 1);
   if (!freopen("/dev/null", "w", stdout)) abort();
   /* replay's runtime: the fake one built beside this program, loaded
