@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 #include "tool.h"
+#include "utf8.h"
 
 static const char *const usage =
     "usage: wslalloc export --format csv|perfetto|memviz [FILE] -o OUT [--from S] [--to S]\n"
@@ -55,6 +56,22 @@ struct progress {
   uint64_t total, next;
 };
 
+/*
+ * Live levels are kept modulo 2^64: a hostile file's sizes (2^63, or sums
+ * past it) must not overflow a signed type, which would be undefined; the
+ * sum of what a real process allocated and freed is always exact, and a
+ * level read as below zero (above INT64_MAX) is drawn as none.
+ */
+static uint64_t level_floor(uint64_t level) { return level > INT64_MAX ? 0 : level; }
+
+/* Wall-clock nanoseconds of an event-time, saturated: both come from the file. */
+static int64_t wall_ns(const struct rec *r, uint64_t t) {
+  int64_t ns;
+  if (t > INT64_MAX || __builtin_add_overflow(r->hdr->start_realtime_ns, (int64_t)t, &ns))
+    return INT64_MAX;
+  return ns < 0 ? 0 : ns;
+}
+
 /* A line on stderr every tenth of a long export. */
 static void tick(struct progress *p, uint64_t done) {
   if (p->total < 200000 || done < p->next) return;
@@ -76,7 +93,7 @@ static void write_csv(FILE *out, const struct rec *r) {
                          : e->type == WSLA_EV_OOM ? "allocate failure"
                                                     : NULL;
     if (!action || !device_event(e)) continue;
-    int64_t ns = r->hdr->start_realtime_ns + (int64_t)e->time_ns;
+    int64_t ns = wall_ns(r, e->time_ns);
     time_t sec = (time_t)(ns / 1000000000);
     struct tm tm;
     char hms[16];
@@ -110,7 +127,7 @@ struct labelled {
 struct purpose_level {
   const char *label;
   int device;
-  int64_t live;
+  uint64_t live; /* modulo 2^64: see level_floor */
 };
 
 static void write_perfetto(FILE *out, const struct rec *r) {
@@ -141,13 +158,13 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   }
   /* Where the kept events begin: the final exact count less what they
      added, so that a wrapped ring still draws true levels. */
-  int64_t live[WSLA_DEVICE_MAX];
-  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) live[d] = (int64_t)r->ctr->dev[d].live_bytes;
+  uint64_t live[WSLA_DEVICE_MAX]; /* modulo 2^64: see level_floor */
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) live[d] = r->ctr->dev[d].live_bytes;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
     if (!device_event(e)) continue;
-    if (e->type == WSLA_EV_ALLOC) live[e->device] -= (int64_t)e->size;
-    if (e->type == WSLA_EV_FREE) live[e->device] += (int64_t)e->size;
+    if (e->type == WSLA_EV_ALLOC) live[e->device] -= e->size;
+    if (e->type == WSLA_EV_FREE) live[e->device] += e->size;
   }
   /* Thinning: the window is cut into buckets, and each device's live
      series gives at most its highest and its last point in each; peaks and
@@ -159,6 +176,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
   for (uint64_t i = 0; i < r->nevents && r->events[i].time_ns <= export_until_ns; i++)
     if (r->events[i].time_ns > t_last) t_last = r->events[i].time_ns;
   uint64_t span = t_last - t_first + 1;
+  if (!span) span = UINT64_MAX; /* a crafted file's times, 0 and UINT64_MAX */
   struct bucket {
     uint64_t index, peak, peak_ts, last, last_ts;
     bool open;
@@ -190,8 +208,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
       started = true;
       for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
         if (used[d])
-          counter(out, &first, pid, "this process", d, export_from_ns,
-                  live[d] > 0 ? (uint64_t)live[d] : 0);
+          counter(out, &first, pid, "this process", d, export_from_ns, level_floor(live[d]));
         if (view[d].seen) {
           counter(out, &first, pid, "free", d, export_from_ns, view[d].free);
           counter(out, &first, pid, "others and the driver", d, export_from_ns, view[d].others);
@@ -199,7 +216,7 @@ static void write_perfetto(FILE *out, const struct rec *r) {
       }
       for (size_t k = 0; k < nlevels; k++)
         counter(out, &first, pid, levels[k].label, (unsigned)levels[k].device, export_from_ns,
-                levels[k].live > 0 ? (uint64_t)levels[k].live : 0);
+                level_floor(levels[k].live));
     }
     if (!e) break;
     tick(&pg, i);
@@ -208,11 +225,11 @@ static void write_perfetto(FILE *out, const struct rec *r) {
     uint64_t ts = e->time_ns;
     if (labels && (e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e) && e->addr) {
       struct purpose_level *lv = NULL;
-      int64_t delta = 0;
+      uint64_t delta = 0; /* modulo 2^64 */
       HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, blk);
       if (e->type == WSLA_EV_FREE && blk) {
         lv = &levels[blk->level];
-        delta = -(int64_t)blk->size;
+        delta = 0 - blk->size;
         HASH_DEL(blocks, blk);
         free(blk);
       } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
@@ -223,19 +240,18 @@ static void write_perfetto(FILE *out, const struct rec *r) {
           *blk = (struct labelled){.addr = e->addr, .size = e->size, .level = k};
           HASH_ADD(hh, blocks, addr, sizeof blk->addr, blk);
           lv = &levels[k];
-          delta = (int64_t)e->size;
+          delta = e->size;
         }
       }
       if (lv) {
         lv->live += delta;
         if (!quiet)
-          counter(out, &first, pid, lv->label, (unsigned)lv->device, ts,
-                  lv->live > 0 ? (uint64_t)lv->live : 0);
+          counter(out, &first, pid, lv->label, (unsigned)lv->device, ts, level_floor(lv->live));
       }
     }
     if ((e->type == WSLA_EV_ALLOC || e->type == WSLA_EV_FREE) && device_event(e)) {
-      live[e->device] += e->type == WSLA_EV_ALLOC ? (int64_t)e->size : -(int64_t)e->size;
-      uint64_t level = live[e->device] > 0 ? (uint64_t)live[e->device] : 0;
+      live[e->device] += e->type == WSLA_EV_ALLOC ? e->size : 0 - e->size;
+      uint64_t level = level_floor(live[e->device]);
       if (quiet) continue;
       changes++;
       if (!export_buckets) {
@@ -310,8 +326,10 @@ enum {
    into a call, and a call takes only so many arguments. */
 #define PK_BATCH 1000
 
-static void pk_str(FILE *o, const char *s) {
-  size_t n = strlen(s);
+static void pk_str(FILE *o, const char *raw) {
+  /* Python reads these as UTF-8 and refuses an ill-formed one. */
+  char s[4096];
+  size_t n = utf8_clean(s, sizeof s, raw, strlen(raw), true);
   if (n < 256) {
     fputc(PK_SHORT_BINUNICODE, o);
     fputc((int)n, o);
@@ -376,7 +394,7 @@ static void pk_trace_entry(FILE *o, const struct rec *r, const char *action,
   pk_key_int(o, "addr", (int64_t)addr);
   pk_key_int(o, "size", (int64_t)size);
   pk_key_int(o, "stream", 0);
-  pk_key_int(o, "time_us", (int64_t)((r->hdr->start_realtime_ns + (int64_t)e->time_ns) / 1000));
+  pk_key_int(o, "time_us", wall_ns(r, e->time_ns) / 1000);
   uint64_t stack[WSLA_STACK_MAX];
   size_t depth = 0;
   if (e->type == WSLA_EV_OOM && e->aux < r->oom_count && r->ooms[e->aux].commit == e->aux + 1) {
@@ -550,6 +568,9 @@ int cmd_export(int argc, char **argv) {
   struct window win = WINDOW_ALL;
   const char *format = NULL, *out_path = NULL;
   int c;
+  /* Each call starts from the defaults (the fuzzer makes many). */
+  export_until_ns = UINT64_MAX;
+  export_buckets = 100000;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":f:o:h", longopts, NULL)) != -1) {

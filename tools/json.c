@@ -2,8 +2,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tool.h"
+#include "utf8.h"
 
 void json_begin(struct json *j, FILE *out) {
   j->out = out;
@@ -14,6 +16,13 @@ void json_begin(struct json *j, FILE *out) {
 static void escaped(FILE *out, const char *s) {
   fputc('"', out);
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p >= 0x80) { /* JSON is UTF-8: an ill-formed sequence is U+FFFD */
+      size_t bad = 0, len = utf8_sequence(p, strnlen((const char *)p, 4), &bad);
+      if (len) fwrite(p, 1, len, out);
+      else fputs(UTF8_REPLACEMENT, out);
+      p += (len ? len : bad) - 1;
+      continue;
+    }
     switch (*p) {
     case '"': fputs("\\\"", out); break;
     case '\\': fputs("\\\\", out); break;

@@ -9,6 +9,7 @@
 #include <uthash.h>
 
 #include "tool.h"
+#include "utf8.h"
 
 static const char *const usage =
     "usage: wslalloc plot [FILE] -o OUT.svg|OUT.html [--from S] [--to S]\n"
@@ -88,6 +89,10 @@ static int step_decimals(double step) {
   return d;
 }
 
+/* Live levels are kept modulo 2^64, as export's are: a hostile file's sizes
+   must not overflow a signed type; a level below zero is drawn as none. */
+static uint64_t level_floor(uint64_t level) { return level > INT64_MAX ? 0 : level; }
+
 /* A large block on the device being drawn, and the purpose it counts in. */
 struct purpose_block {
   uint64_t addr, size;
@@ -112,7 +117,7 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
   uint64_t *cols = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *cols);
   bool *seen = calloc((size_t)PURPOSES_DRAWN * WIDTH, sizeof *seen);
   if (!cols || !seen) abort();
-  int64_t level[PURPOSES_DRAWN] = {0}, start[PURPOSES_DRAWN] = {0};
+  uint64_t level[PURPOSES_DRAWN] = {0}, start[PURPOSES_DRAWN] = {0}; /* modulo 2^64 */
   bool started = false;
   struct purpose_block *blocks = NULL, *b, *tmp;
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
@@ -128,7 +133,7 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
       HASH_FIND(hh, blocks, &e->addr, sizeof e->addr, b);
       if (!b) continue;
       k = b->purpose;
-      level[k] -= (int64_t)b->size;
+      level[k] -= b->size;
       HASH_DEL(blocks, b);
       free(b);
     } else if (e->type == WSLA_EV_ALLOC && e->aux && e->aux <= r->stack_count && labels[e->aux]) {
@@ -137,13 +142,13 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
       if (k == np || !(b = malloc(sizeof *b))) continue;
       *b = (struct purpose_block){.addr = e->addr, .size = e->size, .purpose = k};
       HASH_ADD(hh, blocks, addr, sizeof b->addr, b);
-      level[k] += (int64_t)e->size;
+      level[k] += e->size;
     } else {
       continue;
     }
     if (e->time_ns < t0 || e->time_ns > t1) continue;
     int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
-    uint64_t v = level[k] > 0 ? (uint64_t)level[k] : 0;
+    uint64_t v = level_floor(level[k]);
     size_t at = k * WIDTH + (size_t)x;
     if (!seen[at] || v > cols[at]) cols[at] = v;
     seen[at] = true;
@@ -156,16 +161,19 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
 #define Y(v) (y0 + h - (double)(v) / (double)top * h)
   double ys[WIDTH];
   for (size_t k = 0; k < np; k++) {
-    uint64_t v = start[k] > 0 ? (uint64_t)start[k] : 0;
+    uint64_t v = level_floor(start[k]);
     for (int x = 0; x < WIDTH; x++) {
       if (seen[k * WIDTH + (size_t)x]) v = cols[k * WIDTH + (size_t)x];
       ys[x] = Y(v > top ? top : v);
     }
     fprintf(out, "<path class=\"p%zu\" fill=\"none\" d=\"", k);
     step_path(out, ys, false, 0);
-    fprintf(out, "\"><title>%s</title></path>\n", names[k]);
-    fprintf(out, "<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">%s</text>\n", LEFT + 8, y0 + 14 + 14 * (int)k,
-            k, names[k]);
+    fputs("\"><title>", out);
+    utf8_write_xml(out, names[k]);
+    fprintf(out, "</title></path>\n<text x=\"%d\" y=\"%d\" class=\"ax t%zu\">", LEFT + 8,
+            y0 + 14 + 14 * (int)k, k);
+    utf8_write_xml(out, names[k]);
+    fputs("</text>\n", out);
   }
 #undef Y
   free(cols);
@@ -179,13 +187,13 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   struct column *col = calloc(WIDTH, sizeof *col);
   if (!col) return;
   /* The live level where the kept events begin (see export). */
-  int64_t live = (int64_t)dc->live_bytes;
+  uint64_t live = dc->live_bytes; /* modulo 2^64 */
   uint64_t total = dc->total_bytes, others = 0, top = dc->peak_bytes;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
     if (e->device != (int)dev || (e->flags & WSLA_F_HOST)) continue;
-    if (e->type == WSLA_EV_ALLOC) live -= (int64_t)e->size;
-    if (e->type == WSLA_EV_FREE) live += (int64_t)e->size;
+    if (e->type == WSLA_EV_ALLOC) live -= e->size;
+    if (e->type == WSLA_EV_FREE) live += e->size;
   }
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   uint64_t next_oom = 0;
@@ -195,7 +203,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   for (uint64_t i = 0; i <= r->nevents; i++) {
     const struct wsla_event *e = i < r->nevents ? &r->events[i] : NULL;
     if (!started && (!e || e->time_ns >= t0)) {
-      start_own = live > 0 ? (uint64_t)live : 0, start_others = others, start_total = total;
+      start_own = level_floor(live), start_others = others, start_total = total;
       started = true;
     }
     if (!e) break;
@@ -221,8 +229,8 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     } else if (!(e->flags & WSLA_F_HOST)) {
       /* Device memory, VMM physical memory included; a mapping is not
          memory of its own (other event types, skipped here). */
-      if (e->type == WSLA_EV_ALLOC) live += (int64_t)e->size;
-      else if (e->type == WSLA_EV_FREE) live -= (int64_t)e->size;
+      if (e->type == WSLA_EV_ALLOC) live += e->size;
+      else if (e->type == WSLA_EV_FREE) live -= e->size;
       else continue;
     } else {
       continue;
@@ -230,7 +238,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     if (e->time_ns < t0 || e->time_ns > t1) continue;
     int x = (int)((e->time_ns - t0) / span * (WIDTH - 1));
     struct column *c = &col[x];
-    uint64_t own = live > 0 ? (uint64_t)live : 0;
+    uint64_t own = level_floor(live);
     if (!c->any || own > c->own_max) c->own_max = own;
     c->others = others;
     c->total = total;
@@ -294,12 +302,7 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     fprintf(out, "<line class=\"%s\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"><title>%s of %.2f GiB %s at %.3f s: ",
             o->outcome ? "rec" : "oom", x, y0, x, y0 + h, api ? api : "allocation", gib(o->size),
             o->outcome ? "recovered" : "failed", o->time_ns / 1e9);
-    for (const char *s = why; *s; s++) { /* XML-escape the diagnosis */
-      if (*s == '<') fputs("&lt;", out);
-      else if (*s == '>') fputs("&gt;", out);
-      else if (*s == '&') fputs("&amp;", out);
-      else fputc(*s, out);
-    }
+    utf8_write_xml(out, why);
     fputs("</title></line>\n", out);
   }
   fputs("</g>\n", out);
@@ -353,10 +356,12 @@ int cmd_plot(int argc, char **argv) {
     return 1;
   }
   int height = TOP + (int)(panels ? panels : 1) * PANEL + 30;
-  if (html)
-    fprintf(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wslalloc: %s</title>"
-                 "<style>body{font-family:sans-serif;margin:1em}</style></head><body>\n",
-            strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe);
+  const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
+  if (html) {
+    fputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>wslalloc: ", out);
+    utf8_write_xml(out, name);
+    fputs("</title><style>body{font-family:sans-serif;margin:1em}</style></head><body>\n", out);
+  }
   fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
                "<style>.own{fill:#3b6fd8}.others{fill:#e8903a}.free{fill:#cfe8c9}"
                ".grid{stroke:#ddd}.ax{font:11px sans-serif;fill:#555}.h{font:bold 13px sans-serif}"
@@ -369,8 +374,7 @@ int cmd_plot(int argc, char **argv) {
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
                "<text x=\"%d\" y=\"20\" class=\"h\">",
           WIDTH + LEFT + 20, height, WIDTH + LEFT + 20, height, LEFT);
-  const char *name = strrchr(r.exe, '/') ? strrchr(r.exe, '/') + 1 : r.exe;
-  for (const char *s = name; *s; s++) fputs(*s == '<' ? "&lt;" : *s == '&' ? "&amp;" : (char[]){*s, 0}, out);
+  utf8_write_xml(out, name);
   fprintf(out, " (pid %d): blue this process, orange others and the driver, green free,"
                " red out of memory; lines: what its memory was for</text>\n",
           (int)r.hdr->pid);

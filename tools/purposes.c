@@ -123,13 +123,13 @@ void purposes_build(const struct rec *r, struct purposes *out) {
     st->live += l->size;
     purpose_of(out, st->label)->live += l->size;
   }
-  for (uint64_t id = 1; id < n; id++) {
-    if (!by_id[id].label) continue;
-    struct stack_stat *grown = realloc(out->stacks, (out->nstacks + 1) * sizeof *grown);
-    if (!grown) abort();
-    out->stacks = grown;
-    out->stacks[out->nstacks++] = by_id[id];
-  }
+  /* One array, sized first: growing it a stack at a time copies it
+     65,535 times over for a crafted file's stacks. */
+  size_t used = 0;
+  for (uint64_t id = 1; id < n; id++) used += by_id[id].label != NULL;
+  if (used && !(out->stacks = malloc(used * sizeof *out->stacks))) abort();
+  for (uint64_t id = 1; id < n; id++)
+    if (by_id[id].label) out->stacks[out->nstacks++] = by_id[id];
   /* qsort wants an array even when there is nothing to sort. */
   if (out->nstacks) qsort(out->stacks, out->nstacks, sizeof *out->stacks, stack_peak_desc);
   if (out->npurposes) qsort(out->purposes, out->npurposes, sizeof *out->purposes, purpose_peak_desc);

@@ -14,6 +14,7 @@
 
 #include "tool.h"
 #include "wslalloc/alive.h"
+#include "utf8.h"
 #include "wslalloc/options.h"
 
 #define MAX_FILE (64ull << 30)
@@ -31,35 +32,12 @@ static void mark_partial(struct rec *r, const char *why) {
   r->partial = true;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
-  size_t len = s[0] < 0x80 ? 1 : (s[0] >> 5) == 6 ? 2 : (s[0] >> 4) == 14 ? 3
-             : (s[0] >> 3) == 30 ? 4 : 0;
-  if (!len || len > n) return 0;
-  for (size_t i = 1; i < len; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  return len;
-}
-
-/* Copies a string field of the file, bounded, with control characters and
-   invalid UTF-8 replaced by '?': what the tools print is always clean text. */
+/* Copies a string field of the file, bounded, with control characters
+   replaced by '?' and ill-formed UTF-8 by U+FFFD: what the tools print is
+   always clean text.  dst holds srclen + 1 bytes, as each caller's does. */
 static void copy_str_lines(char *dst, const char *src, size_t srclen,
                            bool lines) {
-  size_t n = strnlen(src, srclen), out = 0;
-  const unsigned char *s = (const unsigned char *)src;
-  for (size_t i = 0; i < n;) {
-    size_t len = utf8_len(s + i, n - i);
-    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7f) &&
-                     !(lines && s[i] == '\n'))) {
-      dst[out++] = '?';
-      i++;
-      continue;
-    }
-    memcpy(dst + out, s + i, len);
-    out += len;
-    i += len;
-  }
-  dst[out] = '\0';
+  utf8_clean(dst, srclen + 1, src, srclen, lines);
 }
 
 static void copy_str(char *dst, const char *src, size_t srclen) {
@@ -427,7 +405,7 @@ static int read_header(const char *path, struct rec *r, char *err, size_t len) {
   for (uint32_t i = 0; i < cl; i++) args[i] = h->cmdline[i] ? h->cmdline[i] : ' ';
   while (cl && args[cl - 1] == ' ') cl--;
   args[cl] = '\0';
-  copy_str(r->cmdline, args, cl + 1);
+  copy_str(r->cmdline, args, sizeof r->cmdline - 1); /* room for U+FFFDs */
   r->events_claimed = c->events_claimed;
   return 0;
 }
@@ -691,30 +669,6 @@ size_t rec_oom_stack(const struct rec *r, uint64_t idx, uint64_t *frames, size_t
 
 size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max) {
   return id ? stack_at(r->stacks, r->stack_count, id - 1, frames, max) : 0;
-}
-
-const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,
-                                        size_t len) {
-  for (uint64_t i = 0; i < r->module_count; i++) {
-    const struct wsla_module *m = &r->modules[i];
-    if (m->commit != i + 1 || site < m->lo || site >= m->hi) continue;
-    char whole[sizeof m->path + 1];
-    copy_str(whole, m->path, sizeof m->path);
-    snprintf(path, len, "%s", whole);
-    return m;
-  }
-  return NULL;
-}
-
-void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len) {
-  char path[sizeof r->modules->path + 1];
-  const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
-  if (!m) {
-    snprintf(buf, len, "0x%" PRIx64, site);
-    return;
-  }
-  const char *base = strrchr(path, '/');
-  snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : path, site - m->bias);
 }
 
 static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }

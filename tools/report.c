@@ -677,8 +677,11 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_end_obj(&j);
   }
   json_end_arr(&j);
+  /* As many stacks as the library ever writes (its 2048); more come only
+     from a crafted file, and each would cost 30 frames' names. */
+  enum { STACKS_LISTED = 2048 };
   json_arr(&j, "stacks");
-  for (size_t i = 0; i < pu.nstacks; i++) {
+  for (size_t i = 0; i < pu.nstacks && i < STACKS_LISTED; i++) {
     const struct stack_stat *k = &pu.stacks[i];
     json_obj(&j, NULL);
     json_str(&j, "purpose", k->label);
@@ -691,6 +694,7 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
     json_end_obj(&j);
   }
   json_end_arr(&j);
+  json_u64(&j, "stacks_not_listed", pu.nstacks > STACKS_LISTED ? pu.nstacks - STACKS_LISTED : 0);
   purposes_free(&pu);
 
   json_arr(&j, "leaks");
@@ -714,6 +718,12 @@ static void print_json(FILE *out, const struct rec *r, const struct summary *s) 
   json_arr(&j, "modules_changed");
   for (size_t i = 0; i < nchanged; i++) json_str(&j, NULL, changed[i]);
   json_end_arr(&j);
+  uint64_t unresolved, unread;
+  sym_limits(&unresolved, &unread);
+  json_obj(&j, "symbols");
+  json_u64(&j, "sites_not_resolved", unresolved);
+  json_u64(&j, "module_files_not_read", unread);
+  json_end_obj(&j);
 
   json_obj(&j, "options");
   char opts[sizeof r->options];
@@ -1131,6 +1141,14 @@ static void print_text(FILE *out, const struct rec *r, const struct summary *s) 
   for (size_t i = 0; i < nchanged; i++)
     fprintf(out, "\nNot named: %s has changed since the recording (its build-id "
                  "differs), so its call sites are shown as offsets only\n", changed[i]);
+  uint64_t unresolved, unread;
+  sym_limits(&unresolved, &unread);
+  if (unresolved)
+    fprintf(out, "\nNot named: %" PRIu64 " frames, past the %d distinct call sites a report "
+                 "names (this recording holds more)\n", unresolved, SYM_SITES_MAX);
+  if (unread)
+    fprintf(out, "\nNot named: %" PRIu64 " call sites in module files left unread (a report "
+                 "reads at most %d)\n", unread, SYM_MODULES_MAX);
 
   if (r->ctr->lookups)
     fprintf(out, "\nDriver entry points looked up: %" PRIu64 ", %" PRIu64

@@ -1,17 +1,21 @@
 /* Function names and source lines for call sites, from each module's ELF symbols and DWARF (elfutils libdwfl). */
 #include <dlfcn.h>
 #include <elfutils/libdwfl.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <uthash.h>
+
 #include "tool.h"
+#include "utf8.h"
 
 /* One libdwfl session per module file, opened on first use and kept for
    the tool's life: a report asks about the same few modules many times. */
 struct sym_module {
-  char path[sizeof ((struct wsla_module *)0)->path + 1];
+  char path[sizeof ((struct wsla_module *)0)->path * 3 + 1]; /* cleaned: U+FFFDs */
   Dwfl *dwfl;
   Dwfl_Module *mod; /* NULL when the file could not be read */
   const unsigned char *build_id; /* the file's, as it is now */
@@ -19,7 +23,6 @@ struct sym_module {
   bool changed;                  /* a recording's build-id differed */
 };
 
-#define SYM_MODULES_MAX 256
 static struct sym_module modules[SYM_MODULES_MAX];
 static size_t modules_used;
 
@@ -30,14 +33,136 @@ static const Dwfl_Callbacks callbacks = {
     .section_address = dwfl_offline_section_address,
 };
 
+/*
+ * What one recording's symbols cost is bounded, whatever the file holds: a
+ * hostile one may list 65,536 modules and 65,535 stacks of 30 frames, two
+ * million call sites.  Modules are found by address in a sorted index, each
+ * distinct site is named once and remembered, and at most SYM_SITES_MAX
+ * sites and SYM_MODULES_MAX module files are looked at; what is left over
+ * is counted, and the report says so (sym_limits).
+ */
+/* One range of the index: [lo, hi) lies in module idx. */
+struct module_range {
+  uint64_t lo, hi, idx;
+};
+
+/* A site as named; sym NULL when nothing names it. */
+struct site_name {
+  uint64_t site;
+  struct site_symbol *sym;
+  UT_hash_handle hh;
+};
+
+/* The recording the index and the names are for: they are made again
+   when another one is asked about (ls asks about many in turn). */
+static struct {
+  const struct rec *r;
+  const void *data, *modules;
+  uint64_t module_count;
+  int32_t pid;
+  int64_t start;
+} owner;
+static struct module_range *ranges;
+static size_t nranges;
+static struct site_name *names;
+static size_t nnames;
+static uint64_t sites_unresolved;  /* lookups past SYM_SITES_MAX */
+static uint64_t modules_unread;    /* lookups of a file past SYM_MODULES_MAX */
+
+static int range_lo_cmp(const void *pa, const void *pb) {
+  const struct module_range *a = pa, *b = pb;
+  if (a->lo != b->lo) return a->lo < b->lo ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static void forget_recording(void) {
+  struct site_name *n, *tmp;
+  HASH_ITER(hh, names, n, tmp) {
+    HASH_DEL(names, n);
+    free(n->sym);
+    free(n);
+  }
+  free(ranges);
+  ranges = NULL;
+  nranges = nnames = 0;
+  sites_unresolved = modules_unread = 0;
+  memset(&owner, 0, sizeof owner);
+}
+
+/* The index of r's written modules by address.  Real modules never
+   overlap; where a hostile file's do, an address belongs to the module
+   that starts lowest (the later one keeps only what lies past it), so that
+   each address has one answer and the ranges stay sorted and apart. */
+static void index_recording(const struct rec *r) {
+  if (owner.r == r && owner.data == r->data && owner.modules == r->modules &&
+      owner.module_count == r->module_count && owner.pid == r->hdr->pid &&
+      owner.start == r->hdr->start_realtime_ns)
+    return;
+  forget_recording();
+  owner.r = r, owner.data = r->data, owner.modules = r->modules;
+  owner.module_count = r->module_count, owner.pid = r->hdr->pid;
+  owner.start = r->hdr->start_realtime_ns;
+  if (!r->module_count || !(ranges = malloc(r->module_count * sizeof *ranges))) return;
+  for (uint64_t i = 0; i < r->module_count; i++) {
+    const struct wsla_module *m = &r->modules[i];
+    if (m->commit == i + 1 && m->lo < m->hi)
+      ranges[nranges++] = (struct module_range){m->lo, m->hi, i};
+  }
+  qsort(ranges, nranges, sizeof *ranges, range_lo_cmp);
+  size_t kept = 0;
+  uint64_t end = 0;
+  for (size_t i = 0; i < nranges; i++) {
+    struct module_range m = ranges[i];
+    if (kept && m.lo < end) m.lo = end;
+    if (m.lo >= m.hi) continue;
+    ranges[kept++] = m;
+    end = m.hi;
+  }
+  nranges = kept;
+}
+
+const struct wsla_module *rec_module_of(const struct rec *r, uint64_t site, char *path,
+                                        size_t len) {
+  index_recording(r);
+  /* The last range that starts at or below the site. */
+  size_t lo = 0, hi = nranges;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ranges[mid].lo <= site) lo = mid + 1;
+    else hi = mid;
+  }
+  if (!lo || site >= ranges[lo - 1].hi) return NULL;
+  const struct wsla_module *m = &r->modules[ranges[lo - 1].idx];
+  utf8_clean(path, len, m->path, sizeof m->path, false);
+  return m;
+}
+
+void rec_site_name(const struct rec *r, uint64_t site, char *buf, size_t len) {
+  char path[sizeof r->modules->path * 3 + 1];
+  const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
+  if (!m) {
+    snprintf(buf, len, "0x%" PRIx64, site);
+    return;
+  }
+  const char *base = strrchr(path, '/');
+  snprintf(buf, len, "%s+0x%" PRIx64, base ? base + 1 : path, site - m->bias);
+}
+
+void sym_limits(uint64_t *sites, uint64_t *module_files) {
+  *sites = sites_unresolved;
+  *module_files = modules_unread;
+}
+
 static struct sym_module *module_for(const char *path) {
   for (size_t i = 0; i < modules_used; i++)
     if (!strcmp(modules[i].path, path)) return &modules[i];
   /* A hostile recording may name a FIFO or a device: only regular files. */
   struct stat st;
-  if (modules_used == SYM_MODULES_MAX || stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-      access(path, R_OK) != 0)
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0) return NULL;
+  if (modules_used == SYM_MODULES_MAX) {
+    modules_unread++;
     return NULL;
+  }
   struct sym_module *m = &modules[modules_used++];
   snprintf(m->path, sizeof m->path, "%s", path);
   m->dwfl = dwfl_begin(&callbacks);
@@ -74,6 +199,7 @@ void sym_close_all(void) {
   for (size_t i = 0; i < modules_used; i++)
     if (modules[i].dwfl) dwfl_end(modules[i].dwfl);
   modules_used = 0;
+  forget_recording();
 }
 
 /*
@@ -103,9 +229,9 @@ static void function_name(const char *name, char *out, size_t len) {
   free(plain);
 }
 
-bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out) {
+static bool site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out) {
   memset(out, 0, sizeof *out);
-  char path[sizeof r->modules->path + 1];
+  char path[sizeof r->modules->path * 3 + 1];
   const struct wsla_module *m = rec_module_of(r, site, path, sizeof path);
   struct sym_module *sm = m && path[0] == '/' ? module_for(path) : NULL;
   if (!sm || !sm->mod || !same_build(sm, m)) return false;
@@ -117,16 +243,43 @@ bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out
   GElf_Sym sym;
   const char *name = dwfl_module_addrinfo(mod, addr, &offset, &sym, NULL, NULL, NULL);
   if (!name) return false;
-  function_name(name, out->function, sizeof out->function);
+  /* The module file's names are input too: clean text only. */
+  char plain[sizeof out->function];
+  function_name(name, plain, sizeof plain);
+  utf8_clean(out->function, sizeof out->function, plain, sizeof plain, false);
   out->offset = offset + 1;
   Dwfl_Line *line = dwfl_module_getsrc(mod, addr);
   const char *file = line ? dwfl_lineinfo(line, NULL, &out->line, NULL, NULL, NULL) : NULL;
   if (file && out->line > 0) {
     const char *slash = strrchr(file, '/');
-    snprintf(out->file, sizeof out->file, "%s", slash ? slash + 1 : file);
+    slash = slash ? slash + 1 : file;
+    utf8_clean(out->file, sizeof out->file, slash, strlen(slash), false);
   } else {
     out->line = 0;
   }
+  return true;
+}
+
+bool rec_site_symbol(const struct rec *r, uint64_t site, struct site_symbol *out) {
+  index_recording(r);
+  struct site_name *n;
+  HASH_FIND(hh, names, &site, sizeof site, n);
+  if (!n) {
+    if (nnames == SYM_SITES_MAX || !(n = calloc(1, sizeof *n))) {
+      sites_unresolved++;
+      memset(out, 0, sizeof *out);
+      return false;
+    }
+    n->site = site;
+    if (site_symbol(r, site, out) && (n->sym = malloc(sizeof *n->sym))) *n->sym = *out;
+    HASH_ADD(hh, names, site, sizeof n->site, n);
+    nnames++;
+  }
+  if (!n->sym) {
+    memset(out, 0, sizeof *out);
+    return false;
+  }
+  *out = *n->sym;
   return true;
 }
 

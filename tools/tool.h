@@ -122,6 +122,12 @@ void sym_close_all(void);
 /* The module files, of those looked at, that are not the ones the process
    ran (their build-ids differ): their call sites stay unnamed. */
 size_t sym_changed_modules(const char **paths, size_t max);
+/* What was left unnamed to keep a report's work bounded: frames looked up
+   past the most distinct call sites one recording names (a hostile file
+   has two million), and sites in module files past the most that are read. */
+void sym_limits(uint64_t *sites, uint64_t *module_files);
+#define SYM_SITES_MAX 65536 /* distinct call sites named per recording */
+#define SYM_MODULES_MAX 256 /* module files read */
 
 /* What the device memory was for (purposes.c): the large allocations'
    stacks (WSLALLOC_STACKS), each with its peak and end live bytes over the

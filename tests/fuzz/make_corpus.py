@@ -3,7 +3,10 @@
 Run from the source root after a build:  python3 tests/fuzz/make_corpus.py build
 Each seed is a real recording with its regions' capacities cut to what it
 used (modules, OOM records, ring), the layout recomputed: still a valid
-recording, a few KiB instead of half a MiB.
+recording, a few KiB instead of half a MiB.  Then hostile variants of the
+demo's (sizes and times at the ends of their types, which once overflowed
+signed sums), and rmm.csv, an RMM log for replay; "--hostile" remakes only
+those, from the demo seed already there.
 """
 import glob
 import os
@@ -12,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 
-build = sys.argv[1] if len(sys.argv) > 1 else "build"
+build = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] != "--hostile" else "build"
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 out = os.path.join(root, "tests", "fuzz", "corpus")
 sim = os.path.join(root, build, "tests", "sim")
@@ -79,6 +82,47 @@ def compact(blob):
     return bytes(head) + b"".join(parts)
 
 
+
+
+def hostile(demo):
+    """The demo seed with its events' sizes near 2^63 and 2^64 (every sum of
+    them overflows a signed 64-bit type), and one with its times near 2^62
+    and 2^64 and its start time at the end of its type."""
+    u64 = lambda off: struct.unpack_from("<Q", demo, off)[0]
+    ring_off, ring_cap = u64(64), u64(112)
+    sizes, times = bytearray(demo), bytearray(demo)
+    for slot in range(ring_cap):
+        at = ring_off + 64 * slot
+        if at + 64 > len(demo) or not u64(at):
+            continue
+        struct.pack_into("<Q", sizes, at + 24, (1 << 63) + slot if slot % 3 else (1 << 64) - 1 - slot)
+        struct.pack_into("<Q", times, at + 8, (1 << 62) + slot if slot % 2 else (1 << 64) - 1 - slot)
+    struct.pack_into("<q", times, 144, (1 << 63) - 1)  # start_realtime_ns
+    return {"sizes.wsla": bytes(sizes), "times.wsla": bytes(times)}
+
+
+RMM = """Thread,Time,Action,Pointer,Size,Stream
+140,10:20:30.000100,allocate,0x7f0000000000,1048576,0
+140,10:20:30.000200,allocate,0x7f0000100000,9223372036854775808,7
+141,10:20:30.000300,free,0x7f0000000000,1048576,0
+141,10:20:30.000400,allocate failure,(nil),17179869184,0
+140,10:20:30.000500,free,0x7f0000100000,9223372036854775808,7
+"""
+
+
+def write_hostile():
+    for name, blob in hostile(open(os.path.join(out, "demo.wsla"), "rb").read()).items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(blob)
+        print(f"{name}: {len(blob)} bytes")
+    with open(os.path.join(out, "rmm.csv"), "w") as f:
+        f.write(RMM)
+
+
+if "--hostile" in sys.argv:
+    write_hostile()
+    sys.exit(0)
+
 os.makedirs(out, exist_ok=True)
 for name, client, args, extra in RUNS:
     d = os.path.join(work, name)
@@ -97,3 +141,4 @@ for name, client, args, extra in RUNS:
     if check.returncode != 0 or '"partial": true' in check.stdout:
         sys.exit(f"{name}: the compacted seed does not read back whole: {check.stderr}")
     print(f"{name}: {len(seed)} bytes")
+write_hostile()
