@@ -48,10 +48,21 @@ m = re.search(r"```text\n(== An 8 GiB GPU.*?)```", readme, re.S)
 check(m is not None, "README has the demo's output")
 sample = m.group(1) if m else ""
 rec_dir = tempfile.mkdtemp()
+
+
+def demo_env(rec_dir):
+    """The demo's: scripts/demo's simulated GPU, with its NVML naming the browser."""
+    env = env_for("cuda13", True, {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500",
+                                   "WSLSIM_NVML_PROCS": "7311:chrome:1536M:g"}, rec_dir=rec_dir)
+    nvml = os.environ.get("WSLA_SIM_NVML")
+    if nvml:
+        env["LD_LIBRARY_PATH"] += ":" + nvml
+    return env
+
+
 r = subprocess.run([os.path.join(CLIENTS, "llm_like")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                    text=True, timeout=120,
-                   env=env_for("cuda13", True, {"WSLSIM_MEM": "8G", "WSLSIM_FOREIGN": "1536M@500"},
-                               rec_dir=rec_dir))
+                   env=demo_env(rec_dir))
 recs = [os.path.join(rec_dir, f) for f in os.listdir(rec_dir) if f.endswith(".wsla")]
 report = subprocess.run([TOOL, "report", *recs[:1]], capture_output=True, text=True).stdout
 build = os.path.dirname(os.path.dirname(CLIENTS))

@@ -636,8 +636,12 @@ void others_report_text(FILE *out, const struct rec *r, uint64_t idx) {
     fprintf(out, "none listed\n");
     return;
   }
-  if (s.listed_bytes) fprintf(out, "%s in %u programs\n", fmt_size(s.listed_bytes, a, sizeof a), s.listed);
-  else fprintf(out, "%u programs, their sizes not available (WDDM)\n", s.listed);
+  if (s.listed_bytes)
+    fprintf(out, "%s in %u %s\n", fmt_size(s.listed_bytes, a, sizeof a), s.listed,
+            plural(s.listed, "program", "programs"));
+  else
+    fprintf(out, "%u %s, their sizes not available (WDDM)\n", s.listed,
+            plural(s.listed, "program", "programs"));
   for (size_t i = 0; i < s.kept && i < WSLA_OTHERS_KEEP; i++) {
     const struct wsla_other *e = &s.entries[i];
     wsla_other_name(e, name, sizeof name);
