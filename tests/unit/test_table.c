@@ -316,7 +316,7 @@ static void test_refused_free(void) {
 
 /* --- Threads -------------------------------------------------------------- */
 
-enum { THREADS = 4, PER_THREAD = 120, ROUNDS = 1000, CONTESTED = 200 };
+enum { THREADS = 4, PER_THREAD = 120, ROUNDS = 300, CONTESTED = 200 };
 static atomic_uint_fast64_t seq_next, bad_takes;
 static _Atomic unsigned taken_times[CONTESTED];
 
