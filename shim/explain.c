@@ -7,9 +7,11 @@
 #include "wslalloc/explain.h"
 
 const char *wsla_fmt_size(uint64_t b, char *buf, size_t len) {
+  /* A unit is kept only while its figure, rounded as printed, stays below
+     1024: a byte short of 1 MiB reads "1.0 MiB", not "1024.0 KiB". */
   if (b < 1024) snprintf(buf, len, "%" PRIu64 " B", b);
-  else if (b < (1ull << 20)) snprintf(buf, len, "%.1f KiB", b / 1024.0);
-  else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
+  else if (b / 1024.0 < 1023.95) snprintf(buf, len, "%.1f KiB", b / 1024.0);
+  else if (b / 1048576.0 < 1023.95) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
   else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
   return buf;
 }

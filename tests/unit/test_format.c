@@ -17,14 +17,15 @@ static void test_fmt_size(void) {
   CHECK_STR(size(1536), "1.5 KiB");
   CHECK_STR(size(10 * 1024 + 51), "10.0 KiB"); /* 10.0498 rounds down */
   CHECK_STR(size(10 * 1024 + 52), "10.1 KiB"); /* 10.0508 rounds up */
-  /* The last byte below 1 MiB rounds up to the next unit's figure in
-     this one (1023.999 KiB): what is printed today. */
-  CHECK_STR(size((1 << 20) - 1), "1024.0 KiB");
+  /* A figure that would round to 1024 of a unit is the next unit's. */
+  CHECK_STR(size((1 << 20) - 1), "1.0 MiB");
+  CHECK_STR(size(1023 * 1024 + 972), "1023.9 KiB"); /* 1023.949 */
+  CHECK_STR(size(1023 * 1024 + 973), "1.0 MiB");    /* 1023.950 */
   /* MiB with one decimal, from exactly 1 MiB. */
   CHECK_STR(size(1 << 20), "1.0 MiB");
   CHECK_STR(size(512ull << 20), "512.0 MiB");
   CHECK_STR(size((512ull << 20) + (1 << 19)), "512.5 MiB");
-  CHECK_STR(size((1ull << 30) - 1), "1024.0 MiB");
+  CHECK_STR(size((1ull << 30) - 1), "1.00 GiB");
   /* GiB with two decimals, from exactly 1 GiB, with no larger unit. */
   CHECK_STR(size(1ull << 30), "1.00 GiB");
   CHECK_STR(size((1ull << 30) + (1ull << 30) / 4), "1.25 GiB");
