@@ -380,3 +380,15 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   hook_leave();
   return rc;
 }
+
+WSLA_REAL_DECL(cudaSetDevice);
+
+/* Passed through untouched and recorded nowhere: a success moves the
+   context generation (shim.h), so that the thread's next allocation asks
+   the driver for its device again. */
+WSLA_EXPORT cudaError_t cudaSetDevice(int device) {
+  REAL_OR_MISSING(cudaSetDevice);
+  cudaError_t rc = real(device);
+  if (rc == cudaSuccess) wsla_ctx_changed();
+  return rc;
+}

@@ -12,6 +12,12 @@ CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
 CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
 CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
                                       CUstream);
+/* Context creation's older ABIs, still exported and still handed out by
+   cuGetProcAddress for older versions; the header declares only the
+   newest. */
+CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
+CUresult cuCtxCreate_v3(CUcontext *, CUexecAffinityParam *, int, unsigned int,
+                        CUdevice);
 
 WSLA_REAL_DECL(cuMemAlloc_v2);
 WSLA_REAL_DECL(cuMemFree_v2);
@@ -36,6 +42,15 @@ WSLA_REAL_DECL(cuMemAddressReserve);
 WSLA_REAL_DECL(cuMemAddressFree);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
 WSLA_REAL_DECL(cuDeviceGetAttribute);
+WSLA_REAL_DECL(cuCtxSetCurrent);
+WSLA_REAL_DECL(cuCtxPushCurrent_v2);
+WSLA_REAL_DECL(cuCtxPopCurrent_v2);
+WSLA_REAL_DECL(cuCtxCreate_v2);
+WSLA_REAL_DECL(cuCtxCreate_v3);
+WSLA_REAL_DECL(cuCtxCreate_v4);
+WSLA_REAL_DECL(cuCtxDestroy_v2);
+WSLA_REAL_DECL(cuDevicePrimaryCtxRelease_v2);
+WSLA_REAL_DECL(cuDevicePrimaryCtxReset_v2);
 
 static int warned_missing;
 
@@ -54,7 +69,9 @@ static CUresult missing(const char *name) {
 static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   if (!p) return 0;
   bool host = flags & WSLA_F_HOST;
-  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device() : -1;
+  /* A limit's check is slow anyway: the driver is asked, and the cache
+     corrected (see wsla_cuda_device). */
+  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device_fresh() : -1;
   return wsla_budget_refusal(p, host, dev, size);
 }
 
@@ -123,6 +140,12 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
  *   THIN_ENTRY(name, (params), (args)) { body }
  */
 #define THIN_ENTRY(name, params, args)                                         \
+  THIN_ENTRY_NOTING(name, params, args, (void)0)
+/* The same with a statement run first on the nested path, which may not
+   call anything (the jump must stay frameless): the context hooks bump the
+   generation there, since a context changed under another hook (by a
+   runtime or a signal handler) changes the thread's device all the same. */
+#define THIN_ENTRY_NOTING(name, params, args, nested_note)                     \
   static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
   static __attribute__((noinline, cold)) CUresult name##_nested params {       \
     __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
@@ -131,6 +154,7 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   }                                                                            \
   WSLA_EXPORT CUresult name params {                                           \
     if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                  \
+      nested_note;                                                             \
       /* The slot WSLA_REAL fills; while it is empty, the cold path asks      \
          WSLA_REAL.  Acquire: pairs with the release store that fills it. */  \
       __typeof__(real_##name) fn_ =                                            \
@@ -503,3 +527,32 @@ THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
   hook_leave();
   return rc;
 }
+
+/* --- Context changes: passed through untouched, recorded nowhere; each
+   success moves the context generation (shim.h), so that every thread asks
+   the driver for its device again before its next allocation.  Nested
+   (under a runtime call), the generation moves before the jump: the
+   thread's next allocation asks after the change. --- */
+
+#define CONTEXT_HOOK(name, params, args)                                       \
+  THIN_ENTRY_NOTING(name, params, args, wsla_ctx_changed()) {                  \
+    REAL_OR_MISSING(name);                                                     \
+    CUresult rc = real args;                                                   \
+    if (rc == CUDA_SUCCESS) wsla_ctx_changed();                                \
+    return rc;                                                                 \
+  }
+
+CONTEXT_HOOK(cuCtxSetCurrent, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx))
+CONTEXT_HOOK(cuCtxCreate_v2, (CUcontext *pctx, unsigned int flags, CUdevice dev),
+             (pctx, flags, dev))
+CONTEXT_HOOK(cuCtxCreate_v3, (CUcontext *pctx, CUexecAffinityParam *params,
+                              int num_params, unsigned int flags, CUdevice dev),
+             (pctx, params, num_params, flags, dev))
+CONTEXT_HOOK(cuCtxCreate_v4, (CUcontext *pctx, CUctxCreateParams *params,
+                              unsigned int flags, CUdevice dev),
+             (pctx, params, flags, dev))
+CONTEXT_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
+CONTEXT_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))
