@@ -56,6 +56,9 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   if (!host && WSLA_UNLIKELY(wsla_opts.limit.num)) {
     __typeof__(real_cudaGetDevice) get = WSLA_REAL(WSLA_LIB_CUDART, cudaGetDevice);
     if (!get || get(&dev) != cudaSuccess) dev = -1;
+    /* Slow anyway: the thread's cached device is put right here too (see
+       wsla_cuda_device), as the driver sees it. */
+    (void)wsla_cuda_device_fresh();
   }
   return wsla_budget_refusal(p, host, dev, size);
 }

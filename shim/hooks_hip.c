@@ -74,7 +74,10 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   if (!p) return -1;
   int16_t d;
   unsigned long gen;
-  if (!wsla_device_cached(WSLA_CACHE_HIP, &d, &gen)) d = hip_device_fresh();
+  /* A device limit's check is slow anyway: with one set, HIP is asked. */
+  if (!wsla_device_cached(WSLA_CACHE_HIP, &d, &gen) ||
+      WSLA_UNLIKELY(wsla_opts.limit.num))
+    d = hip_device_fresh();
   if (d < 0 || d >= (int)WSLA_DEVICE_MAX) return d;
   struct wsla_device_counters *dc = &p->ctr->dev[d];
   bool likely_short = size > __atomic_load_n(&dc->free_bytes, __ATOMIC_RELAXED);

@@ -47,6 +47,14 @@ devs, _ = per_device(r, "hidden")
 equal(devs.get(0), (8 * MiB, 1), "hidden switch: device 0 keeps only the allocation before it")
 equal(devs.get(1), ((16 + 32) * MiB, 2), "hidden switch: corrected at the sample that fell due")
 
+# The same with sampling off and a device limit set: the limit's check,
+# slow anyway, asks the driver and corrects the device.
+r = run("ctxswitch", ["hidden"], env=dict(TWO, WSLALLOC_SAMPLE_MS="0", WSLALLOC_LIMIT="3G"))
+equal(r.rc, 0, "hidden-switch client exit status, with a limit")
+devs, _ = per_device(r, "hidden, limit")
+equal(devs.get(0), (8 * MiB, 1), "hidden switch, limit: device 0 keeps only the allocation before it")
+equal(devs.get(1), ((16 + 32) * MiB, 2), "hidden switch, limit: corrected at the limit's check")
+
 # HIP, where the simulated runtime has it: hipSetDevice, HIP's context
 # stack and hipCtxSetCurrent.
 if SIM.get("hip") and SIM["hip"][0] and os.path.exists(os.path.join(CLIENTS, "hip_ctxswitch")):
