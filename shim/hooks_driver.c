@@ -140,12 +140,6 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
  *   THIN_ENTRY(name, (params), (args)) { body }
  */
 #define THIN_ENTRY(name, params, args)                                         \
-  THIN_ENTRY_NOTING(name, params, args, (void)0)
-/* The same with a statement run first on the nested path, which may not
-   call anything (the jump must stay frameless): the context hooks bump the
-   generation there, since a context changed under another hook (by a
-   runtime or a signal handler) changes the thread's device all the same. */
-#define THIN_ENTRY_NOTING(name, params, args, nested_note)                     \
   static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
   static __attribute__((noinline, cold)) CUresult name##_nested params {       \
     __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
@@ -154,7 +148,6 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
   }                                                                            \
   WSLA_EXPORT CUresult name params {                                           \
     if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                  \
-      nested_note;                                                             \
       /* The slot WSLA_REAL fills; while it is empty, the cold path asks      \
          WSLA_REAL.  Acquire: pairs with the release store that fills it. */  \
       __typeof__(real_##name) fn_ =                                            \
@@ -531,11 +524,17 @@ THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
 /* --- Context changes: passed through untouched, recorded nowhere; each
    success moves the context generation (shim.h), so that every thread asks
    the driver for its device again before its next allocation.  Nested
-   (under a runtime call), the generation moves before the jump: the
-   thread's next allocation asks after the change. --- */
+   (under a runtime call) they only jump, as every driver hook does: such a
+   change is the runtime's own, either balanced (a push and its pop around
+   the call) or binding a context on a thread whose cache is already empty
+   (its first call, or one after a change the hooks saw), and the allocation
+   is asked about after it.  Moving the shared generation there would put a
+   locked add on a shared line into every call of a runtime that pushes and
+   pops, and empty every thread's cache each time.  A nested change that
+   does stay (one from a signal handler) is caught by the next sample. --- */
 
 #define CONTEXT_HOOK(name, params, args)                                       \
-  THIN_ENTRY_NOTING(name, params, args, wsla_ctx_changed()) {                  \
+  THIN_ENTRY(name, params, args) {                                             \
     REAL_OR_MISSING(name);                                                     \
     CUresult rc = real args;                                                   \
     if (rc == CUDA_SUCCESS) wsla_ctx_changed();                                \

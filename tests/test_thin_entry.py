@@ -18,8 +18,7 @@ HOOKS = ["cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync", "cuMemFreeAsync",
          "cuMemHostRegister_v2", "cuMemHostUnregister", "cuMemAllocPitch_v2",
          "cuMemAllocManaged", "cuMemCreate", "cuMemRelease", "cuMemMap", "cuMemUnmap",
          "cuMemAddressReserve", "cuMemAddressFree", "cuMemGetInfo_v2", "cuDeviceGetAttribute",
-         # The context hooks move the generation on the nested path too, with
-         # one locked add and still no frame.
+         # The context hooks, which move the generation only when not nested.
          "cuCtxSetCurrent", "cuCtxPushCurrent_v2", "cuCtxPopCurrent_v2", "cuCtxCreate_v2",
          "cuCtxCreate_v3", "cuCtxCreate_v4", "cuCtxDestroy_v2", "cuDevicePrimaryCtxRelease_v2",
          "cuDevicePrimaryCtxReset_v2"]
