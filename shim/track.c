@@ -8,6 +8,10 @@
 
 uint64_t wsla_budget_in_flight[WSLA_DEVICE_MAX + 1];
 
+/* The context generation (shim.h): 1, so that no thread's zeroed device
+   cache is current. */
+unsigned long wsla_ctx_gen = 1;
+
 void wsla_budget_reset_after_fork(void) {
   /* The parent's calls in flight at the fork never end here. */
   for (unsigned i = 0; i <= WSLA_DEVICE_MAX; i++)
