@@ -237,4 +237,19 @@ if os.path.exists(target):
 left = [f for f in os.listdir(mdir) if f not in ("victim", "wslalloc.prom", os.path.basename(planted_link))]
 equal(left, [], "metrics -o: no temporary file left behind")
 
+# --- metrics -o never replaces what is not a regular file: a device is
+# written into (as /dev/null would be), a FIFO is refused. ---
+fifo_target = os.path.join(mdir, "fifo.prom")
+os.mkfifo(fifo_target)
+rc, out, err, secs, _ = measured(["metrics", "--all", "-o", fifo_target], {"WSLALLOC_DIR": r.dir})
+equal(rc, 1, f"metrics -o FIFO: refused ({err!r})")
+check("not a regular file" in err and stat.S_ISFIFO(os.lstat(fifo_target).st_mode),
+      f"metrics -o FIFO: says why and leaves the FIFO: {err!r}")
+if os.geteuid() == 0:
+    dev_target = os.path.join(mdir, "null.prom")
+    os.mknod(dev_target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    rc, out, err, secs, _ = measured(["metrics", "--all", "-o", dev_target], {"WSLALLOC_DIR": r.dir})
+    equal(rc, 0, f"metrics -o a character device: written into ({err!r})")
+    check(stat.S_ISCHR(os.lstat(dev_target).st_mode), "metrics -o a character device: still one")
+
 finish()

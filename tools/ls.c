@@ -314,6 +314,29 @@ int cmd_metrics(int argc, char **argv) {
     free_all(all, n);
     return 0;
   }
+  /* Only a regular file (or none yet) is replaced by a rename: anything
+     else there (/dev/null, a FIFO, a directory) would be replaced whole.
+     A character device is written into as it is; the rest is refused. */
+  struct stat target;
+  if (lstat(out_path, &target) == 0 && !S_ISREG(target.st_mode) && !S_ISLNK(target.st_mode)) {
+    if (!S_ISCHR(target.st_mode)) {
+      fprintf(stderr, "wslalloc metrics: -o %s: not a regular file; name a file to write\n",
+              out_path);
+      free_all(all, n);
+      return 1;
+    }
+    FILE *dev = fopen(out_path, "w");
+    if (!dev) {
+      fprintf(stderr, "wslalloc metrics: cannot write %s: %s\n", out_path, strerror(errno));
+      free_all(all, n);
+      return 1;
+    }
+    write_metrics(dev, all, n, every);
+    int failed = ferror(dev) | fclose(dev);
+    free_all(all, n);
+    if (failed) fprintf(stderr, "wslalloc metrics: cannot write %s\n", out_path);
+    return failed ? 1 : 0;
+  }
   size_t l = strlen(out_path);
   if (l < 5 || strcmp(out_path + l - 5, ".prom"))
     fprintf(stderr, "wslalloc metrics: note: node_exporter reads only *.prom files\n");
