@@ -230,8 +230,15 @@ static struct step *steps_of_csv(const char *path, size_t *count, char *err, siz
     double sec;
     char action[32], pointer[40];
     unsigned long long size, stream = 0;
-    if (sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu,%lli", &tid, &hh, &mm, &sec, action,
-               pointer, &size, &stream) < 7) {
+    /* scanf's %llu takes "-5" as a huge size: a sign anywhere in the size
+       or stream fields, or a time that is none, makes the row not RMM's. */
+    const char *fields = line;
+    for (int commas = 0; *fields && commas < 4; fields++) commas += *fields == ',';
+    bool signed_field = strchr(fields, '-') != NULL;
+    if (signed_field ||
+        sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu,%llx", &tid, &hh, &mm, &sec, action,
+               pointer, &size, &stream) < 7 ||
+        mm > 59 || !(sec >= 0 && sec < 61)) {
       snprintf(err, len, "%s: row %" PRIu64 " is not Thread,Time,Action,Pointer,Size,Stream: %.60s",
                path, row + 1, line);
       free(steps);
@@ -394,9 +401,11 @@ int cmd_replay(int argc, char **argv) {
     } else if (c == 's') {
       char *end;
       if (!strcmp(optarg, "max")) speed = 0;
-      else if ((speed = strtod(optarg, &end)) <= 0 || *end || end == optarg)
-        return tool_usage_error("replay", "--speed wants max or a factor above 0, not %s",
-                                optarg);
+      /* A factor that can be waited for: nan, infinities and gaps
+         stretched past a day each are refused. */
+      else if (!((speed = strtod(optarg, &end)) >= 1e-3 && speed <= 1e6) || *end || end == optarg)
+        return tool_usage_error("replay", "--speed wants max or a factor from 0.001 to 1000000, "
+                                "not %s", optarg);
     } else if (c == 'h') return fputs(usage, stdout), 0;
     else return tool_bad_option("replay", c, argc, argv);
   }
@@ -412,6 +421,8 @@ int cmd_replay(int argc, char **argv) {
       if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) o = &wsla_option_table[i];
     if (!o || wsla_option_parse(o, limit, &probe) != 0)
       return tool_usage_error("replay", "--limit %s: not a size (such as 16G or 512M)", limit);
+    /* WSLALLOC_LIMIT=0 is no limit: say so rather than "under 0". */
+    if (probe.limit.num == 0) limit = NULL;
   }
 
   /* The limit and the ladder are the library's: run again with it preloaded. */
@@ -437,6 +448,24 @@ int cmd_replay(int argc, char **argv) {
     if (r.events_lost)
       fprintf(stderr, "wslalloc replay: the ring lost the first %" PRIu64 " events; frees of "
               "what they allocated are skipped\n", r.events_lost);
+  }
+  /* The workload is whole only if every event was kept and the file was. */
+  bool incomplete = false;
+  char incomplete_why[512] = "";
+  if (have_rec && r.events_lost) {
+    incomplete = true;
+    snprintf(incomplete_why, sizeof incomplete_why,
+             "the recording lost %" PRIu64 " of its %" PRIu64 " events (its ring holds %" PRIu64
+             "), so the replay is not the whole workload; record again with a larger "
+             "WSLALLOC_EVENTS", r.events_lost, r.events_claimed, r.hdr->ring_cap);
+  } else if (have_rec && r.partial) {
+    incomplete = true;
+    snprintf(incomplete_why, sizeof incomplete_why,
+             "the recording is incomplete (%s), so the replay is not the whole workload",
+             r.partial_why);
+  } else if (!nsteps) {
+    incomplete = true;
+    snprintf(incomplete_why, sizeof incomplete_why, "there was nothing to replay");
   }
   struct runtime rt = {0};
   if (tool_load_runtime(&rt, runtime_wanted, err, sizeof err) != 0) {
@@ -623,6 +652,9 @@ int cmd_replay(int argc, char **argv) {
     json_str(&j, "runtime", rt.name);
     json_u64(&j, "events", nsteps);
     json_u64(&j, "calls", calls);
+    /* A verdict holds only for the whole workload (see below). */
+    json_bool(&j, "complete", !incomplete);
+    json_u64(&j, "events_lost", have_rec ? r.events_lost : 0);
     json_u64(&j, "failed", failed);
     json_str(&j, "failures", reproduce ? "replayed" : "skipped");
     json_u64(&j, "recorded_failures", recorded_failures);
@@ -694,8 +726,8 @@ int cmd_replay(int argc, char **argv) {
     json_end_obj(&j);
     json_finish(&j);
   } else {
-    printf("Replayed %s on the %s runtime: %zu events, %" PRIu64 " calls in %.3f s", path,
-           rt.name, nsteps, calls, wall);
+    printf("Replayed %s on the %s runtime: %zu %s, %" PRIu64 " %s in %.3f s", path, rt.name,
+           nsteps, plural(nsteps, "event", "events"), calls, plural(calls, "call", "calls"), wall);
     if (limit) printf(" under WSLALLOC_LIMIT=%s", limit);
     if (recover) printf(" with WSLALLOC_RECOVER=1");
     printf("\n");
@@ -711,7 +743,9 @@ int cmd_replay(int argc, char **argv) {
              "workload (--failures skip leaves %s out)\n", recorded_failures,
              recorded_failures == 1 ? "" : "s", recorded_failures == 1 ? "was" : "were",
              recorded_failures == 1 ? "it" : "them");
-    if (!nooms) {
+    if (!nooms && incomplete) {
+      printf("Every allocation replayed succeeded, but this is no verdict: %s\n", incomplete_why);
+    } else if (!nooms) {
       printf("Every allocation succeeded.\n");
     } else {
       printf("Out of memory: %zu allocation%s failed\n", nooms, nooms == 1 ? "" : "s");
@@ -756,5 +790,7 @@ int cmd_replay(int argc, char **argv) {
   free(steps);
   if (have_rec) rec_close(&r);
   if (have_self) rec_close(&self);
-  return nooms ? 3 : 0;
+  /* Out of memory with part of the workload: the whole would not fit
+     either.  Fitting with part of it says nothing of the whole. */
+  return nooms ? 3 : incomplete ? 1 : 0;
 }
