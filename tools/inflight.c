@@ -19,7 +19,9 @@
    they cannot be compared (the process still runs, or some allocation
    found no slot) or agree. */
 static bool in_flight(const struct rec *r, int64_t *allocs, int64_t *bytes) {
-  if (!strcmp(rec_end_state(r), "running") || r->ctr->live_overflow || r->ctr->table_oom)
+  /* A file cut short lost slots, not calls: the report says so instead. */
+  if (!strcmp(rec_end_state(r), "running") || r->ctr->live_overflow || r->ctr->table_oom ||
+      r->partial)
     return false;
   uint64_t counted_allocs = r->ctr->host_live_allocs, counted_bytes = r->ctr->host_live_bytes;
   for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
