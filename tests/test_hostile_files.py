@@ -252,4 +252,16 @@ if os.geteuid() == 0:
     equal(rc, 0, f"metrics -o a character device: written into ({err!r})")
     check(stat.S_ISCHR(os.lstat(dev_target).st_mode), "metrics -o a character device: still one")
 
+# --- metrics --all never writes one series twice: recordings with the same
+# pid and program (a pid reused, every container's pid 1) give the newest's.
+dup = tempfile.mkdtemp()
+srcs = [os.path.join(r.dir, f) for f in os.listdir(r.dir) if f.endswith(".wsla")]
+for k in range(3):
+    shutil.copy(srcs[0], os.path.join(dup, f"copy{k}.wsla"))
+rc, out, err, secs, _ = measured(["metrics", "--all"], {"WSLALLOC_DIR": dup})
+samples = [l.rsplit(" ", 1)[0] for l in out.splitlines() if l and not l.startswith("#")]
+equal(rc, 0, f"metrics --all over copies: status ({err!r})")
+equal(len(samples), len(set(samples)), f"metrics --all: each series once: {samples}")
+check(any(l.startswith("wslalloc_device_live_bytes{") for l in samples), "metrics --all: the series are there")
+
 finish()

@@ -230,13 +230,32 @@ static const struct metric metrics[] = {
      "Device memory others (processes, the desktop, the driver) held at the last sample.", m_foreign},
 };
 
+/* Whether recording i gets series: running (or every, with --all), and
+   the newest of those with its pid and program name, since two series with
+   the same labels (a pid reused, each container's pid 1) make node_exporter
+   reject the whole file. */
+static bool exported(struct rec **all, size_t n, size_t i, bool every) {
+  const struct rec *r = all[i];
+  if (!every && strcmp(rec_end_state(r), "running")) return false;
+  for (size_t k = 0; k < n; k++) {
+    const struct rec *o = all[k];
+    if (k == i || o->hdr->pid != r->hdr->pid || strcmp(base(o->exe), base(r->exe)) ||
+        (!every && strcmp(rec_end_state(o), "running")))
+      continue;
+    if (o->hdr->start_realtime_ns > r->hdr->start_realtime_ns ||
+        (o->hdr->start_realtime_ns == r->hdr->start_realtime_ns && k < i))
+      return false;
+  }
+  return true;
+}
+
 static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
   for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++) {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", metrics[m].name, metrics[m].help,
             metrics[m].name, metrics[m].type);
     for (size_t i = 0; i < n; i++) {
       const struct rec *r = all[i];
-      if (!every && strcmp(rec_end_state(r), "running")) continue;
+      if (!exported(all, n, i, every)) continue;
       for (unsigned dv = 0; dv < WSLA_DEVICE_MAX; dv++) {
         const struct wsla_device_counters *d = &r->ctr->dev[dv];
         if (!rec_device_used(d)) continue;
@@ -250,7 +269,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
                "# TYPE wslalloc_recovered_total counter\n");
   for (size_t i = 0; i < n; i++) {
     const struct rec *r = all[i];
-    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    if (!exported(all, n, i, every)) continue;
     fprintf(out, "wslalloc_recovered_total{pid=\"%d\",exe=\"", (int)r->hdr->pid);
     label(out, base(r->exe));
     fprintf(out, "\"} %" PRIu64 "\n", r->ctr->recovered);
@@ -259,7 +278,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
                "they are for (from their stacks).\n# TYPE wslalloc_purpose_live_bytes gauge\n");
   for (size_t i = 0; i < n; i++) {
     const struct rec *r = all[i];
-    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    if (!exported(all, n, i, every)) continue;
     struct purposes pu;
     purposes_build(r, &pu);
     for (size_t k = 0; k < pu.npurposes; k++) {
