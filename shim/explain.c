@@ -109,7 +109,7 @@ static void diagnose(const struct wsla_oom *o, const char *named, char *buf, siz
              "single block of %s", wsla_fmt_size(o->free_bytes, a, sizeof a),
              wsla_fmt_size(o->size, b, sizeof b));
   if (own_after > o->total_bytes) {
-    snprintf(buf, len, "this process alone would need %s of a %s card: lower "
+    snprintf(buf, len, "this process alone would need %s of the card's %s: lower "
              "the context size or batch, or offload fewer layers to the GPU",
              wsla_fmt_size(own_after, a, sizeof a), wsla_fmt_size(o->total_bytes, b, sizeof b));
   } else if (o->pool_cached >= o->size || o->pool_cached * 10 >= o->total_bytes) {

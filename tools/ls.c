@@ -518,9 +518,10 @@ int cmd_top(int argc, char **argv) {
       if (end == optarg || *end || !(every_s >= 0.1 && every_s <= 3600))
         return tool_usage_error("top", "-d wants seconds from 0.1 to 3600, not '%s'", optarg);
     } else if (c == 'n') {
+      errno = 0;
       count = strtol(optarg, &end, 10);
-      if (end == optarg || *end || count < 1)
-        return tool_usage_error("top", "-n wants a count of 1 or more, not '%s'", optarg);
+      if (end == optarg || *end || errno || count < 1 || count > 1000000)
+        return tool_usage_error("top", "-n wants a count from 1 to 1000000, not '%s'", optarg);
     } else if (c == 'h') {
       return fputs(usage, stdout), 0;
     } else {

@@ -274,8 +274,8 @@ static int read_mapped(int fd, const char *path, const struct stat *st, struct r
   struct wsla_header h;
   ssize_t got = pread(fd, &h, sizeof h, 0);
   if (got != (ssize_t)sizeof h)
-    return fail(err, len, "%s: not a wslalloc recording (%lld bytes, too short)", path,
-                (long long)st->st_size);
+    return fail(err, len, "%s: not a wslalloc recording (%lld %s, too short)", path,
+                (long long)st->st_size, st->st_size == 1 ? "byte" : "bytes");
   if (memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) != 0)
     return fail(err, len, "%s: not a wslalloc recording (bad magic)", path);
   /* Only what the header claims is read: a file padded past it (a huge
@@ -321,8 +321,8 @@ int rec_open_fd(int fd, const char *path, unsigned parts, struct rec *r, char *e
   if (!S_ISREG(st.st_mode))
     return fail(err, len, "%s: %s, not a file; name a recording", path, file_kind(st.st_mode));
   if ((uint64_t)st.st_size < sizeof(struct wsla_header))
-    return fail(err, len, "%s: not a wslalloc recording (%lld bytes, too short)",
-                path, (long long)st.st_size);
+    return fail(err, len, "%s: not a wslalloc recording (%lld %s, too short)",
+                path, (long long)st.st_size, st.st_size == 1 ? "byte" : "bytes");
   if (read_mapped(fd, path, &st, r, err, len) != 0) {
     rec_close(r);
     return -1;
