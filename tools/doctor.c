@@ -31,7 +31,8 @@ static const char *const usage =
     "\n"
     "  --target PROGRAM  check that LD_PRELOAD=libwslalloc.so can reach it\n"
     "  --pinned          probe how much pinned host memory can be had (it\n"
-    "                    allocates, up to 16 GiB, and gives it back)\n";
+    "                    allocates, up to 16 GiB, and gives it back)\n"
+    "  -h, --help        this text\n";
 
 static int fails;
 

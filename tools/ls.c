@@ -104,7 +104,10 @@ int cmd_ls(int argc, char **argv) {
       "\n"
       "Lists the recordings in WSLALLOC_DIR, oldest first: program, pid, start,\n"
       "whether it still runs or how it ended, its peak device memory, and its\n"
-      "out-of-memory failures.\n";
+      "out-of-memory failures.\n"
+      "\n"
+      "  --json       the same as JSON, every number exact\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
   bool as_json = false;
@@ -303,7 +306,8 @@ int cmd_metrics(int argc, char **argv) {
       "textfile collector (which reads *.prom files only).\n"
       "\n"
       "  --all        processes that have ended too\n"
-      "  -o FILE      write to FILE instead of stdout\n";
+      "  -o FILE      write to FILE instead of stdout\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"all", no_argument, NULL, 'a'}, {"output", required_argument, NULL, 'o'},
       {"help", no_argument, NULL, 'h'}, {0}};
@@ -502,7 +506,8 @@ int cmd_top(int argc, char **argv) {
       "  -d SECONDS   time between refreshes (default 1; 0.1 to 3600)\n"
       "  -n COUNT     stop after COUNT screens (default: until Ctrl-C); with\n"
       "               -n or when the output is not a terminal, screens follow\n"
-      "               one another instead of redrawing\n";
+      "               one another instead of redrawing\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"delay", required_argument, NULL, 'd'}, {"count", required_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'}, {0}};

@@ -44,9 +44,11 @@ static const char *const usage =
     "  --runtime cuda|hip  the runtime to replay on (default: CUDA's if it\n"
     "                      loads, else HIP's)\n"
     "  --json              machine-readable output\n"
+    "  -h, --help          this text\n"
     "\n"
     "Exit status: 0 if every allocation succeeded, 3 if memory ran out, 1 if\n"
-    "the replay could not run, 2 for bad arguments.\n";
+    "the replay could not run or the recording is not the whole workload\n"
+    "(events lost, a file cut short: no verdict), 2 for bad arguments.\n";
 
 /* cudaErrorMemoryAllocation: the runtime's out-of-memory code. */
 #define CUDA_ERROR_MEMORY_ALLOCATION 2
