@@ -49,7 +49,9 @@ void rec_in_flight_text(FILE *out, const struct rec *r) {
   if (!in_flight(r, &allocs, &bytes)) return;
   /* Each call in flight moves the count by one at most; bytes without a
      count is one call caught between its two additions. */
-  uint64_t calls = (uint64_t)(allocs < 0 ? -allocs : allocs);
+  /* Magnitudes in unsigned arithmetic: a hostile file's INT64_MIN has no
+     negation in int64_t. */
+  uint64_t calls = allocs < 0 ? 0 - (uint64_t)allocs : (uint64_t)allocs;
   if (!calls) calls = 1;
   char b[32];
   fprintf(out,
@@ -58,7 +60,7 @@ void rec_in_flight_text(FILE *out, const struct rec *r) {
           " allocation%s and %s%s\n",
           calls, calls == 1 ? "" : "s", calls == 1 ? "was" : "were", allocs,
           allocs == 1 || allocs == -1 ? "" : "s", bytes < 0 ? "-" : "+",
-          fmt_size((uint64_t)(bytes < 0 ? -bytes : bytes), b, sizeof b));
+          fmt_size(bytes < 0 ? 0 - (uint64_t)bytes : (uint64_t)bytes, b, sizeof b));
 }
 
 void rec_in_flight_json(struct json *j, const struct rec *r) {
