@@ -173,6 +173,7 @@ if os.geteuid() == 0:
               f"{args}: one line saying whose it is: {err!r}")
     rc, out, err, secs, _ = measured(["metrics", "--all"], env)
     check("owned by uid 12345" in err, f"metrics: says why it shows nothing: {err!r}")
+    equal(rc, 1, "metrics: a refused folder is an error, as for ls")
     check("wslalloc_device_peak_bytes{" not in out, "metrics: no series from another user's folder")
 
     # The caller's own folder holding another user's recording and a link.
@@ -263,5 +264,13 @@ samples = [l.rsplit(" ", 1)[0] for l in out.splitlines() if l and not l.startswi
 equal(rc, 0, f"metrics --all over copies: status ({err!r})")
 equal(len(samples), len(set(samples)), f"metrics --all: each series once: {samples}")
 check(any(l.startswith("wslalloc_device_live_bytes{") for l in samples), "metrics --all: the series are there")
+
+# --- a folder of junk is said in a few lines, not one per file. ---
+junk = tempfile.mkdtemp()
+for k in range(40):
+    os.mkfifo(os.path.join(junk, f"j{k}.wsla"))
+rc, out, err, secs, _ = measured(["ls"], {"WSLALLOC_DIR": junk})
+lines = err.splitlines()
+check(len(lines) == 11 and "skipping 30 more files" in lines[-1], f"ls over 40 FIFOs: 11 lines: {lines}")
 
 finish()

@@ -330,12 +330,17 @@ int cmd_metrics(int argc, char **argv) {
   size_t n;
   struct rec **all;
   /* No folder: no series.  A folder refused: no series, and why. */
-  if (load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, false) != 0 && errno != ENOENT)
+  /* A folder refused is an error, as for ls (a scheduled run's log shows
+     it), though the series, none, are still written. */
+  int refused = 0;
+  if (load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, false) != 0 && errno != ENOENT) {
     fprintf(stderr, "wslalloc metrics: %s\n", err);
+    refused = 1;
+  }
   if (!out_path) {
     write_metrics(stdout, all, n, every);
     free_all(all, n);
-    return 0;
+    return refused;
   }
   /* Only a regular file (or none yet) is replaced by a rename: anything
      else there (/dev/null, a FIFO, a directory) would be replaced whole.
@@ -358,7 +363,7 @@ int cmd_metrics(int argc, char **argv) {
     int failed = ferror(dev) | fclose(dev);
     free_all(all, n);
     if (failed) fprintf(stderr, "wslalloc metrics: cannot write %s\n", out_path);
-    return failed ? 1 : 0;
+    return failed || refused ? 1 : 0;
   }
   size_t l = strlen(out_path);
   if (l < 5 || strcmp(out_path + l - 5, ".prom"))
@@ -389,7 +394,7 @@ int cmd_metrics(int argc, char **argv) {
     unlink(tmp);
     return 1;
   }
-  return 0;
+  return refused;
 }
 
 /* The newest OOM a recording kept for device dev; NULL if none. */

@@ -738,6 +738,9 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
   }
   uid_t me = geteuid();
   struct dirent *de;
+  /* A folder of junk is said in a few lines, not one per file. */
+  enum { NOTES = 10 };
+  uint64_t skipped = 0;
   while ((de = readdir(d))) {
     size_t n = strlen(de->d_name);
     if (n < 6 || strcmp(de->d_name + n - 5, ".wsla") != 0) continue;
@@ -757,7 +760,7 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
       why = whybuf;
     }
     if (why) {
-      if (!quiet) fprintf(stderr, "wslalloc: skipping %s: %s\n", path, why);
+      if (!quiet && ++skipped <= NOTES) fprintf(stderr, "wslalloc: skipping %s: %s\n", path, why);
       if (fd >= 0) close(fd);
       continue;
     }
@@ -766,6 +769,9 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
     close(fd);
   }
   closedir(d);
+  if (!quiet && skipped > NOTES)
+    fprintf(stderr, "wslalloc: skipping %" PRIu64 " more files named *.wsla in %s that are not "
+            "recordings of this user's\n", skipped - NOTES, dir);
   return 0;
 }
 
