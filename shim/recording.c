@@ -466,6 +466,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->others_size = sizeof(struct wsla_others);
   h->others_cap = OTHERS_CAP;
   h->features |= WSLA_FEAT_OTHERS;
+  h->features |= WSLA_FEAT_VIEW_OWN; /* wsla_sample_store fills it */
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
