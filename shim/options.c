@@ -125,7 +125,16 @@ void wsla_options_load(struct wsla_options *out,
     if (!text) continue;
     if (wsla_option_parse(opt, text, out) != 0) {
       wsla_option_parse(opt, opt->def, out);
-      if (warn) {
+      if (warn && opt->offset == offsetof(struct wsla_options, dir)) {
+        /* Not the default folder: it is shared by all of the user's
+           processes, and the tools would list it without a word. */
+        char msg[320];
+        snprintf(msg, sizeof msg,
+                 "WSLALLOC_DIR is longer than %d bytes (%zu bytes); recording in "
+                 "memory only; set it to a shorter path",
+                 WSLA_OPT_PATH_MAX - 1, strlen(text));
+        warn(msg);
+      } else if (warn) {
         char msg[320], expects[96];
         wsla_option_expects(opt, expects, sizeof expects);
         snprintf(msg, sizeof msg,
@@ -169,6 +178,13 @@ size_t wsla_options_format(const struct wsla_options *o, char *buf,
     used += (size_t)n;
   }
   return used;
+}
+
+bool wsla_dir_refused(size_t *len) {
+  const char *dir = getenv("WSLALLOC_DIR");
+  size_t n = dir ? strlen(dir) : 0;
+  if (len) *len = n;
+  return n >= WSLA_OPT_PATH_MAX;
 }
 
 void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len) {

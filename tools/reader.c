@@ -673,7 +673,21 @@ size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max)
 
 static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }
 
+const char *tool_cmd = "";
+
+void tool_refuse_long_dir(void) {
+  size_t n;
+  if (!wsla_dir_refused(&n)) return;
+  fprintf(stderr,
+          "wslalloc%s%s: WSLALLOC_DIR is longer than %d bytes (%zu bytes); the library "
+          "records nothing there; set it to a shorter path\n",
+          *tool_cmd ? " " : "", tool_cmd, WSLA_OPT_PATH_MAX - 1, n);
+  exit(1);
+}
+
 static void dir_of(char *dir, size_t len, bool *chosen, void (*warn)(const char *)) {
+  /* Not the default folder instead: that is not where the library wrote. */
+  tool_refuse_long_dir();
   struct wsla_options o;
   wsla_options_load(&o, warn);
   wsla_recording_dir(&o, dir, len);

@@ -220,6 +220,12 @@ static inline const char *plural(uint64_t n, const char *one, const char *many) 
   return n == 1 ? one : many;
 }
 
+/* The command running ("ls"), for messages outside its own code. */
+extern const char *tool_cmd;
+/* A WSLALLOC_DIR too long to use: "wslalloc CMD: ..." and exit 1, rather
+   than read the default folder, where the library did not write. */
+void tool_refuse_long_dir(void);
+
 /* A usage error (usage.c): "wslalloc CMD: what" and "try 'wslalloc CMD
    --help'" on stderr; returns 2, the status for it. */
 int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
