@@ -117,4 +117,17 @@ q = subprocess.run([TOOL, "doctor"], capture_output=True, text=True, env=te, tim
 check(q.returncode == 1 and f"[fail] recordings: WSLALLOC_DIR is longer than 511 bytes ({len(long_dir)} bytes)"
       in q.stdout and os.path.join(xdg, "wslalloc") not in q.stdout,
       f"doctor: a too-long WSLALLOC_DIR fails, the default folder not looked at: {q.stdout}")
+# A control character in an echoed value is escaped: a newline in it must
+# not start a line of its own that could pass for a message of the shim's.
+r = run("transparency", env={"WSLALLOC_LIMIT": "16G\nWSLALLOC_X", "WSLALLOC_EVENTS": "4K\t\x1b[31m"})
+equal(r.out, bare.out, "control characters in values: output unchanged")
+equal(sorted(r.err.splitlines()),
+      ['wslalloc: WSLALLOC_EVENTS="4K\\t\\x1b[31m" is not a count from 1024 to 67108864 (K and M allowed); '
+       'keeping the default, 262144',
+       'wslalloc: WSLALLOC_LIMIT="16G\\nWSLALLOC_X" is not a size (bytes, or with K/M/G/T, powers of 1024); '
+       'keeping the default, 0'], f"control characters in values: escaped, one line each: {r.err!r}")
+d = tempfile.mkdtemp()
+r = run("transparency", rec_dir=os.path.join("/proc", "no\nwslalloc: all is well"))
+equal(r.err.splitlines(), ["wslalloc: cannot open /proc/no\\nwslalloc: all is well (No such file or directory); "
+                           "recording in memory only"], f"a newline in a path: escaped: {r.err!r}")
 finish()
