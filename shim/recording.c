@@ -826,10 +826,11 @@ static void after_fork_child(void) {
 
 static void once_per_process_image(void) {
   wsla_options_load(&wsla_opts, warn_line);
+  /* Silently: every GPU process under the profile would say it, and a
+     server (Ollama) collects each runner's stderr.  The recording's options
+     say what was in force. */
   char applied[256];
   wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
-  if (applied[0])
-    wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
   if (wsla_opts.limit.num || wsla_opts.pinned_limit.num)
     __atomic_fetch_or(&wsla_budget_active, WSLA_GATE_BUDGET, __ATOMIC_RELEASE);
   /* Once per process, even where a child runs this again (a fork while

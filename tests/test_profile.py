@@ -1,11 +1,11 @@
-"""WSLALLOC_PROFILE=wsl: the WSL2 workarounds in one switch, each overridable, said once and recorded."""
+"""WSLALLOC_PROFILE=wsl: the WSL2 workarounds in one switch, each overridable, recorded and never said on stderr."""
 from harness import *
 
 r = run("transparency", env={"WSLALLOC_PROFILE": "wsl"})
 bare = run("transparency", preload=False)
-lines = [l for l in r.err.splitlines() if l.startswith("wslalloc:")]
-equal(len(lines), 1, f"one line says what the profile set: {lines}")
-check("WSLALLOC_RECOVER=1" in r.err and "WSLALLOC_VMM=auto" in r.err, "it names the settings")
+# Silent: the library speaks only when it cannot record, and a server
+# (Ollama) collects every runner's stderr; the recording says what was set.
+equal(r.err, bare.err, "the profile says nothing on stderr")
 opts = r.report()["options"]
 equal((opts["WSLALLOC_PROFILE"], opts["WSLALLOC_RECOVER"], opts["WSLALLOC_RETRY_MS"],
        opts["WSLALLOC_HEADROOM"], opts["WSLALLOC_VMM"]),
@@ -15,7 +15,6 @@ check("free=%d" % (8585721856 - (1 << 30)) in r.out, "headroom applied to cudaMe
 
 own = run("transparency", env={"WSLALLOC_PROFILE": "wsl", "WSLALLOC_HEADROOM": "0"})
 equal(own.report()["options"]["WSLALLOC_HEADROOM"], "0", "a variable set by hand wins")
-check("WSLALLOC_HEADROOM" not in own.err, "and the profile does not claim it")
 check(bare.out.replace("free=8585721856", "") == own.out.replace("free=8585721856", ""),
       "with no headroom, the client sees what it sees bare")
 finish()
