@@ -227,6 +227,15 @@ static void check_recordings(void) {
     }
     *slash = '\0';
   }
+  /* A folder that ls and report would refuse is no [ok] here: the same
+     checks, the same words (reader.c). */
+  char why[WSLA_OPT_PATH_MAX + 400];
+  if (rec_dir_trusted(dir, o.dir.str[0] != '\0', why, sizeof why) != 0 && errno != ENOENT) {
+    char *fix = strstr(why, "; ");
+    if (fix) *fix = '\0', fix += 2;
+    verdict("fail", "recordings", why, fix);
+    return;
+  }
   struct statfs fs;
   bool tmpfs = statfs(probe, &fs) == 0 && fs.f_type == 0x01021994; /* TMPFS_MAGIC */
   uint64_t room = (uint64_t)vfs.f_bavail * vfs.f_frsize, held = 0;

@@ -738,6 +738,13 @@ static int open_dir_checked(const char *dir, bool chosen, char *err, size_t len)
   return fd;
 }
 
+int rec_dir_trusted(const char *dir, bool chosen, char *err, size_t len) {
+  int fd = open_dir_checked(dir, chosen, err, len);
+  if (fd < 0) return -1;
+  close(fd);
+  return 0;
+}
+
 int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, void *arg,
                  char *err, size_t len) {
   int dfd = open_dir_checked(dir, chosen, err, len);
