@@ -107,7 +107,8 @@ equal(os.listdir(xdg), [], "a too-long WSLALLOC_DIR: nothing in the default fold
 os.makedirs(os.path.join(xdg, "wslalloc"), mode=0o700)
 run("transparency", rec_dir=os.path.join(xdg, "wslalloc"))  # something the default folder would list
 te = {**os.environ, "XDG_RUNTIME_DIR": xdg, "WSLALLOC_DIR": long_dir}
-for cmd in (["ls"], ["top", "-n", "1"], ["metrics"], ["report"], ["plot", "-o", os.path.join(xdg, "p.svg")]):
+for cmd in (["ls"], ["top", "-n", "1"], ["metrics"], ["report"], ["plot", "-o", os.path.join(xdg, "p.svg")],
+            ["run", "--", os.path.join(CLIENTS, "transparency")]):
     q = subprocess.run([TOOL, *cmd], capture_output=True, text=True, env=te, timeout=60)
     equal((q.returncode, q.stdout, q.stderr),
           (1, "", f"wslalloc {cmd[0]}: WSLALLOC_DIR is longer than 511 bytes ({len(long_dir)} bytes); "
