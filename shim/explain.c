@@ -169,8 +169,13 @@ void wsla_steps_text(const struct wsla_oom *o, char *buf, size_t len) {
   size_t used = 0;
   buf[0] = '\0';
   for (unsigned bit = 1; bit <= WSLA_STEP_SPILL; bit <<= 1) {
+    /* Why a step was skipped follows from the step (recover.c). */
+    const char *skipped =
+        bit == WSLA_STEP_WAIT ? "skipped (larger than the whole device: no wait makes room)"
+        : bit == WSLA_STEP_SPILL ? "skipped (larger than WSLALLOC_PINNED_LIMIT)"
+                                 : "skipped (a stream capture was on)";
     const char *what = o->steps_ok & bit        ? "worked"
-                       : o->steps_skipped & bit ? "skipped (a stream capture was on)"
+                       : o->steps_skipped & bit ? skipped
                        : o->steps_tried & bit   ? "no help"
                                                 : NULL;
     if (!what || used >= len) continue;

@@ -209,6 +209,8 @@ static void label(FILE *out, const char *s) {
 struct metric {
   const char *name, *type, *help;
   uint64_t (*value)(const struct wsla_device_counters *d);
+  /* Instead of value, for a figure that needs the recording's header. */
+  uint64_t (*value_rec)(const struct rec *r, unsigned dv, bool *estimate);
 };
 
 static uint64_t m_live(const struct wsla_device_counters *d) { return d->live_bytes; }
@@ -217,20 +219,35 @@ static uint64_t m_allocs(const struct wsla_device_counters *d) { return d->live_
 static uint64_t m_ooms(const struct wsla_device_counters *d) { return d->ooms; }
 static uint64_t m_free(const struct wsla_device_counters *d) { return d->free_bytes; }
 static uint64_t m_total(const struct wsla_device_counters *d) { return d->total_bytes; }
-static uint64_t m_foreign(const struct wsla_device_counters *d) {
+/* What the others held at r's last view of device dv: total - free - ours,
+   with ours from the same moment (WSLA_FEAT_VIEW_OWN).  A recording without
+   it has only this process's live bytes now, from another moment: *estimate
+   says so.  `also` is what other processes of ours hold on it (top). */
+static uint64_t view_foreign(const struct rec *r, unsigned dv, uint64_t also, bool *estimate) {
+  const struct wsla_device_counters *d = &r->ctr->dev[dv];
   uint64_t used = d->total_bytes > d->free_bytes ? d->total_bytes - d->free_bytes : 0;
-  return used > d->live_bytes ? used - d->live_bytes : 0;
+  bool same_moment = r->hdr->features & WSLA_FEAT_VIEW_OWN;
+  uint64_t own = same_moment ? r->hdr->view_own_bytes[dv] : d->live_bytes;
+  *estimate = !same_moment;
+  own = own + also < own ? UINT64_MAX : own + also;
+  return used > own ? used - own : 0;
+}
+
+static uint64_t m_foreign(const struct rec *r, unsigned dv, bool *estimate) {
+  return view_foreign(r, dv, 0, estimate);
 }
 
 static const struct metric metrics[] = {
-    {"wslalloc_device_live_bytes", "gauge", "Device memory the process holds now.", m_live},
-    {"wslalloc_device_peak_bytes", "gauge", "The most device memory the process has held.", m_peak},
-    {"wslalloc_device_allocations", "gauge", "Device allocations the process holds now.", m_allocs},
-    {"wslalloc_device_ooms_total", "counter", "Out-of-memory failures on the device.", m_ooms},
-    {"wslalloc_device_free_bytes", "gauge", "Free device memory at the last sample.", m_free},
-    {"wslalloc_device_total_bytes", "gauge", "Device memory in all, at the last sample.", m_total},
+    {"wslalloc_device_live_bytes", "gauge", "Device memory the process holds now.", m_live, NULL},
+    {"wslalloc_device_peak_bytes", "gauge", "The most device memory the process has held.", m_peak, NULL},
+    {"wslalloc_device_allocations", "gauge", "Device allocations the process holds now.", m_allocs, NULL},
+    {"wslalloc_device_ooms_total", "counter", "Out-of-memory failures on the device.", m_ooms, NULL},
+    {"wslalloc_device_free_bytes", "gauge", "Free device memory at the last sample.", m_free, NULL},
+    {"wslalloc_device_total_bytes", "gauge", "Device memory in all, at the last sample.", m_total, NULL},
     {"wslalloc_device_foreign_bytes", "gauge",
-     "Device memory others (processes, the desktop, the driver) held at the last sample.", m_foreign},
+     "Device memory others (processes, the desktop, the driver) held at the last sample "
+     "(estimate=\"1\": from a recording that lacks this process's own figure then).",
+     NULL, m_foreign},
 };
 
 /* Whether recording i gets series: running (or every, with --all), and
@@ -264,7 +281,9 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
         if (!rec_device_used(d)) continue;
         fprintf(out, "%s{pid=\"%d\",exe=\"", metrics[m].name, (int)r->hdr->pid);
         label(out, base(r->exe));
-        fprintf(out, "\",device=\"%u\"} %" PRIu64 "\n", dv, metrics[m].value(d));
+        bool est = false;
+        uint64_t v = metrics[m].value_rec ? metrics[m].value_rec(r, dv, &est) : metrics[m].value(d);
+        fprintf(out, "\",device=\"%u\"%s} %" PRIu64 "\n", dv, est ? ",estimate=\"1\"" : "", v);
       }
     }
   }
@@ -427,6 +446,7 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
   bool any = false;
   for (int dev = 0; dev < (int)WSLA_DEVICE_MAX; dev++) {
     const struct wsla_device_counters *view = NULL;
+    const struct rec *viewer = NULL;
     int64_t view_at = 0;
     uint64_t own = 0;
     bool used = false;
@@ -438,19 +458,23 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
       used = true;
       own += d->live_bytes;
       int64_t at = r->hdr->start_realtime_ns + (int64_t)d->view_time_ns;
-      if (d->view_time_ns && (!view || at > view_at)) view = d, view_at = at;
+      if (d->view_time_ns && (!view || at > view_at)) view = d, viewer = r, view_at = at;
     }
     if (!used) continue;
     any = true;
     char a[32], b[32], c[32];
     fprintf(out, "\nGPU %d", dev);
     if (view && view->total_bytes) {
-      uint64_t taken = view->total_bytes - (view->free_bytes < view->total_bytes
-                                                ? view->free_bytes
-                                                : view->total_bytes);
-      fprintf(out, "  %s total, %s free, others and the driver %s",
+      /* The viewer's own bytes at its view; the other processes of ours
+         only as they are now, which makes the figure an estimate. */
+      uint64_t also = own - view->live_bytes;
+      bool estimate;
+      uint64_t others = view_foreign(viewer, (unsigned)dev, also, &estimate);
+      if (also) estimate = true;
+      fprintf(out, "  %s total, %s free, others and the driver %s%s",
               fmt_size(view->total_bytes, a, sizeof a), fmt_size(view->free_bytes, b, sizeof b),
-              fmt_size(taken > own ? taken - own : 0, c, sizeof c));
+              estimate ? "~" : "", fmt_size(others, c, sizeof c));
+      if (estimate) fprintf(out, " (estimate)");
       double age = (double)(t * 1000000000ll - view_at) / 1e9;
       if (age > 2) fprintf(out, " (measured %.0f s ago)", age);
     } else {

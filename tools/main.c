@@ -105,7 +105,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(cmd, commands[i].name)) {
+      tool_cmd = commands[i].name;
+      return commands[i].fn(argc - 1, argv + 1);
+    }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
       printf("usage: wslalloc version\n\nThe version of wslalloc and of the recording format it writes.\n");

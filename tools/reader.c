@@ -673,7 +673,21 @@ size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max)
 
 static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }
 
+const char *tool_cmd = "";
+
+void tool_refuse_long_dir(void) {
+  size_t n;
+  if (!wsla_dir_refused(&n)) return;
+  fprintf(stderr,
+          "wslalloc%s%s: WSLALLOC_DIR is longer than %d bytes (%zu bytes); the library "
+          "records nothing there; set it to a shorter path\n",
+          *tool_cmd ? " " : "", tool_cmd, WSLA_OPT_PATH_MAX - 1, n);
+  exit(1);
+}
+
 static void dir_of(char *dir, size_t len, bool *chosen, void (*warn)(const char *)) {
+  /* Not the default folder instead: that is not where the library wrote. */
+  tool_refuse_long_dir();
   struct wsla_options o;
   wsla_options_load(&o, warn);
   wsla_recording_dir(&o, dir, len);
@@ -722,6 +736,13 @@ static int open_dir_checked(const char *dir, bool chosen, char *err, size_t len)
     return -1;
   }
   return fd;
+}
+
+int rec_dir_trusted(const char *dir, bool chosen, char *err, size_t len) {
+  int fd = open_dir_checked(dir, chosen, err, len);
+  if (fd < 0) return -1;
+  close(fd);
+  return 0;
 }
 
 int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, void *arg,

@@ -280,6 +280,8 @@ int cmd_run(int argc, char **argv) {
   if (access(lib, R_OK) != 0) return tool_usage_error("run", "--lib %s: %s", lib, strerror(errno));
   tool_set_preload(lib);
 
+  /* Before the command runs: the library would record in memory only. */
+  tool_refuse_long_dir();
   struct wsla_options opts;
   wsla_options_load(&opts, NULL);
   char dir[WSLA_OPT_PATH_MAX];

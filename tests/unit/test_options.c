@@ -155,7 +155,9 @@ static void test_path(void) {
   CHECK_U64(strlen(opts.dir.str), WSLA_OPT_PATH_MAX - 1);
   CHECK_U64(load_one("WSLALLOC_DIR", too_long), 1);
   CHECK_STR(opts.dir.str, "");
-  CHECK_HAS(last_warning, "is not a path shorter than 512 bytes; keeping the default, (empty)");
+  /* Not the default folder instead (shared by all the user's processes). */
+  CHECK_HAS(last_warning, "WSLALLOC_DIR is longer than 511 bytes (512 bytes); recording in memory only");
+  CHECK(wsla_dir_refused(NULL), "a too-long WSLALLOC_DIR is refused");
   /* The value is quoted at most 64 bytes long. */
   CHECK(strlen(last_warning) < 200, "the warning stays short: %zu bytes", strlen(last_warning));
 }
