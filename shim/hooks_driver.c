@@ -138,8 +138,20 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
  * that does not make tail calls (sanitizers) would see the entry's instead.
  *
  *   THIN_ENTRY(name, (params), (args)) { body }
+ *
+ * The frees, whose first argument is the address freed, take the thin path
+ * only under the runtime's free of that same address (cudaFree reaching
+ * cuMemFree_v2, its entry taken by the outer hook).  Another nested free
+ * may be the client's, from a signal handler that interrupted a hook, and
+ * goes to the body (hook_enter_free records it):
+ *
+ *   THIN_FREE_ENTRY(name, (params), (args), address) { body }
  */
-#define THIN_ENTRY(name, params, args)                                         \
+#define THIN_ENTRY(name, params, args) THIN_ENTRY_IF(name, params, args, 1)
+#define THIN_FREE_ENTRY(name, params, args, addr_expr)                         \
+  THIN_ENTRY_IF(name, params, args,                                            \
+                (uint64_t)(uintptr_t)(addr_expr) == wsla_tls.freeing)
+#define THIN_ENTRY_IF(name, params, args, thin)                                \
   static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
   static __attribute__((noinline, cold)) CUresult name##_nested params {       \
     __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
@@ -147,36 +159,9 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
     return name##_body SITE_ARG args;                                          \
   }                                                                            \
   WSLA_EXPORT CUresult name params {                                           \
-    if (WSLA_UNLIKELY(wsla_tls.depth != 0)) {                                  \
+    if (WSLA_UNLIKELY(wsla_tls.depth != 0) && (thin)) {                        \
       /* The slot WSLA_REAL fills; while it is empty, the cold path asks      \
          WSLA_REAL.  Acquire: pairs with the release store that fills it. */  \
-      __typeof__(real_##name) fn_ =                                            \
-          __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);                     \
-      if (WSLA_LIKELY(fn_ != NULL)) return fn_ args;                           \
-      return name##_nested args;                                               \
-    }                                                                          \
-    return name##_body SITE_ARG args;                                          \
-  }                                                                            \
-  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params
-
-/*
- * The same for the frees, whose first argument is the address freed: only a
- * free under the runtime's free of that same address (cudaFree reaching
- * cuMemFree_v2, its entry taken by the outer hook) takes the thin path.
- * Another nested one may be the client's, from a signal handler that
- * interrupted a hook, and goes to the body (hook_enter_free records it).
- */
-#define THIN_FREE_ENTRY(name, params, args, addr_expr)                         \
-  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
-  static __attribute__((noinline, cold)) CUresult name##_nested params {       \
-    __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
-    if (fn_) return fn_ args;                                                  \
-    return name##_body SITE_ARG args;                                          \
-  }                                                                            \
-  WSLA_EXPORT CUresult name params {                                           \
-    if (WSLA_UNLIKELY(wsla_tls.depth != 0) &&                                  \
-        (uint64_t)(uintptr_t)(addr_expr) == wsla_tls.freeing) {                \
-      /* Acquire: pairs with the release store that fills the slot. */       \
       __typeof__(real_##name) fn_ =                                            \
           __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);                     \
       if (WSLA_LIKELY(fn_ != NULL)) return fn_ args;                           \
