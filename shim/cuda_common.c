@@ -49,14 +49,19 @@ static void note_driver(struct wsla_proc *p) {
 void wsla_cuda_reset_after_fork(void) {
   /* The child's recording is new: it notes the driver and GPUs again. */
   __atomic_store_n(&driver_noted, 0, __ATOMIC_RELAXED);
+  /* Nor does the child trust the devices its parent's thread cached. */
+  wsla_ctx_changed();
 }
 
-int16_t wsla_cuda_device(void) {
+int16_t wsla_cuda_device_fresh(void) {
+  int16_t dev;
+  unsigned long gen;
+  (void)wsla_device_cached(WSLA_CACHE_CUDA, &dev, &gen); /* the generation */
   __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
   CUdevice d;
-  if (get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX)
-    return (int16_t)d;
-  return -1;
+  dev = get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
+  wsla_device_note(WSLA_CACHE_CUDA, gen, dev);
+  return dev;
 }
 
 bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {
@@ -79,16 +84,23 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                         addr, size, site,  wsla_now(p), cause, ladder, 0, 0};
   struct wsla_view v;
   bool device_memory = !(flags & WSLA_F_HOST);
-  if (device_memory && (c.ok || c.oom)) c.device = wsla_cuda_device();
+  /* A success takes the thread's cached device; a failure, which is slow
+     anyway, asks the driver (see wsla_cuda_device). */
+  if (device_memory && c.ok) c.device = wsla_cuda_device();
+  else if (device_memory && c.oom) c.device = wsla_cuda_device_fresh();
+  /* A sample is due (claimed now, taken after the event): the device is
+     asked anew first, so that a context the runtime switched behind the
+     hooks' backs is caught at the latest one sampling period later, and
+     this event and the sample name the right device. */
+  bool due = c.ok && device_memory && wsla_sample_claim(p, c.device, c.time_ns);
+  if (due) c.device = wsla_cuda_device_fresh();
   bool have_view = c.oom && device_memory && wsla_cuda_view(p, &v);
   if (have_view) c.pool_cached = wsla_pool_cached(WSLA_LIB_CUDA, c.device);
   if (c.oom && device_memory && cause == WSLA_CAUSE_DEVICE && c.device >= 0)
     c.largest_block = wsla_probe_largest(WSLA_LIB_CUDA, c.device,
                                          have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
-  bool sampled = c.ok && device_memory &&
-                 wsla_sample_claim(p, c.device, c.time_ns) &&
-                 wsla_cuda_view(p, &v);
+  bool sampled = due && wsla_cuda_view(p, &v);
   /* The driver and GPUs are noted on the paths that are already slow: the
      first sample (the first allocation, unless sampling is off) and any
      out-of-memory failure, so the report has them; never on every call. */
@@ -106,7 +118,7 @@ void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
 }
 
 void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
-  int16_t dev = wsla_cuda_device();
+  int16_t dev = wsla_cuda_device_fresh(); /* the client's query: not hot */
   if (dev >= 0 && wsla_sample_claim(p, dev, wsla_now(p))) {
     struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
     wsla_sample_store(p, dev, &v);
@@ -127,6 +139,6 @@ bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
   return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) && p &&
          size >= wsla_opts.stitch_min.num && wsla_cuda_view(p, &v) &&
          v.free_bytes >= size &&
-         wsla_stitch_alloc(WSLA_LIB_CUDA, wsla_cuda_device(), size, va,
+         wsla_stitch_alloc(WSLA_LIB_CUDA, wsla_cuda_device_fresh(), size, va,
                            &chunks);
 }

@@ -4,9 +4,23 @@
 
 #include "hooks.h"
 
-/* The device of the calling thread's current context, or -1.  Asked of the
-   driver, which keeps no last-error state to disturb. */
-int16_t wsla_cuda_device(void);
+/* The device of the calling thread's current context, or -1, asked of the
+   driver (which keeps no last-error state to disturb) and kept in the
+   thread's device cache under the current context generation (shim.h). */
+int16_t wsla_cuda_device_fresh(void);
+
+/* The same from the thread's cache while no context change the hooks saw
+   has happened since: the allocation path's question, a TLS load and a
+   compare.  NVIDIA's runtime can also switch contexts through its private
+   table, which no hook sees: the paths that are slow anyway (a sample, an
+   out-of-memory failure, a device limit's check) ask wsla_cuda_device_fresh,
+   which corrects the cache. */
+static inline int16_t wsla_cuda_device(void) {
+  int16_t dev;
+  unsigned long gen;
+  if (WSLA_LIKELY(wsla_device_cached(WSLA_CACHE_CUDA, &dev, &gen))) return dev;
+  return wsla_cuda_device_fresh();
+}
 
 /* A child after fork: its new recording notes the driver and GPUs anew. */
 void wsla_cuda_reset_after_fork(void);
@@ -54,7 +68,8 @@ bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va);
 #define WSLA_NO_SERVE(va) (void)(va)
 #define WSLA_CUDA_RECOVER(OOM, OK, size, call, can_serve, SERVE, AFTER_OK)    \
   if (WSLA_UNLIKELY(rc == (OOM) && !refused && p && wsla_opts.recover.num)) {  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device(), (size));  \
+    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device_fresh(),     \
+                      (size));                                                 \
     ladder.can_stitch = (can_serve);                                           \
     for (int move; rc == (OOM) &&                                              \
                    (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \

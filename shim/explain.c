@@ -7,9 +7,11 @@
 #include "wslalloc/explain.h"
 
 const char *wsla_fmt_size(uint64_t b, char *buf, size_t len) {
+  /* A unit is kept only while its figure, rounded as printed, stays below
+     1024: a byte short of 1 MiB reads "1.0 MiB", not "1024.0 KiB". */
   if (b < 1024) snprintf(buf, len, "%" PRIu64 " B", b);
-  else if (b < (1ull << 20)) snprintf(buf, len, "%.1f KiB", b / 1024.0);
-  else if (b < (1ull << 30)) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
+  else if (b / 1024.0 < 1023.95) snprintf(buf, len, "%.1f KiB", b / 1024.0);
+  else if (b / 1048576.0 < 1023.95) snprintf(buf, len, "%.1f MiB", b / 1048576.0);
   else snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
   return buf;
 }
@@ -107,7 +109,7 @@ static void diagnose(const struct wsla_oom *o, const char *named, char *buf, siz
              "single block of %s", wsla_fmt_size(o->free_bytes, a, sizeof a),
              wsla_fmt_size(o->size, b, sizeof b));
   if (own_after > o->total_bytes) {
-    snprintf(buf, len, "this process alone would need %s of a %s card: lower "
+    snprintf(buf, len, "this process alone would need %s of the card's %s: lower "
              "the context size or batch, or offload fewer layers to the GPU",
              wsla_fmt_size(own_after, a, sizeof a), wsla_fmt_size(o->total_bytes, b, sizeof b));
   } else if (o->pool_cached >= o->size || o->pool_cached * 10 >= o->total_bytes) {
@@ -167,8 +169,13 @@ void wsla_steps_text(const struct wsla_oom *o, char *buf, size_t len) {
   size_t used = 0;
   buf[0] = '\0';
   for (unsigned bit = 1; bit <= WSLA_STEP_SPILL; bit <<= 1) {
+    /* Why a step was skipped follows from the step (recover.c). */
+    const char *skipped =
+        bit == WSLA_STEP_WAIT ? "skipped (larger than the whole device: no wait makes room)"
+        : bit == WSLA_STEP_SPILL ? "skipped (larger than WSLALLOC_PINNED_LIMIT)"
+                                 : "skipped (a stream capture was on)";
     const char *what = o->steps_ok & bit        ? "worked"
-                       : o->steps_skipped & bit ? "skipped (a stream capture was on)"
+                       : o->steps_skipped & bit ? skipped
                        : o->steps_tried & bit   ? "no help"
                                                 : NULL;
     if (!what || used >= len) continue;

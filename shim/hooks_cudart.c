@@ -56,6 +56,9 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   if (!host && WSLA_UNLIKELY(wsla_opts.limit.num)) {
     __typeof__(real_cudaGetDevice) get = WSLA_REAL(WSLA_LIB_CUDART, cudaGetDevice);
     if (!get || get(&dev) != cudaSuccess) dev = -1;
+    /* Slow anyway: the thread's cached device is put right here too (see
+       wsla_cuda_device), as the driver sees it. */
+    (void)wsla_cuda_device_fresh();
   }
   return wsla_budget_refusal(p, host, dev, size);
 }
@@ -378,5 +381,17 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
       wsla_cuda_meminfo(p, free_b, total_b);
   }
   hook_leave();
+  return rc;
+}
+
+WSLA_REAL_DECL(cudaSetDevice);
+
+/* Passed through untouched and recorded nowhere: a success moves the
+   context generation (shim.h), so that the thread's next allocation asks
+   the driver for its device again. */
+WSLA_EXPORT cudaError_t cudaSetDevice(int device) {
+  REAL_OR_MISSING(cudaSetDevice);
+  cudaError_t rc = real(device);
+  if (rc == cudaSuccess) wsla_ctx_changed();
   return rc;
 }

@@ -12,6 +12,12 @@ CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
 CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
 CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
                                       CUstream);
+/* Context creation's older ABIs, still exported and still handed out by
+   cuGetProcAddress for older versions; the header declares only the
+   newest. */
+CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
+CUresult cuCtxCreate_v3(CUcontext *, CUexecAffinityParam *, int, unsigned int,
+                        CUdevice);
 
 WSLA_REAL_DECL(cuMemAlloc_v2);
 WSLA_REAL_DECL(cuMemFree_v2);
@@ -36,6 +42,15 @@ WSLA_REAL_DECL(cuMemAddressReserve);
 WSLA_REAL_DECL(cuMemAddressFree);
 WSLA_REAL_DECL(cuMemGetInfo_v2);
 WSLA_REAL_DECL(cuDeviceGetAttribute);
+WSLA_REAL_DECL(cuCtxSetCurrent);
+WSLA_REAL_DECL(cuCtxPushCurrent_v2);
+WSLA_REAL_DECL(cuCtxPopCurrent_v2);
+WSLA_REAL_DECL(cuCtxCreate_v2);
+WSLA_REAL_DECL(cuCtxCreate_v3);
+WSLA_REAL_DECL(cuCtxCreate_v4);
+WSLA_REAL_DECL(cuCtxDestroy_v2);
+WSLA_REAL_DECL(cuDevicePrimaryCtxRelease_v2);
+WSLA_REAL_DECL(cuDevicePrimaryCtxReset_v2);
 
 static int warned_missing;
 
@@ -54,7 +69,9 @@ static CUresult missing(const char *name) {
 static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
   if (!p) return 0;
   bool host = flags & WSLA_F_HOST;
-  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device() : -1;
+  /* A limit's check is slow anyway: the driver is asked, and the cache
+     corrected (see wsla_cuda_device). */
+  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device_fresh() : -1;
   return wsla_budget_refusal(p, host, dev, size);
 }
 
@@ -503,3 +520,38 @@ THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
   hook_leave();
   return rc;
 }
+
+/* --- Context changes: passed through untouched, recorded nowhere; each
+   success moves the context generation (shim.h), so that every thread asks
+   the driver for its device again before its next allocation.  Nested
+   (under a runtime call) they only jump, as every driver hook does: such a
+   change is the runtime's own, either balanced (a push and its pop around
+   the call) or binding a context on a thread whose cache is already empty
+   (its first call, or one after a change the hooks saw), and the allocation
+   is asked about after it.  Moving the shared generation there would put a
+   locked add on a shared line into every call of a runtime that pushes and
+   pops, and empty every thread's cache each time.  A nested change that
+   does stay (one from a signal handler) is caught by the next sample. --- */
+
+#define CONTEXT_HOOK(name, params, args)                                       \
+  THIN_ENTRY(name, params, args) {                                             \
+    REAL_OR_MISSING(name);                                                     \
+    CUresult rc = real args;                                                   \
+    if (rc == CUDA_SUCCESS) wsla_ctx_changed();                                \
+    return rc;                                                                 \
+  }
+
+CONTEXT_HOOK(cuCtxSetCurrent, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx))
+CONTEXT_HOOK(cuCtxCreate_v2, (CUcontext *pctx, unsigned int flags, CUdevice dev),
+             (pctx, flags, dev))
+CONTEXT_HOOK(cuCtxCreate_v3, (CUcontext *pctx, CUexecAffinityParam *params,
+                              int num_params, unsigned int flags, CUdevice dev),
+             (pctx, params, num_params, flags, dev))
+CONTEXT_HOOK(cuCtxCreate_v4, (CUcontext *pctx, CUctxCreateParams *params,
+                              unsigned int flags, CUdevice dev),
+             (pctx, params, flags, dev))
+CONTEXT_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
+CONTEXT_HOOK(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
+CONTEXT_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))

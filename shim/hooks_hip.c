@@ -57,15 +57,35 @@ static hipError_t missing(const char *name) {
  * last seen (the call is then likely to fail, and its record wants figures
  * from this moment rather than from the last sample).
  */
-static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
-  if (!p) return -1;
+/* The current device, asked of HIP and kept in the thread's device cache
+   under the current context generation (shim.h). */
+static int16_t hip_device_fresh(void) {
+  int16_t dev;
+  unsigned long gen;
+  (void)wsla_device_cached(WSLA_CACHE_HIP, &dev, &gen); /* the generation */
   __typeof__(real_hipGetDevice) get = WSLA_REAL(WSLA_LIB_HIP, hipGetDevice);
   int d;
-  if (!get || get(&d) != hipSuccess || d < 0 || d >= INT16_MAX) return -1;
-  if (d >= (int)WSLA_DEVICE_MAX) return (int16_t)d;
+  dev = get && get(&d) == hipSuccess && d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
+  wsla_device_note(WSLA_CACHE_HIP, gen, dev);
+  return dev;
+}
+
+static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
+  if (!p) return -1;
+  int16_t d;
+  unsigned long gen;
+  /* A device limit's check is slow anyway: with one set, HIP is asked. */
+  if (!wsla_device_cached(WSLA_CACHE_HIP, &d, &gen) ||
+      WSLA_UNLIKELY(wsla_opts.limit.num))
+    d = hip_device_fresh();
+  if (d < 0 || d >= (int)WSLA_DEVICE_MAX) return d;
   struct wsla_device_counters *dc = &p->ctr->dev[d];
   bool likely_short = size > __atomic_load_n(&dc->free_bytes, __ATOMIC_RELAXED);
-  if (!wsla_sample_claim(p, d, wsla_now(p)) && !likely_short) return (int16_t)d;
+  if (!wsla_sample_claim(p, d, wsla_now(p)) && !likely_short) return d;
+  /* A sample or a likely failure: slow anyway, so the device is asked anew
+     (a context change no hook saw is caught here) and the cache corrected. */
+  d = hip_device_fresh();
+  if (d < 0 || d >= (int)WSLA_DEVICE_MAX) return d;
   __typeof__(real_hipMemGetInfo) info = WSLA_REAL(WSLA_LIB_HIP, hipMemGetInfo);
   size_t free_b, total_b;
   if (info && info(&free_b, &total_b) == hipSuccess) {
@@ -242,10 +262,7 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
   REAL_OR_MISSING(hipMemGetInfo);
   struct wsla_proc *p = hook_enter();
   /* The device is asked first, for the same last-error reason as above. */
-  __typeof__(real_hipGetDevice) get =
-      p ? WSLA_REAL(WSLA_LIB_HIP, hipGetDevice) : NULL;
-  int d = -1;
-  if (get && get(&d) != hipSuccess) d = -1;
+  int d = p ? hip_device_fresh() : -1;
   hipError_t rc = real(free_b, total_b);
   if (p) {
     wsla_track_call(p, WSLA_API_hipMemGetInfo, rc == hipSuccess);
@@ -345,3 +362,31 @@ VMM_CALL(hipMemAddressReserve,
 VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
          wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
                            HOOK_SITE, false))
+
+/* --- Context changes: passed through untouched, recorded nowhere; each
+   success moves the context generation (shim.h), so that every thread asks
+   HIP for its device again before its next allocation.  The context calls
+   are deprecated in HIP, and still called. --- */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+#define CONTEXT_HOOK(name, params, args)                                       \
+  WSLA_REAL_DECL(name);                                                        \
+  WSLA_EXPORT hipError_t name params {                                         \
+    REAL_OR_MISSING(name);                                                     \
+    hipError_t rc = real args;                                                 \
+    if (rc == hipSuccess) wsla_ctx_changed();                                  \
+    return rc;                                                                 \
+  }
+
+CONTEXT_HOOK(hipSetDevice, (int device), (device))
+CONTEXT_HOOK(hipCtxSetCurrent, (hipCtx_t ctx), (ctx))
+CONTEXT_HOOK(hipCtxPushCurrent, (hipCtx_t ctx), (ctx))
+CONTEXT_HOOK(hipCtxPopCurrent, (hipCtx_t *ctx), (ctx))
+CONTEXT_HOOK(hipCtxCreate, (hipCtx_t *ctx, unsigned int flags, hipDevice_t device),
+             (ctx, flags, device))
+CONTEXT_HOOK(hipCtxDestroy, (hipCtx_t ctx), (ctx))
+CONTEXT_HOOK(hipDevicePrimaryCtxRelease, (hipDevice_t dev), (dev))
+CONTEXT_HOOK(hipDevicePrimaryCtxReset, (hipDevice_t dev), (dev))
+
+#pragma GCC diagnostic pop

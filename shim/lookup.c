@@ -26,6 +26,9 @@ CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
 CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
 CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
                                       CUstream);
+CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
+CUresult cuCtxCreate_v3(CUcontext *, CUexecAffinityParam *, int, unsigned int,
+                        CUdevice);
 
 struct wrapped {
   const char *name; /* as the driver exports it */
@@ -46,7 +49,11 @@ static struct wrapped wrapped[] = {
     W(cuMemUnmap),              W(cuMemAddressReserve),
     W(cuMemAddressFree),        W(cuMemGetInfo_v2),
     W(cuDeviceGetAttribute),    W(cuGetProcAddress_v2),
-    W(cuGetProcAddress),
+    W(cuGetProcAddress),        W(cuCtxSetCurrent),
+    W(cuCtxPushCurrent_v2),     W(cuCtxPopCurrent_v2),
+    W(cuCtxCreate_v2),          W(cuCtxCreate_v3),
+    W(cuCtxCreate_v4),          W(cuCtxDestroy_v2),
+    W(cuDevicePrimaryCtxRelease_v2), W(cuDevicePrimaryCtxReset_v2),
 };
 #define WRAPPED_COUNT (sizeof wrapped / sizeof wrapped[0])
 /* Each wrapped entry point's real address, resolved on first use, among

@@ -125,12 +125,22 @@ void wsla_options_load(struct wsla_options *out,
     if (!text) continue;
     if (wsla_option_parse(opt, text, out) != 0) {
       wsla_option_parse(opt, opt->def, out);
-      if (warn) {
-        char msg[320], expects[96];
-        wsla_option_expects(opt, expects, sizeof expects);
+      if (warn && opt->offset == offsetof(struct wsla_options, dir)) {
+        /* Not the default folder: it is shared by all of the user's
+           processes, and the tools would list it without a word. */
+        char msg[320];
         snprintf(msg, sizeof msg,
-                 "%s=\"%.64s\" is not %s; keeping the default, %s",
-                 name, text, expects, *opt->def ? opt->def : "(empty)");
+                 "WSLALLOC_DIR is longer than %d bytes (%zu bytes); recording in "
+                 "memory only; set it to a shorter path",
+                 WSLA_OPT_PATH_MAX - 1, strlen(text));
+        warn(msg);
+      } else if (warn) {
+        char msg[320 + 3 * 64], expects[96], shown[4 * 64 + 1];
+        wsla_option_expects(opt, expects, sizeof expects);
+        wsla_escape_controls(text, 64, shown, sizeof shown);
+        snprintf(msg, sizeof msg,
+                 "%s=\"%s\" is not %s; keeping the default, %s",
+                 name, shown, expects, *opt->def ? opt->def : "(empty)");
         warn(msg);
       }
     }
@@ -169,6 +179,31 @@ size_t wsla_options_format(const struct wsla_options *o, char *buf,
     used += (size_t)n;
   }
   return used;
+}
+
+void wsla_escape_controls(const char *in, size_t max_in, char *out, size_t len) {
+  size_t o = 0;
+  if (!len) return;
+  for (size_t i = 0; i < max_in && in[i]; i++) {
+    unsigned char c = (unsigned char)in[i];
+    char esc[5] = {(char)c, 0};
+    if (c == '\n') memcpy(esc, "\\n", 3);
+    else if (c == '\t') memcpy(esc, "\\t", 3);
+    else if (c == '\r') memcpy(esc, "\\r", 3);
+    else if (c < 0x20 || c == 0x7f) snprintf(esc, sizeof esc, "\\x%02x", c);
+    size_t n = strlen(esc);
+    if (o + n >= len) break; /* an escape is never cut in half */
+    memcpy(out + o, esc, n);
+    o += n;
+  }
+  out[o] = '\0';
+}
+
+bool wsla_dir_refused(size_t *len) {
+  const char *dir = getenv("WSLALLOC_DIR");
+  size_t n = dir ? strlen(dir) : 0;
+  if (len) *len = n;
+  return n >= WSLA_OPT_PATH_MAX;
 }
 
 void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len) {

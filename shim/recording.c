@@ -333,6 +333,9 @@ static bool hold_for_life(int *fd) {
 
 static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   char dir[WSLA_OPT_PATH_MAX];
+  /* A folder named but refused (wsla_options_load said why): never the
+     default one instead. */
+  if (wsla_dir_refused(NULL)) return NULL;
   wsla_recording_dir(&wsla_opts, dir, sizeof dir);
   int dfd = open_dir(dir, wsla_opts.dir.str[0] != '\0');
   if (dfd < 0) return NULL;
@@ -466,6 +469,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->others_size = sizeof(struct wsla_others);
   h->others_cap = OTHERS_CAP;
   h->features |= WSLA_FEAT_OTHERS;
+  h->features |= WSLA_FEAT_VIEW_OWN; /* wsla_sample_store fills it */
   h->live_size = sizeof(struct wsla_live);
   h->live_cap = l->live_cap;
   h->event_size = sizeof(struct wsla_event);
@@ -822,10 +826,11 @@ static void after_fork_child(void) {
 
 static void once_per_process_image(void) {
   wsla_options_load(&wsla_opts, warn_line);
+  /* Silently: every GPU process under the profile would say it, and a
+     server (Ollama) collects each runner's stderr.  The recording's options
+     say what was in force. */
   char applied[256];
   wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
-  if (applied[0])
-    wsla_warn_once(NULL, "WSLALLOC_PROFILE=wsl set %s", applied);
   if (wsla_opts.limit.num || wsla_opts.pinned_limit.num)
     __atomic_fetch_or(&wsla_budget_active, WSLA_GATE_BUDGET, __ATOMIC_RELEASE);
   /* Once per process, even where a child runs this again (a fork while

@@ -219,6 +219,10 @@ int wsla_ladder_next(struct wsla_ladder *l) {
     if (step == WSLA_STEP_SPILL) {
       l->next++;
       if (!l->can_stitch || wsla_opts.spill.num != WSLA_SPILL_HOST) continue;
+      if (wsla_opts.pinned_limit.num && l->size > wsla_opts.pinned_limit.num) {
+        l->skipped |= step; /* host memory past the pinned limit: refused */
+        continue;
+      }
       l->tried |= step;
       if (wsla_spill_alloc(l->p, l->family, l->size, &l->served)) {
         l->current = step;
@@ -229,7 +233,15 @@ int wsla_ladder_next(struct wsla_ladder *l) {
       continue;
     }
     /* WSLA_STEP_WAIT: sleep with backoff until enough is free or the time
-       is up, retrying after each sleep. */
+       is up, retrying after each sleep.  Not for a request larger than the
+       whole device: no one's freeing makes room for it, and the client
+       would wait WSLALLOC_RETRY_MS for nothing.  (One larger than
+       WSLALLOC_LIMIT never gets here: the budget refuses it first.) */
+    if (!(l->tried & step) && l->have_view && l->size > l->view.total_bytes) {
+      l->skipped |= step;
+      l->next++;
+      continue;
+    }
     uint64_t now = wsla_now(l->p);
     if (!(l->tried & step)) {
       l->tried |= step;

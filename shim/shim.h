@@ -57,6 +57,13 @@ struct wsla_tls {
      and the in-flight slot they were added to. */
   uint64_t budget_held;
   unsigned budget_slot;
+  /* The device cache (wsla_device_cached): by family (0 CUDA, 1 HIP), the
+     device of the thread's current context as last asked of the driver,
+     valid while gen equals wsla_ctx_gen; gen 0 is never current. */
+  struct {
+    unsigned long gen;
+    int16_t device;
+  } dev_cache[2];
 };
 
 extern struct wsla_proc wsla_g;
@@ -68,6 +75,53 @@ extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
    neither is. */
 extern int wsla_budget_active;
 extern __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
+
+/* --- the per-thread device cache (track.c holds the generation) --- */
+
+enum { WSLA_CACHE_CUDA = 0, WSLA_CACHE_HIP = 1 };
+
+/* Bumped after every context-changing call a hook sees (cudaSetDevice,
+   cuCtxSetCurrent, push and pop, context create and destroy, primary
+   context release and reset, and HIP's), on whichever thread: every
+   thread's cached device is then asked of the driver anew.  Starts at 1,
+   so that a thread's zeroed cache is empty. */
+extern unsigned long wsla_ctx_gen;
+
+static inline void wsla_ctx_changed(void) {
+  /* Relaxed: pairs with the relaxed load in wsla_device_cached.  A thread's
+     own context change is ordered before its next allocation by program
+     order; another thread's (a cuCtxDestroy of a context current here) by
+     the client's own synchronisation between the two, which a relaxed load
+     respects (coherence). */
+  __atomic_fetch_add(&wsla_ctx_gen, 1, __ATOMIC_RELAXED);
+}
+
+/* True with *dev the calling thread's cached device of family fam (a
+   WSLA_CACHE_*), while no context change has happened since it was asked;
+   *gen is the generation to store a fresh answer under. */
+static inline bool wsla_device_cached(int fam, int16_t *dev, unsigned long *gen) {
+  /* Relaxed: pairs with the fetch-add in wsla_ctx_changed. */
+  unsigned long g = __atomic_load_n(&wsla_ctx_gen, __ATOMIC_RELAXED);
+  *gen = g;
+  if (WSLA_LIKELY(wsla_tls.dev_cache[fam].gen == g)) {
+    *dev = wsla_tls.dev_cache[fam].device;
+    return true;
+  }
+  return false;
+}
+
+/* Stores the driver's answer, asked after gen was read: a change between
+   the two leaves a generation already behind, asked again next time.
+   Failures (-1: no context yet) are never cached, since the runtime makes
+   its first context where the shim does not see it. */
+static inline void wsla_device_note(int fam, unsigned long gen, int16_t dev) {
+  if (dev < 0) {
+    wsla_tls.dev_cache[fam].gen = 0;
+    return;
+  }
+  wsla_tls.dev_cache[fam].device = dev;
+  wsla_tls.dev_cache[fam].gen = gen;
+}
 
 /* --- lifecycle (recording.c) --- */
 

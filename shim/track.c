@@ -8,6 +8,10 @@
 
 uint64_t wsla_budget_in_flight[WSLA_DEVICE_MAX + 1];
 
+/* The context generation (shim.h): 1, so that no thread's zeroed device
+   cache is current. */
+unsigned long wsla_ctx_gen = 1;
+
 void wsla_budget_reset_after_fork(void) {
   /* The parent's calls in flight at the fork never end here. */
   for (unsigned i = 0; i <= WSLA_DEVICE_MAX; i++)
@@ -220,13 +224,20 @@ void wsla_sample_store(struct wsla_proc *p, int device,
                        const struct wsla_view *v) {
   struct wsla_device_counters *d = dev_counters(p, device);
   if (!d) return;
+  /* Ours at this view, so that a reader subtracts figures of one moment
+     (total - free - ours = the others'), not this view and the live bytes
+     of whenever it reads.  The ballast is the shim's, held for this
+     process, as in record_oom.  The pool's cache is not asked here: that
+     calls into the client's runtime, which only an OOM may afford. */
+  uint64_t live = __atomic_load_n(&d->live_bytes, __ATOMIC_RELAXED);
+  uint64_t own = live + wsla_ballast_on(device);
+  __atomic_store_n(&p->hdr->view_own_bytes[device], own, __ATOMIC_RELAXED);
   __atomic_store_n(&d->total_bytes, v->total_bytes, __ATOMIC_RELAXED);
   __atomic_store_n(&d->free_bytes, v->free_bytes, __ATOMIC_RELAXED);
   __atomic_store_n(&d->view_time_ns, v->time_ns ? v->time_ns : 1,
                    __ATOMIC_RELAXED);
   wsla_emit(p, WSLA_EV_SAMPLE, WSLA_API_unknown, (int16_t)device, 0, 0,
-            v->free_bytes, v->total_bytes, 0,
-            __atomic_load_n(&d->live_bytes, __ATOMIC_RELAXED), v->time_ns);
+            v->free_bytes, v->total_bytes, 0, live, v->time_ns);
   /* Samples are rare and already off the fast path: a good moment to note
      libraries loaded since (a dlopen'ed backend, say). */
   wsla_modules_refresh(p);

@@ -102,4 +102,19 @@ for name, change, allocs, size, line in (
     text = subprocess.run([TOOL, "report", path], capture_output=True, text=True).stdout
     check(line in text, f"in flight ({name}): the report states the margin: {text}")
 
+# A file cut short lost slots and events, not calls in flight, and its
+# table never filled: the report blames the cut, once.
+if src:
+    cut = os.path.join(tempfile.mkdtemp(), "cut.wsla")
+    with open(src, "rb") as f, open(cut, "wb") as g:
+        g.write(f.read(1 << 20))
+    text = subprocess.run([TOOL, "report", cut], capture_output=True, text=True).stdout
+    check("live by the counters that the recording cannot list: the file is cut short" in text,
+          f"a file cut short: the unlisted allocations blamed on the cut: {text[-1500:]}")
+    check("in flight" not in text and "live table was full" not in text,
+          f"a file cut short: neither calls in flight nor a full table: {text[-1500:]}")
+    check("the file is cut short, so the lost include" in text, "a file cut short: the events line says so")
+    j = report_json(cut)
+    equal(j.get("in_flight"), {"allocs": 0, "bytes": 0}, "a file cut short: no calls in flight in JSON")
+
 finish()

@@ -33,6 +33,25 @@ check(line.startswith("[ok  ] recordings: " + made.dir + ": 1 held, ") and
       "each new one reserves about 74.0 MiB" in line, f"recordings: held, and the next one's size: {line!r}")
 r = doctor(env={"WSLALLOC_DIR": os.path.join(made.dir, "not", "yet")})
 check("(made on first use): 0 held" in r.stdout, f"a folder not made yet: {r.stdout}")
+# A folder ls and report refuse is no [ok] here: the same checks, saying
+# why and the fix.  The default one where others may write in it:
+xdg = tempfile.mkdtemp()
+os.mkdir(os.path.join(xdg, "wslalloc"))
+os.chmod(os.path.join(xdg, "wslalloc"), 0o777)
+r = doctor(env={"XDG_RUNTIME_DIR": xdg})
+ls = subprocess.run([TOOL, "ls"], capture_output=True, text=True, env={**os.environ, "XDG_RUNTIME_DIR": xdg,
+                                                                      "WSLALLOC_DIR": ""})
+check(ls.returncode != 0 and "others may write in it" in ls.stderr, f"ls refuses it: {ls.stderr}")
+check(r.returncode == 1 and f"[fail] recordings: cannot trust {xdg}/wslalloc: others may write in it (mode 777)\n"
+      "       fix: chmod 700 it, or remove it\n" in r.stdout, f"doctor: a folder others may write in: {r.stdout}")
+# One of another user's (only root can make one).
+if os.geteuid() == 0:
+    theirs = tempfile.mkdtemp()
+    os.chown(theirs, 65534, 65534)
+    r = doctor(env={"WSLALLOC_DIR": theirs})
+    check(r.returncode == 1 and f"[fail] recordings: cannot trust {theirs}: it is owned by uid 65534, not by this "
+          f"user (uid 0), as the library refuses it too\n       fix: remove it, or set WSLALLOC_DIR to a folder "
+          "of yours\n" in r.stdout, f"doctor: another user's folder: {r.stdout}")
 
 # The simulated GPU, 3 GiB held by others, pinned memory capped at 512 MiB.
 sim = {"LD_LIBRARY_PATH": os.environ["WSLA_SIM_DRIVER"], "WSLSIM_MEM": "8G",

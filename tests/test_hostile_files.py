@@ -173,6 +173,7 @@ if os.geteuid() == 0:
               f"{args}: one line saying whose it is: {err!r}")
     rc, out, err, secs, _ = measured(["metrics", "--all"], env)
     check("owned by uid 12345" in err, f"metrics: says why it shows nothing: {err!r}")
+    equal(rc, 1, "metrics: a refused folder is an error, as for ls")
     check("wslalloc_device_peak_bytes{" not in out, "metrics: no series from another user's folder")
 
     # The caller's own folder holding another user's recording and a link.
@@ -236,5 +237,40 @@ if os.path.exists(target):
     equal(stat.S_IMODE(os.stat(target).st_mode), 0o644, "metrics -o: readable by node_exporter")
 left = [f for f in os.listdir(mdir) if f not in ("victim", "wslalloc.prom", os.path.basename(planted_link))]
 equal(left, [], "metrics -o: no temporary file left behind")
+
+# --- metrics -o never replaces what is not a regular file: a device is
+# written into (as /dev/null would be), a FIFO is refused. ---
+fifo_target = os.path.join(mdir, "fifo.prom")
+os.mkfifo(fifo_target)
+rc, out, err, secs, _ = measured(["metrics", "--all", "-o", fifo_target], {"WSLALLOC_DIR": r.dir})
+equal(rc, 1, f"metrics -o FIFO: refused ({err!r})")
+check("not a regular file" in err and stat.S_ISFIFO(os.lstat(fifo_target).st_mode),
+      f"metrics -o FIFO: says why and leaves the FIFO: {err!r}")
+if os.geteuid() == 0:
+    dev_target = os.path.join(mdir, "null.prom")
+    os.mknod(dev_target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    rc, out, err, secs, _ = measured(["metrics", "--all", "-o", dev_target], {"WSLALLOC_DIR": r.dir})
+    equal(rc, 0, f"metrics -o a character device: written into ({err!r})")
+    check(stat.S_ISCHR(os.lstat(dev_target).st_mode), "metrics -o a character device: still one")
+
+# --- metrics --all never writes one series twice: recordings with the same
+# pid and program (a pid reused, every container's pid 1) give the newest's.
+dup = tempfile.mkdtemp()
+srcs = [os.path.join(r.dir, f) for f in os.listdir(r.dir) if f.endswith(".wsla")]
+for k in range(3):
+    shutil.copy(srcs[0], os.path.join(dup, f"copy{k}.wsla"))
+rc, out, err, secs, _ = measured(["metrics", "--all"], {"WSLALLOC_DIR": dup})
+samples = [l.rsplit(" ", 1)[0] for l in out.splitlines() if l and not l.startswith("#")]
+equal(rc, 0, f"metrics --all over copies: status ({err!r})")
+equal(len(samples), len(set(samples)), f"metrics --all: each series once: {samples}")
+check(any(l.startswith("wslalloc_device_live_bytes{") for l in samples), "metrics --all: the series are there")
+
+# --- a folder of junk is said in a few lines, not one per file. ---
+junk = tempfile.mkdtemp()
+for k in range(40):
+    os.mkfifo(os.path.join(junk, f"j{k}.wsla"))
+rc, out, err, secs, _ = measured(["ls"], {"WSLALLOC_DIR": junk})
+lines = err.splitlines()
+check(len(lines) == 11 and "skipping 30 more files" in lines[-1], f"ls over 40 FIFOs: 11 lines: {lines}")
 
 finish()

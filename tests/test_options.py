@@ -93,4 +93,42 @@ equal(p.stdout, bare.out, "a link in the default place: output unchanged")
 check(f"wslalloc: {xdg}/wslalloc is a symbolic link, refused in a shared place" in p.stderr,
       f"a link in the default place is refused, saying so: {p.stderr}")
 equal(sorted(os.listdir(real)), before, "a link in the default place: nothing written where it leads")
+# A WSLALLOC_DIR too long to use is never replaced by the default folder
+# (shared by all of the user's processes): the library records in memory
+# only, saying why once, and the tools refuse rather than list the default.
+xdg = tempfile.mkdtemp()
+long_dir = os.path.join(tempfile.mkdtemp(), "d" * 600)
+r = run("transparency", env={"XDG_RUNTIME_DIR": xdg}, rec_dir=long_dir)
+equal(r.out, bare.out, "a too-long WSLALLOC_DIR: output unchanged")
+warns = [l for l in r.err.splitlines() if l.startswith("wslalloc:")]
+equal(warns, [f"wslalloc: WSLALLOC_DIR is longer than 511 bytes ({len(long_dir)} bytes); recording in "
+              "memory only; set it to a shorter path"], "a too-long WSLALLOC_DIR: one warning saying why")
+equal(os.listdir(xdg), [], "a too-long WSLALLOC_DIR: nothing in the default folder")
+os.makedirs(os.path.join(xdg, "wslalloc"), mode=0o700)
+run("transparency", rec_dir=os.path.join(xdg, "wslalloc"))  # something the default folder would list
+te = {**os.environ, "XDG_RUNTIME_DIR": xdg, "WSLALLOC_DIR": long_dir}
+for cmd in (["ls"], ["top", "-n", "1"], ["metrics"], ["report"], ["plot", "-o", os.path.join(xdg, "p.svg")],
+            ["run", "--", os.path.join(CLIENTS, "transparency")]):
+    q = subprocess.run([TOOL, *cmd], capture_output=True, text=True, env=te, timeout=60)
+    equal((q.returncode, q.stdout, q.stderr),
+          (1, "", f"wslalloc {cmd[0]}: WSLALLOC_DIR is longer than 511 bytes ({len(long_dir)} bytes); "
+                  "the library records nothing there; set it to a shorter path\n"),
+          f"wslalloc {cmd[0]}: refuses a too-long WSLALLOC_DIR in one line")
+q = subprocess.run([TOOL, "doctor"], capture_output=True, text=True, env=te, timeout=60)
+check(q.returncode == 1 and f"[fail] recordings: WSLALLOC_DIR is longer than 511 bytes ({len(long_dir)} bytes)"
+      in q.stdout and os.path.join(xdg, "wslalloc") not in q.stdout,
+      f"doctor: a too-long WSLALLOC_DIR fails, the default folder not looked at: {q.stdout}")
+# A control character in an echoed value is escaped: a newline in it must
+# not start a line of its own that could pass for a message of the shim's.
+r = run("transparency", env={"WSLALLOC_LIMIT": "16G\nWSLALLOC_X", "WSLALLOC_EVENTS": "4K\t\x1b[31m"})
+equal(r.out, bare.out, "control characters in values: output unchanged")
+equal(sorted(r.err.splitlines()),
+      ['wslalloc: WSLALLOC_EVENTS="4K\\t\\x1b[31m" is not a count from 1024 to 67108864 (K and M allowed); '
+       'keeping the default, 262144',
+       'wslalloc: WSLALLOC_LIMIT="16G\\nWSLALLOC_X" is not a size (bytes, or with K/M/G/T, powers of 1024); '
+       'keeping the default, 0'], f"control characters in values: escaped, one line each: {r.err!r}")
+d = tempfile.mkdtemp()
+r = run("transparency", rec_dir=os.path.join("/proc", "no\nwslalloc: all is well"))
+equal(r.err.splitlines(), ["wslalloc: cannot open /proc/no\\nwslalloc: all is well (No such file or directory); "
+                           "recording in memory only"], f"a newline in a path: escaped: {r.err!r}")
 finish()

@@ -1,5 +1,6 @@
 """WSLALLOC_RECOVER: transient out-of-memory moments pass, honest ones still fail, and the client's error state reads as it should."""
 import os
+import subprocess
 import time
 
 from harness import *
@@ -50,15 +51,24 @@ check("end capture: 0" in r.out, "capture: the capture was not broken")
 check("last=2\nlast=0" in r.out, "capture: the client reads its own out-of-memory error")
 equal(steps(r.report()), {"trim": "skipped", "wait": "failed"}, "capture: steps")
 
-# Memory that never comes: the wait gives up after WSLALLOC_RETRY_MS.
+# Memory that never comes (another program keeps it): the wait gives up
+# after WSLALLOC_RETRY_MS.
 t0 = time.monotonic()
-r = run("recover", ["fail"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "300"})
+r = run("recover", ["fail"], env={"WSLSIM_MEM": "4G", "WSLSIM_FOREIGN": "3G@0", "WSLALLOC_RECOVER": "1",
+                                  "WSLALLOC_RETRY_MS": "300"})
 took = time.monotonic() - t0
 check("cudaMalloc 2 GiB: rc=2" in r.out and "last=2\nlast=0" in r.out, f"fail: fails as bare: {r.out}")
 check(0.3 <= took < 5, f"fail: waited about WSLALLOC_RETRY_MS ({took:.2f} s)")
 rep = r.report()
 equal(rep["ooms"][0]["outcome"], "failed", "fail: outcome")
 equal(steps(rep), {"trim": "failed", "wait": "failed"}, "fail: both steps tried")
+# More than the whole device: no wait can make room, so none is made.
+t0 = time.monotonic()
+r = run("recover", ["fail"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RETRY_MS": "10000"})
+took = time.monotonic() - t0
+check("cudaMalloc 2 GiB: rc=2" in r.out and "last=2\nlast=0" in r.out and took < 3,
+      f"larger than the device: fails as bare, at once ({took:.2f} s): {r.out}")
+equal(steps(r.report()), {"trim": "failed", "wait": "skipped"}, "larger than the device: the wait skipped")
 
 # The driver API, and HIP.
 r = run("recover", ["drv-wait"], env={**wait_env, "WSLALLOC_RECOVER": "1"})
@@ -139,6 +149,11 @@ equal((rep["host_pinned"]["live_bytes"], rep["devices"][0]["peak_bytes"]), (0, 0
 r = run("recover", ["spill"], env={"WSLSIM_MEM": "1G", "WSLALLOC_RECOVER": "1", "WSLALLOC_SPILL": "host",
                                    "WSLALLOC_RETRY_MS": "100", "WSLALLOC_PINNED_LIMIT": "1G"})
 check("cudaMalloc 2 GiB: rc=2" in r.out, "spill: within WSLALLOC_PINNED_LIMIT or not at all")
+equal((steps(r.report()).get("wait"), steps(r.report()).get("spill")), ("skipped", "skipped"),
+      "2 GiB on a 1 GiB device over a 1 GiB pinned limit: neither a wait nor a spill can serve it")
+q = subprocess.run([TOOL, "report", r.recordings()[0]], capture_output=True, text=True)
+check("wait: skipped (larger than the whole device: no wait makes room); spill: skipped (larger than "
+      "WSLALLOC_PINNED_LIMIT)" in q.stdout, f"the report says why each was skipped: {q.stdout}")
 
 # The same steps through the driver API and through HIP.
 reserve_env = {"WSLSIM_MEM": "4G", "WSLALLOC_RECOVER": "1", "WSLALLOC_RESERVE": "1G",

@@ -203,4 +203,44 @@ p = subprocess.run([TOOL, "replay", rec], capture_output=True, text=True,
                    env={k: v for k, v in sim.items() if k != "LD_LIBRARY_PATH"})
 check(p.returncode == 1 and ("cannot allocate here" in p.stderr or "could be loaded" in p.stderr),
       f"no GPU runtime: says so ({p.stderr.strip()[:160]})")
+# No verdict from part of a workload.  A ring that lost events: every
+# allocation replayed fits, but that is not "it fits" (status 1, said why).
+lossy = run("threads", ["4", "400"], env={"WSLALLOC_EVENTS": "1024"}).recordings()[0]
+p, j = replay(lossy, "--json", "--limit", "64M")
+equal((p.returncode, j["complete"] if j else None), (1, False), f"a ring that lost events: no verdict ({p.stderr})")
+check(j and j["events_lost"] > 0, f"the events lost are counted: {j and j['events_lost']}")
+p, _ = replay(lossy, "--limit", "64M")
+check(p.returncode == 1 and "no verdict: the recording lost" in p.stdout and "WSLALLOC_EVENTS" in p.stdout,
+      f"the text says why there is no verdict: {p.stdout!r}")
+# A file cut short: the same.
+cut = os.path.join(tempfile.mkdtemp(), "cut.wsla")
+with open(rec, "rb") as f, open(cut, "wb") as g:
+    g.write(f.read(1 << 20))
+p, _ = replay(cut, "--limit", "1G")
+equal(p.returncode, 1, f"a recording cut short: no verdict ({p.stdout!r})")
+check("no verdict" in p.stdout, f"a recording cut short: says so ({p.stdout!r})")
+# An RMM log of no allocations is not a workload that fits.
+empty_csv = os.path.join(tempfile.mkdtemp(), "empty.csv")
+open(empty_csv, "w").write("Thread,Time,Action,Pointer,Size,Stream\n")
+p, _ = replay(empty_csv)
+equal(p.returncode, 1, f"an empty log: no verdict ({p.stdout!r})")
+
+# RMM rows with a sign where sizes and streams have none, or a time that
+# is none, are not RMM's rows: refused, not read as 16 EiB.
+for row in ("1,00:00:00.000001,allocate,0x1000,-5,0", "1,00:00:00.000001,allocate,0x1000,64,-1",
+            "1,00:99:00.000001,allocate,0x1000,64,0"):
+    neg = os.path.join(tempfile.mkdtemp(), "neg.csv")
+    open(neg, "w").write("Thread,Time,Action,Pointer,Size,Stream\n" + row + "\n")
+    p, _ = replay(neg)
+    check(p.returncode == 1 and "is not Thread,Time,Action,Pointer,Size,Stream" in p.stderr,
+          f"refused: {row} ({p.returncode}, {p.stderr!r})")
+
+# --speed: a factor that can be waited for, not nan or a stretch past a day.
+for bad in ("nan", "inf", "1e-300", "0", "-1", "1e7"):
+    p, _ = replay(rec, "--speed", bad)
+    equal(p.returncode, 2, f"--speed {bad}: a usage error")
+# --limit 0 is no limit, and is not called one.
+p, _ = replay(rec, "--limit", "0")
+check(p.returncode == 0 and "WSLALLOC_LIMIT" not in p.stdout, f"--limit 0: no limit ({p.stdout[:200]!r})")
+
 finish()

@@ -62,4 +62,32 @@ r = wrun(["--help"])
 check(r.returncode == 0 and "usage: wslalloc run" in r.stdout, "run --help")
 r = wrun(["--dir", d, "--", "/nonexistent-command"])
 equal(r.returncode, 127, "run: a command that cannot be run gives 127")
+# A path that is found but cannot be run: 126, as shells say.
+r = wrun(["--dir", d, "--", tempfile.gettempdir()])
+equal(r.returncode, 126, f"run: a directory gives 126 ({r.stderr!r})")
+
+# A command killed outright: the summary says so before "no out-of-memory".
+kd = tempfile.mkdtemp()
+p = subprocess.Popen([TOOL, "run", "--dir", kd, "--", client("crash"), "kill"],
+                     env=env_for("cuda13", False), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+equal(p.stdout.readline().strip(), "ready", "run: the client to kill started")
+def children(ppid):
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = open(f"/proc/{pid}/stat").read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+            out.append(int(pid))
+    return out
+
+
+child = children(p.pid)
+for c in child:
+    os.kill(c, 9)
+out, err = p.communicate(timeout=60)
+equal(p.returncode, 137, "run: SIGKILL's status passed through")
+check("wslalloc: killed without recording its end" in err, f"run: the summary says it was killed: {err!r}")
+
 finish()

@@ -17,7 +17,11 @@ HOOKS = ["cuMemAlloc_v2", "cuMemFree_v2", "cuMemAllocAsync", "cuMemFreeAsync",
          "cuMemAllocFromPoolAsync", "cuMemAllocHost_v2", "cuMemHostAlloc", "cuMemFreeHost",
          "cuMemHostRegister_v2", "cuMemHostUnregister", "cuMemAllocPitch_v2",
          "cuMemAllocManaged", "cuMemCreate", "cuMemRelease", "cuMemMap", "cuMemUnmap",
-         "cuMemAddressReserve", "cuMemAddressFree", "cuMemGetInfo_v2", "cuDeviceGetAttribute"]
+         "cuMemAddressReserve", "cuMemAddressFree", "cuMemGetInfo_v2", "cuDeviceGetAttribute",
+         # The context hooks, which move the generation only when not nested.
+         "cuCtxSetCurrent", "cuCtxPushCurrent_v2", "cuCtxPopCurrent_v2", "cuCtxCreate_v2",
+         "cuCtxCreate_v3", "cuCtxCreate_v4", "cuCtxDestroy_v2", "cuDevicePrimaryCtxRelease_v2",
+         "cuDevicePrimaryCtxReset_v2"]
 for name in HOOKS:
     m = re.search(rf"^[0-9a-f]+ <{re.escape(name)}>:\n(.*?)\n\n", dump, re.M | re.S)
     if not check(m is not None, f"{name}: found in the library"):

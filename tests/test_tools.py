@@ -217,4 +217,44 @@ q = subprocess.run([TOOL, "export", "--format", "perfetto", "-o", os.path.join(o
                    capture_output=True, text=True)
 check(q.returncode == 0 and "export: what the memory was for is left out:" in q.stderr,
       f"perfetto: says why no purposes: {q.stderr}")
+# Others' memory is total - free - ours, all from the moment of the last
+# device sample: a client that held 2 GiB at its last sample and freed it
+# since leaves nothing to blame on the others (nothing else is on the GPU),
+# and WSLSIM_FOREIGN's 1.5 GiB exactly where another program holds it.
+import struct as _struct
+GiB = 1 << 30
+for foreign, want in ((None, 0), ("1536M@0", 1536 * MiB)):
+    fd = tempfile.mkdtemp()
+    extra = {"WSLSIM_MEM": "8G", **({"WSLSIM_FOREIGN": foreign} if foreign else {})}
+    fp = subprocess.Popen([os.path.join(CLIENTS, "crash"), "freed-since"], env=env_for("cuda13", True, extra, fd),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check(fp.stdout.readline().strip() == "ready", "freed-since: the client is up")
+    ft = subprocess.run([TOOL, "top", "-n", "1"], capture_output=True, text=True, timeout=60,
+                        env={**os.environ, "WSLALLOC_DIR": fd})
+    wtxt = "0 B" if not want else "1.50 GiB"
+    check(re.search(r"^GPU 0  8\.00 GiB total, [0-9.]+ [GM]iB free, others and the driver %s$" % wtxt,
+                    ft.stdout, re.M) is not None, f"top: others {wtxt} at the sample's moment: {ft.stdout}")
+    fm = subprocess.run([TOOL, "metrics"], capture_output=True, text=True, timeout=60,
+                        env={**os.environ, "WSLALLOC_DIR": fd}).stdout.splitlines()
+    check(f'wslalloc_device_foreign_bytes{{pid="{fp.pid}",exe="crash",device="0"}} {want}' in fm,
+          f"metrics: others {want} at the sample's moment: {[l for l in fm if 'foreign_bytes{' in l]}")
+    if not foreign:
+        # A recording without the figure (an older shim): the old reckoning,
+        # with this process's live bytes now, said to be an estimate.
+        rec = [os.path.join(fd, f) for f in os.listdir(fd)][0]
+        with open(rec, "r+b") as f:
+            f.seek(24)
+            feats = _struct.unpack("<Q", f.read(8))[0]
+            f.seek(24)
+            f.write(_struct.pack("<Q", feats & ~(1 << 7)))
+        ft = subprocess.run([TOOL, "top", "-n", "1"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "WSLALLOC_DIR": fd})
+        check(re.search(r"others and the driver ~2\.00 GiB \(estimate\)$", ft.stdout, re.M) is not None,
+              f"top: an older recording's figure is an estimate: {ft.stdout}")
+        fm = subprocess.run([TOOL, "metrics"], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "WSLALLOC_DIR": fd}).stdout.splitlines()
+        check(f'wslalloc_device_foreign_bytes{{pid="{fp.pid}",exe="crash",device="0",estimate="1"}} {2 * GiB}'
+              in fm, f"metrics: labelled an estimate: {[l for l in fm if 'foreign_bytes{' in l]}")
+    fp.kill()
+    fp.wait()
 finish()

@@ -73,4 +73,8 @@ r = tool("help", "options", "--markdown")
 check(r.returncode == 0 and r.stdout.startswith("| variable |"), "help options --markdown")
 r = tool("help")
 check(r.returncode == 0 and r.stdout.startswith("usage: wslalloc COMMAND"), "help")
+# A value holding a newline is echoed on the one line, escaped.
+usage_error(["replay", "x.wsla", "--limit", "6G\nwslalloc: all is well"], "replay",
+            "--limit 6G\\nwslalloc: all is well: not a size (such as 16G or 512M)")
+
 finish()

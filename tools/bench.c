@@ -32,6 +32,7 @@ static const char *const usage =
     "  --json FILE      also write the figures as JSON (- for stdout)\n"
     "  --runtime cuda|hip  the runtime to measure (default: CUDA's if it loads,\n"
     "                   else HIP's); the names below are CUDA's\n"
+    "  -h, --help       this text\n"
     "\n"
     "With no GPU it says so and exits 1.\n";
 

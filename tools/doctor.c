@@ -31,7 +31,8 @@ static const char *const usage =
     "\n"
     "  --target PROGRAM  check that LD_PRELOAD=libwslalloc.so can reach it\n"
     "  --pinned          probe how much pinned host memory can be had (it\n"
-    "                    allocates, up to 16 GiB, and gives it back)\n";
+    "                    allocates, up to 16 GiB, and gives it back)\n"
+    "  -h, --help        this text\n";
 
 static int fails;
 
@@ -195,6 +196,14 @@ static void check_gpus(bool pinned) {
    is memory; with no room the library records in memory only, and nothing
    survives a crash. */
 static void check_recordings(void) {
+  size_t long_dir;
+  if (wsla_dir_refused(&long_dir)) {
+    char d[160];
+    snprintf(d, sizeof d, "WSLALLOC_DIR is longer than %d bytes (%zu bytes): the library records in "
+             "memory only", WSLA_OPT_PATH_MAX - 1, long_dir);
+    verdict("fail", "recordings", d, "set WSLALLOC_DIR to a shorter path");
+    return;
+  }
   struct wsla_options o;
   wsla_options_load(&o, NULL);
   char dir[WSLA_OPT_PATH_MAX], d[WSLA_OPT_PATH_MAX + 256], a[32], b[32], c[32];
@@ -218,6 +227,15 @@ static void check_recordings(void) {
       return;
     }
     *slash = '\0';
+  }
+  /* A folder that ls and report would refuse is no [ok] here: the same
+     checks, the same words (reader.c). */
+  char why[WSLA_OPT_PATH_MAX + 400];
+  if (rec_dir_trusted(dir, o.dir.str[0] != '\0', why, sizeof why) != 0 && errno != ENOENT) {
+    char *fix = strstr(why, "; ");
+    if (fix) *fix = '\0', fix += 2;
+    verdict("fail", "recordings", why, fix);
+    return;
   }
   struct statfs fs;
   bool tmpfs = statfs(probe, &fs) == 0 && fs.f_type == 0x01021994; /* TMPFS_MAGIC */

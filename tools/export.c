@@ -34,6 +34,7 @@ static const char *const usage =
     "  --from S, --to S   only the events in this window, in seconds after the\n"
     "                     process started (memviz's segments stay those live\n"
     "                     at the end)\n"
+    "  -h, --help         this text\n"
     "FILE defaults to the newest recording in WSLALLOC_DIR.\n";
 
 /* Events that are device memory as a client sees it. */

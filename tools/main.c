@@ -16,7 +16,8 @@ static const char *const usage =
     "  plot [FILE] -o OUT.svg|OUT.html\n"
     "                           device memory over time, OOMs marked\n"
     "  ls [--json]              the recordings, their state, peak and OOMs\n"
-    "  top [-d SECONDS]         live per-process GPU memory, refreshing\n"
+    "  top [-d SECONDS] [-n COUNT]\n"
+    "                           live per-process GPU memory, refreshing\n"
     "  doctor [--target PROG] [--pinned]\n"
     "                           check WSL2, the driver, the GPUs, room for\n"
     "                           recordings; pinned memory with --pinned\n"
@@ -24,13 +25,15 @@ static const char *const usage =
     "  export --format csv|perfetto|memviz [FILE] -o OUT\n"
     "                           for RMM's replay, ui.perfetto.dev, or\n"
     "                           PyTorch's memory_viz\n"
-    "  replay FILE [--limit SIZE] [--recover]\n"
+    "  replay FILE [--limit SIZE] [--recover] [--json]\n"
     "                           re-run a recording's allocations here\n"
     "  bench [--pinned]         this GPU's allocation latency with and without\n"
     "                           the library, largest block, fragmentation\n"
-    "  service [UNIT] [--remove] preload the library into a systemd service\n"
+    "  service [UNIT] [--remove]\n"
+    "                           preload the library into a systemd service\n"
     "                           (ollama, llama-server, vllm)\n"
-    "  help options [--markdown] every WSLALLOC_* variable of the library\n"
+    "  help options [--markdown]\n"
+    "                           every WSLALLOC_* variable of the library\n"
     "  help COMMAND             the same as wslalloc COMMAND --help\n"
     "  version                  the version and recording format\n"
     "\n"
@@ -102,7 +105,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < NCOMMANDS; i++)
-    if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    if (!strcmp(cmd, commands[i].name)) {
+      tool_cmd = commands[i].name;
+      return commands[i].fn(argc - 1, argv + 1);
+    }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
       printf("usage: wslalloc version\n\nThe version of wslalloc and of the recording format it writes.\n");

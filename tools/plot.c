@@ -27,6 +27,7 @@ static const char *const usage =
     "  -o OUT       .svg or .html\n"
     "  --from S     start of the window, seconds after the process started\n"
     "  --to S       its end\n"
+    "  -h, --help   this text\n"
     "FILE defaults to the newest recording in WSLALLOC_DIR.\n";
 
 #define WIDTH 960

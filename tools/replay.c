@@ -43,9 +43,11 @@ static const char *const usage =
     "  --runtime cuda|hip  the runtime to replay on (default: CUDA's if it\n"
     "                      loads, else HIP's)\n"
     "  --json              machine-readable output\n"
+    "  -h, --help          this text\n"
     "\n"
     "Exit status: 0 if every allocation succeeded, 3 if memory ran out, 1 if\n"
-    "the replay could not run, 2 for bad arguments.\n";
+    "the replay could not run or the recording is not the whole workload\n"
+    "(events lost, a file cut short: no verdict), 2 for bad arguments.\n";
 
 /* cudaErrorMemoryAllocation: the runtime's out-of-memory code. */
 #define CUDA_ERROR_MEMORY_ALLOCATION 2
@@ -168,8 +170,15 @@ static struct step *steps_of_csv(const char *path, size_t *count, char *err, siz
     double sec;
     char action[32], pointer[40];
     unsigned long long size, stream = 0;
-    if (sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu,%lli", &tid, &hh, &mm, &sec, action,
-               pointer, &size, &stream) < 7) {
+    /* scanf's %llu takes "-5" as a huge size: a sign anywhere in the size
+       or stream fields, or a time that is none, makes the row not RMM's. */
+    const char *fields = line;
+    for (int commas = 0; *fields && commas < 4; fields++) commas += *fields == ',';
+    bool signed_field = strchr(fields, '-') != NULL;
+    if (signed_field ||
+        sscanf(line, "%u,%u:%u:%lf,%31[^,],%39[^,],%llu,%llx", &tid, &hh, &mm, &sec, action,
+               pointer, &size, &stream) < 7 ||
+        mm > 59 || !(sec >= 0 && sec < 61)) {
       snprintf(err, len, "%s: row %" PRIu64 " is not Thread,Time,Action,Pointer,Size,Stream: %.60s",
                path, row + 1, line);
       free(steps);
@@ -324,6 +333,10 @@ struct replay {
   int current_device;
   uint64_t wall_ns;
   size_t streams_used;
+  /* Whether the steps are the whole workload (every event kept, the file
+     whole, something to replay): a verdict holds only then; why not. */
+  bool incomplete;
+  char incomplete_why[512];
 };
 
 /* The options into o: -1 to go on, else the status to exit with. */
@@ -354,9 +367,12 @@ static int replay_options(int argc, char **argv, struct replay_opts *o) {
     } else if (c == 's') {
       char *end;
       if (!strcmp(optarg, "max")) o->speed = 0;
-      else if ((o->speed = strtod(optarg, &end)) <= 0 || *end || end == optarg)
-        return tool_usage_error("replay", "--speed wants max or a factor above 0, not %s",
-                                optarg);
+      /* A factor that can be waited for: nan, infinities and gaps
+         stretched past a day each are refused. */
+      else if (!((o->speed = strtod(optarg, &end)) >= 1e-3 && o->speed <= 1e6) || *end ||
+               end == optarg)
+        return tool_usage_error("replay", "--speed wants max or a factor from 0.001 to 1000000, "
+                                "not %s", optarg);
     } else if (c == 'h') return fputs(usage, stdout), 0;
     else return tool_bad_option("replay", c, argc, argv);
   }
@@ -372,6 +388,8 @@ static int replay_options(int argc, char **argv, struct replay_opts *o) {
       if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) d = &wsla_option_table[i];
     if (!d || wsla_option_parse(d, o->limit, &probe) != 0)
       return tool_usage_error("replay", "--limit %s: not a size (such as 16G or 512M)", o->limit);
+    /* WSLALLOC_LIMIT=0 is no limit: say so rather than "under 0". */
+    if (probe.limit.num == 0) o->limit = NULL;
   }
   return -1;
 }
@@ -401,6 +419,26 @@ static struct step *replay_steps(const char *path, size_t *nsteps, struct rec *r
     fprintf(stderr, "wslalloc replay: the ring lost the first %" PRIu64 " events; frees of "
             "what they allocated are skipped\n", r->events_lost);
   return steps;
+}
+
+/* Whether the steps are the whole workload: r is the recording (NULL for
+   an RMM log), nsteps how many steps it gave. */
+static void replay_completeness(struct replay *p, const struct rec *r, size_t nsteps) {
+  if (r && r->events_lost) {
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why,
+             "the recording lost %" PRIu64 " of its %" PRIu64 " events (its ring holds %" PRIu64
+             "), so the replay is not the whole workload; record again with a larger "
+             "WSLALLOC_EVENTS", r->events_lost, r->events_claimed, r->hdr->ring_cap);
+  } else if (r && r->partial) {
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why,
+             "the recording is incomplete (%s), so the replay is not the whole workload",
+             r->partial_why);
+  } else if (!nsteps) {
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why, "there was nothing to replay");
+  }
 }
 
 /* The stream here that stands for the step's recorded one (NULL: the default). */
@@ -672,6 +710,9 @@ static void replay_json(const struct replay *p, const struct replay_opts *o, siz
   json_str(&j, "runtime", p->rt.name);
   json_u64(&j, "events", nsteps);
   json_u64(&j, "calls", p->calls);
+  /* A verdict holds only for the whole workload (see replay_completeness). */
+  json_bool(&j, "complete", !p->incomplete);
+  json_u64(&j, "events_lost", r ? r->events_lost : 0);
   json_u64(&j, "failed", p->failed);
   json_str(&j, "failures", o->reproduce ? "replayed" : "skipped");
   json_u64(&j, "recorded_failures", p->recorded_failures);
@@ -697,6 +738,11 @@ static void replay_json(const struct replay *p, const struct replay_opts *o, siz
 
 static void replay_text_ooms(const struct replay *p, const struct rec *r) {
   char a[32], b[32], d2[32], api[64];
+  if (!p->nooms && p->incomplete) {
+    printf("Every allocation replayed succeeded, but this is no verdict: %s\n",
+           p->incomplete_why);
+    return;
+  }
   if (!p->nooms) {
     printf("Every allocation succeeded.\n");
     return;
@@ -747,8 +793,9 @@ static void replay_text_ladder_timing(const struct replay *p, const struct rec *
 static void replay_text(const struct replay *p, const struct replay_opts *o, size_t nsteps,
                         const struct rec *r, const struct rec *self) {
   char a[32];
-  printf("Replayed %s on the %s runtime: %zu events, %" PRIu64 " calls in %.3f s", o->path,
-         p->rt.name, nsteps, p->calls, p->wall_ns / 1e9);
+  printf("Replayed %s on the %s runtime: %zu %s, %" PRIu64 " %s in %.3f s", o->path,
+         p->rt.name, nsteps, plural(nsteps, "event", "events"), p->calls,
+         plural(p->calls, "call", "calls"), p->wall_ns / 1e9);
   if (o->limit) printf(" under WSLALLOC_LIMIT=%s", o->limit);
   if (o->recover) printf(" with WSLALLOC_RECOVER=1");
   printf("\n");
@@ -793,6 +840,7 @@ int cmd_replay(int argc, char **argv) {
     return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
   }
   p->current_device = -1;
+  replay_completeness(p, have_rec ? &r : NULL, nsteps);
   if (!replay_run(p, &o, steps, nsteps)) {
     free(p->ooms);
     free(p);
@@ -807,10 +855,13 @@ int cmd_replay(int argc, char **argv) {
   if (o.as_json) replay_json(p, &o, nsteps, have_rec ? &r : NULL, have_self ? &self : NULL);
   else replay_text(p, &o, nsteps, have_rec ? &r : NULL, have_self ? &self : NULL);
   size_t nooms = p->nooms;
+  bool incomplete = p->incomplete;
   free(p->ooms);
   free(p);
   free(steps);
   if (have_rec) rec_close(&r);
   if (have_self) rec_close(&self);
-  return nooms ? 3 : 0;
+  /* Out of memory with part of the workload: the whole would not fit
+     either.  Fitting with part of it says nothing of the whole. */
+  return nooms ? 3 : incomplete ? 1 : 0;
 }

@@ -88,6 +88,10 @@ struct summary {
 
 /* The counters' live allocations less those the live slots list. */
 static void count_unlisted(const struct rec *r, struct summary *s) {
+  /* Only a table that overflowed, or a file cut short, leaves live
+     allocations out of the list; any other difference between counters and
+     list is calls in flight at the end (inflight.c says so). */
+  if (!r->partial && !r->ctr->live_overflow && !r->ctr->table_oom) return;
   uint64_t allocs = r->ctr->host_live_allocs, bytes = r->ctr->host_live_bytes;
   for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
     allocs += r->ctr->dev[d].live_allocs;
@@ -1277,9 +1281,12 @@ static void text_leaks(FILE *out, const struct rec *r, const struct summary *s) 
   }
   if (!shown && !s->unlisted_allocs) fprintf(out, "  nothing\n");
   if (s->unlisted_allocs)
-    fprintf(out, "  and %" PRIu64 " more allocations (%s) live by the counters that the "
-                 "recording cannot list: its live table was full (raise WSLALLOC_LIVE_SLOTS)\n",
-           s->unlisted_allocs, fmt_size(s->unlisted_bytes, a, sizeof a));
+    fprintf(out, "  and %" PRIu64 " more %s (%s) live by the counters that the "
+                 "recording cannot list: %s\n",
+           s->unlisted_allocs, plural(s->unlisted_allocs, "allocation", "allocations"),
+           fmt_size(s->unlisted_bytes, a, sizeof a),
+           r->partial ? "the file is cut short"
+                      : "its live table was full (raise WSLALLOC_LIVE_SLOTS)");
   rec_in_flight_text(out, r);
 }
 
@@ -1305,6 +1312,7 @@ static void text_tail(FILE *out, const struct rec *r) {
            r->ctr->lookups, r->ctr->lookups_wrapped);
   fprintf(out, "\nEvents: %" PRIu64 " kept, %" PRIu64 " lost (ring of %" PRIu64 ")",
          r->nevents, r->events_lost, r->hdr->ring_cap);
+  if (r->partial) fprintf(out, "; the file is cut short, so the lost include what it no longer holds");
   if (r->ctr->untracked_frees)
     fprintf(out, "; %" PRIu64 " %s of memory allocated elsewhere", r->ctr->untracked_frees,
            plural(r->ctr->untracked_frees, "free", "frees"));

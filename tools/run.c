@@ -189,7 +189,16 @@ static void summarise_to_stderr(const char *path) {
     return;
   }
   char a[32], b[32];
-  fprintf(stderr, "\nwslalloc: no out-of-memory; recording %s\n", path);
+  /* How it ended first: "no out-of-memory" alone would hide a kill. */
+  const char *end = rec_end_state(&r);
+  if (!strcmp(end, "killed"))
+    fprintf(stderr, "\nwslalloc: killed without recording its end (SIGKILL, the OOM killer, "
+                    "or _exit), no out-of-memory; recording %s\n", path);
+  else if (!strcmp(end, "signal"))
+    fprintf(stderr, "\nwslalloc: ended by signal %d (%s), no out-of-memory; recording %s\n",
+            r.hdr->end_signal, strsignal(r.hdr->end_signal), path);
+  else
+    fprintf(stderr, "\nwslalloc: no out-of-memory; recording %s\n", path);
   summarise_failures(&r);
   for (unsigned i = 0; i < WSLA_DEVICE_MAX; i++) {
     const struct wsla_device_counters *d = &r.ctr->dev[i];
@@ -271,6 +280,8 @@ int cmd_run(int argc, char **argv) {
   if (access(lib, R_OK) != 0) return tool_usage_error("run", "--lib %s: %s", lib, strerror(errno));
   tool_set_preload(lib);
 
+  /* Before the command runs: the library would record in memory only. */
+  tool_refuse_long_dir();
   struct wsla_options opts;
   wsla_options_load(&opts, NULL);
   char dir[WSLA_OPT_PATH_MAX];
@@ -290,8 +301,11 @@ int cmd_run(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     execvp(argv[optind], argv + optind);
-    fprintf(stderr, "wslalloc run: %s: %s\n", argv[optind], strerror(errno));
-    _exit(127);
+    /* As shells do: 127 for a program not found, 126 for one found but
+       not executable (a directory, no permission). */
+    int e = errno;
+    fprintf(stderr, "wslalloc run: %s: %s\n", argv[optind], strerror(e));
+    _exit(e == ENOENT || e == ENOTDIR ? 127 : 126);
   }
   int status;
   /* Waits; on WSL2 it also samples the Windows side for the OOM records. */
@@ -302,7 +316,7 @@ int cmd_run(int argc, char **argv) {
 
   char paths[8][4096];
   int n = recordings_of(dir, pid, paths, 8);
-  if (n == 0 && rc != 127)
+  if (n == 0 && rc != 127 && rc != 126)
     fprintf(stderr, "\nwslalloc: %s made no recording in %s (it used no GPU "
                     "memory through the CUDA runtime, driver or HIP)\n",
             argv[optind], dir);

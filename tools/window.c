@@ -6,10 +6,12 @@
 int window_option(const char *cmd, struct window *w, bool is_from, const char *text) {
   char *end;
   double v = strtod(text, &end);
-  if (end == text || *end || !(v >= 0 && v < 1e9)) {
+  if (end == text || *end || v != v)
     return tool_usage_error(cmd, "--%s %s: not a number of seconds", is_from ? "from" : "to",
                             text);
-  }
+  if (!(v >= 0 && v < 1e9))
+    return tool_usage_error(cmd, "--%s %s: seconds from 0 to 1e9 after the start, not beyond",
+                            is_from ? "from" : "to", text);
   if (is_from) w->from = v;
   else w->to = v;
   return 0;

@@ -80,6 +80,7 @@ enum wsla_features {
   WSLA_FEAT_LIFE_LOCK = 1u << 4,
   WSLA_FEAT_OTHERS = 1u << 5,      /* others_off: other holders per OOM */
   WSLA_FEAT_LIVE2 = 1u << 6,       /* live2_off: a second region of live slots */
+  WSLA_FEAT_VIEW_OWN = 1u << 7,    /* view_own_bytes: ours at each device view */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -297,8 +298,16 @@ struct wsla_header {
      one filled up.  Readers list the committed slots of both. */
   uint64_t live2_off;
   uint64_t live2_cap;
+  /* WSLA_FEAT_VIEW_OWN: per device, the memory this process held (its live
+     device bytes and the shim's WSLALLOC_RESERVE ballast) at the moment of
+     the last device view, written before that view's free/total figures.
+     total - free - view_own_bytes is what the others held then; this
+     process's live_bytes now is from another moment and would blame the
+     others for memory freed (or not yet taken) since. */
+  uint64_t view_own_bytes[WSLA_DEVICE_MAX];
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
-                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64 - 16];
+                   WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64 - 16 -
+                   8 * WSLA_DEVICE_MAX];
 };
 
 struct wsla_api_counters {
@@ -565,7 +574,8 @@ WSLA_ASSERT_OFF(wsla_header, others_cap, 3340);
 WSLA_ASSERT_OFF(wsla_header, reserved4, 3344);
 WSLA_ASSERT_OFF(wsla_header, live2_off, 3360);
 WSLA_ASSERT_OFF(wsla_header, live2_cap, 3368);
-WSLA_ASSERT_OFF(wsla_header, reserved, 3376);
+WSLA_ASSERT_OFF(wsla_header, view_own_bytes, 3376);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3376 + 8 * WSLA_DEVICE_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

@@ -2,6 +2,7 @@
 #ifndef WSLALLOC_OPTIONS_H
 #define WSLALLOC_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -163,5 +164,16 @@ size_t wsla_options_format(const struct wsla_options *o, char *buf,
 
 /* The directory recordings go to, as the options and environment say. */
 void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len);
+
+/* Copies at most max_in bytes of in to out (always terminated), each control
+   character written as an escape (\n, \t, \r, \xHH): a value echoed in a
+   message stays on its line and cannot pass for a message of its own. */
+void wsla_escape_controls(const char *in, size_t max_in, char *out, size_t len);
+
+/* Whether WSLALLOC_DIR is set to a path too long to use (its length in
+   *len).  Such a folder is never replaced by the default one, which is
+   shared by every process of the user: the library records in memory only
+   and the tools refuse. */
+bool wsla_dir_refused(size_t *len);
 
 #endif

@@ -1,4 +1,4 @@
-/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom, oom-wait, and faults under one-shot or re-raising handlers). */
+/* Test client: allocates known amounts, then ends the way argv[1] says (abort, segv, kill, exit, oom, oom-wait, freed-since, and faults under one-shot or re-raising handlers). */
 #include <cuda_runtime_api.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,11 +73,21 @@ int main(int argc, char **argv) {
     cudaMalloc(&big, (size_t)64 << 30);
     cudaGetLastError();
   }
+  if (!strcmp(mode, "freed-since")) {
+    /* The last device sample (at the 16 MiB, a sampling period after the
+       first) sees 2 GiB that is freed right after: nobody holds it now. */
+    void *d;
+    cudaMalloc(&big, (size_t)2 << 30);
+    usleep(200 * 1000);
+    cudaMalloc(&d, 16 << 20);
+    cudaFree(big);
+  }
   printf("ready\n");
   fflush(stdout);
   if (!strcmp(mode, "abort")) abort();
   if (!strcmp(mode, "segv")) raise(SIGSEGV);
-  if (!strcmp(mode, "kill") || !strcmp(mode, "oom-wait")) for (;;) pause();
+  if (!strcmp(mode, "kill") || !strcmp(mode, "oom-wait") || !strcmp(mode, "freed-since"))
+    for (;;) pause();
   if (!strcmp(mode, "ignored")) {
     raise(SIGFPE);
     printf("survived an ignored SIGFPE\n");

@@ -132,6 +132,41 @@ EXPORT CUresult cuCtxGetCurrent(CUcontext *ctx) {
   return CUDA_SUCCESS;
 }
 
+/* The thread's context stack: push and pop, as the driver's, with the
+   current context on top (the stack's depth is the simulation's only
+   limit). */
+static __thread CUcontext pushed[16];
+static __thread int pushed_n;
+
+EXPORT CUresult cuCtxPushCurrent_v2(CUcontext ctx) {
+  NEED_INIT();
+  if (!ctx) return CUDA_ERROR_INVALID_VALUE;
+  if (pushed_n == (int)(sizeof pushed / sizeof pushed[0]))
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  pushed[pushed_n++] = current;
+  current = ctx;
+  return CUDA_SUCCESS;
+}
+
+EXPORT CUresult cuCtxPopCurrent_v2(CUcontext *pctx) {
+  NEED_CTX();
+  if (pctx) *pctx = current;
+  current = pushed_n ? pushed[--pushed_n] : NULL;
+  return CUDA_SUCCESS;
+}
+
+/* NVIDIA's runtime reaches the driver's private functions through export
+   tables, where no interposer sees the calls.  The simulated one has a
+   single entry whatever the id: cuCtxSetCurrent, so that tests can switch
+   contexts behind the hooks' backs as that runtime does. */
+static const void *export_table[] = {(const void *)cuCtxSetCurrent};
+
+EXPORT CUresult cuGetExportTable(const void **table, const CUuuid *id) {
+  if (!table || !id) return CUDA_ERROR_INVALID_VALUE;
+  *table = export_table;
+  return CUDA_SUCCESS;
+}
+
 EXPORT CUresult cuCtxGetDevice(CUdevice *d) {
   NEED_CTX();
   if (!d) return CUDA_ERROR_INVALID_VALUE;
@@ -458,6 +493,8 @@ static const struct proc procs[] = {
     P("cuCtxSetCurrent", cuCtxSetCurrent),
     P("cuCtxGetCurrent", cuCtxGetCurrent),
     P("cuCtxGetDevice", cuCtxGetDevice),
+    P("cuCtxPushCurrent", cuCtxPushCurrent_v2),
+    P("cuCtxPopCurrent", cuCtxPopCurrent_v2),
     P("cuCtxSynchronize", cuCtxSynchronize),
     P("cuStreamBeginCapture", cuStreamBeginCapture_v2),
     P("cuStreamEndCapture", cuStreamEndCapture),

@@ -79,6 +79,44 @@ EXPORT hipError_t hipSetDevice(int d) {
   return ret(hipSuccess);
 }
 
+/* HIP's (deprecated) contexts: one primary context per device; making one
+   current makes its device current, and the stack of pushed ones gives
+   the previous back on pop. */
+struct ihipCtx_t { int dev; };
+static struct ihipCtx_t hip_contexts[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+static __thread int hip_pushed[16];
+static __thread int hip_pushed_n;
+
+EXPORT hipError_t hipDevicePrimaryCtxRetain(hipCtx_t *ctx, hipDevice_t d) {
+  READY();
+  if (!ctx) return ret(hipErrorInvalidValue);
+  if (d < 0 || d >= sim_device_count()) return ret(hipErrorInvalidDevice);
+  *ctx = &hip_contexts[d];
+  return ret(hipSuccess);
+}
+
+EXPORT hipError_t hipCtxSetCurrent(hipCtx_t ctx) {
+  READY();
+  if (!ctx) return ret(hipErrorInvalidValue);
+  current_device = ctx->dev;
+  return ret(hipSuccess);
+}
+
+EXPORT hipError_t hipCtxPushCurrent(hipCtx_t ctx) {
+  READY();
+  if (!ctx || hip_pushed_n == 16) return ret(hipErrorInvalidValue);
+  hip_pushed[hip_pushed_n++] = current_device;
+  current_device = ctx->dev;
+  return ret(hipSuccess);
+}
+
+EXPORT hipError_t hipCtxPopCurrent(hipCtx_t *ctx) {
+  READY();
+  if (ctx) *ctx = &hip_contexts[current_device];
+  if (hip_pushed_n) current_device = hip_pushed[--hip_pushed_n];
+  return ret(hipSuccess);
+}
+
 EXPORT hipError_t hipDeviceSynchronize(void) {
   READY();
   sim_pool_trim(current_device, 0);

@@ -75,3 +75,13 @@ const char *live_base(const char *path) {
   const char *s = strrchr(path, '/');
   return s ? s + 1 : path;
 }
+
+uint64_t live_view_foreign(const struct rec *r, unsigned dv, uint64_t also, bool *estimate) {
+  const struct wsla_device_counters *d = &r->ctr->dev[dv];
+  uint64_t used = d->total_bytes > d->free_bytes ? d->total_bytes - d->free_bytes : 0;
+  bool same_moment = r->hdr->features & WSLA_FEAT_VIEW_OWN;
+  uint64_t own = same_moment ? r->hdr->view_own_bytes[dv] : d->live_bytes;
+  *estimate = !same_moment;
+  own = own + also < own ? UINT64_MAX : own + also;
+  return used > own ? used - own : 0;
+}

@@ -15,6 +15,11 @@
 int live_load_all(const char *dir, bool chosen, unsigned parts, struct rec ***out,
                   size_t *n, char *err, size_t len, bool quiet);
 void live_free_all(struct rec **all, size_t n);
+/* What the others held at r's last view of device dv: total - free - ours,
+   with ours from the same moment (WSLA_FEAT_VIEW_OWN).  A recording without
+   it has only this process's live bytes now, from another moment: *estimate
+   says so.  `also` is what other processes of ours hold on it (top). */
+uint64_t live_view_foreign(const struct rec *r, unsigned dv, uint64_t also, bool *estimate);
 /* The file name of path, without its folders. */
 const char *live_base(const char *path);
 

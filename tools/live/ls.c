@@ -33,7 +33,10 @@ int cmd_ls(int argc, char **argv) {
       "\n"
       "Lists the recordings in WSLALLOC_DIR, oldest first: program, pid, start,\n"
       "whether it still runs or how it ended, its peak device memory, and its\n"
-      "out-of-memory failures.\n";
+      "out-of-memory failures.\n"
+      "\n"
+      "  --json       the same as JSON, every number exact\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
   bool as_json = false;

@@ -26,6 +26,8 @@ static void label(FILE *out, const char *s) {
 struct metric {
   const char *name, *type, *help;
   uint64_t (*value)(const struct wsla_device_counters *d);
+  /* Instead of value, for a figure that needs the recording's header. */
+  uint64_t (*value_rec)(const struct rec *r, unsigned dv, bool *estimate);
 };
 
 static uint64_t m_live(const struct wsla_device_counters *d) { return d->live_bytes; }
@@ -34,21 +36,41 @@ static uint64_t m_allocs(const struct wsla_device_counters *d) { return d->live_
 static uint64_t m_ooms(const struct wsla_device_counters *d) { return d->ooms; }
 static uint64_t m_free(const struct wsla_device_counters *d) { return d->free_bytes; }
 static uint64_t m_total(const struct wsla_device_counters *d) { return d->total_bytes; }
-static uint64_t m_foreign(const struct wsla_device_counters *d) {
-  uint64_t used = d->total_bytes > d->free_bytes ? d->total_bytes - d->free_bytes : 0;
-  return used > d->live_bytes ? used - d->live_bytes : 0;
+static uint64_t m_foreign(const struct rec *r, unsigned dv, bool *estimate) {
+  return live_view_foreign(r, dv, 0, estimate);
 }
 
 static const struct metric metrics[] = {
-    {"wslalloc_device_live_bytes", "gauge", "Device memory the process holds now.", m_live},
-    {"wslalloc_device_peak_bytes", "gauge", "The most device memory the process has held.", m_peak},
-    {"wslalloc_device_allocations", "gauge", "Device allocations the process holds now.", m_allocs},
-    {"wslalloc_device_ooms_total", "counter", "Out-of-memory failures on the device.", m_ooms},
-    {"wslalloc_device_free_bytes", "gauge", "Free device memory at the last sample.", m_free},
-    {"wslalloc_device_total_bytes", "gauge", "Device memory in all, at the last sample.", m_total},
+    {"wslalloc_device_live_bytes", "gauge", "Device memory the process holds now.", m_live, NULL},
+    {"wslalloc_device_peak_bytes", "gauge", "The most device memory the process has held.", m_peak, NULL},
+    {"wslalloc_device_allocations", "gauge", "Device allocations the process holds now.", m_allocs, NULL},
+    {"wslalloc_device_ooms_total", "counter", "Out-of-memory failures on the device.", m_ooms, NULL},
+    {"wslalloc_device_free_bytes", "gauge", "Free device memory at the last sample.", m_free, NULL},
+    {"wslalloc_device_total_bytes", "gauge", "Device memory in all, at the last sample.", m_total, NULL},
     {"wslalloc_device_foreign_bytes", "gauge",
-     "Device memory others (processes, the desktop, the driver) held at the last sample.", m_foreign},
+     "Device memory others (processes, the desktop, the driver) held at the last sample "
+     "(estimate=\"1\": from a recording that lacks this process's own figure then).",
+     NULL, m_foreign},
 };
+
+/* Whether recording i gets series: running (or every, with --all), and
+   the newest of those with its pid and program name, since two series with
+   the same labels (a pid reused, each container's pid 1) make node_exporter
+   reject the whole file. */
+static bool exported(struct rec **all, size_t n, size_t i, bool every) {
+  const struct rec *r = all[i];
+  if (!every && strcmp(rec_end_state(r), "running")) return false;
+  for (size_t k = 0; k < n; k++) {
+    const struct rec *o = all[k];
+    if (k == i || o->hdr->pid != r->hdr->pid || strcmp(live_base(o->exe), live_base(r->exe)) ||
+        (!every && strcmp(rec_end_state(o), "running")))
+      continue;
+    if (o->hdr->start_realtime_ns > r->hdr->start_realtime_ns ||
+        (o->hdr->start_realtime_ns == r->hdr->start_realtime_ns && k < i))
+      return false;
+  }
+  return true;
+}
 
 static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
   for (size_t m = 0; m < sizeof metrics / sizeof metrics[0]; m++) {
@@ -56,13 +78,15 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
             metrics[m].name, metrics[m].type);
     for (size_t i = 0; i < n; i++) {
       const struct rec *r = all[i];
-      if (!every && strcmp(rec_end_state(r), "running")) continue;
+      if (!exported(all, n, i, every)) continue;
       for (unsigned dv = 0; dv < WSLA_DEVICE_MAX; dv++) {
         const struct wsla_device_counters *d = &r->ctr->dev[dv];
         if (!rec_device_used(d)) continue;
         fprintf(out, "%s{pid=\"%d\",exe=\"", metrics[m].name, (int)r->hdr->pid);
         label(out, live_base(r->exe));
-        fprintf(out, "\",device=\"%u\"} %" PRIu64 "\n", dv, metrics[m].value(d));
+        bool est = false;
+        uint64_t v = metrics[m].value_rec ? metrics[m].value_rec(r, dv, &est) : metrics[m].value(d);
+        fprintf(out, "\",device=\"%u\"%s} %" PRIu64 "\n", dv, est ? ",estimate=\"1\"" : "", v);
       }
     }
   }
@@ -70,7 +94,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
                "# TYPE wslalloc_recovered_total counter\n");
   for (size_t i = 0; i < n; i++) {
     const struct rec *r = all[i];
-    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    if (!exported(all, n, i, every)) continue;
     fprintf(out, "wslalloc_recovered_total{pid=\"%d\",exe=\"", (int)r->hdr->pid);
     label(out, live_base(r->exe));
     fprintf(out, "\"} %" PRIu64 "\n", r->ctr->recovered);
@@ -79,7 +103,7 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
                "they are for (from their stacks).\n# TYPE wslalloc_purpose_live_bytes gauge\n");
   for (size_t i = 0; i < n; i++) {
     const struct rec *r = all[i];
-    if (!every && strcmp(rec_end_state(r), "running")) continue;
+    if (!exported(all, n, i, every)) continue;
     struct purposes pu;
     purposes_build(r, &pu);
     for (size_t k = 0; k < pu.npurposes; k++) {
@@ -94,6 +118,27 @@ static void write_metrics(FILE *out, struct rec **all, size_t n, bool every) {
   others_metrics(out, all, n); /* the other programs on the devices */
 }
 
+/* -o naming what is not a regular file (target, its lstat): a character
+   device is written into as it is, anything else refused.  0, or 1 with
+   one line on stderr. */
+static int write_not_regular(const char *out_path, const struct stat *target, struct rec **all,
+                             size_t n, bool every) {
+  if (!S_ISCHR(target->st_mode)) {
+    fprintf(stderr, "wslalloc metrics: -o %s: not a regular file; name a file to write\n",
+            out_path);
+    return 1;
+  }
+  FILE *dev = fopen(out_path, "w");
+  if (!dev) {
+    fprintf(stderr, "wslalloc metrics: cannot write %s: %s\n", out_path, strerror(errno));
+    return 1;
+  }
+  write_metrics(dev, all, n, every);
+  int failed = ferror(dev) | fclose(dev);
+  if (failed) fprintf(stderr, "wslalloc metrics: cannot write %s\n", out_path);
+  return failed ? 1 : 0;
+}
+
 int cmd_metrics(int argc, char **argv) {
   static const char *const usage =
       "usage: wslalloc metrics [--all] [-o FILE.prom]\n"
@@ -104,7 +149,8 @@ int cmd_metrics(int argc, char **argv) {
       "textfile collector (which reads *.prom files only).\n"
       "\n"
       "  --all        processes that have ended too\n"
-      "  -o FILE      write to FILE instead of stdout\n";
+      "  -o FILE      write to FILE instead of stdout\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"all", no_argument, NULL, 'a'}, {"output", required_argument, NULL, 'o'},
       {"help", no_argument, NULL, 'h'}, {0}};
@@ -127,12 +173,27 @@ int cmd_metrics(int argc, char **argv) {
   size_t n;
   struct rec **all;
   /* No folder: no series.  A folder refused: no series, and why. */
-  if (live_load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, false) != 0 && errno != ENOENT)
+  /* A folder refused is an error, as for ls (a scheduled run's log shows
+     it), though the series, none, are still written. */
+  int refused = 0;
+  if (live_load_all(dir, chosen, REC_SLOTS, &all, &n, err, sizeof err, false) != 0 &&
+      errno != ENOENT) {
     fprintf(stderr, "wslalloc metrics: %s\n", err);
+    refused = 1;
+  }
   if (!out_path) {
     write_metrics(stdout, all, n, every);
     live_free_all(all, n);
-    return 0;
+    return refused;
+  }
+  /* Only a regular file (or none yet) is replaced by a rename: anything
+     else there (/dev/null, a FIFO, a directory) would be replaced whole.
+     A character device is written into as it is; the rest is refused. */
+  struct stat target;
+  if (lstat(out_path, &target) == 0 && !S_ISREG(target.st_mode) && !S_ISLNK(target.st_mode)) {
+    int failed = write_not_regular(out_path, &target, all, n, every);
+    live_free_all(all, n);
+    return failed || refused ? 1 : 0;
   }
   size_t l = strlen(out_path);
   if (l < 5 || strcmp(out_path + l - 5, ".prom"))
@@ -163,5 +224,5 @@ int cmd_metrics(int argc, char **argv) {
     unlink(tmp);
     return 1;
   }
-  return 0;
+  return refused;
 }

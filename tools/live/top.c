@@ -44,6 +44,7 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
   bool any = false;
   for (int dev = 0; dev < (int)WSLA_DEVICE_MAX; dev++) {
     const struct wsla_device_counters *view = NULL;
+    const struct rec *viewer = NULL;
     int64_t view_at = 0;
     uint64_t own = 0;
     bool used = false;
@@ -55,19 +56,23 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
       used = true;
       own += d->live_bytes;
       int64_t at = r->hdr->start_realtime_ns + (int64_t)d->view_time_ns;
-      if (d->view_time_ns && (!view || at > view_at)) view = d, view_at = at;
+      if (d->view_time_ns && (!view || at > view_at)) view = d, viewer = r, view_at = at;
     }
     if (!used) continue;
     any = true;
     char a[32], b[32], c[32];
     fprintf(out, "\nGPU %d", dev);
     if (view && view->total_bytes) {
-      uint64_t taken = view->total_bytes - (view->free_bytes < view->total_bytes
-                                                ? view->free_bytes
-                                                : view->total_bytes);
-      fprintf(out, "  %s total, %s free, others and the driver %s",
+      /* The viewer's own bytes at its view; the other processes of ours
+         only as they are now, which makes the figure an estimate. */
+      uint64_t also = own - view->live_bytes;
+      bool estimate;
+      uint64_t others = live_view_foreign(viewer, (unsigned)dev, also, &estimate);
+      if (also) estimate = true;
+      fprintf(out, "  %s total, %s free, others and the driver %s%s",
               fmt_size(view->total_bytes, a, sizeof a), fmt_size(view->free_bytes, b, sizeof b),
-              fmt_size(taken > own ? taken - own : 0, c, sizeof c));
+              estimate ? "~" : "", fmt_size(others, c, sizeof c));
+      if (estimate) fprintf(out, " (estimate)");
       double age = (double)(t * 1000000000ll - view_at) / 1e9;
       if (age > 2) fprintf(out, " (measured %.0f s ago)", age);
     } else {
@@ -128,7 +133,8 @@ int cmd_top(int argc, char **argv) {
       "  -d SECONDS   time between refreshes (default 1; 0.1 to 3600)\n"
       "  -n COUNT     stop after COUNT screens (default: until Ctrl-C); with\n"
       "               -n or when the output is not a terminal, screens follow\n"
-      "               one another instead of redrawing\n";
+      "               one another instead of redrawing\n"
+      "  -h, --help   this text\n";
   static const struct option longopts[] = {
       {"delay", required_argument, NULL, 'd'}, {"count", required_argument, NULL, 'n'},
       {"help", no_argument, NULL, 'h'}, {0}};
@@ -144,9 +150,10 @@ int cmd_top(int argc, char **argv) {
       if (end == optarg || *end || !(every_s >= 0.1 && every_s <= 3600))
         return tool_usage_error("top", "-d wants seconds from 0.1 to 3600, not '%s'", optarg);
     } else if (c == 'n') {
+      errno = 0;
       count = strtol(optarg, &end, 10);
-      if (end == optarg || *end || count < 1)
-        return tool_usage_error("top", "-n wants a count of 1 or more, not '%s'", optarg);
+      if (end == optarg || *end || errno || count < 1 || count > 1000000)
+        return tool_usage_error("top", "-n wants a count from 1 to 1000000, not '%s'", optarg);
     } else if (c == 'h') {
       return fputs(usage, stdout), 0;
     } else {

@@ -19,7 +19,9 @@
    they cannot be compared (the process still runs, or some allocation
    found no slot) or agree. */
 static bool in_flight(const struct rec *r, int64_t *allocs, int64_t *bytes) {
-  if (!strcmp(rec_end_state(r), "running") || r->ctr->live_overflow || r->ctr->table_oom)
+  /* A file cut short lost slots, not calls: the report says so instead. */
+  if (!strcmp(rec_end_state(r), "running") || r->ctr->live_overflow || r->ctr->table_oom ||
+      r->partial)
     return false;
   uint64_t counted_allocs = r->ctr->host_live_allocs, counted_bytes = r->ctr->host_live_bytes;
   for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
@@ -47,7 +49,9 @@ void rec_in_flight_text(FILE *out, const struct rec *r) {
   if (!in_flight(r, &allocs, &bytes)) return;
   /* Each call in flight moves the count by one at most; bytes without a
      count is one call caught between its two additions. */
-  uint64_t calls = (uint64_t)(allocs < 0 ? -allocs : allocs);
+  /* Magnitudes in unsigned arithmetic: a hostile file's INT64_MIN has no
+     negation in int64_t. */
+  uint64_t calls = allocs < 0 ? 0 - (uint64_t)allocs : (uint64_t)allocs;
   if (!calls) calls = 1;
   char b[32];
   fprintf(out,
@@ -56,7 +60,7 @@ void rec_in_flight_text(FILE *out, const struct rec *r) {
           " allocation%s and %s%s\n",
           calls, calls == 1 ? "" : "s", calls == 1 ? "was" : "were", allocs,
           allocs == 1 || allocs == -1 ? "" : "s", bytes < 0 ? "-" : "+",
-          fmt_size((uint64_t)(bytes < 0 ? -bytes : bytes), b, sizeof b));
+          fmt_size(bytes < 0 ? 0 - (uint64_t)bytes : (uint64_t)bytes, b, sizeof b));
 }
 
 void rec_in_flight_json(struct json *j, const struct rec *r) {

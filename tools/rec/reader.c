@@ -274,8 +274,8 @@ static int read_mapped(int fd, const char *path, const struct stat *st, struct r
   struct wsla_header h;
   ssize_t got = pread(fd, &h, sizeof h, 0);
   if (got != (ssize_t)sizeof h)
-    return fail(err, len, "%s: not a wslalloc recording (%lld bytes, too short)", path,
-                (long long)st->st_size);
+    return fail(err, len, "%s: not a wslalloc recording (%lld %s, too short)", path,
+                (long long)st->st_size, st->st_size == 1 ? "byte" : "bytes");
   if (memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) != 0)
     return fail(err, len, "%s: not a wslalloc recording (bad magic)", path);
   /* Only what the header claims is read: a file padded past it (a huge
@@ -321,8 +321,8 @@ int rec_open_fd(int fd, const char *path, unsigned parts, struct rec *r, char *e
   if (!S_ISREG(st.st_mode))
     return fail(err, len, "%s: %s, not a file; name a recording", path, file_kind(st.st_mode));
   if ((uint64_t)st.st_size < sizeof(struct wsla_header))
-    return fail(err, len, "%s: not a wslalloc recording (%lld bytes, too short)",
-                path, (long long)st.st_size);
+    return fail(err, len, "%s: not a wslalloc recording (%lld %s, too short)",
+                path, (long long)st.st_size, st.st_size == 1 ? "byte" : "bytes");
   if (read_mapped(fd, path, &st, r, err, len) != 0) {
     rec_close(r);
     return -1;
@@ -673,7 +673,21 @@ size_t rec_stack(const struct rec *r, uint64_t id, uint64_t *frames, size_t max)
 
 static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg); }
 
+const char *tool_cmd = "";
+
+void tool_refuse_long_dir(void) {
+  size_t n;
+  if (!wsla_dir_refused(&n)) return;
+  fprintf(stderr,
+          "wslalloc%s%s: WSLALLOC_DIR is longer than %d bytes (%zu bytes); the library "
+          "records nothing there; set it to a shorter path\n",
+          *tool_cmd ? " " : "", tool_cmd, WSLA_OPT_PATH_MAX - 1, n);
+  exit(1);
+}
+
 static void dir_of(char *dir, size_t len, bool *chosen, void (*warn)(const char *)) {
+  /* Not the default folder instead: that is not where the library wrote. */
+  tool_refuse_long_dir();
   struct wsla_options o;
   wsla_options_load(&o, warn);
   wsla_recording_dir(&o, dir, len);
@@ -724,6 +738,13 @@ static int open_dir_checked(const char *dir, bool chosen, char *err, size_t len)
   return fd;
 }
 
+int rec_dir_trusted(const char *dir, bool chosen, char *err, size_t len) {
+  int fd = open_dir_checked(dir, chosen, err, len);
+  if (fd < 0) return -1;
+  close(fd);
+  return 0;
+}
+
 int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, void *arg,
                  char *err, size_t len) {
   int dfd = open_dir_checked(dir, chosen, err, len);
@@ -738,6 +759,9 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
   }
   uid_t me = geteuid();
   struct dirent *de;
+  /* A folder of junk is said in a few lines, not one per file. */
+  enum { NOTES = 10 };
+  uint64_t skipped = 0;
   while ((de = readdir(d))) {
     size_t n = strlen(de->d_name);
     if (n < 6 || strcmp(de->d_name + n - 5, ".wsla") != 0) continue;
@@ -757,7 +781,7 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
       why = whybuf;
     }
     if (why) {
-      if (!quiet) fprintf(stderr, "wslalloc: skipping %s: %s\n", path, why);
+      if (!quiet && ++skipped <= NOTES) fprintf(stderr, "wslalloc: skipping %s: %s\n", path, why);
       if (fd >= 0) close(fd);
       continue;
     }
@@ -766,6 +790,9 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
     close(fd);
   }
   closedir(d);
+  if (!quiet && skipped > NOTES)
+    fprintf(stderr, "wslalloc: skipping %" PRIu64 " more files named *.wsla in %s that are not "
+            "recordings of this user's\n", skipped - NOTES, dir);
   return 0;
 }
 

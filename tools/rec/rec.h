@@ -186,6 +186,10 @@ void rec_dir(char *dir, size_t len, bool *chosen);
    is skipped is said on stderr unless quiet.  0, or -1 with one line in err
    (errno ENOENT: no such directory yet) when the directory is refused. */
 typedef void (*rec_each_fn)(int fd, const char *path, void *arg);
+/* Whether the tools trust the recordings directory dir (chosen: named by
+   WSLALLOC_DIR), by the same checks as rec_scan_dir: 0, or -1 with errno
+   and why (then "; " and the fix) in err. */
+int rec_dir_trusted(const char *dir, bool chosen, char *err, size_t len);
 int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, void *arg,
                  char *err, size_t errlen);
 
@@ -222,6 +226,12 @@ void api_error_text(unsigned api, int result, char *buf, size_t len);
 static inline const char *plural(uint64_t n, const char *one, const char *many) {
   return n == 1 ? one : many;
 }
+
+/* The command running ("ls"), for messages outside its own code. */
+extern const char *tool_cmd;
+/* A WSLALLOC_DIR too long to use: "wslalloc CMD: ..." and exit 1, rather
+   than read the default folder, where the library did not write. */
+void tool_refuse_long_dir(void);
 
 /* A usage error (usage.c): "wslalloc CMD: what" and "try 'wslalloc CMD
    --help'" on stderr; returns 2, the status for it. */

@@ -1,6 +1,7 @@
 /* Usage errors, alike for every command: one line naming what the user gave, then where help is. */
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rec.h"
@@ -8,10 +9,20 @@
 int tool_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "wslalloc %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\ntry 'wslalloc %s --help'\n", cmd);
+  char msg[2048];
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* One line whatever the user typed: a newline or other control byte in
+     a value is shown escaped, so that nothing reads as a line of its own. */
+  fprintf(stderr, "wslalloc %s: ", cmd);
+  for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+    if (*c == '\n') fputs("\\n", stderr);
+    else if (*c == '\r') fputs("\\r", stderr);
+    else if (*c == '\t') fputs("\\t", stderr);
+    else if (*c < 0x20 || *c == 0x7f) fprintf(stderr, "\\x%02x", *c);
+    else fputc(*c, stderr);
+  }
+  fprintf(stderr, "\ntry 'wslalloc %s --help'\n", cmd);
   return 2;
 }
 
