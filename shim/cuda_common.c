@@ -32,7 +32,7 @@ static void note_driver(struct wsla_proc *p) {
   if (version && version(&v) == CUDA_SUCCESS)
     used += (size_t)snprintf(lines, sizeof lines, "cuda_driver=%d\n", v);
   if (count && get && name_of && total_of && count(&n) == CUDA_SUCCESS) {
-    for (int i = 0; i < n && i < 4 && used < sizeof lines; i++) {
+    for (int i = 0; i < n && i < WSLA_ENV_GPUS_MAX && used < sizeof lines; i++) {
       CUdevice d;
       char name[96];
       size_t total;

@@ -182,14 +182,20 @@ static void purpose_lines(FILE *out, const struct rec *r, unsigned dev, int y0, 
   free(labels);
 }
 
-static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
-                  uint64_t t0, uint64_t t1) {
+/* The levels where the window starts: what the earlier events left. */
+struct panel_start {
+  uint64_t own, others, total;
+};
+
+/* Device dev's events into the plot's columns over [t0, t1]: each column's
+   highest own level and the device view at it; the levels where the window
+   starts into *st.  Returns the device's last total. */
+static uint64_t panel_columns(const struct rec *r, unsigned dev, uint64_t t0, uint64_t t1,
+                              struct column *col, struct panel_start *st) {
   const struct wsla_device_counters *dc = &r->ctr->dev[dev];
-  struct column *col = calloc(WIDTH, sizeof *col);
-  if (!col) return;
   /* The live level where the kept events begin (see export). */
   uint64_t live = dc->live_bytes; /* modulo 2^64 */
-  uint64_t total = dc->total_bytes, others = 0, top = dc->peak_bytes;
+  uint64_t total = dc->total_bytes, others = 0;
   for (uint64_t i = 0; i < r->nevents; i++) {
     const struct wsla_event *e = &r->events[i];
     if (e->device != (int)dev || (e->flags & WSLA_F_HOST)) continue;
@@ -198,13 +204,12 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
   }
   double span = (double)(t1 > t0 ? t1 - t0 : 1);
   uint64_t next_oom = 0;
-  /* The levels where the window starts: what the earlier events left. */
-  uint64_t start_own = 0, start_others = 0, start_total = total;
+  *st = (struct panel_start){0, 0, total};
   bool started = false;
   for (uint64_t i = 0; i <= r->nevents; i++) {
     const struct wsla_event *e = i < r->nevents ? &r->events[i] : NULL;
     if (!started && (!e || e->time_ns >= t0)) {
-      start_own = level_floor(live), start_others = others, start_total = total;
+      *st = (struct panel_start){level_floor(live), others, total};
       started = true;
     }
     if (!e) break;
@@ -245,31 +250,15 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     c->total = total;
     c->any = true;
   }
-  if (total > top) top = total;
-  uint64_t limit = option_value(r, "WSLALLOC_LIMIT"), room = option_value(r, "WSLALLOC_HEADROOM");
-  if (limit > top) top = limit;
-  if (!top) top = 1;
-  double h = PANEL - 40;
+  return total;
+}
+
+/* A panel's height for b bytes, the panel's top being top bytes. */
 #define Y(b) (y0 + h - (double)(b) / (double)top * h)
-  fprintf(out, "<g><text x=\"%d\" y=\"%d\" class=\"h\">device %u: %.2f GiB total, peak %.2f GiB</text>\n",
-          LEFT, y0 - 8, dev, gib(total), gib(dc->peak_bytes));
-  /* Step paths, column by column, holding the last value across gaps,
-     from the levels the window starts at. */
-  const char *layers[3] = {"free", "others", "own"};
-  double ys[WIDTH];
-  for (int layer = 0; layer < 3; layer++) {
-    uint64_t own = start_own, oth = start_others, tot = start_total;
-    for (int x = 0; x < WIDTH; x++) {
-      if (col[x].any) own = col[x].own_max, oth = col[x].others, tot = col[x].total;
-      uint64_t level = layer == 2 ? own : layer == 1 ? own + oth : tot;
-      ys[x] = Y(level > top ? top : level);
-    }
-    fprintf(out, "<path class=\"%s\" d=\"", layers[layer]);
-    step_path(out, ys, true, Y(0));
-    fputs("\"/>\n", out);
-  }
-  purpose_lines(out, r, dev, y0, h, top, t0, t1);
-  /* Axes at round numbers: GiB (MiB below 1 GiB) and seconds. */
+
+/* Axes at round numbers: GiB (MiB below 1 GiB) and seconds. */
+static void panel_axes(FILE *out, int y0, double h, uint64_t top, uint64_t t0, uint64_t t1) {
+  double span = (double)(t1 > t0 ? t1 - t0 : 1);
   bool in_gib = top >= (1u << 30);
   double unit = in_gib ? 1073741824.0 : 1048576.0, ystep = round_step(top / unit, 5);
   int ydec = step_decimals(ystep);
@@ -286,13 +275,12 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"ax\" text-anchor=\"middle\">%.*f s</text>\n",
             x, y0 + h + 16, tdec, k * tstep + 0.0); /* + 0.0: never "-0.0 s" */
   }
-  if (limit)
-    fprintf(out, "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_LIMIT %.2f GiB</title></line>\n",
-            LEFT, Y(limit), LEFT + WIDTH, Y(limit), gib(limit));
-  if (room && total > room)
-    fprintf(out, "<line class=\"room\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_HEADROOM %.2f GiB below the total</title></line>\n",
-            LEFT, Y(total - room), LEFT + WIDTH, Y(total - room), gib(room));
-  /* Every OOM, whatever the thinning. */
+}
+
+/* Every OOM on device dev in the window, whatever the thinning. */
+static void panel_ooms(FILE *out, const struct rec *r, unsigned dev, int y0, double h,
+                       uint64_t t0, uint64_t t1) {
+  double span = (double)(t1 > t0 ? t1 - t0 : 1);
   for (uint64_t i = 0; i < r->oom_count; i++) {
     const struct wsla_oom *o = &r->ooms[i];
     if (o->commit != i + 1 || o->device != (int)dev || o->time_ns < t0 || o->time_ns > t1) continue;
@@ -306,10 +294,50 @@ static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
     utf8_write_xml(out, why);
     fputs("</title></line>\n", out);
   }
+}
+
+static void panel(FILE *out, const struct rec *r, unsigned dev, int y0,
+                  uint64_t t0, uint64_t t1) {
+  const struct wsla_device_counters *dc = &r->ctr->dev[dev];
+  struct column *col = calloc(WIDTH, sizeof *col);
+  if (!col) return;
+  struct panel_start st;
+  uint64_t total = panel_columns(r, dev, t0, t1, col, &st), top = dc->peak_bytes;
+  if (total > top) top = total;
+  uint64_t limit = option_value(r, "WSLALLOC_LIMIT"), room = option_value(r, "WSLALLOC_HEADROOM");
+  if (limit > top) top = limit;
+  if (!top) top = 1;
+  double h = PANEL - 40;
+  fprintf(out, "<g><text x=\"%d\" y=\"%d\" class=\"h\">device %u: %.2f GiB total, peak %.2f GiB</text>\n",
+          LEFT, y0 - 8, dev, gib(total), gib(dc->peak_bytes));
+  /* Step paths, column by column, holding the last value across gaps,
+     from the levels the window starts at. */
+  const char *layers[3] = {"free", "others", "own"};
+  double ys[WIDTH];
+  for (int layer = 0; layer < 3; layer++) {
+    uint64_t own = st.own, oth = st.others, tot = st.total;
+    for (int x = 0; x < WIDTH; x++) {
+      if (col[x].any) own = col[x].own_max, oth = col[x].others, tot = col[x].total;
+      uint64_t level = layer == 2 ? own : layer == 1 ? own + oth : tot;
+      ys[x] = Y(level > top ? top : level);
+    }
+    fprintf(out, "<path class=\"%s\" d=\"", layers[layer]);
+    step_path(out, ys, true, Y(0));
+    fputs("\"/>\n", out);
+  }
+  purpose_lines(out, r, dev, y0, h, top, t0, t1);
+  panel_axes(out, y0, h, top, t0, t1);
+  if (limit)
+    fprintf(out, "<line class=\"limit\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_LIMIT %.2f GiB</title></line>\n",
+            LEFT, Y(limit), LEFT + WIDTH, Y(limit), gib(limit));
+  if (room && total > room)
+    fprintf(out, "<line class=\"room\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"><title>WSLALLOC_HEADROOM %.2f GiB below the total</title></line>\n",
+            LEFT, Y(total - room), LEFT + WIDTH, Y(total - room), gib(room));
+  panel_ooms(out, r, dev, y0, h, t0, t1);
   fputs("</g>\n", out);
-#undef Y
   free(col);
 }
+#undef Y
 
 int cmd_plot(int argc, char **argv) {
   static const struct option longopts[] = {

@@ -1,6 +1,5 @@
 /* wslalloc replay: a recording's (or RMM log's) allocations, re-run against this machine's CUDA runtime. */
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -102,67 +101,6 @@ struct replay_oom {
   uint64_t free_bytes, total_bytes;
   int error;
 };
-
-/* HIP's pinned allocation takes flags; the table's shape takes none. */
-static int (*real_hipHostMalloc)(void **, size_t, unsigned);
-static int hip_malloc_host(void **p, size_t size) { return real_hipHostMalloc(p, size, 0); }
-
-/* Fills rt with the names of one API family (cuda or hip), looked up as a
-   linked client's calls bind: in the global scope, where a preloaded
-   libwslalloc.so comes first (a lookup on the library's own handle would
-   pass it by). */
-static bool bind_runtime(struct runtime *rt, const char *prefix) {
-  char name[64];
-#define BIND(field, suffix)                                                    \
-  (snprintf(name, sizeof name, "%s%s", prefix, suffix),                       \
-   *(void **)&rt->field = dlsym(RTLD_DEFAULT, name))
-  bool hip = !strcmp(prefix, "hip");
-  BIND(malloc_device, "Malloc");
-  BIND(free_device, "Free");
-  BIND(free_host, hip ? "HostFree" : "FreeHost");
-  BIND(set_device, "SetDevice");
-  BIND(mem_info, "MemGetInfo");
-  BIND(last_error, "GetLastError");
-  /* Stream-ordered calls and streams: used where the runtime has them. */
-  BIND(malloc_async, "MallocAsync");
-  BIND(free_async, "FreeAsync");
-  BIND(stream_create, "StreamCreate");
-  BIND(stream_destroy, "StreamDestroy");
-#undef BIND
-  if (hip) {
-    *(void **)&real_hipHostMalloc = dlsym(RTLD_DEFAULT, "hipHostMalloc");
-    rt->malloc_host = real_hipHostMalloc ? hip_malloc_host : NULL;
-  } else {
-    *(void **)&rt->malloc_host = dlsym(RTLD_DEFAULT, "cudaMallocHost");
-  }
-  if (!rt->malloc_async || !rt->free_async) rt->malloc_async = NULL, rt->free_async = NULL;
-  rt->name = hip ? "HIP" : "CUDA";
-  return rt->malloc_device && rt->malloc_host && rt->free_device && rt->free_host &&
-         rt->set_device && rt->mem_info && rt->last_error;
-}
-
-int tool_load_runtime(struct runtime *rt, const char *want, char *err, size_t len) {
-  /* CUDA first; HIP where no CUDA runtime is to be had (an AMD machine). */
-  static const char *const cuda[] = {"libcudart.so.13", "libcudart.so.12", "libcudart.so"};
-  static const char *const hip[] = {"libamdhip64.so.6", "libamdhip64.so.5", "libamdhip64.so"};
-  bool use_hip = want && !strcmp(want, "hip");
-  for (int family = use_hip ? 1 : 0; family < 2 && !rt->lib; family++) {
-    const char *const *names = family ? hip : cuda;
-    for (size_t i = 0; i < 3 && !rt->lib; i++) rt->lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
-    if (rt->lib && !bind_runtime(rt, family ? "hip" : "cuda")) {
-      snprintf(err, len, "the %s runtime lacks its malloc, free or their kin", family ? "HIP" : "CUDA");
-      return -1;
-    }
-    if (want && !strcmp(want, "cuda")) break;
-  }
-  if (!rt->lib) {
-    snprintf(err, len, "no GPU runtime (libcudart.so.13 or .12, or libamdhip64) could be loaded: "
-             "%s; for the simulated GPU, put build/tests/sim/cuda13 and build/tests/sim/driver "
-             "on LD_LIBRARY_PATH", dlerror());
-    return -1;
-  }
-  return 0;
-}
 
 static bool host_api(uint16_t api) {
   switch (api) {
@@ -374,38 +312,65 @@ static int run_preloaded(char **argv, const char *limit, bool recover) {
   return 1;
 }
 
-int cmd_replay(int argc, char **argv) {
+/* What the command line asked for. */
+struct replay_opts {
+  bool as_json, recover, reproduce;
+  const char *limit, *runtime_wanted, *path;
+  double speed; /* 0: as fast as it goes */
+};
+
+/* The replay as it runs: the runtime, the blocks held now, the figures. */
+struct replay {
+  struct runtime rt;
+  struct mapping *live;
+  struct stream_map *streams;
+  struct timing timing[WSLA_API_MAX][SIZE_CLASSES];
+  uint64_t live_bytes[WSLA_DEVICE_MAX], peak[WSLA_DEVICE_MAX];
+  uint64_t host_live, host_peak, calls, failed, skipped, unmatched;
+  uint64_t recorded_failures;
+  struct replay_oom *ooms;
+  size_t nooms;
+  int current_device;
+  uint64_t wall_ns;
+  size_t streams_used;
+  /* Whether the steps are the whole workload (every event kept, the file
+     whole, something to replay): a verdict holds only then; why not. */
+  bool incomplete;
+  char incomplete_why[512];
+};
+
+/* The options into o: -1 to go on, else the status to exit with. */
+static int replay_options(int argc, char **argv, struct replay_opts *o) {
   static const struct option longopts[] = {
       {"json", no_argument, NULL, 'j'},          {"limit", required_argument, NULL, 'l'},
       {"recover", no_argument, NULL, 'r'},       {"failures", required_argument, NULL, 'f'},
       {"speed", required_argument, NULL, 's'},   {"help", no_argument, NULL, 'h'},
       {"runtime", required_argument, NULL, 'R'},
       {0}};
-  bool as_json = false, recover = false, reproduce = true;
-  const char *limit = NULL, *runtime_wanted = NULL;
-  double speed = 0; /* 0: as fast as it goes */
+  *o = (struct replay_opts){.reproduce = true};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":jh", longopts, NULL)) != -1) {
-    if (c == 'j') as_json = true;
-    else if (c == 'l') limit = optarg;
-    else if (c == 'r') recover = true;
+    if (c == 'j') o->as_json = true;
+    else if (c == 'l') o->limit = optarg;
+    else if (c == 'r') o->recover = true;
     else if (c == 'R') {
       if (strcmp(optarg, "cuda") && strcmp(optarg, "hip"))
         return tool_usage_error("replay", "--runtime cuda or hip, not %s", optarg);
-      runtime_wanted = optarg;
+      o->runtime_wanted = optarg;
     }
     else if (c == 'f') {
-      if (!strcmp(optarg, "skip")) reproduce = false;
+      if (!strcmp(optarg, "skip")) o->reproduce = false;
       else if (strcmp(optarg, "reproduce"))
         return tool_usage_error("replay", "--failures skip or reproduce, not %s", optarg);
     } else if (c == 's') {
       char *end;
-      if (!strcmp(optarg, "max")) speed = 0;
+      if (!strcmp(optarg, "max")) o->speed = 0;
       /* A factor that can be waited for: nan, infinities and gaps
          stretched past a day each are refused. */
-      else if (!((speed = strtod(optarg, &end)) >= 1e-3 && speed <= 1e6) || *end || end == optarg)
+      else if (!((o->speed = strtod(optarg, &end)) >= 1e-3 && o->speed <= 1e6) || *end ||
+               end == optarg)
         return tool_usage_error("replay", "--speed wants max or a factor from 0.001 to 1000000, "
                                 "not %s", optarg);
     } else if (c == 'h') return fputs(usage, stdout), 0;
@@ -415,380 +380,484 @@ int cmd_replay(int argc, char **argv) {
     return tool_usage_error("replay", "one FILE, not '%s' too", argv[optind + 1]);
   if (argc - optind < 1)
     return tool_usage_error("replay", "one FILE is needed, the recording to replay");
-  const char *path = argv[optind];
-  if (limit) {
+  o->path = argv[optind];
+  if (o->limit) {
     struct wsla_options probe;
-    const struct wsla_option_desc *o = NULL;
+    const struct wsla_option_desc *d = NULL;
     for (size_t i = 0; i < wsla_option_count; i++)
-      if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) o = &wsla_option_table[i];
-    if (!o || wsla_option_parse(o, limit, &probe) != 0)
-      return tool_usage_error("replay", "--limit %s: not a size (such as 16G or 512M)", limit);
+      if (!strcmp(wsla_option_table[i].name, "WSLALLOC_LIMIT")) d = &wsla_option_table[i];
+    if (!d || wsla_option_parse(d, o->limit, &probe) != 0)
+      return tool_usage_error("replay", "--limit %s: not a size (such as 16G or 512M)", o->limit);
     /* WSLALLOC_LIMIT=0 is no limit: say so rather than "under 0". */
-    if (probe.limit.num == 0) limit = NULL;
+    if (probe.limit.num == 0) o->limit = NULL;
   }
+  return -1;
+}
 
-  /* The limit and the ladder are the library's: run again with it preloaded. */
-  if ((limit || recover) && !getenv("WSLA_REPLAY_PRELOADED"))
-    return run_preloaded(argv, limit, recover);
-
+/* The steps of path, an RMM log (.csv) or a recording (then *r is open and
+   *have_rec set); NULL after one line on stderr. */
+static struct step *replay_steps(const char *path, size_t *nsteps, struct rec *r, bool *have_rec) {
   char err[4400];
-  struct step *steps = NULL;
-  size_t nsteps = 0;
-  struct rec r;
-  bool have_rec = false;
+  struct step *steps;
   size_t l = strlen(path);
   if (l > 4 && !strcmp(path + l - 4, ".csv")) {
-    if (!(steps = steps_of_csv(path, &nsteps, err, sizeof err)))
-      return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
-  } else {
-    if (rec_open(path, &r, err, sizeof err) != 0)
-      return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
-    have_rec = true;
-    steps = malloc((r.nevents ? r.nevents : 1) * sizeof *steps);
-    if (!steps) return rec_close(&r), fprintf(stderr, "wslalloc replay: out of memory\n"), 1;
-    nsteps = steps_of_recording(&r, steps);
-    if (r.events_lost)
-      fprintf(stderr, "wslalloc replay: the ring lost the first %" PRIu64 " events; frees of "
-              "what they allocated are skipped\n", r.events_lost);
+    if (!(steps = steps_of_csv(path, nsteps, err, sizeof err)))
+      return fprintf(stderr, "wslalloc replay: %s\n", err), NULL;
+    return steps;
   }
-  /* The workload is whole only if every event was kept and the file was. */
-  bool incomplete = false;
-  char incomplete_why[512] = "";
-  if (have_rec && r.events_lost) {
-    incomplete = true;
-    snprintf(incomplete_why, sizeof incomplete_why,
+  if (rec_open(path, r, err, sizeof err) != 0)
+    return fprintf(stderr, "wslalloc replay: %s\n", err), NULL;
+  *have_rec = true;
+  steps = malloc((r->nevents ? r->nevents : 1) * sizeof *steps);
+  if (!steps) {
+    rec_close(r);
+    *have_rec = false;
+    return fprintf(stderr, "wslalloc replay: out of memory\n"), NULL;
+  }
+  *nsteps = steps_of_recording(r, steps);
+  if (r->events_lost)
+    fprintf(stderr, "wslalloc replay: the ring lost the first %" PRIu64 " events; frees of "
+            "what they allocated are skipped\n", r->events_lost);
+  return steps;
+}
+
+/* Whether the steps are the whole workload: r is the recording (NULL for
+   an RMM log), nsteps how many steps it gave. */
+static void replay_completeness(struct replay *p, const struct rec *r, size_t nsteps) {
+  if (r && r->events_lost) {
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why,
              "the recording lost %" PRIu64 " of its %" PRIu64 " events (its ring holds %" PRIu64
              "), so the replay is not the whole workload; record again with a larger "
-             "WSLALLOC_EVENTS", r.events_lost, r.events_claimed, r.hdr->ring_cap);
-  } else if (have_rec && r.partial) {
-    incomplete = true;
-    snprintf(incomplete_why, sizeof incomplete_why,
+             "WSLALLOC_EVENTS", r->events_lost, r->events_claimed, r->hdr->ring_cap);
+  } else if (r && r->partial) {
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why,
              "the recording is incomplete (%s), so the replay is not the whole workload",
-             r.partial_why);
+             r->partial_why);
   } else if (!nsteps) {
-    incomplete = true;
-    snprintf(incomplete_why, sizeof incomplete_why, "there was nothing to replay");
+    p->incomplete = true;
+    snprintf(p->incomplete_why, sizeof p->incomplete_why, "there was nothing to replay");
   }
-  struct runtime rt = {0};
-  if (tool_load_runtime(&rt, runtime_wanted, err, sizeof err) != 0) {
-    free(steps);
-    if (have_rec) rec_close(&r);
-    return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
-  }
+}
 
-  struct mapping *live = NULL, *m, *tmp;
-  struct stream_map *streams = NULL;
-  struct timing timing[WSLA_API_MAX][SIZE_CLASSES] = {{{0}}};
-  uint64_t live_bytes[WSLA_DEVICE_MAX] = {0}, peak[WSLA_DEVICE_MAX] = {0};
-  uint64_t host_live = 0, host_peak = 0, calls = 0, failed = 0, skipped = 0, unmatched = 0;
-  uint64_t recorded_failures = 0;
-  struct replay_oom *ooms = NULL;
-  size_t nooms = 0;
-  int current_device = -1;
+/* The stream here that stands for the step's recorded one (NULL: the default). */
+static void *replay_stream(struct replay *p, const struct step *s) {
+  if (!s->async || !s->stream || !p->rt.stream_create) return NULL;
+  struct stream_map *sm;
+  HASH_FIND(hh, p->streams, &s->stream, sizeof s->stream, sm);
+  if (!sm && (sm = calloc(1, sizeof *sm))) {
+    sm->recorded = s->stream;
+    if (p->rt.stream_create(&sm->now) != 0) p->rt.last_error(), sm->now = NULL;
+    HASH_ADD(hh, p->streams, recorded, sizeof sm->recorded, sm);
+  }
+  return sm ? sm->now : NULL;
+}
+
+static struct timing *replay_timing(struct replay *p, bool host, bool async, bool alloc,
+                                    uint64_t size) {
+  unsigned api = alloc ? (host ? WSLA_API_cudaMallocHost
+                          : async ? WSLA_API_cudaMallocAsync : WSLA_API_cudaMalloc)
+                       : (host ? WSLA_API_cudaFreeHost
+                          : async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree);
+  return &p->timing[api][size_class(size)];
+}
+
+/* The very first call refused for another reason than memory: no GPU here.
+   The names and meanings come from the runtime's own headers. */
+static void replay_no_gpu(const struct replay *p, int rc) {
+  unsigned api = strcmp(p->rt.name, "HIP") ? WSLA_API_cudaMalloc : WSLA_API_hipMalloc;
+  char what[96];
+  api_error_text(api, rc, what, sizeof what);
+  const char *meaning = api_error_meaning(api, rc);
+  fprintf(stderr, "wslalloc replay: the %s runtime cannot allocate here (%s%s%s); "
+          "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", p->rt.name, what,
+          meaning ? ": " : "", meaning ? meaning : "");
+}
+
+/* An allocation that failed here: kept with the device's state. */
+static void replay_failed(struct replay *p, const struct step *s, int rc) {
+  p->failed++;
+  p->rt.last_error();
+  struct replay_oom *more = realloc(p->ooms, (p->nooms + 1) * sizeof *p->ooms);
+  if (!more) return;
+  p->ooms = more;
+  struct replay_oom *o = &p->ooms[p->nooms++];
+  memset(o, 0, sizeof *o);
+  o->step = *s;
+  o->error = rc;
+  size_t fr = 0, tot = 0;
+  if (!s->host && p->rt.mem_info(&fr, &tot) == 0) o->free_bytes = fr, o->total_bytes = tot;
+  p->rt.last_error();
+}
+
+/* A block allocated here, now held in place of the recorded one. */
+static void replay_hold(struct replay *p, const struct step *s, int dev, void *ptr, bool async,
+                        void *stream) {
+  struct mapping *m = malloc(sizeof *m), *tmp;
+  if (!m) return;
+  *m = (struct mapping){.recorded = s->addr, .now = ptr, .size = s->size,
+                        .device = (int16_t)dev, .host = s->host, .async = async,
+                        .stream = stream};
+  HASH_FIND(hh, p->live, &s->addr, sizeof s->addr, tmp);
+  if (tmp) { /* its free was lost */
+    HASH_DEL(p->live, tmp);
+    free(tmp);
+  }
+  HASH_ADD(hh, p->live, recorded, sizeof m->recorded, m);
+  if (s->host) {
+    if ((p->host_live += s->size) > p->host_peak) p->host_peak = p->host_live;
+  } else if ((p->live_bytes[dev] += s->size) > p->peak[dev]) {
+    p->peak[dev] = p->live_bytes[dev];
+  }
+}
+
+/* One allocation step; false when the runtime cannot allocate at all. */
+static bool replay_alloc(struct replay *p, const struct step *s, int dev) {
+  void *ptr = NULL, *stream = replay_stream(p, s);
+  uint64_t t0 = tool_now_ns();
+  bool async = s->async && p->rt.malloc_async;
+  int rc = s->host ? p->rt.malloc_host(&ptr, s->size)
+           : async ? p->rt.malloc_async(&ptr, s->size, stream)
+                   : p->rt.malloc_device(&ptr, s->size);
+  uint64_t took = tool_now_ns() - t0;
+  p->calls++;
+  struct timing *tm = replay_timing(p, s->host, async, true, s->size);
+  tm->calls++, tm->ns += took;
+  if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && p->calls == 1) {
+    replay_no_gpu(p, rc);
+    return false;
+  }
+  if (rc != 0) {
+    replay_failed(p, s, rc);
+    return true;
+  }
+  if (s->recorded_failure) {
+    /* It fits now; the recording has no free for it (the program never
+       held it), so it counts in the peak and goes back at once. */
+    uint64_t *lv = s->host ? &p->host_live : &p->live_bytes[dev];
+    uint64_t *pk = s->host ? &p->host_peak : &p->peak[dev];
+    if (*lv + s->size > *pk) *pk = *lv + s->size;
+    t0 = tool_now_ns();
+    if (s->host) p->rt.free_host(ptr);
+    else if (async) p->rt.free_async(ptr, stream);
+    else p->rt.free_device(ptr);
+    struct timing *ft = replay_timing(p, s->host, async, false, s->size);
+    ft->calls++, ft->ns += tool_now_ns() - t0;
+    p->calls++;
+    return true;
+  }
+  replay_hold(p, s, dev, ptr, async, stream);
+  return true;
+}
+
+static void replay_free(struct replay *p, const struct step *s) {
+  struct mapping *m;
+  HASH_FIND(hh, p->live, &s->addr, sizeof s->addr, m);
+  if (!m) { /* allocated before the recording's window, or failed here */
+    p->unmatched++;
+    return;
+  }
+  uint64_t t0 = tool_now_ns();
+  if (m->host) p->rt.free_host(m->now);
+  else if (m->async) p->rt.free_async(m->now, m->stream);
+  else p->rt.free_device(m->now);
+  struct timing *tm = replay_timing(p, m->host, m->async, false, m->size);
+  tm->calls++, tm->ns += tool_now_ns() - t0;
+  p->calls++;
+  if (m->host) p->host_live -= m->size;
+  else p->live_bytes[m->device] -= m->size;
+  HASH_DEL(p->live, m);
+  free(m);
+}
+
+/* Every step in order; false when the runtime cannot allocate at all. */
+static bool replay_run(struct replay *p, const struct replay_opts *o, const struct step *steps,
+                       size_t nsteps) {
   uint64_t start = tool_now_ns(), progress_at = nsteps / 10;
   for (size_t i = 0; i < nsteps; i++) {
     const struct step *s = &steps[i];
-    if (nsteps >= 1000000 && i >= progress_at && !as_json) {
+    if (nsteps >= 1000000 && i >= progress_at && !o->as_json) {
       fprintf(stderr, "wslalloc replay: %zu%% of %zu calls\n", i * 100 / nsteps, nsteps);
       progress_at += nsteps / 10;
     }
-    recorded_failures += s->recorded_failure;
-    if (s->recorded_failure && !reproduce) {
-      skipped++;
+    p->recorded_failures += s->recorded_failure;
+    if (s->recorded_failure && !o->reproduce) {
+      p->skipped++;
       continue;
     }
-    if (speed > 0) { /* wait for the recorded moment, scaled */
-      uint64_t due = start + (uint64_t)(s->time_ns / speed), t = tool_now_ns();
+    if (o->speed > 0) { /* wait for the recorded moment, scaled */
+      uint64_t due = start + (uint64_t)(s->time_ns / o->speed), t = tool_now_ns();
       if (due > t) {
         struct timespec ts = {(time_t)((due - t) / 1000000000u), (long)((due - t) % 1000000000u)};
         nanosleep(&ts, NULL);
       }
     }
-    if (!s->host && s->device >= 0 && s->device != current_device) {
-      rt.set_device(s->device);
-      current_device = s->device;
+    if (!s->host && s->device >= 0 && s->device != p->current_device) {
+      p->rt.set_device(s->device);
+      p->current_device = s->device;
     }
     int dev = s->device >= 0 && s->device < (int)WSLA_DEVICE_MAX ? s->device : 0;
-    uint64_t t0 = tool_now_ns();
     if (s->is_alloc) {
-      void *p = NULL, *stream = NULL;
-      if (s->async && s->stream && rt.stream_create) {
-        struct stream_map *sm;
-        HASH_FIND(hh, streams, &s->stream, sizeof s->stream, sm);
-        if (!sm && (sm = calloc(1, sizeof *sm))) {
-          sm->recorded = s->stream;
-          if (rt.stream_create(&sm->now) != 0) rt.last_error(), sm->now = NULL;
-          HASH_ADD(hh, streams, recorded, sizeof sm->recorded, sm);
-        }
-        stream = sm ? sm->now : NULL;
-      }
-      t0 = tool_now_ns();
-      bool async = s->async && rt.malloc_async;
-      int rc = s->host ? rt.malloc_host(&p, s->size)
-               : async ? rt.malloc_async(&p, s->size, stream)
-                       : rt.malloc_device(&p, s->size);
-      uint64_t took = tool_now_ns() - t0;
-      calls++;
-      struct timing *tm = &timing[s->host ? WSLA_API_cudaMallocHost
-                                  : async ? WSLA_API_cudaMallocAsync : WSLA_API_cudaMalloc]
-                                 [size_class(s->size)];
-      tm->calls++, tm->ns += took;
-      if (rc != 0 && rc != CUDA_ERROR_MEMORY_ALLOCATION && calls == 1) {
-        /* The very first call refused for another reason: no GPU here. */
-        /* The names and meanings come from the runtime's own headers. */
-        unsigned api = strcmp(rt.name, "HIP") ? WSLA_API_cudaMalloc : WSLA_API_hipMalloc;
-        char what[96];
-        api_error_text(api, rc, what, sizeof what);
-        const char *meaning = api_error_meaning(api, rc);
-        fprintf(stderr, "wslalloc replay: the %s runtime cannot allocate here (%s%s%s); "
-                "no GPU, or point LD_LIBRARY_PATH at the simulated runtime\n", rt.name, what,
-                meaning ? ": " : "", meaning ? meaning : "");
-        free(steps);
-        if (have_rec) rec_close(&r);
-        return 1;
-      }
-      if (rc != 0) {
-        failed++;
-        rt.last_error();
-        struct replay_oom *more = realloc(ooms, (nooms + 1) * sizeof *ooms);
-        if (!more) continue;
-        ooms = more;
-        struct replay_oom *o = &ooms[nooms++];
-        memset(o, 0, sizeof *o);
-        o->step = *s;
-        o->error = rc;
-        size_t fr = 0, tot = 0;
-        if (!s->host && rt.mem_info(&fr, &tot) == 0) o->free_bytes = fr, o->total_bytes = tot;
-        rt.last_error();
-        continue;
-      }
-      if (s->recorded_failure) {
-        /* It fits now; the recording has no free for it (the program never
-           held it), so it counts in the peak and goes back at once. */
-        uint64_t *lv = s->host ? &host_live : &live_bytes[dev], *pk = s->host ? &host_peak : &peak[dev];
-        if (*lv + s->size > *pk) *pk = *lv + s->size;
-        t0 = tool_now_ns();
-        if (s->host) rt.free_host(p);
-        else if (async) rt.free_async(p, stream);
-        else rt.free_device(p);
-        struct timing *ft = &timing[s->host ? WSLA_API_cudaFreeHost
-                                    : async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree]
-                                   [size_class(s->size)];
-        ft->calls++, ft->ns += tool_now_ns() - t0;
-        calls++;
-        continue;
-      }
-      m = malloc(sizeof *m);
-      if (!m) continue;
-      *m = (struct mapping){.recorded = s->addr, .now = p, .size = s->size,
-                            .device = (int16_t)dev, .host = s->host, .async = async,
-                            .stream = stream};
-      HASH_FIND(hh, live, &s->addr, sizeof s->addr, tmp);
-      if (tmp) { /* its free was lost */
-        HASH_DEL(live, tmp);
-        free(tmp);
-      }
-      HASH_ADD(hh, live, recorded, sizeof m->recorded, m);
-      if (s->host) {
-        if ((host_live += s->size) > host_peak) host_peak = host_live;
-      } else if ((live_bytes[dev] += s->size) > peak[dev]) {
-        peak[dev] = live_bytes[dev];
-      }
+      if (!replay_alloc(p, s, dev)) return false;
     } else {
-      HASH_FIND(hh, live, &s->addr, sizeof s->addr, m);
-      if (!m) { /* allocated before the recording's window, or failed here */
-        unmatched++;
-        continue;
-      }
-      t0 = tool_now_ns();
-      if (m->host) rt.free_host(m->now);
-      else if (m->async) rt.free_async(m->now, m->stream);
-      else rt.free_device(m->now);
-      struct timing *tm = &timing[m->host ? WSLA_API_cudaFreeHost
-                                  : m->async ? WSLA_API_cudaFreeAsync : WSLA_API_cudaFree]
-                                 [size_class(m->size)];
-      tm->calls++, tm->ns += tool_now_ns() - t0;
-      calls++;
-      if (m->host) host_live -= m->size;
-      else live_bytes[m->device] -= m->size;
-      HASH_DEL(live, m);
-      free(m);
+      replay_free(p, s);
     }
   }
-  uint64_t wall_ns = tool_now_ns() - start;
-  double wall = wall_ns / 1e9;
+  p->wall_ns = tool_now_ns() - start;
+  return true;
+}
 
-  /* Under the library, its own recording of this process says what the
-     ladder did for each failure. */
-  struct rec self;
-  bool have_self = false;
-  if (getenv("WSLA_REPLAY_PRELOADED")) {
-    struct wsla_options o;
-    wsla_options_load(&o, NULL);
-    char dir[WSLA_OPT_PATH_MAX], self_path[WSLA_OPT_PATH_MAX + 64];
-    wsla_recording_dir(&o, dir, sizeof dir);
-    snprintf(self_path, sizeof self_path, "%s/wslalloc.%d.wsla", dir, (int)getpid());
-    have_self = rec_open(self_path, &self, err, sizeof err) == 0;
-  }
-  HASH_ITER(hh, live, m, tmp) {
-    if (m->host) rt.free_host(m->now);
-    else if (m->async) rt.free_async(m->now, m->stream);
-    else rt.free_device(m->now);
-    HASH_DEL(live, m);
+/* Under the library, its own recording of this process says what the
+   ladder did for each failure: opened into self, if so. */
+static bool replay_open_self(struct rec *self) {
+  if (!getenv("WSLA_REPLAY_PRELOADED")) return false;
+  char err[4400];
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  char dir[WSLA_OPT_PATH_MAX], self_path[WSLA_OPT_PATH_MAX + 64];
+  wsla_recording_dir(&o, dir, sizeof dir);
+  snprintf(self_path, sizeof self_path, "%s/wslalloc.%d.wsla", dir, (int)getpid());
+  return rec_open(self_path, self, err, sizeof err) == 0;
+}
+
+/* Gives back what is still held and the streams made. */
+static void replay_release(struct replay *p) {
+  struct mapping *m, *tmp;
+  HASH_ITER(hh, p->live, m, tmp) {
+    if (m->host) p->rt.free_host(m->now);
+    else if (m->async) p->rt.free_async(m->now, m->stream);
+    else p->rt.free_device(m->now);
+    HASH_DEL(p->live, m);
     free(m);
   }
-  size_t streams_used = HASH_COUNT(streams);
+  p->streams_used = HASH_COUNT(p->streams);
   struct stream_map *sm, *stmp;
-  HASH_ITER(hh, streams, sm, stmp) {
-    if (sm->now && rt.stream_destroy) rt.stream_destroy(sm->now);
-    HASH_DEL(streams, sm);
+  HASH_ITER(hh, p->streams, sm, stmp) {
+    if (sm->now && p->rt.stream_destroy) p->rt.stream_destroy(sm->now);
+    HASH_DEL(p->streams, sm);
     free(sm);
   }
+}
 
-  char a[32], b[32], d2[32], api[64];
-  if (as_json) {
-    struct json j;
-    json_begin(&j, stdout);
-    json_obj(&j, NULL);
-    json_str(&j, "file", path);
-    json_str(&j, "runtime", rt.name);
-    json_u64(&j, "events", nsteps);
-    json_u64(&j, "calls", calls);
-    /* A verdict holds only for the whole workload (see below). */
-    json_bool(&j, "complete", !incomplete);
-    json_u64(&j, "events_lost", have_rec ? r.events_lost : 0);
-    json_u64(&j, "failed", failed);
-    json_str(&j, "failures", reproduce ? "replayed" : "skipped");
-    json_u64(&j, "recorded_failures", recorded_failures);
-    json_u64(&j, "skipped_recorded_failures", skipped);
-    json_u64(&j, "frees_without_allocation", unmatched);
-    json_u64(&j, "streams", streams_used);
-    json_fixed(&j, "seconds", (int64_t)wall_ns, 9);
-    json_arr(&j, "devices");
-    for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
-      if (!peak[d]) continue;
-      json_obj(&j, NULL);
-      json_i64(&j, "device", d);
-      json_u64(&j, "peak_bytes", peak[d]);
-      json_end_obj(&j);
-    }
-    json_end_arr(&j);
-    json_u64(&j, "host_pinned_peak_bytes", host_peak);
-    json_arr(&j, "ooms");
-    for (size_t i = 0; i < nooms; i++) {
-      const struct replay_oom *o = &ooms[i];
-      json_obj(&j, NULL);
-      json_u64(&j, "index", o->step.index);
-      json_fixed(&j, "time", (int64_t)o->step.time_ns, 9);
-      json_u64(&j, "tid", o->step.tid);
-      const char *n = wsla_api_name(o->step.api);
-      json_str(&j, "api", n ? n : "unknown");
-      json_u64(&j, "size", o->step.size);
-      json_i64(&j, "device", o->step.device);
-      json_i64(&j, "error", o->error);
-      json_u64(&j, "free_bytes", o->free_bytes);
-      json_u64(&j, "total_bytes", o->total_bytes);
-      json_bool(&j, "failed_when_recorded", o->step.recorded_failure);
-      const char *what = have_rec ? purpose_of_step(&r, &o->step) : NULL;
-      if (what) json_str(&j, "purpose", what);
-      else json_null(&j, "purpose");
-      json_end_obj(&j);
-    }
-    json_end_arr(&j);
-    if (have_self) {
-      json_obj(&j, "ladder");
-      json_u64(&j, "recovered", self.ctr->recovered);
-      json_arr(&j, "ooms");
-      for (uint64_t i = 0; i < self.oom_count; i++) {
-        const struct wsla_oom *o = &self.ooms[i];
-        if (o->commit != i + 1) continue;
-        char steps[256];
-        wsla_steps_text(o, steps, sizeof steps);
-        json_obj(&j, NULL);
-        json_u64(&j, "size", o->size);
-        json_str(&j, "outcome", o->outcome ? "recovered" : "failed");
-        json_str(&j, "steps", steps);
-        json_end_obj(&j);
-      }
-      json_end_arr(&j);
-      json_end_obj(&j);
-    }
-    json_arr(&j, "timing");
-    for (unsigned x = 0; x < WSLA_API_MAX; x++)
-      for (int k = 0; k < SIZE_CLASSES; k++) {
-        if (!timing[x][k].calls) continue;
-        json_obj(&j, NULL);
-        json_str(&j, "api", wsla_api_name(x));
-        json_str(&j, "size_class", size_class_names[k]);
-        json_u64(&j, "calls", timing[x][k].calls);
-        json_f64(&j, "mean_us", timing[x][k].ns / 1e3 / timing[x][k].calls);
-        json_end_obj(&j);
-      }
-    json_end_arr(&j);
-    json_end_obj(&j);
-    json_finish(&j);
-  } else {
-    printf("Replayed %s on the %s runtime: %zu %s, %" PRIu64 " %s in %.3f s", path, rt.name,
-           nsteps, plural(nsteps, "event", "events"), calls, plural(calls, "call", "calls"), wall);
-    if (limit) printf(" under WSLALLOC_LIMIT=%s", limit);
-    if (recover) printf(" with WSLALLOC_RECOVER=1");
-    printf("\n");
-    for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++)
-      if (peak[d]) printf("  device %u: peak %s\n", d, fmt_size(peak[d], a, sizeof a));
-    if (host_peak) printf("  pinned host memory: peak %s\n", fmt_size(host_peak, a, sizeof a));
-    if (skipped)
-      printf("  --failures skip: %" PRIu64 " allocation%s that failed when recorded %s left "
-             "out, so this is not the whole workload\n", skipped, skipped == 1 ? "" : "s",
-             skipped == 1 ? "was" : "were");
-    else if (recorded_failures)
-      printf("  %" PRIu64 " allocation%s that failed when recorded %s replayed as part of the "
-             "workload (--failures skip leaves %s out)\n", recorded_failures,
-             recorded_failures == 1 ? "" : "s", recorded_failures == 1 ? "was" : "were",
-             recorded_failures == 1 ? "it" : "them");
-    if (!nooms && incomplete) {
-      printf("Every allocation replayed succeeded, but this is no verdict: %s\n", incomplete_why);
-    } else if (!nooms) {
-      printf("Every allocation succeeded.\n");
-    } else {
-      printf("Out of memory: %zu allocation%s failed\n", nooms, nooms == 1 ? "" : "s");
-      for (size_t i = 0; i < nooms && i < 10; i++) {
-        const struct replay_oom *o = &ooms[i];
-        const char *n = wsla_api_name(o->step.api);
-        snprintf(api, sizeof api, "%s", n ? n : "allocation");
-        printf("  event %" PRIu64 " at %.3f s, thread %u: %s of %s", o->step.index,
-               o->step.time_ns / 1e9, o->step.tid, api, fmt_size(o->step.size, a, sizeof a));
-        if (o->step.device >= 0) printf(" on device %d", o->step.device);
-        if (o->total_bytes)
-          printf(" (%s free of %s)", fmt_size(o->free_bytes, b, sizeof b),
-                 fmt_size(o->total_bytes, d2, sizeof d2));
-        printf(", error %d\n", o->error);
-        const char *what = have_rec ? purpose_of_step(&r, &o->step) : NULL;
-        if (what || o->step.recorded_failure)
-          printf("    %s%s%s\n", what ? "for " : "", what ? what : "",
-                 o->step.recorded_failure ? (what ? "; it failed when recorded too"
-                                                  : "it failed when recorded too")
-                                          : "");
-      }
-    }
-    if (have_self && self.oom_count) {
-      printf("What the library did\n");
-      for (uint64_t i = 0; i < self.oom_count && i < 10; i++) {
-        const struct wsla_oom *o = &self.ooms[i];
-        if (o->commit != i + 1) continue;
-        char steps[256];
-        wsla_steps_text(o, steps, sizeof steps);
-        printf("  %s at %.3f s: %s%s%s\n", fmt_size(o->size, a, sizeof a), o->time_ns / 1e9,
-               o->outcome ? "recovered" : "failed", steps[0] ? " after " : "", steps);
-      }
-    }
-    printf("Time per call\n  %-18s %-14s %10s %12s\n", "api", "size", "calls", "mean");
-    for (unsigned x = 0; x < WSLA_API_MAX; x++)
-      for (int k = 0; k < SIZE_CLASSES; k++)
-        if (timing[x][k].calls && wsla_api_name(x))
-          printf("  %-18s %-14s %10" PRIu64 " %9.2f us\n", wsla_api_name(x), size_class_names[k],
-                 timing[x][k].calls, timing[x][k].ns / 1e3 / timing[x][k].calls);
+static void replay_json_ooms(struct json *j, const struct replay *p, const struct rec *r) {
+  json_arr(j, "ooms");
+  for (size_t i = 0; i < p->nooms; i++) {
+    const struct replay_oom *o = &p->ooms[i];
+    json_obj(j, NULL);
+    json_u64(j, "index", o->step.index);
+    json_fixed(j, "time", (int64_t)o->step.time_ns, 9);
+    json_u64(j, "tid", o->step.tid);
+    const char *n = wsla_api_name(o->step.api);
+    json_str(j, "api", n ? n : "unknown");
+    json_u64(j, "size", o->step.size);
+    json_i64(j, "device", o->step.device);
+    json_i64(j, "error", o->error);
+    json_u64(j, "free_bytes", o->free_bytes);
+    json_u64(j, "total_bytes", o->total_bytes);
+    json_bool(j, "failed_when_recorded", o->step.recorded_failure);
+    const char *what = r ? purpose_of_step(r, &o->step) : NULL;
+    if (what) json_str(j, "purpose", what);
+    else json_null(j, "purpose");
+    json_end_obj(j);
   }
-  free(ooms);
+  json_end_arr(j);
+}
+
+/* What the library's ladder did, and the time per call, as JSON. */
+static void replay_json_ladder_timing(struct json *j, const struct replay *p,
+                                      const struct rec *self) {
+  if (self) {
+    json_obj(j, "ladder");
+    json_u64(j, "recovered", self->ctr->recovered);
+    json_arr(j, "ooms");
+    for (uint64_t i = 0; i < self->oom_count; i++) {
+      const struct wsla_oom *o = &self->ooms[i];
+      if (o->commit != i + 1) continue;
+      char steps[256];
+      wsla_steps_text(o, steps, sizeof steps);
+      json_obj(j, NULL);
+      json_u64(j, "size", o->size);
+      json_str(j, "outcome", o->outcome ? "recovered" : "failed");
+      json_str(j, "steps", steps);
+      json_end_obj(j);
+    }
+    json_end_arr(j);
+    json_end_obj(j);
+  }
+  json_arr(j, "timing");
+  for (unsigned x = 0; x < WSLA_API_MAX; x++)
+    for (int k = 0; k < SIZE_CLASSES; k++) {
+      if (!p->timing[x][k].calls) continue;
+      json_obj(j, NULL);
+      json_str(j, "api", wsla_api_name(x));
+      json_str(j, "size_class", size_class_names[k]);
+      json_u64(j, "calls", p->timing[x][k].calls);
+      json_f64(j, "mean_us", p->timing[x][k].ns / 1e3 / p->timing[x][k].calls);
+      json_end_obj(j);
+    }
+  json_end_arr(j);
+}
+
+/* r: the recording replayed (NULL for an RMM log); self: the library's own
+   recording of this replay (NULL when not preloaded). */
+static void replay_json(const struct replay *p, const struct replay_opts *o, size_t nsteps,
+                        const struct rec *r, const struct rec *self) {
+  struct json j;
+  json_begin(&j, stdout);
+  json_obj(&j, NULL);
+  json_str(&j, "file", o->path);
+  json_str(&j, "runtime", p->rt.name);
+  json_u64(&j, "events", nsteps);
+  json_u64(&j, "calls", p->calls);
+  /* A verdict holds only for the whole workload (see replay_completeness). */
+  json_bool(&j, "complete", !p->incomplete);
+  json_u64(&j, "events_lost", r ? r->events_lost : 0);
+  json_u64(&j, "failed", p->failed);
+  json_str(&j, "failures", o->reproduce ? "replayed" : "skipped");
+  json_u64(&j, "recorded_failures", p->recorded_failures);
+  json_u64(&j, "skipped_recorded_failures", p->skipped);
+  json_u64(&j, "frees_without_allocation", p->unmatched);
+  json_u64(&j, "streams", p->streams_used);
+  json_fixed(&j, "seconds", (int64_t)p->wall_ns, 9);
+  json_arr(&j, "devices");
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++) {
+    if (!p->peak[d]) continue;
+    json_obj(&j, NULL);
+    json_i64(&j, "device", d);
+    json_u64(&j, "peak_bytes", p->peak[d]);
+    json_end_obj(&j);
+  }
+  json_end_arr(&j);
+  json_u64(&j, "host_pinned_peak_bytes", p->host_peak);
+  replay_json_ooms(&j, p, r);
+  replay_json_ladder_timing(&j, p, self);
+  json_end_obj(&j);
+  json_finish(&j);
+}
+
+static void replay_text_ooms(const struct replay *p, const struct rec *r) {
+  char a[32], b[32], d2[32], api[64];
+  if (!p->nooms && p->incomplete) {
+    printf("Every allocation replayed succeeded, but this is no verdict: %s\n",
+           p->incomplete_why);
+    return;
+  }
+  if (!p->nooms) {
+    printf("Every allocation succeeded.\n");
+    return;
+  }
+  printf("Out of memory: %zu allocation%s failed\n", p->nooms, p->nooms == 1 ? "" : "s");
+  for (size_t i = 0; i < p->nooms && i < 10; i++) {
+    const struct replay_oom *o = &p->ooms[i];
+    const char *n = wsla_api_name(o->step.api);
+    snprintf(api, sizeof api, "%s", n ? n : "allocation");
+    printf("  event %" PRIu64 " at %.3f s, thread %u: %s of %s", o->step.index,
+           o->step.time_ns / 1e9, o->step.tid, api, fmt_size(o->step.size, a, sizeof a));
+    if (o->step.device >= 0) printf(" on device %d", o->step.device);
+    if (o->total_bytes)
+      printf(" (%s free of %s)", fmt_size(o->free_bytes, b, sizeof b),
+             fmt_size(o->total_bytes, d2, sizeof d2));
+    printf(", error %d\n", o->error);
+    const char *what = r ? purpose_of_step(r, &o->step) : NULL;
+    if (what || o->step.recorded_failure)
+      printf("    %s%s%s\n", what ? "for " : "", what ? what : "",
+             o->step.recorded_failure ? (what ? "; it failed when recorded too"
+                                              : "it failed when recorded too")
+                                      : "");
+  }
+}
+
+/* What the library's ladder did, and the time per call. */
+static void replay_text_ladder_timing(const struct replay *p, const struct rec *self) {
+  char a[32];
+  if (self && self->oom_count) {
+    printf("What the library did\n");
+    for (uint64_t i = 0; i < self->oom_count && i < 10; i++) {
+      const struct wsla_oom *o = &self->ooms[i];
+      if (o->commit != i + 1) continue;
+      char steps[256];
+      wsla_steps_text(o, steps, sizeof steps);
+      printf("  %s at %.3f s: %s%s%s\n", fmt_size(o->size, a, sizeof a), o->time_ns / 1e9,
+             o->outcome ? "recovered" : "failed", steps[0] ? " after " : "", steps);
+    }
+  }
+  printf("Time per call\n  %-18s %-14s %10s %12s\n", "api", "size", "calls", "mean");
+  for (unsigned x = 0; x < WSLA_API_MAX; x++)
+    for (int k = 0; k < SIZE_CLASSES; k++)
+      if (p->timing[x][k].calls && wsla_api_name(x))
+        printf("  %-18s %-14s %10" PRIu64 " %9.2f us\n", wsla_api_name(x), size_class_names[k],
+               p->timing[x][k].calls, p->timing[x][k].ns / 1e3 / p->timing[x][k].calls);
+}
+
+static void replay_text(const struct replay *p, const struct replay_opts *o, size_t nsteps,
+                        const struct rec *r, const struct rec *self) {
+  char a[32];
+  printf("Replayed %s on the %s runtime: %zu %s, %" PRIu64 " %s in %.3f s", o->path,
+         p->rt.name, nsteps, plural(nsteps, "event", "events"), p->calls,
+         plural(p->calls, "call", "calls"), p->wall_ns / 1e9);
+  if (o->limit) printf(" under WSLALLOC_LIMIT=%s", o->limit);
+  if (o->recover) printf(" with WSLALLOC_RECOVER=1");
+  printf("\n");
+  for (unsigned d = 0; d < WSLA_DEVICE_MAX; d++)
+    if (p->peak[d]) printf("  device %u: peak %s\n", d, fmt_size(p->peak[d], a, sizeof a));
+  if (p->host_peak) printf("  pinned host memory: peak %s\n", fmt_size(p->host_peak, a, sizeof a));
+  uint64_t skipped = p->skipped, recorded = p->recorded_failures;
+  if (skipped)
+    printf("  --failures skip: %" PRIu64 " allocation%s that failed when recorded %s left "
+           "out, so this is not the whole workload\n", skipped, skipped == 1 ? "" : "s",
+           skipped == 1 ? "was" : "were");
+  else if (recorded)
+    printf("  %" PRIu64 " allocation%s that failed when recorded %s replayed as part of the "
+           "workload (--failures skip leaves %s out)\n", recorded,
+           recorded == 1 ? "" : "s", recorded == 1 ? "was" : "were",
+           recorded == 1 ? "it" : "them");
+  replay_text_ooms(p, r);
+  replay_text_ladder_timing(p, self);
+}
+
+int cmd_replay(int argc, char **argv) {
+  struct replay_opts o;
+  int rc = replay_options(argc, argv, &o);
+  if (rc >= 0) return rc;
+
+  /* The limit and the ladder are the library's: run again with it preloaded. */
+  if ((o.limit || o.recover) && !getenv("WSLA_REPLAY_PRELOADED"))
+    return run_preloaded(argv, o.limit, o.recover);
+
+  char err[4400];
+  size_t nsteps = 0;
+  struct rec r;
+  bool have_rec = false;
+  struct step *steps = replay_steps(o.path, &nsteps, &r, &have_rec);
+  if (!steps) return 1;
+  struct replay *p = calloc(1, sizeof *p);
+  if (!p || tool_load_runtime(&p->rt, o.runtime_wanted, err, sizeof err) != 0) {
+    free(steps);
+    if (have_rec) rec_close(&r);
+    if (!p) return fprintf(stderr, "wslalloc replay: out of memory\n"), 1;
+    free(p);
+    return fprintf(stderr, "wslalloc replay: %s\n", err), 1;
+  }
+  p->current_device = -1;
+  replay_completeness(p, have_rec ? &r : NULL, nsteps);
+  if (!replay_run(p, &o, steps, nsteps)) {
+    free(p->ooms);
+    free(p);
+    free(steps);
+    if (have_rec) rec_close(&r);
+    return 1;
+  }
+
+  struct rec self;
+  bool have_self = replay_open_self(&self);
+  replay_release(p);
+  if (o.as_json) replay_json(p, &o, nsteps, have_rec ? &r : NULL, have_self ? &self : NULL);
+  else replay_text(p, &o, nsteps, have_rec ? &r : NULL, have_self ? &self : NULL);
+  size_t nooms = p->nooms;
+  bool incomplete = p->incomplete;
+  free(p->ooms);
+  free(p);
   free(steps);
   if (have_rec) rec_close(&r);
   if (have_self) rec_close(&self);

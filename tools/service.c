@@ -298,7 +298,14 @@ static int add_env(struct svc *s, const char *name, const char *value, const cha
   return 0;
 }
 
-int cmd_service(int argc, char **argv) {
+/* What the command line names besides the drop-in's variables. */
+struct service_args {
+  const char *unit, *user, *group, *dir, *lib, *root;
+  bool remove;
+};
+
+/* The options into *a and s's variables: -1 to go on, else the status to exit with. */
+static int service_options(int argc, char **argv, struct svc *s, struct service_args *a) {
   static const struct option longopts[] = {
       {"unit", required_argument, NULL, 'u'},  {"user", required_argument, NULL, 'U'},
       {"group", required_argument, NULL, 'g'}, {"dir", required_argument, NULL, 'd'},
@@ -308,42 +315,127 @@ int cmd_service(int argc, char **argv) {
       {"remove", no_argument, NULL, 'R'},      {"dry-run", no_argument, NULL, 'n'},
       {"root", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
       {0}};
-  static struct svc s;
-  memset(&s, 0, sizeof s);
-  const char *unit = NULL, *user = NULL, *group = "wslalloc", *dir = NULL, *lib = NULL,
-             *root = "";
-  bool remove = false;
+  *a = (struct service_args){.group = "wslalloc", .root = ""};
   int c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
-    case 'u': unit = optarg; break;
-    case 'U': user = optarg; break;
-    case 'g': group = optarg; break;
-    case 'd': dir = optarg; break;
-    case 'l': lib = optarg; break;
-    case 'o': root = optarg; break;
-    case 'R': remove = true; break;
-    case 'n': s.dry_run = true; break;
-    case 'w': if (add_env(&s, "WSLALLOC_PROFILE", "wsl", "--wsl")) return 2; break;
-    case 'r': if (add_env(&s, "WSLALLOC_RECOVER", "1", "--recover")) return 2; break;
-    case 'L': if (add_env(&s, "WSLALLOC_LIMIT", optarg, "--limit")) return 2; break;
-    case 'H': if (add_env(&s, "WSLALLOC_HEADROOM", optarg, "--headroom")) return 2; break;
+    case 'u': a->unit = optarg; break;
+    case 'U': a->user = optarg; break;
+    case 'g': a->group = optarg; break;
+    case 'd': a->dir = optarg; break;
+    case 'l': a->lib = optarg; break;
+    case 'o': a->root = optarg; break;
+    case 'R': a->remove = true; break;
+    case 'n': s->dry_run = true; break;
+    case 'w': if (add_env(s, "WSLALLOC_PROFILE", "wsl", "--wsl")) return 2; break;
+    case 'r': if (add_env(s, "WSLALLOC_RECOVER", "1", "--recover")) return 2; break;
+    case 'L': if (add_env(s, "WSLALLOC_LIMIT", optarg, "--limit")) return 2; break;
+    case 'H': if (add_env(s, "WSLALLOC_HEADROOM", optarg, "--headroom")) return 2; break;
     case 's': {
       char name[64];
       const char *eq = strchr(optarg, '=');
       if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof name)
         return usage_error("--set %s: not NAME=VALUE", optarg);
       snprintf(name, sizeof name, "%.*s", (int)(eq - optarg), optarg);
-      if (add_env(&s, name, eq + 1, "--set")) return 2;
+      if (add_env(s, name, eq + 1, "--set")) return 2;
       break;
     }
     default:
       return tool_bad_option("service", c, argc, argv);
     }
   }
+  return -1;
+}
+
+/* The library to preload, made absolute into buf: 0, or the status to exit with. */
+static int service_library(const char *lib, char *lib_buf, size_t len) {
+  if (lib) {
+    char *real = realpath(lib, NULL);
+    if (!real) {
+      fprintf(stderr, "wslalloc service: --lib %s: %s\n", lib, strerror(errno));
+      return 2;
+    }
+    snprintf(lib_buf, len, "%s", real);
+    free(real);
+  } else if (tool_find_library(lib_buf, len) != 0) {
+    fprintf(stderr, "wslalloc service: cannot find libwslalloc.so beside this program; "
+                    "name it with --lib PATH\n");
+    return 2;
+  }
+  if (!path_ok(lib_buf)) {
+    fprintf(stderr, "wslalloc service: %s: LD_PRELOAD cannot name a path with spaces, "
+                    "colons or quotes; install the library elsewhere and name it with --lib\n",
+            lib_buf);
+    return 2;
+  }
+  return 0;
+}
+
+/* Makes the group and the recordings directory and writes the drop-in
+   (or, with --dry-run, says what it would do); the status to exit with. */
+static int service_apply(const struct svc *s, const char *text, const char *conf) {
+  struct passwd *pw = getpwnam(s->user);
+  struct group *gr = getgrnam(s->group);
+  if (s->dry_run) {
+    printf("would write %s:\n\n%s\n", conf, text);
+    if (!gr) printf("would make the group: groupadd --system %s\n", s->group);
+    printf("would make %s%s: owner %s, group %s, mode 2750%s\n", s->root, s->dir, s->user,
+           s->group, pw ? "" : " (no such user here yet)");
+    printf("then, to apply it:\n");
+    apply_commands(s->unit, "  ");
+    return 0;
+  }
+  if (!pw) {
+    fprintf(stderr, "wslalloc service: no user '%s' here: install the service first, or "
+                    "name its user with --user\n", s->user);
+    return 1;
+  }
+  uid_t uid = pw->pw_uid;
+  if (!gr) {
+    if (s->root[0] || geteuid() != 0) {
+      fprintf(stderr, "wslalloc service: no group '%s': make it with `sudo groupadd "
+                      "--system %s`, or name another with --group\n", s->group, s->group);
+      return 1;
+    }
+    char *const cmd[] = {"groupadd", "--system", (char *)s->group, NULL};
+    if (run_command(cmd) != 0 || !(gr = getgrnam(s->group))) {
+      fprintf(stderr, "wslalloc service: `groupadd --system %s` failed; make the group "
+                      "yourself, or name another with --group\n", s->group);
+      return 1;
+    }
+    printf("made the group %s\n", s->group);
+  }
+  gid_t gid = gr->gr_gid;
+  if (!readable_by(s->lib, uid))
+    fprintf(stderr, "wslalloc service: warning: user %s may not be able to read %s (a "
+                    "private directory on the way?): install the package, or name a "
+                    "library it can read with --lib\n", s->user, s->lib);
+  if (make_recording_dir(s, uid, gid) != 0) return 1;
+  if (write_dropin(s, text) != 0) return 1;
+  printf("wrote %s:\n\n%s\n", conf, text);
+  printf("recordings go to %s%s: owner %s, group %s, mode 2750\n\n", s->root, s->dir, s->user,
+         s->group);
+  printf("To apply it:\n");
+  apply_commands(s->unit, "  ");
+  printf("\nUntil the restart nothing changes for the running service.\n"
+         "After it, %s and every runner it starts inherit the preload,\n"
+         "and each process writes its own recording into %s->\n"
+         "Members of group %s read them: `sudo usermod -aG %s $USER`, then log in again;\n"
+         "`wslalloc ls` and `wslalloc report` find them there.\n",
+         s->unit, s->dir, s->group, s->group);
+  return 0;
+}
+
+int cmd_service(int argc, char **argv) {
+  static struct svc s;
+  memset(&s, 0, sizeof s);
+  struct service_args a;
+  int rc = service_options(argc, argv, &s, &a);
+  if (rc >= 0) return rc;
+  const char *unit = a.unit, *user = a.user, *group = a.group, *dir = a.dir, *root = a.root;
   if (optind < argc) {
     if (unit || optind + 1 < argc)
       return usage_error("%s: one unit only", argv[argc - 1]);
@@ -370,7 +462,7 @@ int cmd_service(int argc, char **argv) {
     return usage_error("--dir %s: not an absolute path without spaces, colons or quotes",
                        dir_buf);
   s.dir = dir_buf;
-  if (remove) return do_remove(&s);
+  if (a.remove) return do_remove(&s);
 
   char user_buf[64];
   if (user) {
@@ -387,25 +479,7 @@ int cmd_service(int argc, char **argv) {
   s.group = group;
 
   char lib_buf[4096];
-  if (lib) {
-    char *real = realpath(lib, NULL);
-    if (!real) {
-      fprintf(stderr, "wslalloc service: --lib %s: %s\n", lib, strerror(errno));
-      return 2;
-    }
-    snprintf(lib_buf, sizeof lib_buf, "%s", real);
-    free(real);
-  } else if (tool_find_library(lib_buf, sizeof lib_buf) != 0) {
-    fprintf(stderr, "wslalloc service: cannot find libwslalloc.so beside this program; "
-                    "name it with --lib PATH\n");
-    return 2;
-  }
-  if (!path_ok(lib_buf)) {
-    fprintf(stderr, "wslalloc service: %s: LD_PRELOAD cannot name a path with spaces, "
-                    "colons or quotes; install the library elsewhere and name it with --lib\n",
-            lib_buf);
-    return 2;
-  }
+  if ((rc = service_library(a.lib, lib_buf, sizeof lib_buf)) != 0) return rc;
   s.lib = lib_buf;
 
   char text[8192];
@@ -413,55 +487,5 @@ int cmd_service(int argc, char **argv) {
   char conf[4096];
   snprintf(conf, sizeof conf, "%s/etc/systemd/system/%s.service.d/wslalloc.conf", s.root,
            s.unit);
-
-  struct passwd *pw = getpwnam(s.user);
-  struct group *gr = getgrnam(s.group);
-  if (s.dry_run) {
-    printf("would write %s:\n\n%s\n", conf, text);
-    if (!gr) printf("would make the group: groupadd --system %s\n", s.group);
-    printf("would make %s%s: owner %s, group %s, mode 2750%s\n", s.root, s.dir, s.user,
-           s.group, pw ? "" : " (no such user here yet)");
-    printf("then, to apply it:\n");
-    apply_commands(s.unit, "  ");
-    return 0;
-  }
-  if (!pw) {
-    fprintf(stderr, "wslalloc service: no user '%s' here: install the service first, or "
-                    "name its user with --user\n", s.user);
-    return 1;
-  }
-  uid_t uid = pw->pw_uid;
-  if (!gr) {
-    if (s.root[0] || geteuid() != 0) {
-      fprintf(stderr, "wslalloc service: no group '%s': make it with `sudo groupadd "
-                      "--system %s`, or name another with --group\n", s.group, s.group);
-      return 1;
-    }
-    char *const cmd[] = {"groupadd", "--system", (char *)s.group, NULL};
-    if (run_command(cmd) != 0 || !(gr = getgrnam(s.group))) {
-      fprintf(stderr, "wslalloc service: `groupadd --system %s` failed; make the group "
-                      "yourself, or name another with --group\n", s.group);
-      return 1;
-    }
-    printf("made the group %s\n", s.group);
-  }
-  gid_t gid = gr->gr_gid;
-  if (!readable_by(s.lib, uid))
-    fprintf(stderr, "wslalloc service: warning: user %s may not be able to read %s (a "
-                    "private directory on the way?): install the package, or name a "
-                    "library it can read with --lib\n", s.user, s.lib);
-  if (make_recording_dir(&s, uid, gid) != 0) return 1;
-  if (write_dropin(&s, text) != 0) return 1;
-  printf("wrote %s:\n\n%s\n", conf, text);
-  printf("recordings go to %s%s: owner %s, group %s, mode 2750\n\n", s.root, s.dir, s.user,
-         s.group);
-  printf("To apply it:\n");
-  apply_commands(s.unit, "  ");
-  printf("\nUntil the restart nothing changes for the running service.\n"
-         "After it, %s and every runner it starts inherit the preload,\n"
-         "and each process writes its own recording into %s.\n"
-         "Members of group %s read them: `sudo usermod -aG %s $USER`, then log in again;\n"
-         "`wslalloc ls` and `wslalloc report` find them there.\n",
-         s.unit, s.dir, s.group, s.group);
-  return 0;
+  return service_apply(&s, text, conf);
 }

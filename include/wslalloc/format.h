@@ -63,6 +63,9 @@
 #define WSLA_CMDLINE_MAX 1024u
 #define WSLA_OPTIONS_MAX 1024u
 #define WSLA_ENVIRONMENT_MAX 512u
+/* GPUs the environment lines name ("gpu0=" up to "gpu3="): the first ones
+   the driver lists, so that the lines fit WSLA_ENVIRONMENT_MAX. */
+#define WSLA_ENV_GPUS_MAX 4
 
 /* Flags in wsla_header.features: fields taken from the reserved tail. */
 enum wsla_features {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "rec.h"
 
 /* The reader's own pid namespace, read once. */
 static bool own_pidns(uint64_t *ino, uint64_t *dev) {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
+#include "rec.h"
 #include "utf8.h"
 
 void json_begin(struct json *j, FILE *out) {

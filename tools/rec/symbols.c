@@ -9,7 +9,7 @@
 
 #include <uthash.h>
 
-#include "tool.h"
+#include "rec.h"
 #include "utf8.h"
 
 /* One libdwfl session per module file, opened on first use and kept for

@@ -2,7 +2,7 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "tool.h"
+#include "rec.h"
 
 /*
  * The shim counts an allocation in two places, each by itself without

@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "rec.h"
 #include "wslalloc/options.h"
 
 #define SVC_ROOT_ENV "WSLALLOC_SERVICE_ROOT"

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tool.h"
+#include "rec.h"
 
 int tool_usage_error(const char *cmd, const char *fmt, ...) {
   va_list ap;

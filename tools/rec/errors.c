@@ -1,7 +1,7 @@
 /* The error a failed GPU call returned: its name from the headers the build found (gen_errnames.py), and for the common ones what it means and the fix. */
 #include <string.h>
 
-#include "tool.h"
+#include "rec.h"
 
 /* The table an API's results come from, by the API's family. */
 static const struct err_table *table_of(unsigned api) {

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tool.h"
+#include "rec.h"
 #include "wslalloc/alive.h"
 #include "utf8.h"
 #include "wslalloc/options.h"

@@ -5,7 +5,7 @@
 
 #include <uthash.h>
 
-#include "tool.h"
+#include "rec.h"
 #include "wslalloc/explain.h"
 
 /* A device allocation seen and not yet seen freed, with its stack. */
