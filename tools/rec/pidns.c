@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "rec.h"
+#include "wslalloc/alive.h"
 
 /* The reader's own pid namespace, read once. */
 static bool own_pidns(uint64_t *ino, uint64_t *dev) {
@@ -56,23 +57,6 @@ static int nspid(const char *p, long *last) {
   return count;
 }
 
-static uint64_t start_ticks(const char *p) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%.32s/stat", p);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  char *s = strrchr(buf, ')');
-  if (!s) return 0;
-  int field = 2;
-  for (; *s && field < 22; s++)
-    if (*s == ' ') field++;
-  return strtoull(s, NULL, 10);
-}
-
 /* kill(pid, 0) would ask about whatever process has that number here,
    unrelated to the container's.  Instead: a process in a namespace below
    this one (NSpid lists two pids or more) whose pid there is the recording's
@@ -87,7 +71,7 @@ bool pidns_process_alive(const struct wsla_header *h) {
     if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
     long inner = 0;
     if (nspid(de->d_name, &inner) < 2 || inner != h->pid) continue;
-    uint64_t ticks = start_ticks(de->d_name);
+    uint64_t ticks = wsla_pid_start_ticks(atoi(de->d_name));
     if (h->proc_start_ticks && ticks != h->proc_start_ticks) continue;
     char path[64];
     snprintf(path, sizeof path, "/proc/%.32s/ns/pid", de->d_name);
@@ -100,6 +84,7 @@ bool pidns_process_alive(const struct wsla_header *h) {
   closedir(d);
   return alive;
 }
+
 const char *pidns_word(const struct wsla_header *h) {
   switch (rec_pidns(h)) {
   case PIDNS_SAME: return "same";
