@@ -62,6 +62,8 @@ t = tool("top", "-n", "2", "-d", "0.1")
 equal(t.returncode, 0, "top: status")
 screens = t.stdout.split("wslalloc top  ")[1:]
 equal(len(screens), 2, "top -n 2: two screens")
+check(all("(every 0.1 s, 2 screens)" in s.splitlines()[0] and "Ctrl-C" not in s for s in screens),
+      f"top -n 2: the header says how many screens, not Ctrl-C: {screens[0].splitlines()[0]!r}")
 for s in screens:
     check(" 2 running in " in s, "top: both processes counted")
     check(re.search(r"^GPU 0  8\.00 GiB total, [0-9.]+ [GM]iB free", s, re.M) is not None,

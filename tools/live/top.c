@@ -24,7 +24,8 @@ static const struct wsla_oom *last_oom(const struct rec *r, int dev) {
 /* One screen of top: for each device any running process uses, the
    device's figures from the freshest view any of them took, then each
    process's own.  Returns how many processes were running. */
-static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s) {
+/* count: the screens asked for with -n, or -1 for until Ctrl-C. */
+static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s, long count) {
   size_t n;
   struct rec **all;
   char err[4400];
@@ -38,8 +39,10 @@ static size_t top_screen(FILE *out, const char *dir, bool chosen, double every_s
   strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
   size_t running = 0;
   for (size_t i = 0; i < n; i++) running += !strcmp(rec_end_state(all[i]), "running");
-  fprintf(out, "wslalloc top  %s  %zu running in %s  (every %.1f s; Ctrl-C quits)\n", now,
-          running, dir, every_s);
+  fprintf(out, "wslalloc top  %s  %zu running in %s", now, running, dir);
+  if (count < 0) fprintf(out, "  (every %.1f s; Ctrl-C quits)\n", every_s);
+  else if (count > 1) fprintf(out, "  (every %.1f s, %ld screens)\n", every_s, count);
+  else fputc('\n', out);
   if (!readable && !missing) fprintf(out, "  %s\n", err);
   bool any = false;
   for (int dev = 0; dev < (int)WSLA_DEVICE_MAX; dev++) {
@@ -176,7 +179,7 @@ int cmd_top(int argc, char **argv) {
       if (!redraw) fputs("\n", stdout);
     }
     if (redraw) fputs("\033[H\033[2J", stdout); /* home, clear */
-    top_screen(stdout, dir, chosen, every_s);
+    top_screen(stdout, dir, chosen, every_s, count);
   }
   return 0;
 }
