@@ -18,6 +18,9 @@ const struct wsla_option_desc wsla_option_table[] = {
 };
 const size_t wsla_option_count =
     sizeof wsla_option_table / sizeof wsla_option_table[0];
+/* struct wsla_options.set has a bit per option. */
+_Static_assert(sizeof wsla_option_table / sizeof wsla_option_table[0] <= 64,
+               "options outgrow the set bits");
 
 static int parse_bool(const char *s, uint64_t *v) {
   static const char *const yes[] = {"1", "on", "yes", "true"};
@@ -123,8 +126,10 @@ void wsla_options_load(struct wsla_options *out,
     if (wsla_option_parse(opt, opt->def, out) != 0) abort(); /* table bug */
     const char *text = getenv(name);
     if (!text) continue;
+    out->set |= (uint64_t)1 << i;
     if (wsla_option_parse(opt, text, out) != 0) {
       wsla_option_parse(opt, opt->def, out);
+      if (opt->offset == offsetof(struct wsla_options, dir)) out->dir_refused_len = strlen(text);
       if (warn && opt->offset == offsetof(struct wsla_options, dir)) {
         /* Not the default folder: it is shared by all of the user's
            processes, and the tools would list it without a word. */
@@ -199,11 +204,9 @@ void wsla_escape_controls(const char *in, size_t max_in, char *out, size_t len) 
   out[o] = '\0';
 }
 
-bool wsla_dir_refused(size_t *len) {
-  const char *dir = getenv("WSLALLOC_DIR");
-  size_t n = dir ? strlen(dir) : 0;
-  if (len) *len = n;
-  return n >= WSLA_OPT_PATH_MAX;
+bool wsla_dir_refused(const struct wsla_options *o, size_t *len) {
+  if (len) *len = o->dir_refused_len;
+  return o->dir_refused_len != 0;
 }
 
 void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len) {
@@ -227,9 +230,9 @@ void wsla_options_apply_profile(struct wsla_options *o, char *buf, size_t len) {
   if (len) buf[0] = '\0';
   if (o->profile.num != WSLA_PROFILE_WSL) return;
   for (size_t i = 0; i < sizeof wsl / sizeof wsl[0]; i++) {
-    if (getenv(wsl[i].name)) continue; /* its own variable wins */
     for (size_t k = 0; k < wsla_option_count; k++) {
       if (strcmp(wsla_option_table[k].name, wsl[i].name) != 0) continue;
+      if (o->set & ((uint64_t)1 << k)) continue; /* its own variable wins */
       if (wsla_option_parse(&wsla_option_table[k], wsl[i].value, o) != 0)
         abort(); /* the profile table is wrong */
       int n = snprintf(buf + used, len - used, "%s%s=%s", used ? " " : "",

@@ -335,7 +335,7 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   char dir[WSLA_OPT_PATH_MAX];
   /* A folder named but refused (wsla_options_load said why): never the
      default one instead. */
-  if (wsla_dir_refused(NULL)) return NULL;
+  if (wsla_dir_refused(&wsla_opts, NULL)) return NULL;
   wsla_recording_dir(&wsla_opts, dir, sizeof dir);
   int dfd = open_dir(dir, wsla_opts.dir.str[0] != '\0');
   if (dfd < 0) return NULL;

@@ -196,16 +196,16 @@ static void check_gpus(bool pinned) {
    is memory; with no room the library records in memory only, and nothing
    survives a crash. */
 static void check_recordings(void) {
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
   size_t long_dir;
-  if (wsla_dir_refused(&long_dir)) {
+  if (wsla_dir_refused(&o, &long_dir)) {
     char d[160];
     snprintf(d, sizeof d, "WSLALLOC_DIR is longer than %d bytes (%zu bytes): the library records in "
              "memory only", WSLA_OPT_PATH_MAX - 1, long_dir);
     verdict("fail", "recordings", d, "set WSLALLOC_DIR to a shorter path");
     return;
   }
-  struct wsla_options o;
-  wsla_options_load(&o, NULL);
   char dir[WSLA_OPT_PATH_MAX], d[WSLA_OPT_PATH_MAX + 256], a[32], b[32], c[32];
   wsla_recording_dir(&o, dir, sizeof dir);
   /* One recording at these options: the ring, the live slots, and about

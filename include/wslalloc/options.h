@@ -121,6 +121,13 @@ struct wsla_options {
   } field;
   WSLA_OPTION_LIST(WSLA_OPT_FIELD)
 #undef WSLA_OPT_FIELD
+  /* Set by wsla_options_load: the length of WSLALLOC_DIR where it was set
+     to a path too long to use (0 otherwise).  Its default, the shared
+     folder, is never what the user meant (wsla_dir_refused). */
+  size_t dir_refused_len;
+  /* Bit i: wsla_option_table[i]'s variable is set in the environment (a
+     profile does not override it). */
+  uint64_t set;
 };
 
 struct wsla_option_desc {
@@ -170,10 +177,10 @@ void wsla_recording_dir(const struct wsla_options *o, char *buf, size_t len);
    message stays on its line and cannot pass for a message of its own. */
 void wsla_escape_controls(const char *in, size_t max_in, char *out, size_t len);
 
-/* Whether WSLALLOC_DIR is set to a path too long to use (its length in
-   *len).  Such a folder is never replaced by the default one, which is
-   shared by every process of the user: the library records in memory only
-   and the tools refuse. */
-bool wsla_dir_refused(size_t *len);
+/* Whether o's WSLALLOC_DIR was set to a path too long to use (its length
+   in *len), as wsla_options_load found it.  Such a folder is never replaced
+   by the default one, which is shared by every process of the user: the
+   library records in memory only and the tools refuse. */
+bool wsla_dir_refused(const struct wsla_options *o, size_t *len);
 
 #endif

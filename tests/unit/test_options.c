@@ -157,7 +157,7 @@ static void test_path(void) {
   CHECK_STR(opts.dir.str, "");
   /* Not the default folder instead (shared by all the user's processes). */
   CHECK_HAS(last_warning, "WSLALLOC_DIR is longer than 511 bytes (512 bytes); recording in memory only");
-  CHECK(wsla_dir_refused(NULL), "a too-long WSLALLOC_DIR is refused");
+  CHECK(wsla_dir_refused(&opts, NULL), "a too-long WSLALLOC_DIR is refused");
   /* The value is quoted at most 64 bytes long. */
   CHECK(strlen(last_warning) < 200, "the warning stays short: %zu bytes", strlen(last_warning));
 }

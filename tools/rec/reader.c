@@ -676,8 +676,10 @@ static void warn_option(const char *msg) { fprintf(stderr, "wslalloc: %s\n", msg
 const char *tool_cmd = "";
 
 void tool_refuse_long_dir(void) {
+  struct wsla_options o;
+  wsla_options_load(&o, NULL);
   size_t n;
-  if (!wsla_dir_refused(&n)) return;
+  if (!wsla_dir_refused(&o, &n)) return;
   fprintf(stderr,
           "wslalloc%s%s: WSLALLOC_DIR is longer than %d bytes (%zu bytes); the library "
           "records nothing there; set it to a shorter path\n",
