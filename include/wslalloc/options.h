@@ -103,6 +103,10 @@ enum wsla_others_mode {
     "llama.cpp uses its legacy pool (the WSL2 workaround for "                  \
     "cuMemAddressReserve failures); auto reports it only where a 32 GiB "     \
     "reservation, as llama.cpp makes, succeeds")                              \
+  X(service_root, "WSLALLOC_SERVICE_ROOT", WSLA_OPT_PATH, "", 0, 0, "path",  \
+    "the root under which ls, report and top look for services' recordings " \
+    "(systemd drop-ins and /var/lib/wslalloc); empty means /; as `wslalloc "  \
+    "service --root` writes under one")                                       \
   X(others, "WSLALLOC_OTHERS", WSLA_OPT_CHOICE, "auto", 0, 0,                 \
     "auto|nvml|windows|off",                                                   \
     "who else holds GPU memory at an out-of-memory failure: nvml asks NVML "  \

@@ -15,15 +15,15 @@
 #include "rec.h"
 #include "wslalloc/options.h"
 
-#define SVC_ROOT_ENV "WSLALLOC_SERVICE_ROOT"
-
 /* --- the recordings of services, for ls, report and top --- */
 
-/* The root the service directories lie under: "" (/) unless the
-   environment names another, as `wslalloc service --root` does. */
+/* The root the service directories lie under: "" (/) unless
+   WSLALLOC_SERVICE_ROOT names another, absolute, as `wslalloc service
+   --root` writes under one. */
 static const char *service_root(void) {
-  const char *r = getenv(SVC_ROOT_ENV);
-  return r && r[0] == '/' ? r : "";
+  static struct wsla_options o;
+  wsla_options_load(&o, NULL);
+  return o.service_root.str[0] == '/' ? o.service_root.str : "";
 }
 
 /* Whether a directory may hold a service's recordings: a real directory (no
