@@ -235,8 +235,12 @@ out:
   return r;
 }
 
-static bool side_take(uint64_t addr, struct wsla_entry *e) {
-  pthread_mutex_lock(&side_lock);
+/* addr's entry from the heap side table.  wait: take its lock as usual;
+   otherwise only if it is free (a signal handler that interrupted this
+   thread, which may hold it). */
+static bool side_take(uint64_t addr, struct wsla_entry *e, bool wait) {
+  if (wait) pthread_mutex_lock(&side_lock);
+  else if (pthread_mutex_trylock(&side_lock) != 0) return false;
   struct side_node *n;
   HASH_FIND(hh, side_map, &addr, sizeof addr, n);
   if (n) {
@@ -265,18 +269,18 @@ static bool side_put(uint64_t addr, const struct wsla_entry *e) {
 }
 
 static __attribute__((noinline)) bool take_past_first_slow(struct region *r, uint64_t addr,
-                                                         struct wsla_entry *e) {
+                                                         struct wsla_entry *e, bool wait) {
   if (r && region_take(r, addr, e, NULL)) return true;
-  return __atomic_load_n(&side_count, __ATOMIC_RELAXED) && side_take(addr, e);
+  return __atomic_load_n(&side_count, __ATOMIC_RELAXED) && side_take(addr, e, wait);
 }
 
 /* addr's entry from the overflow region or the heap, where they exist: two
-   loads while neither does. */
-static inline bool take_past_first(uint64_t addr, struct wsla_entry *e) {
+   loads while neither does.  wait: as side_take. */
+static inline bool take_past_first(uint64_t addr, struct wsla_entry *e, bool wait) {
   /* Acquire: pairs with the release store in grow. */
   struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
   if (WSLA_LIKELY(!r && !__atomic_load_n(&side_count, __ATOMIC_RELAXED))) return false;
-  return take_past_first_slow(r, addr, e);
+  return take_past_first_slow(r, addr, e, wait);
 }
 
 bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
@@ -288,7 +292,7 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
   struct region first = first_of(p);
   uint32_t from;
   bool had_stale = region_take(&first, addr, stale, &from);
-  if (!had_stale) had_stale = take_past_first(addr, stale);
+  if (!had_stale) had_stale = take_past_first(addr, stale, true);
   *inserted = true;
   /* The search above saw every slot before from taken. */
   if (WSLA_LIKELY(region_put(&first, from, addr, e, site, time_ns, seq))) return had_stale;
@@ -309,7 +313,7 @@ bool wsla_table_put(struct wsla_proc *p, uint64_t addr,
 
 bool wsla_table_take(struct wsla_proc *p, uint64_t addr, struct wsla_entry *e) {
   struct region first = first_of(p);
-  return region_take(&first, addr, e, NULL) || take_past_first(addr, e);
+  return region_take(&first, addr, e, NULL) || take_past_first(addr, e, true);
 }
 
 void wsla_table_reset_after_fork(void) {
@@ -339,21 +343,5 @@ bool wsla_table_take_nested(struct wsla_proc *p, uint64_t addr, struct wsla_entr
      regions are lock-free, so they are asked as always; the heap side table
      only if its lock is free, since the interrupted code may hold it. */
   struct region first = first_of(p);
-  if (region_take(&first, addr, e, NULL)) return true;
-  /* Acquire: pairs with the release store in grow. */
-  struct region *r = __atomic_load_n(&overflow, __ATOMIC_ACQUIRE);
-  if (r && region_take(r, addr, e, NULL)) return true;
-  if (!__atomic_load_n(&side_count, __ATOMIC_RELAXED) || pthread_mutex_trylock(&side_lock) != 0)
-    return false;
-  struct side_node *n;
-  HASH_FIND(hh, side_map, &addr, sizeof addr, n);
-  if (n) {
-    HASH_DELETE(hh, side_map, n);
-    __atomic_fetch_sub(&side_count, 1, __ATOMIC_RELAXED);
-  }
-  pthread_mutex_unlock(&side_lock);
-  if (!n) return false;
-  *e = n->e;
-  free(n);
-  return true;
+  return region_take(&first, addr, e, NULL) || take_past_first(addr, e, false);
 }
