@@ -98,27 +98,39 @@ size_t service_recording_dirs(char (*dirs)[WSLA_OPT_PATH_MAX], size_t max) {
   return n;
 }
 
-/* Reads one service recording: a regular file (no link, no FIFO), owned by
-   the directory's owner or root, mode 0600 or 0640 at most. */
-static int open_service_file(int dfd, const char *dir, const char *name, uid_t owner,
-                             struct rec *r, char *why, size_t len) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return snprintf(why, len, "%s: %s", path, strerror(errno)), -1;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-      (st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 07137)) {
-    close(fd);
-    return snprintf(why, len, "%s: not a recording of this service (owner, mode or type)",
-                    path), -1;
+/* Calls fn on each recording in a service directory (open as dfd, owned
+   by owner) that is one: a regular file (no link, no FIFO, never blocking),
+   owned by the directory's owner or root, mode 0600 or 0640 at most;
+   notes each other *.wsla on stderr unless quiet. */
+static void each_service_file(int dfd, const char *dir, uid_t owner, bool quiet,
+                              void (*fn)(int fd, const char *path, void *arg), void *arg) {
+  int fd2 = dup(dfd);
+  DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
+  if (!d) {
+    if (fd2 >= 0) close(fd2);
+    return;
   }
-  /* Mapped and read within what its header claims, as the user's own
-     recordings are: the header, counters, OOM records and live slots that
-     ls and top show, never the events. */
-  int rc = rec_open_fd(fd, path, REC_SLOTS, r, why, len);
-  close(fd);
-  return rc;
+  struct dirent *de;
+  size_t seen = 0;
+  while ((de = readdir(d)) && seen++ < 100000) {
+    size_t l = strlen(de->d_name);
+    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (st.st_uid != owner && st.st_uid != 0) || (st.st_mode & 07137)) {
+      if (!quiet)
+        fprintf(stderr, "wslalloc: skipping %s: not a recording of this service (owner, mode "
+                        "or type)\n", path);
+      if (fd >= 0) close(fd);
+      continue;
+    }
+    fn(fd, path, arg);
+    close(fd);
+  }
+  closedir(d);
 }
 
 /* Calls fn on each readable service directory (fd open, its owner); notes
@@ -156,47 +168,47 @@ struct collect {
   struct rec ***all;
   size_t *n, cap;
   bool quiet;
+  bool full; /* the heap refused more */
 };
+
+/* Reads one service recording as the user's own are read: mapped, within
+   what its header claims, the header, counters, OOM records and live slots
+   that ls and top show, never the events. */
+static void collect_file(int fd, const char *path, void *arg) {
+  struct collect *c = arg;
+  struct rec *r = c->full ? NULL : malloc(sizeof *r);
+  char why[4400];
+  if (!r) {
+    c->full = true;
+    return;
+  }
+  if (rec_open_fd(fd, path, REC_SLOTS, r, why, sizeof why) != 0) {
+    if (!c->quiet) fprintf(stderr, "wslalloc: skipping %s\n", why);
+    free(r);
+    return;
+  }
+  if (*c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 16;
+    struct rec **more = realloc(*c->all, cap * sizeof **c->all);
+    if (!more) {
+      rec_close(r);
+      free(r);
+      c->full = true;
+      return;
+    }
+    *c->all = more;
+    c->cap = cap;
+  }
+  (*c->all)[(*c->n)++] = r;
+}
 
 static void collect_dir(int dfd, const char *dir, uid_t owner, void *arg) {
   struct collect *c = arg;
-  int fd2 = dup(dfd);
-  DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
-  if (!d) {
-    if (fd2 >= 0) close(fd2);
-    return;
-  }
-  struct dirent *de;
-  size_t seen = 0;
-  while ((de = readdir(d)) && seen++ < 100000) {
-    size_t l = strlen(de->d_name);
-    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
-    struct rec *r = malloc(sizeof *r);
-    char why[4400];
-    if (!r) break;
-    if (open_service_file(dfd, dir, de->d_name, owner, r, why, sizeof why) != 0) {
-      if (!c->quiet) fprintf(stderr, "wslalloc: skipping %s\n", why);
-      free(r);
-      continue;
-    }
-    if (*c->n == c->cap) {
-      size_t cap = c->cap ? c->cap * 2 : 16;
-      struct rec **more = realloc(*c->all, cap * sizeof **c->all);
-      if (!more) {
-        rec_close(r);
-        free(r);
-        break;
-      }
-      *c->all = more;
-      c->cap = cap;
-    }
-    (*c->all)[(*c->n)++] = r;
-  }
-  closedir(d);
+  each_service_file(dfd, dir, owner, c->quiet, collect_file, c);
 }
 
 void service_recordings_add(const char *cmd, struct rec ***all, size_t *n, bool quiet) {
-  struct collect c = {all, n, *n, quiet};
+  struct collect c = {all, n, *n, quiet, false};
   each_service_dir(cmd, quiet, collect_dir, &c);
   for (size_t i = 1; i < *n; i++) /* oldest first, as the user's own */
     for (size_t k = i; k > 0 && (*all)[k - 1]->hdr->start_realtime_ns >
@@ -213,34 +225,18 @@ struct newest {
   size_t len;
 };
 
-static void newest_in_dir(int dfd, const char *dir, uid_t owner, void *arg) {
+static void newest_file(int fd, const char *path, void *arg) {
   struct newest *nw = arg;
-  int fd2 = dup(dfd);
-  DIR *d = fd2 >= 0 ? fdopendir(fd2) : NULL;
-  if (!d) {
-    if (fd2 >= 0) close(fd2);
-    return;
+  struct wsla_header h;
+  if (pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
+      !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) && h.start_realtime_ns > *nw->best) {
+    *nw->best = h.start_realtime_ns;
+    snprintf(nw->path, nw->len, "%s", path);
   }
-  struct dirent *de;
-  size_t seen = 0;
-  while ((de = readdir(d)) && seen++ < 100000) {
-    size_t l = strlen(de->d_name);
-    if (l < 6 || strcmp(de->d_name + l - 5, ".wsla")) continue;
-    int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) continue;
-    struct stat st;
-    struct wsla_header h;
-    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-              (st.st_uid == owner || st.st_uid == 0) && !(st.st_mode & 07137) &&
-              pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-              !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
-    close(fd);
-    if (ok && h.start_realtime_ns > *nw->best) {
-      *nw->best = h.start_realtime_ns;
-      snprintf(nw->path, nw->len, "%s/%s", dir, de->d_name);
-    }
-  }
-  closedir(d);
+}
+
+static void newest_in_dir(int dfd, const char *dir, uid_t owner, void *arg) {
+  each_service_file(dfd, dir, owner, true, newest_file, arg);
 }
 
 void service_find_newest(int64_t *best, char *path, size_t len) {
