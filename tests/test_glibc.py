@@ -27,7 +27,7 @@ def main():
     check("dlvsym" in needed and len(needed) >= 10,
           f"objdump -T shows the library's glibc references ({len(needed)} read)")
     above = sorted(f"{s}@GLIBC_{v}" for s, v in needed.items() if key(v) > BASELINE)
-    equal(above, [], "glibc versions above 2.28 (add the function to shim/glibc_compat.h)")
+    equal(above, [], "glibc versions above 2.28 (add the function to common/glibc_compat.h)")
     # The version requirements (readelf's .gnu.version_r) tell the same from
     # the loader's side: no GLIBC_2.29 or later node is required at all.
     vr = subprocess.run(["readelf", "-V", SHIM], check=True, capture_output=True,

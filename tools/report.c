@@ -10,7 +10,7 @@
 
 #include "others.h"
 #include "tool.h"
-#include "wslalloc/explain.h"
+#include "explain.h"
 #include "wslalloc/options.h"
 
 static const char *const usage =

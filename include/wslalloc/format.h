@@ -75,7 +75,7 @@ enum wsla_features {
   WSLA_FEAT_PIDNS = 1u << 3,       /* pidns_ino, pidns_dev: pid's namespace */
   /* The writing process holds a read lock (fcntl F_SETLK, F_RDLCK) on the
      whole recording for its life, so that its liveness is told from the
-     file (wslalloc/alive.h), across pid namespaces; and pruned_clean,
+     file (common/alive.h), across pid namespaces; and pruned_clean,
      pruned_failed say what its WSLALLOC_KEEP pruning deleted. */
   WSLA_FEAT_LIFE_LOCK = 1u << 4,
   WSLA_FEAT_OTHERS = 1u << 5,      /* others_off: other holders per OOM */

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #include "tool.h"
-#include "wslalloc/others.h"
+#include "others_nvml.h"
 
 /* Which backend asks: WSLALLOC_OTHERS=off|nvml|windows, or auto (the
    default): the Windows side under WSL2, NVML elsewhere. */

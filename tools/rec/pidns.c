@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "rec.h"
-#include "wslalloc/alive.h"
+#include "alive.h"
 
 /* The reader's own pid namespace, read once. */
 static bool own_pidns(uint64_t *ino, uint64_t *dev) {

@@ -6,7 +6,7 @@
 #include <uthash.h>
 
 #include "rec.h"
-#include "wslalloc/explain.h"
+#include "explain.h"
 
 /* A device allocation seen and not yet seen freed, with its stack. */
 struct block {

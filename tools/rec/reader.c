@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "rec.h"
-#include "wslalloc/alive.h"
+#include "alive.h"
 #include "utf8.h"
 #include "wslalloc/options.h"
 
@@ -628,7 +628,7 @@ void rec_close(struct rec *r) {
 static bool process_alive(const struct rec *r) {
   const struct wsla_header *h = r->hdr;
   /* The writer's lock on its recording decides, in any pid namespace
-     (wslalloc/alive.h, as the library's pruning asks). */
+     (common/alive.h, as the library's pruning asks). */
   if (h->features & WSLA_FEAT_LIFE_LOCK) {
     int fd = open(r->path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
     int locked = wsla_recording_locked(fd);

@@ -199,7 +199,7 @@ int rec_scan_dir(const char *dir, bool chosen, bool quiet, rec_each_fn each, voi
 int tool_open_regular(const char *path, int flags, char *err, size_t errlen);
 FILE *tool_fopen_regular(const char *path, char *err, size_t errlen);
 
-#include "wslalloc/explain.h"
+#include "explain.h"
 #define fmt_size wsla_fmt_size
 
 /* The error codes of the GPU APIs by name, generated from the installed

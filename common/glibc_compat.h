@@ -1,4 +1,4 @@
-/* Force-included before every C source of the library (shim/meson.build) so
+/* Force-included before every C source of the library (common/meson.build) so
    that the glibc versions it asks for stay at or below the baseline (2.28):
    the library is preloaded into programs built on Ubuntu 20.04, Debian 11
    and RHEL 8 images, whose glibc lacks anything newer.  Not for the tool. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "shim.h"
-#include "wslalloc/explain.h"
+#include "explain.h"
 
 /* True if code address a lies in libwslalloc itself. */
 static bool in_shim(void *a) {

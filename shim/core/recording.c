@@ -18,7 +18,7 @@
 
 #include "budget.h"
 #include "shim.h"
-#include "wslalloc/alive.h"
+#include "alive.h"
 #if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
 #include "ballast.h"
 #include "owned.h"
@@ -229,7 +229,7 @@ static int prune_order(const void *a, const void *b) {
  * (an OOM, a failing status, a fatal signal, killed) only once no clean one
  * is left to delete, since those are the ones a person comes back to.  Only
  * regular files of this user's, named *.wsla, whose header is a recording's
- * and whose process has ended (its lock is gone: wslalloc/alive.h); own is
+ * and whose process has ended (its lock is gone: common/alive.h); own is
  * never considered.  Two processes pruning at once may both unlink a file:
  * the second finds it gone, which is the same outcome.  Counts what it
  * deleted into pruned[0] (clean) and pruned[1] (failures).

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "shim.h"
-#include "wslalloc/explain.h"
-#include "wslalloc/others.h"
+#include "explain.h"
+#include "others_nvml.h"
 
 /*
  * WSLALLOC_OTHERS: "off" asks nobody, "windows" leaves it to the `wslalloc

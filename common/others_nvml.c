@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "wslalloc/explain.h"
-#include "wslalloc/others.h"
+#include "explain.h"
+#include "others_nvml.h"
 
 #ifndef WSLA_HAVE_NVML
 #define WSLA_HAVE_NVML 0

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "wslalloc/explain.h"
+#include "explain.h"
 
 const char *wsla_fmt_size(uint64_t b, char *buf, size_t len) {
   /* A unit is kept only while its figure, rounded as printed, stays below

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "shim.h"
-#include "wslalloc/explain.h"
+#include "explain.h"
 
 /*
  * Composed when the OOM happens, never in the signal handler, which only
