@@ -129,6 +129,7 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
      handler sees the whole text of the buffer it is pointed at. */
   __atomic_store_n(&shown, next, __ATOMIC_RELEASE);
   __atomic_store_n(&wsla_first_aid_pending, 1, __ATOMIC_RELEASE);
+  wsla_gate_set(WSLA_GATE_FIRST_AID);
 }
 
 void wsla_first_aid_print(bool from_signal) {
@@ -146,4 +147,5 @@ void wsla_first_aid_print(bool from_signal) {
     done += (size_t)w;
   }
   __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
+  wsla_gate_clear(WSLA_GATE_FIRST_AID);
 }

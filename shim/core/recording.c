@@ -31,7 +31,7 @@
 struct wsla_proc wsla_g;
 struct wsla_options wsla_opts;
 int wsla_g_ready;
-int wsla_budget_active;
+int wsla_gate_word = WSLA_GATE_UNREADY;
 __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
@@ -798,6 +798,7 @@ static void after_fork_child(void) {
     }
   }
   wsla_g_ready = 0;
+  wsla_gate_set(WSLA_GATE_UNREADY); /* until the child's own recording */
   /* The child's own calls are its client's, recorded from depth 0 (and
      hook_leave keeps it there if the child returns through that hook). */
   wsla_tls.depth = 0;
@@ -831,8 +832,10 @@ static void once_per_process_image(void) {
      say what was in force. */
   char applied[256];
   wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
-  if (wsla_opts.limit.num || wsla_opts.pinned_limit.num)
-    __atomic_fetch_or(&wsla_budget_active, WSLA_GATE_BUDGET, __ATOMIC_RELEASE);
+  if (wsla_opts.limit.num || wsla_opts.pinned_limit.num) wsla_gate_set(WSLA_GATE_BUDGET);
+  if (wsla_opts.recover.num) wsla_gate_set(WSLA_GATE_RECOVER);
+  if (wsla_opts.stitch.num == WSLA_STITCH_FORCE) wsla_gate_set(WSLA_GATE_STITCH);
+  if (wsla_opts.reserve.num) wsla_gate_set(WSLA_GATE_RESERVE);
   /* Once per process, even where a child runs this again (a fork while
      another thread was here): twice, the prepare handler would wait for a
      lock it holds itself. */
@@ -884,6 +887,8 @@ static bool open_recording(struct wsla_proc *p) {
   p->oom_cap = OOM_CAP;
   p->module_cap = MODULE_CAP;
   p->sample_ns = wsla_opts.sample_ms.num * 1000000u;
+  p->stack_min = wsla_opts.stacks.num ? wsla_opts.stacks.num : UINT64_MAX;
+  memset(p->sample_next, 0, sizeof p->sample_next);
   fill_header(p->hdr, &l, l.size);
   p->start_mono_ns = p->hdr->start_monotonic_ns;
   wsla_modules_refresh(p);
@@ -894,9 +899,11 @@ struct wsla_proc *wsla_proc_init(void) {
   pthread_once(&process_once, once_per_process_image);
   pthread_mutex_lock(&init_lock);
   if (!wsla_g_ready && disabled_pid != getpid()) {
-    if (open_recording(&wsla_g))
+    if (open_recording(&wsla_g)) {
       /* Release: pairs with the acquire load in wsla_proc_get. */
       __atomic_store_n(&wsla_g_ready, 1, __ATOMIC_RELEASE);
+      wsla_gate_clear(WSLA_GATE_UNREADY);
+    }
     else
       disabled_pid = getpid();
   }

@@ -41,6 +41,12 @@ struct wsla_proc {
   size_t map_len;
   int64_t start_mono_ns;
   uint64_t sample_ns; /* 0: sampling off */
+  /* For the fast path (fast.h): the size from which an allocation keeps
+     its stack (WSLALLOC_STACKS; UINT64_MAX when off), and per device the
+     time from which the next allocation goes the general way to take a
+     sample (0: the next one; UINT64_MAX: never, sampling off). */
+  uint64_t stack_min;
+  uint64_t sample_next[WSLA_DEVICE_MAX];
   bool file_backed;
   char path[WSLA_OPT_PATH_MAX + 160];
 };
@@ -69,11 +75,51 @@ struct wsla_tls {
 extern struct wsla_proc wsla_g;
 extern struct wsla_options wsla_opts;
 extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
-/* The allocation path's gate word (budget.h's WSLA_GATE_*): some budget
-   (WSLALLOC_LIMIT, WSLALLOC_PINNED_LIMIT) is set, or a largest-block probe
-   is running.  The one load the allocation path pays for either when
-   neither is. */
-extern int wsla_budget_active;
+/*
+ * The gate word: zero while nothing unusual is on, so that every hook pays
+ * one load to know it may take its fast path (fast.h).  Each bit names a
+ * reason to take the general path instead:
+ *   BUDGET     a budget (WSLALLOC_LIMIT, WSLALLOC_PINNED_LIMIT) is set;
+ *   PROBE      a largest-block probe (recover.c) is searching with real
+ *              allocations, so a device allocation that starts now waits
+ *              for it to stop rather than find its memory taken;
+ *   UNREADY    this process has no recording yet (or cannot have one);
+ *   RECOVER, STITCH, RESERVE   WSLALLOC_RECOVER, WSLALLOC_STITCH=force and
+ *              WSLALLOC_RESERVE, set at start;
+ *   FIRST_AID  an OOM not yet followed by a success: the next success
+ *              clears it (wsla_first_aid_clear).
+ * The bits from WSLA_GATE_EPOCH up count probes begun: an allocation that
+ * read the gate before a probe began, and then ran out of memory, sees the
+ * word moved and is retried once, after the probe (budget.h).
+ */
+enum {
+  WSLA_GATE_BUDGET = 1,
+  WSLA_GATE_PROBE = 2,
+  WSLA_GATE_UNREADY = 4,
+  WSLA_GATE_RECOVER = 8,
+  WSLA_GATE_STITCH = 16,
+  WSLA_GATE_RESERVE = 32,
+  WSLA_GATE_FIRST_AID = 64,
+  WSLA_GATE_FLAGS = 255,
+  WSLA_GATE_EPOCH = 256,
+};
+extern int wsla_gate_word;
+
+/* Sets or clears a flag of the gate word.  Release: pairs with the acquire
+   load in wsla_gate, so that a hook that sees the flag clear sees what was
+   set up before it was cleared (the recording, for UNREADY). */
+static inline void wsla_gate_set(int flag) {
+  __atomic_fetch_or(&wsla_gate_word, flag, __ATOMIC_RELEASE);
+}
+static inline void wsla_gate_clear(int flag) {
+  __atomic_fetch_and(&wsla_gate_word, ~flag, __ATOMIC_RELEASE);
+}
+static inline int wsla_gate(void) {
+  /* Acquire: pairs with wsla_gate_set/clear and the probe's
+     read-modify-writes of the word. */
+  return __atomic_load_n(&wsla_gate_word, __ATOMIC_ACQUIRE);
+}
+
 extern __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 /* --- the per-thread device cache (track.c holds the generation) --- */
@@ -207,10 +253,13 @@ void wsla_first_aid_print(bool from_signal);
 extern int wsla_first_aid_pending;
 
 /* A success after an OOM: the client dealt with it (PyTorch frees its cache
-   and retries), so a later death is not of that OOM. */
+   and retries), so a later death is not of that OOM.  The pending OOM also
+   holds the gate's FIRST_AID flag, so only the general path pays this. */
 static inline void wsla_first_aid_clear(void) {
-  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED)))
+  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED))) {
     __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
+    wsla_gate_clear(WSLA_GATE_FIRST_AID);
+  }
 }
 
 /* --- diagnostics (diag.c) --- */

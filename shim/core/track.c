@@ -4,6 +4,7 @@
 #include "ballast.h"
 #include "budget.h"
 #include "recover.h"
+#include "fast.h"
 #include "shim.h"
 
 uint64_t wsla_budget_in_flight[WSLA_DEVICE_MAX + 1];
@@ -20,27 +21,14 @@ void wsla_budget_reset_after_fork(void) {
   wsla_probe_reset_after_fork();
 }
 
-static inline void max_store(uint64_t *peak, uint64_t value, uint64_t *when,
-                             uint64_t t) {
-  uint64_t seen = __atomic_load_n(peak, __ATOMIC_RELAXED);
-  while (value > seen) {
-    if (__atomic_compare_exchange_n(peak, &seen, value, true, __ATOMIC_RELAXED,
-                                    __ATOMIC_RELAXED)) {
-      if (when) __atomic_store_n(when, t, __ATOMIC_RELAXED);
-      return;
-    }
-  }
-}
-
 static inline struct wsla_device_counters *dev_counters(struct wsla_proc *p,
                                                         int device) {
   return device >= 0 && (unsigned)device < WSLA_DEVICE_MAX ? &p->ctr->dev[device]
                                                            : NULL;
 }
 
-/* Adds (sign 1) or retires (sign -1) an entry's bytes.  Every value a
-   fetch-add returns was the counter's true value at some instant, so the
-   peak kept from them is the exact maximum. */
+/* Adds (sign 1) or retires (sign -1) an entry's bytes; the peak as
+   wsla_max_store keeps it. */
 static void account(struct wsla_proc *p, const struct wsla_entry *e, int sign,
                     uint64_t t) {
   uint64_t delta = sign > 0 ? e->size : (uint64_t)0 - e->size;
@@ -50,14 +38,18 @@ static void account(struct wsla_proc *p, const struct wsla_entry *e, int sign,
     uint64_t live = __atomic_add_fetch(&c->host_live_bytes, delta,
                                        __ATOMIC_RELAXED);
     __atomic_fetch_add(&c->host_live_allocs, one, __ATOMIC_RELAXED);
-    if (sign > 0) max_store(&c->host_peak_bytes, live, NULL, t);
+    if (sign > 0) wsla_max_store(&c->host_peak_bytes, live, NULL, t);
     return;
   }
   struct wsla_device_counters *d = dev_counters(p, e->device);
   if (!d) return;
   uint64_t live = __atomic_add_fetch(&d->live_bytes, delta, __ATOMIC_RELAXED);
   __atomic_fetch_add(&d->live_allocs, one, __ATOMIC_RELAXED);
-  if (sign > 0) max_store(&d->peak_bytes, live, &d->peak_time_ns, t);
+  if (sign > 0) wsla_max_store(&d->peak_bytes, live, &d->peak_time_ns, t);
+}
+
+void wsla_track_stale(struct wsla_proc *p, const struct wsla_entry *stale, uint64_t t) {
+  account(p, stale, -1, t);
 }
 
 static void record_oom(struct wsla_proc *p, const struct wsla_call *c,
@@ -212,12 +204,24 @@ void wsla_track_retire(struct wsla_proc *p, uint16_t api, uint64_t addr,
 
 bool wsla_sample_claim(struct wsla_proc *p, int device, uint64_t now) {
   struct wsla_device_counters *d = dev_counters(p, device);
-  if (!d || !p->sample_ns) return false;
+  if (!d) return false;
+  /* Relaxed, as the fast path's load: the time from which the device's
+     next allocation comes this way again (never, with sampling off). */
+  uint64_t *next = &p->sample_next[device];
+  if (!p->sample_ns) {
+    __atomic_store_n(next, UINT64_MAX, __ATOMIC_RELAXED);
+    return false;
+  }
   uint64_t last = __atomic_load_n(&d->view_time_ns, __ATOMIC_RELAXED);
-  if (last && now - last < p->sample_ns) return false;
+  if (last && now - last < p->sample_ns) {
+    __atomic_store_n(next, last + p->sample_ns, __ATOMIC_RELAXED);
+    return false;
+  }
   /* Whoever moves the time forward takes the sample; the others go on. */
-  return __atomic_compare_exchange_n(&d->view_time_ns, &last, now ? now : 1,
-                                     false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  bool mine = __atomic_compare_exchange_n(&d->view_time_ns, &last, now ? now : 1, false,
+                                          __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+  __atomic_store_n(next, (mine ? now : last) + p->sample_ns, __ATOMIC_RELAXED);
+  return mine;
 }
 
 void wsla_sample_store(struct wsla_proc *p, int device,

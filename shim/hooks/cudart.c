@@ -6,6 +6,7 @@
 #include "cuda_common.h"
 #include "recover.h"
 #include "owned.h"
+#include "fast.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */
@@ -163,7 +164,9 @@ static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
   wsla_cuda_take(p, (uint64_t)(uintptr_t)ptr, taken);
 }
 
-WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
+/* The general path of cudaMalloc: budgets, forced stitching, recovery. */
+static __attribute__((noinline)) cudaError_t malloc_general(void **devPtr, size_t size,
+                                                            uint64_t site) {
   REAL_OR_MISSING(cudaMalloc);
   struct wsla_proc *p = hook_enter();
   uint16_t refused = 0;
@@ -177,19 +180,67 @@ WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
 #undef SERVE
   if (p)
     done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);
+               HOOK_OUT(rc == cudaSuccess, devPtr), size, site, refused, laddered);
   hook_leave();
   return rc;
 }
 
-WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
+/* What the fast path of a device allocation does after a real call it
+   cannot record inline: a failure (retried once if a probe ran meanwhile,
+   as WITHIN_BUDGET does), or a success the general recording must take. */
+#define FAST_OUTCOME(api, rc, out, size, retry)                                \
+  do {                                                                         \
+    if ((rc) == cudaErrorMemoryAllocation && wsla_probe_overlapped(gate)) {    \
+      (rc) = (retry);                                                          \
+      __typeof__(real_cudaGetLastError) get_ =                                 \
+          WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);                        \
+      if ((rc) == cudaSuccess && get_) get_();                                 \
+    }                                                                          \
+    done_alloc(&wsla_g, (api), 0, (rc), HOOK_OUT((rc) == cudaSuccess, (out)),   \
+               (size), HOOK_SITE, 0, NULL);                                    \
+  } while (0)
+
+WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
+  /* Acquire: pairs with the release store that fills the slot. */
+  __typeof__(real_cudaMalloc) real = __atomic_load_n(&real_cudaMalloc, __ATOMIC_ACQUIRE);
+  int gate;
+  if (WSLA_UNLIKELY(!real) || !wsla_fast_enter(&gate))
+    return malloc_general(devPtr, size, HOOK_SITE);
+  cudaError_t rc = real(devPtr, size);
+  if (WSLA_UNLIKELY(rc != cudaSuccess) ||
+      !wsla_fast_alloc(&wsla_g, WSLA_API_cudaMalloc, 0, wsla_cuda_device(),
+                       (uint64_t)(uintptr_t)*devPtr, size, HOOK_SITE))
+    FAST_OUTCOME(WSLA_API_cudaMalloc, rc, devPtr, size, real(devPtr, size));
+  wsla_fast_leave();
+  return rc;
+}
+
+/* The general path of cudaFree: nested frees, memory the shim owns. */
+static __attribute__((noinline)) cudaError_t free_general(void *devPtr, uint64_t site) {
   REAL_OR_MISSING(cudaFree);
   uint64_t addr = (uint64_t)(uintptr_t)devPtr;
   struct wsla_taken taken;
   struct wsla_proc *p = hook_enter_free(addr, &taken);
   cudaError_t rc = wsla_free_if_own(addr) ? cudaSuccess : real(devPtr);
-  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &taken, HOOK_SITE);
+  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &taken, site);
   hook_leave_free();
+  return rc;
+}
+
+WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
+  /* Acquire: pairs with the release store that fills the slot. */
+  __typeof__(real_cudaFree) real = __atomic_load_n(&real_cudaFree, __ATOMIC_ACQUIRE);
+  int gate;
+  if (WSLA_UNLIKELY(!real) || WSLA_UNLIKELY(wsla_owned_any()) || !wsla_fast_enter(&gate))
+    return free_general(devPtr, HOOK_SITE);
+  uint64_t addr = (uint64_t)(uintptr_t)devPtr;
+  struct wsla_taken taken;
+  wsla_fast_take(&wsla_g, addr, &taken);
+  cudaError_t rc = real(devPtr);
+  if (WSLA_UNLIKELY(rc != cudaSuccess) ||
+      !wsla_fast_free(&wsla_g, WSLA_API_cudaFree, addr, &taken, HOOK_SITE))
+    done_free(&wsla_g, WSLA_API_cudaFree, devPtr, rc, &taken, HOOK_SITE);
+  wsla_fast_leave_free();
   return rc;
 }
 

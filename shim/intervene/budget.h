@@ -13,25 +13,6 @@
  */
 #define WSLA_BUDGET_PINNED_SLOT WSLA_DEVICE_MAX
 
-/*
- * The gate word, wsla_budget_active.  WSLA_GATE_BUDGET: a budget is set.
- * WSLA_GATE_PROBE: a largest-block probe (recover.c) is searching with real
- * allocations, so a device allocation that starts now waits for it to stop
- * (it stops at its next trial) rather than find its memory taken.  The
- * bits above count probes begun: an allocation that read the gate open
- * before a probe began, and then ran out of memory, sees the word moved
- * and is retried once, after the probe.  With neither, the allocation path
- * pays one load for all this.
- */
-#define WSLA_GATE_BUDGET 1
-#define WSLA_GATE_PROBE 2
-#define WSLA_GATE_EPOCH 4
-
-static inline int wsla_gate(void) {
-  /* Acquire: pairs with the probe's read-modify-writes of the word. */
-  return __atomic_load_n(&wsla_budget_active, __ATOMIC_ACQUIRE);
-}
-
 /* Slow paths (recover.c), taken only while a probe runs or after an
    out-of-memory failure: waits for a running probe to stop, and returns
    the gate word then; and says whether a probe ran since gate was read

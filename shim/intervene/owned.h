@@ -31,11 +31,16 @@ void wsla_owned_fork_child(void);
 void wsla_stitch_release(struct wsla_owned *o);
 void wsla_spill_release(struct wsla_owned *o);
 
+/* Whether the shim owns any allocation now: a free's fast path is only
+   for memory it does not. */
+static inline bool wsla_owned_any(void) {
+  return __atomic_load_n(&wsla_owned_live, __ATOMIC_RELAXED) != 0;
+}
+
 /* Frees addr if the shim owns it (it never reaches the runtime's free
    then), and says whether it did. */
 static inline bool wsla_free_if_own(uint64_t addr) {
-  if (WSLA_LIKELY(!__atomic_load_n(&wsla_owned_live, __ATOMIC_RELAXED)))
-    return false;
+  if (WSLA_LIKELY(!wsla_owned_any())) return false;
   struct wsla_owned *o = wsla_owned_take(addr);
   if (!o) return false;
   if (o->kind == WSLA_OWNED_STITCHED) wsla_stitch_release(o);

@@ -323,14 +323,15 @@ int wsla_probe_yield(int gate) {
 
 bool wsla_probe_overlapped(int gate) {
   int now = wsla_gate();
-  if (((now ^ gate) & ~WSLA_GATE_BUDGET) == 0) return false;
+  /* Only a probe's bits count: the other flags come and go on their own. */
+  if (((now ^ gate) & (WSLA_GATE_PROBE | -WSLA_GATE_EPOCH)) == 0) return false;
   wsla_probe_yield(now);
   return true;
 }
 
 void wsla_probe_reset_after_fork(void) {
   /* The parent's probe never ends here: the gate opens in the child. */
-  __atomic_fetch_and(&wsla_budget_active, ~WSLA_GATE_PROBE, __ATOMIC_RELAXED);
+  __atomic_fetch_and(&wsla_gate_word, ~WSLA_GATE_PROBE, __ATOMIC_RELAXED);
   __atomic_store_n(&probe_tid, 0, __ATOMIC_RELAXED);
 }
 
@@ -349,7 +350,7 @@ uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
   unsigned seen = __atomic_load_n(&probe_interrupts, __ATOMIC_RELAXED);
   /* Acq-rel: pairs with wsla_gate's acquire load in the allocation path;
      a thread whose allocation failed because of a trial below sees this. */
-  __atomic_fetch_add(&wsla_budget_active, WSLA_GATE_PROBE + WSLA_GATE_EPOCH,
+  __atomic_fetch_add(&wsla_gate_word, WSLA_GATE_PROBE + WSLA_GATE_EPOCH,
                      __ATOMIC_ACQ_REL);
   /* Halving at 2 MiB, the granularity blocks come in: at most 16 trials
      cover 128 GiB. */
@@ -365,7 +366,7 @@ uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
     else hi = mid;
   }
   /* Release: pairs with the acquire load of the waiting threads. */
-  __atomic_fetch_sub(&wsla_budget_active, WSLA_GATE_PROBE, __ATOMIC_RELEASE);
+  __atomic_fetch_sub(&wsla_gate_word, WSLA_GATE_PROBE, __ATOMIC_RELEASE);
   __atomic_store_n(&probe_tid, 0, __ATOMIC_RELEASE);
   return lo * grain;
 }
