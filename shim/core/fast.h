@@ -23,7 +23,7 @@
    when it was not already in one (a nested call passes through) and the
    gate word is zero (the recording is ready and nothing unusual is on).
    *gate is the word as read, for wsla_probe_overlapped after a failure. */
-static inline bool wsla_fast_enter(int *gate) {
+WSLA_INLINE bool wsla_fast_enter(int *gate) {
   if (WSLA_UNLIKELY(wsla_tls.depth != 0)) return false;
   *gate = wsla_gate();
   if (WSLA_UNLIKELY(*gate & WSLA_GATE_FLAGS)) return false;
@@ -40,7 +40,7 @@ static inline void wsla_fast_leave(void) {
 /* A free on the fast path takes addr's entry before the real free, as
    hook_enter_free does (see wsla_take), noting the address so that the
    runtime's own free of it inside the call passes straight through. */
-static inline void wsla_fast_take(struct wsla_proc *p, uint64_t addr, struct wsla_taken *taken) {
+WSLA_INLINE void wsla_fast_take(struct wsla_proc *p, uint64_t addr, struct wsla_taken *taken) {
   wsla_tls.freeing = addr;
   taken->had = addr && wsla_table_take_inline(p, addr, &taken->e);
   if (taken->had) taken->seq = wsla_claim(p);
@@ -74,7 +74,7 @@ void wsla_track_stale(struct wsla_proc *p, const struct wsla_entry *stale, uint6
    general path must record it instead: a null address (a zero-byte
    request), a block large enough to keep its stack, a device the counters
    do not cover, or a sample due on the device. */
-static inline bool wsla_fast_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+WSLA_INLINE bool wsla_fast_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                                    int16_t device, uint64_t addr, uint64_t size,
                                    uint64_t site) {
   if (WSLA_UNLIKELY(addr == 0 || size >= p->stack_min ||
@@ -105,7 +105,7 @@ static inline bool wsla_fast_alloc(struct wsla_proc *p, uint16_t api, uint16_t f
    free (wsla_take): the general path's wsla_track_free for the case that
    is every case but a failed or an unknown free.  False, having done
    nothing, for those. */
-static inline bool wsla_fast_free(struct wsla_proc *p, uint16_t api, uint64_t addr,
+WSLA_INLINE bool wsla_fast_free(struct wsla_proc *p, uint16_t api, uint64_t addr,
                                   const struct wsla_taken *taken, uint64_t site) {
   if (WSLA_UNLIKELY(!taken->had || (taken->e.flags & WSLA_F_HOST) ||
                     (uint16_t)taken->e.device >= WSLA_DEVICE_MAX))

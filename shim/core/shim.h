@@ -19,6 +19,9 @@
                  no_sanitize_undefined))
 #define WSLA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define WSLA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the fast path's parts (fast.h, table.h): inlined into each hook even
+   where the compiler would share one copy among many callers. */
+#define WSLA_INLINE static inline __attribute__((always_inline))
 
 /* The process's recording, mapped; valid while wsla_ready says so. */
 struct wsla_proc {

@@ -20,6 +20,7 @@
 uint32_t wsla_table_first_max_probe;
 struct region *wsla_table_overflow;
 uint64_t wsla_table_side_count;
+int wsla_table_beyond;
 static struct region overflow_store;
 static uint32_t overflow_max_probe;
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -89,6 +90,8 @@ static struct region *grow(struct wsla_proc *p) {
     r = &overflow_store;
     /* Release: pairs with the acquire loads of overflow. */
     __atomic_store_n(&overflow, r, __ATOMIC_RELEASE);
+    /* Release: pairs with the acquire load in wsla_table_beyond_first. */
+    __atomic_store_n(&wsla_table_beyond, 1, __ATOMIC_RELEASE);
     grow_failed = false;
     break;
   }
@@ -124,7 +127,11 @@ static bool side_put(uint64_t addr, const struct wsla_entry *e) {
   bool side_refused = false;
   pthread_mutex_lock(&side_lock);
   HASH_ADD(hh, side_map, addr, sizeof n->addr, n);
-  if (!side_refused) __atomic_fetch_add(&side_count, 1, __ATOMIC_RELAXED);
+  if (!side_refused) {
+    __atomic_fetch_add(&side_count, 1, __ATOMIC_RELAXED);
+    /* Release: pairs with the acquire load in wsla_table_beyond_first. */
+    __atomic_store_n(&wsla_table_beyond, 1, __ATOMIC_RELEASE);
+  }
   pthread_mutex_unlock(&side_lock);
   if (side_refused) free(n);
   return !side_refused;
@@ -180,6 +187,7 @@ void wsla_table_reset_after_fork(void) {
   pthread_mutex_init(&side_lock, NULL);
   side_map = NULL;
   side_count = 0;
+  wsla_table_beyond = 0;
 }
 
 const struct wsla_live *wsla_table_more(uint64_t *cap) {

@@ -13,6 +13,9 @@
  *   EMPTY  never claimed: a probe stops here, nothing lies beyond it;
  *   FREE   a tombstone: claimed once and freed; any key may reuse it;
  *   OWNED  an insert claimed it: its payload is being written or is live.
+ *          The word also carries a tag of the address's hash (owned_word),
+ *          so that a search passes a slot of another address on one load
+ *          and compare, without reading its commit word and address.
  * An insert claims EMPTY or FREE -> OWNED with a CAS, fills the payload with
  * relaxed stores and publishes it with a release store of commit (the ring
  * sequence + 1 of its ALLOC, unique, so a commit value is never reused).  A
@@ -33,7 +36,7 @@
  */
 #define SLOT_EMPTY 0u
 #define SLOT_FREE 1u
-#define SLOT_OWNED 2u
+#define SLOT_OWNED 2u /* the bit; the rest of an owned slot's word is its tag */
 #define PROBE_LIMIT 64u
 #define OVERFLOW_FACTOR 4u
 
@@ -51,11 +54,21 @@ struct region {
 extern uint32_t wsla_table_first_max_probe;
 extern struct region *wsla_table_overflow; /* published with release, read with acquire */
 extern uint64_t wsla_table_side_count;     /* atomics; > 0 only past both regions */
+/* 1 once either exists (the overflow region or a heap entry), so that the
+   first region's searches pay one load and a branch until then. */
+extern int wsla_table_beyond;
 
 /* One multiplicative hash; device pointers are 256-byte aligned, so the top
    bits of the product, not the low bits of the address, pick the bucket. */
 static inline uint64_t wsla_home_of(uint64_t addr, uint64_t mask) {
   return ((addr * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+}
+
+/* The claim word of a slot that addr owns: the OWNED bit and a tag from the
+   product's top bits, which the home index (bits 20 up) leaves unused for
+   tables below 2^12 slots and shares with larger ones only in part. */
+static inline uint32_t owned_word(uint64_t addr) {
+  return (uint32_t)((addr * 0x9E3779B97F4A7C15ull) >> 32) | SLOT_OWNED;
 }
 
 static inline struct region first_of(const struct wsla_proc *p) {
@@ -73,9 +86,10 @@ static inline void note_probe(const struct region *r, uint32_t d) {
 /* Takes addr's live slot out of r: true and *e filled if it was there.
    *free_at: the distance from addr's home of the first slot seen free (or
    of where the search ended), where an insert of addr may start looking. */
-static inline bool region_take(const struct region *r, uint64_t addr, struct wsla_entry *e,
+WSLA_INLINE bool region_take(const struct region *r, uint64_t addr, struct wsla_entry *e,
                                uint32_t *free_at) {
   uint64_t i = wsla_home_of(addr, r->mask);
+  uint32_t want = owned_word(addr);
   uint32_t limit = __atomic_load_n(r->max_probe, __ATOMIC_RELAXED);
   uint32_t first_free = UINT32_MAX, d = 0;
   for (; d <= limit; d++, i = (i + 1) & r->mask) {
@@ -84,8 +98,8 @@ static inline bool region_take(const struct region *r, uint64_t addr, struct wsl
        claim of this slot after it orders its stores after that take. */
     uint32_t state = __atomic_load_n(&l->reserved0, __ATOMIC_ACQUIRE);
     if (state == SLOT_EMPTY) break;
-    if (state != SLOT_OWNED) {
-      if (first_free == UINT32_MAX) first_free = d;
+    if (state != want) {
+      if (!(state & SLOT_OWNED) && first_free == UINT32_MAX) first_free = d;
       continue;
     }
     /* Acquire: pairs with the release store of commit in slot_fill, so the
@@ -114,7 +128,7 @@ static inline bool region_take(const struct region *r, uint64_t addr, struct wsl
   return false;
 }
 
-static inline void slot_fill(struct wsla_live *l, uint64_t addr, const struct wsla_entry *e,
+WSLA_INLINE void slot_fill(struct wsla_live *l, uint64_t addr, const struct wsla_entry *e,
                       uint64_t site, uint64_t time_ns, uint64_t seq) {
   WSLA_RELAXED_STORE(l->addr, addr);
   WSLA_RELAXED_STORE(l->size, e->size);
@@ -132,7 +146,7 @@ static inline void slot_fill(struct wsla_live *l, uint64_t addr, const struct ws
 
 /* Claims the first EMPTY or FREE slot of addr's chain in r, from distance
    from on (every slot before it was seen taken), and fills it. */
-static inline bool region_put(const struct region *r, uint32_t from, uint64_t addr,
+WSLA_INLINE bool region_put(const struct region *r, uint32_t from, uint64_t addr,
                        const struct wsla_entry *e, uint64_t site, uint64_t time_ns,
                        uint64_t seq) {
   uint64_t i = (wsla_home_of(addr, r->mask) + from) & r->mask;
@@ -140,10 +154,10 @@ static inline bool region_put(const struct region *r, uint32_t from, uint64_t ad
   for (uint32_t d = from; d <= limit; d++, i = (i + 1) & r->mask) {
     struct wsla_live *l = &r->slots[i];
     uint32_t state = __atomic_load_n(&l->reserved0, __ATOMIC_RELAXED);
-    if (state == SLOT_OWNED) continue;
+    if (state & SLOT_OWNED) continue;
     /* Acquire: pairs with the release store of FREE by the last take, so
        the payload stores below come after its reads. */
-    if (!__atomic_compare_exchange_n(&l->reserved0, &state, SLOT_OWNED, false,
+    if (!__atomic_compare_exchange_n(&l->reserved0, &state, owned_word(addr), false,
                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
       continue;
     note_probe(r, d);
@@ -162,15 +176,15 @@ bool wsla_table_put_past_first(struct wsla_proc *p, uint64_t addr, const struct 
                                uint64_t site, uint64_t time_ns, uint64_t seq, bool *inserted,
                                bool had_stale);
 
-/* Two loads while neither the overflow region nor the heap table exists. */
+/* Whether a search must look past the first region. */
 static inline bool wsla_table_beyond_first(void) {
-  /* Acquire: pairs with the release store that publishes the region. */
-  return WSLA_UNLIKELY(__atomic_load_n(&wsla_table_overflow, __ATOMIC_ACQUIRE) != NULL ||
-                       __atomic_load_n(&wsla_table_side_count, __ATOMIC_RELAXED) != 0);
+  /* Acquire: pairs with the release stores of wsla_table_beyond (table.c),
+     made after the region or entry it announces. */
+  return WSLA_UNLIKELY(__atomic_load_n(&wsla_table_beyond, __ATOMIC_ACQUIRE) != 0);
 }
 
 /* wsla_table_put and wsla_table_take (shim.h), inline. */
-static inline bool wsla_table_put_inline(struct wsla_proc *p, uint64_t addr,
+WSLA_INLINE bool wsla_table_put_inline(struct wsla_proc *p, uint64_t addr,
                                          const struct wsla_entry *e, uint64_t site,
                                          uint64_t time_ns, uint64_t seq, bool *inserted,
                                          struct wsla_entry *stale) {
@@ -187,7 +201,7 @@ static inline bool wsla_table_put_inline(struct wsla_proc *p, uint64_t addr,
   return wsla_table_put_past_first(p, addr, e, site, time_ns, seq, inserted, had_stale);
 }
 
-static inline bool wsla_table_take_inline(struct wsla_proc *p, uint64_t addr,
+WSLA_INLINE bool wsla_table_take_inline(struct wsla_proc *p, uint64_t addr,
                                           struct wsla_entry *e) {
   struct region first = first_of(p);
   return region_take(&first, addr, e, NULL) ||

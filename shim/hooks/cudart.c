@@ -2,11 +2,7 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
-#include "budget.h"
 #include "cuda_common.h"
-#include "recover.h"
-#include "owned.h"
-#include "fast.h"
 
 /* The per-thread-default-stream exports the header only declares under
    CUDA_API_PER_THREAD_DEFAULT_STREAM. */
@@ -32,28 +28,62 @@ WSLA_REAL_DECL(cudaFreeHost);
 WSLA_REAL_DECL(cudaHostRegister);
 WSLA_REAL_DECL(cudaHostUnregister);
 WSLA_REAL_DECL(cudaMemGetInfo);
+WSLA_REAL_DECL(cudaGetDevice);
+WSLA_REAL_DECL(cudaGetLastError);
+WSLA_REAL_DECL(cudaPeekAtLastError);
+
+/* --- The runtime's operations for the hook skeletons (skeleton.h) --- */
+
+#define HOOK_T cudaError_t
+#define HOOK_OK cudaSuccess
+#define HOOK_OOM cudaErrorMemoryAllocation
+#define HOOK_LIB WSLA_LIB_CUDART
+#define HOOK_FAMILY WSLA_LIB_CUDA
+/* The exported function is the hook; its body is inlined into it, so that
+   the call site is the client's. */
+#define HOOK_FUNCTION(name, params, args)                                      \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params; \
+  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }    \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
+#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
+
+#include "skeleton.h"
 
 static int warned_missing;
 
-static cudaError_t missing(const char *name) {
+static cudaError_t family_missing(const char *name) {
   wsla_warn_once(&warned_missing,
                  "no CUDA runtime in this process provides %s", name);
   return cudaErrorSharedObjectSymbolNotFound;
 }
 
-#define REAL_OR_MISSING(name)                                                  \
-  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);            \
-  if (WSLA_UNLIKELY(!real)) return missing(#name)
+/* The runtime makes its context inside the first call, so the device is
+   asked after the call, never before. */
+static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
+  (void)p, (void)size;
+  return -1;
+}
+static inline bool family_fast_before(uint64_t size, int16_t *device) {
+  (void)size;
+  *device = -1;
+  return true;
+}
+static inline int16_t family_fast_device(int16_t before) {
+  (void)before;
+  return wsla_cuda_device();
+}
+static inline int16_t family_ladder_device(int16_t before) {
+  (void)before;
+  return wsla_cuda_device_fresh();
+}
 
-WSLA_REAL_DECL(cudaGetDevice);
-
-/* The budget's verdict on a request (0: go ahead).  The device is asked of
-   the runtime before the call, and only when a device limit is set:
-   cudaGetDevice leaves the last error alone when it succeeds. */
-static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
-  if (!p) return 0;
+/* The budget's verdict (0: go ahead).  The device is asked of the runtime
+   before the call, and only when a device limit is set: cudaGetDevice
+   leaves the last error alone when it succeeds. */
+static uint16_t family_refusal(struct wsla_proc *p, uint16_t flags, int16_t device,
+                               uint64_t size) {
   bool host = flags & WSLA_F_HOST;
-  int dev = -1;
+  int dev = device;
   if (!host && WSLA_UNLIKELY(wsla_opts.limit.num)) {
     __typeof__(real_cudaGetDevice) get = WSLA_REAL(WSLA_LIB_CUDART, cudaGetDevice);
     if (!get || get(&dev) != cudaSuccess) dev = -1;
@@ -66,48 +96,27 @@ static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
 
 /* Refuses a request as the runtime itself would: a genuine out-of-memory
    failure from the real runtime sets its own last-error state. */
-static cudaError_t refuse(void) {
+static cudaError_t family_refuse(void) {
   __typeof__(real_cudaMalloc) m = WSLA_REAL(WSLA_LIB_CUDART, cudaMalloc);
   void *none = NULL;
   if (m && m(&none, (size_t)1 << 62) == cudaSuccess) cudaFree(none);
   return cudaErrorMemoryAllocation;
 }
 
-WSLA_REAL_DECL(cudaGetLastError);
-
-/* The real call, unless a budget refuses the request first; through the
-   gate (budget.h), so that a largest-block probe in another thread never
-   takes the memory of a device request: one that fails while a probe ran
-   is retried after it, and the first failure's last error goes (an error
+/* The first failure's last error goes once a retry succeeds (an error
    pending before it, which that failure overwrote, cannot be put back). */
-#define WITHIN_BUDGET(flags, size, call)                                       \
-  __extension__({                                                              \
-    int gate_ = wsla_gate();                                                   \
-    cudaError_t rc_;                                                           \
-    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
-        (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
-         gate_ & WSLA_GATE_BUDGET) &&                                          \
-        (refused = refusal(p, (flags), (size))) != 0) {                        \
-      rc_ = refuse();                                                          \
-    } else {                                                                   \
-      rc_ = (call);                                                            \
-      if (WSLA_UNLIKELY(rc_ == cudaErrorMemoryAllocation) &&                   \
-          !((flags) & WSLA_F_HOST) && wsla_probe_overlapped(gate_)) {          \
-        rc_ = (call);                                                          \
-        __typeof__(real_cudaGetLastError) get_ =                               \
-            WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);                      \
-        if (rc_ == cudaSuccess && get_) get_();                                \
-      }                                                                        \
-    }                                                                          \
-    rc_;                                                                       \
-  })
-
-WSLA_REAL_DECL(cudaPeekAtLastError);
+static void clear_last_error(void) {
+  __typeof__(real_cudaGetLastError) get = WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);
+  if (get) get();
+}
+static inline void family_retried(cudaError_t rc) {
+  if (rc == cudaSuccess) clear_last_error();
+}
 
 /* With WSLALLOC_RECOVER on, the error already pending before the call: a
    call the ladder rescues must leave the last error as a first attempt
    that worked would have, and that is only known from here. */
-static inline cudaError_t pending_error(void) {
+static inline cudaError_t family_pending_error(void) {
   if (WSLA_LIKELY(!wsla_opts.recover.num)) return cudaSuccess;
   __typeof__(real_cudaPeekAtLastError) peek =
       WSLA_REAL(WSLA_LIB_CUDART, cudaPeekAtLastError);
@@ -117,312 +126,93 @@ static inline cudaError_t pending_error(void) {
 /* The rescued call's first failure set the last error; it goes, unless an
    error was pending before (which the failure overwrote: CUDA keeps only
    the newest, so that one cannot be put back). */
-static void forget_failure(cudaError_t prior) {
-  __typeof__(real_cudaGetLastError) get =
-      WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);
-  if (prior == cudaSuccess && get) get();
+static inline void family_after_ladder(bool ok, cudaError_t prior) {
+  if (ok && prior == cudaSuccess) clear_last_error();
 }
 
-#define LADDER_STATE                                                           \
-  struct wsla_ladder ladder;                                                   \
-  const struct wsla_ladder *laddered = NULL;                                   \
-  cudaError_t prior = pending_error()
-
-/* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
-   retrying the same call after each. */
-#define RECOVER(size, call)                                                    \
-  WSLA_CUDA_RECOVER(cudaErrorMemoryAllocation, cudaSuccess, size, call, false, \
-                    WSLA_NO_SERVE, forget_failure(prior))
-
-static inline bool forced_stitch(struct wsla_proc *p, uint64_t size,
-                                 void **out) {
-  uint64_t va;
-  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !out ||
-      !wsla_cuda_forced_stitch(p, size, &va))
-    return false;
-  *out = (void *)(uintptr_t)va;
-  return true;
+static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
+  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
+         wsla_cuda_forced_stitch(p, size, va);
 }
 
-static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                       cudaError_t rc, uint64_t addr, uint64_t size,
-                       uint64_t site, uint16_t cause,
-                       const struct wsla_ladder *ladder) {
-  wsla_cuda_alloc(p, api, flags, rc == cudaSuccess,
-                  rc == cudaErrorMemoryAllocation, rc, addr, size, site, cause,
-                  ladder);
+static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                              int16_t device, cudaError_t rc, uint64_t addr, uint64_t size,
+                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
+  (void)device;
+  wsla_cuda_alloc(p, api, flags, rc == cudaSuccess, rc == cudaErrorMemoryAllocation, rc, addr,
+                  size, site, cause, ladder);
 }
 
-static cudaError_t done_free(struct wsla_proc *p, uint16_t api, void *ptr,
-                             cudaError_t rc, const struct wsla_taken *taken,
-                             uint64_t site) {
-  wsla_cuda_free(p, api, rc == cudaSuccess, rc, (uint64_t)(uintptr_t)ptr, taken, site);
-  return rc;
+static inline bool family_free_own(uint64_t addr, bool outer) {
+  (void)outer;
+  return wsla_free_if_own(addr);
 }
 
-static void take(struct wsla_proc *p, void *ptr, struct wsla_taken *taken) {
-  wsla_cuda_take(p, (uint64_t)(uintptr_t)ptr, taken);
+static void family_done_free(struct wsla_proc *p, uint16_t api, cudaError_t rc, uint64_t addr,
+                             const struct wsla_taken *taken, uint64_t site) {
+  wsla_cuda_free(p, api, rc == cudaSuccess, rc, addr, taken, site);
 }
 
-/* The general path of cudaMalloc: budgets, forced stitching, recovery. */
-static __attribute__((noinline)) cudaError_t malloc_general(void **devPtr, size_t size,
-                                                            uint64_t site) {
-  REAL_OR_MISSING(cudaMalloc);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  cudaError_t rc = WITHIN_BUDGET(
-      0, size, forced_stitch(p, size, devPtr) ? cudaSuccess : real(devPtr, size));
-#define SERVE(va) (*devPtr = (void *)(uintptr_t)(va))
-  WSLA_CUDA_RECOVER(cudaErrorMemoryAllocation, cudaSuccess, size,
-                    real(devPtr, size), devPtr != NULL, SERVE,
-                    forget_failure(prior));
-#undef SERVE
-  if (p)
-    done_alloc(p, WSLA_API_cudaMalloc, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, site, refused, laddered);
-  hook_leave();
-  return rc;
-}
+/* --- The hooks --- */
 
-/* What the fast path of a device allocation does after a real call it
-   cannot record inline: a failure (retried once if a probe ran meanwhile,
-   as WITHIN_BUDGET does), or a success the general recording must take. */
-#define FAST_OUTCOME(api, rc, out, size, retry)                                \
-  do {                                                                         \
-    if ((rc) == cudaErrorMemoryAllocation && wsla_probe_overlapped(gate)) {    \
-      (rc) = (retry);                                                          \
-      __typeof__(real_cudaGetLastError) get_ =                                 \
-          WSLA_REAL(WSLA_LIB_CUDART, cudaGetLastError);                        \
-      if ((rc) == cudaSuccess && get_) get_();                                 \
-    }                                                                          \
-    done_alloc(&wsla_g, (api), 0, (rc), HOOK_OUT((rc) == cudaSuccess, (out)),   \
-               (size), HOOK_SITE, 0, NULL);                                    \
-  } while (0)
+HOOK_DEVICE_ALLOC(cudaMalloc, WSLA_API_cudaMalloc, 0, (void **devPtr, size_t size),
+                  (devPtr, size), devPtr, size, size, true)
+HOOK_FREE(cudaFree, WSLA_API_cudaFree, (void *devPtr), (devPtr), devPtr)
 
-WSLA_EXPORT cudaError_t cudaMalloc(void **devPtr, size_t size) {
-  /* Acquire: pairs with the release store that fills the slot. */
-  __typeof__(real_cudaMalloc) real = __atomic_load_n(&real_cudaMalloc, __ATOMIC_ACQUIRE);
-  int gate;
-  if (WSLA_UNLIKELY(!real) || !wsla_fast_enter(&gate))
-    return malloc_general(devPtr, size, HOOK_SITE);
-  cudaError_t rc = real(devPtr, size);
-  if (WSLA_UNLIKELY(rc != cudaSuccess) ||
-      !wsla_fast_alloc(&wsla_g, WSLA_API_cudaMalloc, 0, wsla_cuda_device(),
-                       (uint64_t)(uintptr_t)*devPtr, size, HOOK_SITE))
-    FAST_OUTCOME(WSLA_API_cudaMalloc, rc, devPtr, size, real(devPtr, size));
-  wsla_fast_leave();
-  return rc;
-}
+HOOK_DEVICE_ALLOC(cudaMallocPitch, WSLA_API_cudaMallocPitch, 0,
+                  (void **devPtr, size_t *pitch, size_t width, size_t height),
+                  (devPtr, pitch, width, height), devPtr, hook_mul(width, height),
+                  hook_pitched(rc == cudaSuccess, pitch, width, height), false)
 
-/* The general path of cudaFree: nested frees, memory the shim owns. */
-static __attribute__((noinline)) cudaError_t free_general(void *devPtr, uint64_t site) {
-  REAL_OR_MISSING(cudaFree);
-  uint64_t addr = (uint64_t)(uintptr_t)devPtr;
-  struct wsla_taken taken;
-  struct wsla_proc *p = hook_enter_free(addr, &taken);
-  cudaError_t rc = wsla_free_if_own(addr) ? cudaSuccess : real(devPtr);
-  if (p) done_free(p, WSLA_API_cudaFree, devPtr, rc, &taken, site);
-  hook_leave_free();
-  return rc;
-}
+/* The address is the pitched pointer's, and the size its pitch rows. */
+#define PITCHED_OUT (pitchedDevPtr ? &pitchedDevPtr->ptr : NULL)
+HOOK_DEVICE_ALLOC(cudaMalloc3D, WSLA_API_cudaMalloc3D, 0,
+                  (struct cudaPitchedPtr *pitchedDevPtr, struct cudaExtent extent),
+                  (pitchedDevPtr, extent), PITCHED_OUT,
+                  hook_mul(hook_mul(extent.width, extent.height), extent.depth),
+                  hook_pitched(rc == cudaSuccess && pitchedDevPtr && pitchedDevPtr->ptr,
+                               pitchedDevPtr ? &pitchedDevPtr->pitch : NULL, extent.width,
+                               hook_mul(extent.height, extent.depth)),
+                  false)
 
-WSLA_EXPORT cudaError_t cudaFree(void *devPtr) {
-  /* Acquire: pairs with the release store that fills the slot. */
-  __typeof__(real_cudaFree) real = __atomic_load_n(&real_cudaFree, __ATOMIC_ACQUIRE);
-  int gate;
-  if (WSLA_UNLIKELY(!real) || WSLA_UNLIKELY(wsla_owned_any()) || !wsla_fast_enter(&gate))
-    return free_general(devPtr, HOOK_SITE);
-  uint64_t addr = (uint64_t)(uintptr_t)devPtr;
-  struct wsla_taken taken;
-  wsla_fast_take(&wsla_g, addr, &taken);
-  cudaError_t rc = real(devPtr);
-  if (WSLA_UNLIKELY(rc != cudaSuccess) ||
-      !wsla_fast_free(&wsla_g, WSLA_API_cudaFree, addr, &taken, HOOK_SITE))
-    done_free(&wsla_g, WSLA_API_cudaFree, devPtr, rc, &taken, HOOK_SITE);
-  wsla_fast_leave_free();
-  return rc;
-}
+HOOK_DEVICE_ALLOC(cudaMallocManaged, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED,
+                  (void **devPtr, size_t size, unsigned int flags), (devPtr, size, flags),
+                  devPtr, size, size, false)
 
-WSLA_EXPORT cudaError_t cudaMallocPitch(void **devPtr, size_t *pitch,
-                                        size_t width, size_t height) {
-  REAL_OR_MISSING(cudaMallocPitch);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  cudaError_t rc = WITHIN_BUDGET(0, hook_mul(width, height),
-                                real(devPtr, pitch, width, height));
-  RECOVER(hook_mul(width, height), real(devPtr, pitch, width, height));
-  if (p)
-    done_alloc(p, WSLA_API_cudaMallocPitch, 0, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr),
-               hook_pitched(rc == cudaSuccess, pitch, width, height),
-               HOOK_SITE, refused, laddered);
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaMalloc3D(struct cudaPitchedPtr *pitchedDevPtr,
-                                     struct cudaExtent extent) {
-  REAL_OR_MISSING(cudaMalloc3D);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  uint64_t size = hook_mul(hook_mul(extent.width, extent.height), extent.depth);
-  cudaError_t rc = WITHIN_BUDGET(0, size, real(pitchedDevPtr, extent));
-  RECOVER(size, real(pitchedDevPtr, extent));
-  if (p) {
-    uint64_t addr = rc == cudaSuccess && pitchedDevPtr
-                        ? (uint64_t)(uintptr_t)pitchedDevPtr->ptr
-                        : 0;
-    done_alloc(p, WSLA_API_cudaMalloc3D, 0, rc, addr,
-               hook_pitched(addr != 0, pitchedDevPtr ? &pitchedDevPtr->pitch : NULL, extent.width,
-                            hook_mul(extent.height, extent.depth)),
-               HOOK_SITE, refused, laddered);
-  }
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaMallocManaged(void **devPtr, size_t size,
-                                          unsigned int flags) {
-  REAL_OR_MISSING(cudaMallocManaged);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  cudaError_t rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
-                                real(devPtr, size, flags));
-  RECOVER(size, real(devPtr, size, flags));
-  if (p)
-    done_alloc(p, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED, rc,
-               HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);
-  hook_leave();
-  return rc;
-}
-
+/* Stream-ordered: each with its per-thread-default-stream twin. */
 #define MALLOC_ASYNC(name)                                                     \
-  WSLA_EXPORT cudaError_t name(void **devPtr, size_t size,                     \
-                               cudaStream_t stream) {                          \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    uint16_t refused = 0;                                                      \
-    LADDER_STATE;                                                              \
-    cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
-                                  real(devPtr, size, stream));                \
-    RECOVER(size, real(devPtr, size, stream));                               \
-    if (p)                                                                     \
-      done_alloc(p, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC, rc,                \
-                 HOOK_OUT(rc == cudaSuccess, devPtr), size, HOOK_SITE, refused, laddered);        \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
+  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC,              \
+                    (void **devPtr, size_t size, cudaStream_t stream),         \
+                    (devPtr, size, stream), devPtr, size, size, false)
 MALLOC_ASYNC(cudaMallocAsync)
 MALLOC_ASYNC(cudaMallocAsync_ptsz)
 
 #define FREE_ASYNC(name)                                                       \
-  WSLA_EXPORT cudaError_t name(void *devPtr, cudaStream_t stream) {            \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    struct wsla_taken taken;                                                   \
-    take(p, devPtr, &taken);                                                   \
-    /* The shim's own blocks (stitched, spilled) never reach the runtime,   \
-       as with cudaFree: given back at once, after the device is done. */   \
-    cudaError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)devPtr)            \
-                         ? cudaSuccess                                         \
-                         : real(devPtr, stream);                               \
-    if (p)                                                                     \
-      done_free(p, WSLA_API_cudaFreeAsync, devPtr, rc, &taken, HOOK_SITE);    \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
+  HOOK_FREE(name, WSLA_API_cudaFreeAsync, (void *devPtr, cudaStream_t stream), \
+            (devPtr, stream), devPtr)
 FREE_ASYNC(cudaFreeAsync)
 FREE_ASYNC(cudaFreeAsync_ptsz)
 
 #define MALLOC_FROM_POOL(name)                                                 \
-  WSLA_EXPORT cudaError_t name(void **ptr, size_t size, cudaMemPool_t pool,    \
-                               cudaStream_t stream) {                          \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    uint16_t refused = 0;                                                      \
-    LADDER_STATE;                                                              \
-    cudaError_t rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                         \
-                                  real(ptr, size, pool, stream));             \
-    RECOVER(size, real(ptr, size, pool, stream));                            \
-    if (p)                                                                     \
-      done_alloc(p, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused, laddered);           \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
+  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC,      \
+                    (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream), \
+                    (ptr, size, pool, stream), ptr, size, size, false)
 MALLOC_FROM_POOL(cudaMallocFromPoolAsync)
 MALLOC_FROM_POOL(cudaMallocFromPoolAsync_ptsz)
 
-WSLA_EXPORT cudaError_t cudaMallocHost(void **ptr, size_t size) {
-  REAL_OR_MISSING(cudaMallocHost);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST, size,
-                                real(ptr, size));
-  if (p)
-    done_alloc(p, WSLA_API_cudaMallocHost, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, ptr), size, HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaHostAlloc(void **pHost, size_t size,
-                                      unsigned int flags) {
-  REAL_OR_MISSING(cudaHostAlloc);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST, size,
-                                real(pHost, size, flags));
-  if (p)
-    done_alloc(p, WSLA_API_cudaHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == cudaSuccess, pHost), size, HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaFreeHost(void *ptr) {
-  REAL_OR_MISSING(cudaFreeHost);
-  struct wsla_taken taken;
-  struct wsla_proc *p = hook_enter_free((uint64_t)(uintptr_t)ptr, &taken);
-  cudaError_t rc = real(ptr);
-  if (p) done_free(p, WSLA_API_cudaFreeHost, ptr, rc, &taken, HOOK_SITE);
-  hook_leave_free();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaHostRegister(void *ptr, size_t size,
-                                         unsigned int flags) {
-  REAL_OR_MISSING(cudaHostRegister);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  cudaError_t rc = WITHIN_BUDGET(WSLA_F_HOST | WSLA_F_REGISTER, size,
-                                real(ptr, size, flags));
-  if (p)
-    done_alloc(p, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
-               rc, rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-WSLA_EXPORT cudaError_t cudaHostUnregister(void *ptr) {
-  REAL_OR_MISSING(cudaHostUnregister);
-  struct wsla_proc *p = hook_enter();
-  struct wsla_taken taken;
-  take(p, ptr, &taken);
-  cudaError_t rc = real(ptr);
-  if (p)
-    done_free(p, WSLA_API_cudaHostUnregister, ptr, rc, &taken, HOOK_SITE);
-  hook_leave();
-  return rc;
-}
+HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, WSLA_F_HOST,
+                (void **ptr, size_t size), (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
+HOOK_HOST_ALLOC(cudaHostAlloc, WSLA_API_cudaHostAlloc, WSLA_F_HOST,
+                (void **pHost, size_t size, unsigned int flags), (pHost, size, flags),
+                HOOK_OUT_ADDR(rc, pHost), size)
+HOOK_FREE(cudaFreeHost, WSLA_API_cudaFreeHost, (void *ptr), (ptr), ptr)
+HOOK_HOST_ALLOC(cudaHostRegister, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
+                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
+                rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_FREE(cudaHostUnregister, WSLA_API_cudaHostUnregister, (void *ptr), (ptr), ptr)
 
 WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
-  REAL_OR_MISSING(cudaMemGetInfo);
+  HOOK_REAL_OR_MISSING(cudaMemGetInfo);
   struct wsla_proc *p = hook_enter();
   cudaError_t rc = real(free_b, total_b);
   if (p) {
@@ -437,12 +227,4 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
 
 WSLA_REAL_DECL(cudaSetDevice);
 
-/* Passed through untouched and recorded nowhere: a success moves the
-   context generation (shim.h), so that the thread's next allocation asks
-   the driver for its device again. */
-WSLA_EXPORT cudaError_t cudaSetDevice(int device) {
-  REAL_OR_MISSING(cudaSetDevice);
-  cudaError_t rc = real(device);
-  if (rc == cudaSuccess) wsla_ctx_changed();
-  return rc;
-}
+HOOK_CONTEXT(cudaSetDevice, (int device), (device))

@@ -1,10 +1,7 @@
 /* CUDA driver hooks: cuMemAlloc_v2 and friends, and VMM, under the names the driver exports. */
 #include <cuda.h>
 
-#include "budget.h"
 #include "cuda_common.h"
-#include "recover.h"
-#include "owned.h"
 #include "vmm.h"
 
 /* Exports the header declares only under per-thread-stream builds. */
@@ -52,80 +49,13 @@ WSLA_REAL_DECL(cuCtxDestroy_v2);
 WSLA_REAL_DECL(cuDevicePrimaryCtxRelease_v2);
 WSLA_REAL_DECL(cuDevicePrimaryCtxReset_v2);
 
-static int warned_missing;
+/* --- The driver's operations for the hook skeletons (skeleton.h) --- */
 
-static CUresult missing(const char *name) {
-  wsla_warn_once(&warned_missing, "no CUDA driver in this process provides %s",
-                 name);
-  return CUDA_ERROR_NOT_FOUND;
-}
-
-#define REAL_OR_MISSING(name)                                                  \
-  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDA, name);              \
-  if (WSLA_UNLIKELY(!real)) return missing(#name)
-
-/* The budget's verdict on a request (0: go ahead); the device is the
-   current context's, asked only when a device limit is set. */
-static uint16_t refusal(struct wsla_proc *p, uint16_t flags, uint64_t size) {
-  if (!p) return 0;
-  bool host = flags & WSLA_F_HOST;
-  /* A limit's check is slow anyway: the driver is asked, and the cache
-     corrected (see wsla_cuda_device). */
-  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device_fresh() : -1;
-  return wsla_budget_refusal(p, host, dev, size);
-}
-
-/* The driver keeps no last-error state: its own code is the whole refusal.
-   Through the gate (budget.h): a device request that fails while a
-   largest-block probe ran in another thread is retried after it. */
-#define WITHIN_BUDGET(flags, size, call)                                       \
-  __extension__({                                                              \
-    int gate_ = wsla_gate();                                                   \
-    CUresult rc_;                                                              \
-    if (WSLA_UNLIKELY(gate_ & (WSLA_GATE_BUDGET | WSLA_GATE_PROBE)) &&         \
-        (gate_ = (flags) & WSLA_F_HOST ? gate_ : wsla_probe_yield(gate_),      \
-         gate_ & WSLA_GATE_BUDGET) &&                                          \
-        (refused = refusal(p, (flags), (size))) != 0) {                        \
-      rc_ = CUDA_ERROR_OUT_OF_MEMORY;                                          \
-    } else {                                                                   \
-      rc_ = (call);                                                            \
-      if (WSLA_UNLIKELY(rc_ == CUDA_ERROR_OUT_OF_MEMORY) &&                    \
-          !((flags) & WSLA_F_HOST) && wsla_probe_overlapped(gate_))            \
-        rc_ = (call);                                                          \
-    }                                                                          \
-    rc_;                                                                       \
-  })
-
-#define LADDER_STATE                                                           \
-  struct wsla_ladder ladder;                                                   \
-  const struct wsla_ladder *laddered = NULL
-
-/* On an out-of-memory failure, with WSLALLOC_RECOVER: the ladder's steps,
-   retrying the same call after each. */
-#define RECOVER(size, call)                                                    \
-  WSLA_CUDA_RECOVER(CUDA_ERROR_OUT_OF_MEMORY, CUDA_SUCCESS, size, call, false, \
-                    WSLA_NO_SERVE, (void)0)
-
-static inline bool forced_stitch(struct wsla_proc *p, uint64_t size,
-                                 CUdeviceptr *out) {
-  uint64_t va;
-  if (WSLA_LIKELY(wsla_opts.stitch.num != WSLA_STITCH_FORCE) || !out ||
-      !wsla_cuda_forced_stitch(p, size, &va))
-    return false;
-  *out = (CUdeviceptr)va;
-  return true;
-}
-
-static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                       CUresult rc, uint64_t addr, uint64_t size,
-                       uint64_t site, uint16_t cause,
-                       const struct wsla_ladder *ladder) {
-  wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS,
-                  rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr, size, site, cause,
-                  ladder);
-}
-
-#define DEVICE_OUT(rc, pp) ((rc) == CUDA_SUCCESS && (pp) ? (uint64_t)*(pp) : 0)
+#define HOOK_T CUresult
+#define HOOK_OK CUDA_SUCCESS
+#define HOOK_OOM CUDA_ERROR_OUT_OF_MEMORY
+#define HOOK_LIB WSLA_LIB_CUDA
+#define HOOK_FAMILY WSLA_LIB_CUDA
 
 /*
  * Every driver hook is two functions.  The exported entry only tests the
@@ -137,26 +67,22 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
  * The body gets the client's return address from the entry, since a build
  * that does not make tail calls (sanitizers) would see the entry's instead.
  *
- *   THIN_ENTRY(name, (params), (args)) { body }
- *
  * The frees, whose first argument is the address freed, take the thin path
  * only under the runtime's free of that same address (cudaFree reaching
  * cuMemFree_v2, its entry taken by the outer hook).  Another nested free
  * may be the client's, from a signal handler that interrupted a hook, and
- * goes to the body (hook_enter_free records it):
- *
- *   THIN_FREE_ENTRY(name, (params), (args), address) { body }
+ * goes to the body (hook_enter_free records it).
  */
-#define THIN_ENTRY(name, params, args) THIN_ENTRY_IF(name, params, args, 1)
-#define THIN_FREE_ENTRY(name, params, args, addr_expr)                         \
+#define HOOK_FUNCTION(name, params, args) THIN_ENTRY_IF(name, params, args, 1)
+#define HOOK_FREE_FUNCTION(name, params, args, addr_expr)                      \
   THIN_ENTRY_IF(name, params, args,                                            \
                 (uint64_t)(uintptr_t)(addr_expr) == wsla_tls.freeing)
 #define THIN_ENTRY_IF(name, params, args, thin)                                \
-  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params;    \
+  static __attribute__((noinline)) CUresult name##_body HOOK_SITE_PARAM params; \
   static __attribute__((noinline, cold)) CUresult name##_nested params {       \
     __typeof__(real_##name) fn_ = WSLA_REAL(WSLA_LIB_CUDA, name);              \
     if (fn_) return fn_ args;                                                  \
-    return name##_body SITE_ARG args;                                          \
+    return name##_body HOOK_SITE_ARG args;                                     \
   }                                                                            \
   WSLA_EXPORT CUresult name params {                                           \
     if (WSLA_UNLIKELY(wsla_tls.depth != 0) && (thin)) {                        \
@@ -167,186 +93,136 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
       if (WSLA_LIKELY(fn_ != NULL)) return fn_ args;                           \
       return name##_nested args;                                               \
     }                                                                          \
-    return name##_body SITE_ARG args;                                          \
+    return name##_body HOOK_SITE_ARG args;                                     \
   }                                                                            \
-  static __attribute__((noinline)) CUresult name##_body SITE_PARAM params
-#define SITE_PARAM(...) (uint64_t site_ __attribute__((unused)), __VA_ARGS__)
-#define SITE_ARG(...) ((uint64_t)(uintptr_t)__builtin_return_address(0), __VA_ARGS__)
-/* In a body, the client's call site is the one its entry passed. */
-#undef HOOK_SITE
-#define HOOK_SITE site_
+  static __attribute__((noinline)) CUresult name##_body HOOK_SITE_PARAM params
 
-/* A free hook's body.  Nested (see THIN_FREE_ENTRY), it is a free from a
-   signal handler, recorded when the table has its address, else passed on
-   to the real free as nested calls are. */
-#define FREE_BODY(name, api, addr_expr, args)                                  \
-  uint64_t addr = (addr_expr);                                                 \
-  REAL_OR_MISSING(name);                                                       \
-  bool outer = wsla_tls.depth == 0;                                            \
-  struct wsla_taken taken;                                                     \
-  struct wsla_proc *p = hook_enter_free(addr, &taken);                         \
-  CUresult rc = outer && wsla_free_if_own(addr) ? CUDA_SUCCESS : real args;   \
-  if (p) wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, &taken, HOOK_SITE); \
-  hook_leave_free();                                                           \
-  return rc
+#include "skeleton.h"
 
-THIN_ENTRY(cuMemAlloc_v2, (CUdeviceptr *dptr, size_t size), (dptr, size)) {
-  REAL_OR_MISSING(cuMemAlloc_v2);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  CUresult rc = WITHIN_BUDGET(
-      0, size, forced_stitch(p, size, dptr) ? CUDA_SUCCESS : real(dptr, size));
-#define SERVE(va) (*dptr = (CUdeviceptr)(va))
-  WSLA_CUDA_RECOVER(CUDA_ERROR_OUT_OF_MEMORY, CUDA_SUCCESS, size,
-                    real(dptr, size), dptr != NULL, SERVE, (void)0);
-#undef SERVE
-  if (p)
-    done_alloc(p, WSLA_API_cuMemAlloc_v2, 0, rc, DEVICE_OUT(rc, dptr), size,
-               HOOK_SITE, refused, laddered);
-  hook_leave();
-  return rc;
+static int warned_missing;
+
+static CUresult family_missing(const char *name) {
+  wsla_warn_once(&warned_missing, "no CUDA driver in this process provides %s",
+                 name);
+  return CUDA_ERROR_NOT_FOUND;
 }
 
-THIN_FREE_ENTRY(cuMemFree_v2, (CUdeviceptr dptr), (dptr), dptr) {
-  FREE_BODY(cuMemFree_v2, WSLA_API_cuMemFree_v2, dptr, (dptr));
+/* As the runtime's (cudart.c): the device is the current context's, asked
+   after the call. */
+static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
+  (void)p, (void)size;
+  return -1;
+}
+static inline bool family_fast_before(uint64_t size, int16_t *device) {
+  (void)size;
+  *device = -1;
+  return true;
+}
+static inline int16_t family_fast_device(int16_t before) {
+  (void)before;
+  return wsla_cuda_device();
+}
+static inline int16_t family_ladder_device(int16_t before) {
+  (void)before;
+  return wsla_cuda_device_fresh();
 }
 
-THIN_ENTRY(cuMemAllocPitch_v2, (CUdeviceptr *dptr, size_t *pitch,
-                                        size_t width, size_t height,
-                                        unsigned int element), (dptr, pitch, width, height, element)) {
-  REAL_OR_MISSING(cuMemAllocPitch_v2);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  CUresult rc = WITHIN_BUDGET(0, hook_mul(width, height),
-                             real(dptr, pitch, width, height, element));
-  RECOVER(hook_mul(width, height), real(dptr, pitch, width, height, element));
-  if (p)
-    done_alloc(p, WSLA_API_cuMemAllocPitch_v2, 0, rc, DEVICE_OUT(rc, dptr),
-               hook_pitched(rc == CUDA_SUCCESS, pitch, width, height), HOOK_SITE,
-               refused, laddered);
-  hook_leave();
-  return rc;
+/* The budget's verdict on a request (0: go ahead); the device is the
+   current context's, asked only when a device limit is set. */
+static uint16_t family_refusal(struct wsla_proc *p, uint16_t flags, int16_t device,
+                               uint64_t size) {
+  (void)device;
+  bool host = flags & WSLA_F_HOST;
+  /* A limit's check is slow anyway: the driver is asked, and the cache
+     corrected (see wsla_cuda_device). */
+  int dev = !host && WSLA_UNLIKELY(wsla_opts.limit.num) ? wsla_cuda_device_fresh() : -1;
+  return wsla_budget_refusal(p, host, dev, size);
 }
 
-THIN_ENTRY(cuMemAllocManaged, (CUdeviceptr *dptr, size_t size,
-                                       unsigned int flags), (dptr, size, flags)) {
-  REAL_OR_MISSING(cuMemAllocManaged);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  LADDER_STATE;
-  CUresult rc = WITHIN_BUDGET(WSLA_F_MANAGED, size,
-                             real(dptr, size, flags));
-  RECOVER(size, real(dptr, size, flags));
-  if (p)
-    done_alloc(p, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED, rc,
-               DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);
-  hook_leave();
-  return rc;
+/* The driver keeps no last-error state: its own code is the whole
+   refusal, and a retry or a rescue leaves nothing behind. */
+static inline CUresult family_refuse(void) { return CUDA_ERROR_OUT_OF_MEMORY; }
+static inline CUresult family_pending_error(void) { return CUDA_SUCCESS; }
+static inline void family_retried(CUresult rc) { (void)rc; }
+static inline void family_after_ladder(bool ok, CUresult prior) { (void)ok, (void)prior; }
+
+static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
+  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
+         wsla_cuda_forced_stitch(p, size, va);
 }
 
+static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                              int16_t device, CUresult rc, uint64_t addr, uint64_t size,
+                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
+  (void)device;
+  wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS, rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr,
+                  size, site, cause, ladder);
+}
+
+/* Only the client's own free gives back memory the shim owns; a nested one
+   (the shim's, or the runtime's inside a call) goes to the driver. */
+static inline bool family_free_own(uint64_t addr, bool outer) {
+  return outer && wsla_free_if_own(addr);
+}
+
+static void family_done_free(struct wsla_proc *p, uint16_t api, CUresult rc, uint64_t addr,
+                             const struct wsla_taken *taken, uint64_t site) {
+  wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, taken, site);
+}
+
+/* --- The hooks --- */
+
+HOOK_DEVICE_ALLOC(cuMemAlloc_v2, WSLA_API_cuMemAlloc_v2, 0, (CUdeviceptr *dptr, size_t size),
+                  (dptr, size), dptr, size, size, true)
+HOOK_FREE(cuMemFree_v2, WSLA_API_cuMemFree_v2, (CUdeviceptr dptr), (dptr), dptr)
+
+HOOK_DEVICE_ALLOC(cuMemAllocPitch_v2, WSLA_API_cuMemAllocPitch_v2, 0,
+                  (CUdeviceptr *dptr, size_t *pitch, size_t width, size_t height,
+                   unsigned int element),
+                  (dptr, pitch, width, height, element), dptr, hook_mul(width, height),
+                  hook_pitched(rc == CUDA_SUCCESS, pitch, width, height), false)
+
+HOOK_DEVICE_ALLOC(cuMemAllocManaged, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED,
+                  (CUdeviceptr *dptr, size_t size, unsigned int flags), (dptr, size, flags),
+                  dptr, size, size, false)
+
+/* Stream-ordered: each with its per-thread-default-stream twin. */
 #define ALLOC_ASYNC(name)                                                      \
-  THIN_ENTRY(name, (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s)) {      \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    uint16_t refused = 0;                                                      \
-    LADDER_STATE;                                                              \
-    CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
-                               real(dptr, size, s));                           \
-    RECOVER(size, real(dptr, size, s));                                        \
-    if (p)                                                                     \
-      done_alloc(p, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC, rc,                \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);                       \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
+  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC,              \
+                    (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s), dptr, \
+                    size, size, false)
 ALLOC_ASYNC(cuMemAllocAsync)
 ALLOC_ASYNC(cuMemAllocAsync_ptsz)
 
 #define FREE_ASYNC(name)                                                       \
-  THIN_FREE_ENTRY(name, (CUdeviceptr dptr, CUstream s), (dptr, s), dptr) {        \
-    FREE_BODY(name, WSLA_API_cuMemFreeAsync, dptr, (dptr, s));                 \
-  }
+  HOOK_FREE(name, WSLA_API_cuMemFreeAsync, (CUdeviceptr dptr, CUstream s), (dptr, s), dptr)
 FREE_ASYNC(cuMemFreeAsync)
 FREE_ASYNC(cuMemFreeAsync_ptsz)
 
 #define ALLOC_FROM_POOL(name)                                                  \
-  THIN_ENTRY(name, (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, \
-                            CUstream s), (dptr, size, pool, s)) {                                      \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    uint16_t refused = 0;                                                      \
-    LADDER_STATE;                                                              \
-    CUresult rc = WITHIN_BUDGET(WSLA_F_ASYNC, size,                            \
-                               real(dptr, size, pool, s));                     \
-    RECOVER(size, real(dptr, size, pool, s));                                  \
-    if (p)                                                                     \
-      done_alloc(p, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC, rc,        \
-                 DEVICE_OUT(rc, dptr), size, HOOK_SITE, refused, laddered);                       \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
+  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC,      \
+                    (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s), \
+                    (dptr, size, pool, s), dptr, size, size, false)
 ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
 ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
 
-THIN_ENTRY(cuMemAllocHost_v2, (void **pp, size_t size), (pp, size)) {
-  REAL_OR_MISSING(cuMemAllocHost_v2);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST, size,
-                             real(pp, size));
-  if (p)
-    done_alloc(p, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-THIN_ENTRY(cuMemHostAlloc, (void **pp, size_t size, unsigned int f), (pp, size, f)) {
-  REAL_OR_MISSING(cuMemHostAlloc);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST, size,
-                             real(pp, size, f));
-  if (p)
-    done_alloc(p, WSLA_API_cuMemHostAlloc, WSLA_F_HOST, rc,
-               HOOK_OUT(rc == CUDA_SUCCESS, pp), size, HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-THIN_FREE_ENTRY(cuMemFreeHost, (void *ptr), (ptr), ptr) {
-  FREE_BODY(cuMemFreeHost, WSLA_API_cuMemFreeHost, (uint64_t)(uintptr_t)ptr,
-            (ptr));
-}
-
-THIN_ENTRY(cuMemHostRegister_v2, (void *ptr, size_t size,
-                                          unsigned int f), (ptr, size, f)) {
-  REAL_OR_MISSING(cuMemHostRegister_v2);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = 0;
-  CUresult rc = WITHIN_BUDGET(WSLA_F_HOST | WSLA_F_REGISTER, size,
-                             real(ptr, size, f));
-  if (p)
-    done_alloc(p, WSLA_API_cuMemHostRegister_v2, WSLA_F_HOST | WSLA_F_REGISTER,
-               rc, rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
-}
-
-THIN_FREE_ENTRY(cuMemHostUnregister, (void *ptr), (ptr), ptr) {
-  FREE_BODY(cuMemHostUnregister, WSLA_API_cuMemHostUnregister,
-            (uint64_t)(uintptr_t)ptr, (ptr));
-}
+HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST,
+                (void **pp, size_t size), (pp, size), HOOK_OUT_ADDR(rc, pp), size)
+HOOK_HOST_ALLOC(cuMemHostAlloc, WSLA_API_cuMemHostAlloc, WSLA_F_HOST,
+                (void **pp, size_t size, unsigned int f), (pp, size, f),
+                HOOK_OUT_ADDR(rc, pp), size)
+HOOK_FREE(cuMemFreeHost, WSLA_API_cuMemFreeHost, (void *ptr), (ptr), ptr)
+HOOK_HOST_ALLOC(cuMemHostRegister_v2, WSLA_API_cuMemHostRegister_v2,
+                WSLA_F_HOST | WSLA_F_REGISTER, (void *ptr, size_t size, unsigned int f),
+                (ptr, size, f), rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_FREE(cuMemHostUnregister, WSLA_API_cuMemHostUnregister, (void *ptr), (ptr), ptr)
 
 /* Physical memory belongs to the device its properties name, which need
    not be the current context's. */
-THIN_ENTRY(cuMemCreate, (CUmemGenericAllocationHandle *handle,
+HOOK_FUNCTION(cuMemCreate, (CUmemGenericAllocationHandle *handle,
                                  size_t size, const CUmemAllocationProp *prop,
                                  unsigned long long flags), (handle, size, prop, flags)) {
-  REAL_OR_MISSING(cuMemCreate);
+  HOOK_REAL_OR_MISSING(cuMemCreate);
   struct wsla_proc *p = hook_enter();
   bool on_device = prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE;
   int gate = on_device ? wsla_gate_pass() : 0;
@@ -367,7 +243,7 @@ THIN_ENTRY(cuMemCreate, (CUmemGenericAllocationHandle *handle,
                           rc == CUDA_ERROR_OUT_OF_MEMORY,
                           rc == CUDA_SUCCESS && handle ? *handle : 0,
                           size,
-                          HOOK_SITE,
+                          site_,
                           wsla_now(p),
                           refused,
                           NULL,
@@ -383,77 +259,77 @@ THIN_ENTRY(cuMemCreate, (CUmemGenericAllocationHandle *handle,
   return rc;
 }
 
-THIN_ENTRY(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle)) {
-  REAL_OR_MISSING(cuMemRelease);
+HOOK_FUNCTION(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle)) {
+  HOOK_REAL_OR_MISSING(cuMemRelease);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(handle);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemRelease, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, site_);
   }
   hook_leave();
   return rc;
 }
 
-THIN_ENTRY(cuMemMap, (CUdeviceptr ptr, size_t size, size_t offset,
+HOOK_FUNCTION(cuMemMap, (CUdeviceptr ptr, size_t size, size_t offset,
                               CUmemGenericAllocationHandle handle,
                               unsigned long long flags), (ptr, size, offset, handle, flags)) {
-  REAL_OR_MISSING(cuMemMap);
+  HOOK_REAL_OR_MISSING(cuMemMap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, offset, handle, flags);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemMap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, site_);
   }
   hook_leave();
   return rc;
 }
 
-THIN_ENTRY(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  REAL_OR_MISSING(cuMemUnmap);
+HOOK_FUNCTION(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size)) {
+  HOOK_REAL_OR_MISSING(cuMemUnmap);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemUnmap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, HOOK_SITE);
+    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, site_);
   }
   hook_leave();
   return rc;
 }
 
-THIN_ENTRY(cuMemAddressReserve, (CUdeviceptr *ptr, size_t size,
+HOOK_FUNCTION(cuMemAddressReserve, (CUdeviceptr *ptr, size_t size,
                                          size_t align, CUdeviceptr addr,
                                          unsigned long long flags), (ptr, size, align, addr, flags)) {
-  REAL_OR_MISSING(cuMemAddressReserve);
+  HOOK_REAL_OR_MISSING(cuMemAddressReserve);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size, align, addr, flags);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemAddressReserve, rc == CUDA_SUCCESS);
     if (rc == CUDA_SUCCESS && ptr)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, HOOK_SITE, true);
+      wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, site_, true);
     else
       wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM,
-                rc, 0, size, HOOK_SITE, 0, wsla_now(p));
+                rc, 0, size, site_, 0, wsla_now(p));
   }
   hook_leave();
   return rc;
 }
 
-THIN_ENTRY(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  REAL_OR_MISSING(cuMemAddressFree);
+HOOK_FUNCTION(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size)) {
+  HOOK_REAL_OR_MISSING(cuMemAddressFree);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(ptr, size);
   if (p) {
     wsla_track_call(p, WSLA_API_cuMemAddressFree, rc == CUDA_SUCCESS);
     if (rc == CUDA_SUCCESS)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, HOOK_SITE, false);
+      wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, site_, false);
   }
   hook_leave();
   return rc;
 }
 
-THIN_ENTRY(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b)) {
-  REAL_OR_MISSING(cuMemGetInfo_v2);
+HOOK_FUNCTION(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b)) {
+  HOOK_REAL_OR_MISSING(cuMemGetInfo_v2);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(free_b, total_b);
   if (p) {
@@ -489,9 +365,9 @@ static bool reservation_works(int dev) {
    legacy pool instead of reserving 32 GiB of address space, which WDDM is
    reported to refuse; auto answers so only where that reservation fails.
    The default passes the attribute through. */
-THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
+HOOK_FUNCTION(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
                                           CUdevice dev), (value, attr, dev)) {
-  REAL_OR_MISSING(cuDeviceGetAttribute);
+  HOOK_REAL_OR_MISSING(cuDeviceGetAttribute);
   struct wsla_proc *p = hook_enter();
   CUresult rc = real(value, attr, dev);
   if (p) {
@@ -518,25 +394,19 @@ THIN_ENTRY(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
    pops, and empty every thread's cache each time.  A nested change that
    does stay (one from a signal handler) is caught by the next sample. --- */
 
-#define CONTEXT_HOOK(name, params, args)                                       \
-  THIN_ENTRY(name, params, args) {                                             \
-    REAL_OR_MISSING(name);                                                     \
-    CUresult rc = real args;                                                   \
-    if (rc == CUDA_SUCCESS) wsla_ctx_changed();                                \
-    return rc;                                                                 \
-  }
 
-CONTEXT_HOOK(cuCtxSetCurrent, (CUcontext ctx), (ctx))
-CONTEXT_HOOK(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
-CONTEXT_HOOK(cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx))
-CONTEXT_HOOK(cuCtxCreate_v2, (CUcontext *pctx, unsigned int flags, CUdevice dev),
+
+HOOK_CONTEXT(cuCtxSetCurrent, (CUcontext ctx), (ctx))
+HOOK_CONTEXT(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
+HOOK_CONTEXT(cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx))
+HOOK_CONTEXT(cuCtxCreate_v2, (CUcontext *pctx, unsigned int flags, CUdevice dev),
              (pctx, flags, dev))
-CONTEXT_HOOK(cuCtxCreate_v3, (CUcontext *pctx, CUexecAffinityParam *params,
+HOOK_CONTEXT(cuCtxCreate_v3, (CUcontext *pctx, CUexecAffinityParam *params,
                               int num_params, unsigned int flags, CUdevice dev),
              (pctx, params, num_params, flags, dev))
-CONTEXT_HOOK(cuCtxCreate_v4, (CUcontext *pctx, CUctxCreateParams *params,
+HOOK_CONTEXT(cuCtxCreate_v4, (CUcontext *pctx, CUctxCreateParams *params,
                               unsigned int flags, CUdevice dev),
              (pctx, params, flags, dev))
-CONTEXT_HOOK(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
-CONTEXT_HOOK(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
-CONTEXT_HOOK(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))
+HOOK_CONTEXT(cuCtxDestroy_v2, (CUcontext ctx), (ctx))
+HOOK_CONTEXT(cuDevicePrimaryCtxRelease_v2, (CUdevice dev), (dev))
+HOOK_CONTEXT(cuDevicePrimaryCtxReset_v2, (CUdevice dev), (dev))

@@ -2,12 +2,8 @@
 #define __HIP_PLATFORM_AMD__ 1
 #include <hip/hip_runtime_api.h>
 
-#include "budget.h"
-#include "hooks.h"
 #include "ballast.h"
-#include "recover.h"
 #include "vmm.h"
-#include "owned.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -39,17 +35,30 @@ WSLA_REAL_DECL(hipHostUnregister);
 WSLA_REAL_DECL(hipMemGetInfo);
 WSLA_REAL_DECL(hipGetDevice);
 
+/* --- HIP's operations for the hook skeletons (skeleton.h) --- */
+
+#define HOOK_T hipError_t
+#define HOOK_OK hipSuccess
+#define HOOK_OOM hipErrorOutOfMemory
+#define HOOK_LIB WSLA_LIB_HIP
+#define HOOK_FAMILY WSLA_LIB_HIP
+/* The exported function is the hook; its body is inlined into it, so that
+   the call site is the client's. */
+#define HOOK_FUNCTION(name, params, args)                                      \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params; \
+  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }    \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
+#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
+
+#include "skeleton.h"
+
 static int warned_missing;
 
-static hipError_t missing(const char *name) {
+static hipError_t family_missing(const char *name) {
   wsla_warn_once(&warned_missing, "no HIP runtime in this process provides %s",
                  name);
   return hipErrorSharedObjectSymbolNotFound;
 }
-
-#define REAL_OR_MISSING(name)                                                  \
-  __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_HIP, name);               \
-  if (WSLA_UNLIKELY(!real)) return missing(#name)
 
 /*
  * Before a device allocation: the current device, and a fresh view when the
@@ -70,7 +79,7 @@ static int16_t hip_device_fresh(void) {
   return dev;
 }
 
-static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
+static int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
   if (!p) return -1;
   int16_t d;
   unsigned long gen;
@@ -95,19 +104,58 @@ static int16_t before_device_alloc(struct wsla_proc *p, uint64_t size) {
   return (int16_t)d;
 }
 
+/* The fast path's question before the call: the thread's cached device,
+   while no sample is due and the request is within the free memory last
+   seen; anything else goes the general way, which asks HIP first. */
+static inline bool family_fast_before(uint64_t size, int16_t *device) {
+  int16_t d;
+  unsigned long gen;
+  if (!wsla_device_cached(WSLA_CACHE_HIP, &d, &gen) || (uint16_t)d >= WSLA_DEVICE_MAX)
+    return false;
+  struct wsla_proc *p = &wsla_g;
+  if (size > __atomic_load_n(&p->ctr->dev[d].free_bytes, __ATOMIC_RELAXED) ||
+      wsla_now(p) >= __atomic_load_n(&p->sample_next[d], __ATOMIC_RELAXED))
+    return false;
+  *device = d;
+  return true;
+}
+static inline int16_t family_fast_device(int16_t before) { return before; }
+static inline int16_t family_ladder_device(int16_t before) { return before; }
+
+static inline uint16_t family_refusal(struct wsla_proc *p, uint16_t flags, int16_t device,
+                                      uint64_t size) {
+  return wsla_budget_refusal(p, flags & WSLA_F_HOST, device, size);
+}
+
 /* Refuses a request as HIP itself would: a genuine out-of-memory failure
    from the real runtime sets its own last-error state. */
-static hipError_t refuse(void) {
+static hipError_t family_refuse(void) {
   __typeof__(real_hipMalloc) m = WSLA_REAL(WSLA_LIB_HIP, hipMalloc);
   void *none = NULL;
   if (m && m(&none, (size_t)1 << 62) == hipSuccess) hipFree(none);
   return hipErrorOutOfMemory;
 }
 
-static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
-                       uint16_t flags, hipError_t rc, uint64_t addr,
-                       uint64_t size, uint64_t site, uint16_t cause,
-                       const struct wsla_ladder *ladder) {
+/* HIP keeps no error from before the call to protect (its every call sets
+   the status); a retry's status is the thread's, as a first attempt's
+   would be; the ladder's own HIP calls may have been the last, so a call
+   it could not rescue refuses again, leaving the failure's status. */
+static inline hipError_t family_pending_error(void) { return hipSuccess; }
+static inline void family_retried(hipError_t rc) { (void)rc; }
+static inline void family_after_ladder(bool ok, hipError_t prior) {
+  (void)prior;
+  if (!ok) family_refuse();
+}
+
+/* No forced stitch on HIP: WSLALLOC_STITCH=force proves CUDA's VMM. */
+static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
+  (void)p, (void)size, (void)va;
+  return false;
+}
+
+static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
+                              int16_t device, hipError_t rc, uint64_t addr, uint64_t size,
+                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
   struct wsla_call c = {api,  device, flags, rc,          rc == hipSuccess,
                         rc == hipErrorOutOfMemory, addr, size, site,
                         wsla_now(p), cause, ladder, 0, 0};
@@ -125,7 +173,7 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
                                            vp ? v.free_bytes : size);
     /* The pool's queries and the probe's trials were HIP calls: the
        thread's status goes back to the failure's. */
-    if (vp || (cause == WSLA_CAUSE_DEVICE && wsla_opts.probe.num)) refuse();
+    if (vp || (cause == WSLA_CAUSE_DEVICE && wsla_opts.probe.num)) family_refuse();
   }
   wsla_track_alloc(p, &c, vp);
   /* The ballast comes after the client's block, as on CUDA: taken before
@@ -138,128 +186,55 @@ static void done_alloc(struct wsla_proc *p, uint16_t api, int16_t device,
   }
 }
 
-/* size_expr is the request, judged before the call; held_expr what the
-   client holds after it (the two differ for pitched memory). */
-#define DEVICE_ALLOC(name, api, flags, params, args, out, size_expr,          \
-                     held_expr, can_serve)                                     \
-  WSLA_EXPORT hipError_t name params {                                         \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    int16_t device = before_device_alloc(p, (size_expr));                      \
-    int gate = wsla_gate_pass();                                               \
-    uint16_t refused =                                                         \
-        p ? wsla_budget_refusal(p, false, device, (size_expr)) : 0;            \
-    hipError_t rc = refused ? refuse() : real args;                            \
-    /* A probe in another thread ran meanwhile: retried after it, and the    \
-       retry's status is the thread's, as a first attempt's would be. */      \
-    if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory) && !refused &&               \
-        wsla_probe_overlapped(gate))                                           \
-      rc = real args;                                                          \
-    struct wsla_ladder ladder;                                                 \
-    const struct wsla_ladder *laddered = NULL;                                 \
-    if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory && !refused && p &&            \
-                      wsla_opts.recover.num)) {                                \
-      wsla_ladder_begin(&ladder, p, WSLA_LIB_HIP, device, (size_expr));        \
-      ladder.can_stitch = (can_serve) && (out) != NULL;                        \
-      for (int move; rc == hipErrorOutOfMemory &&                              \
-                     (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {\
-        if (move == WSLA_LADDER_SERVED) {                                      \
-          *(out) = (void *)(uintptr_t)ladder.served;                           \
-          rc = hipSuccess;                                                     \
-        } else {                                                               \
-          rc = real args;                                                      \
-        }                                                                      \
-      }                                                                        \
-      wsla_ladder_end(&ladder, rc == hipSuccess);                              \
-      laddered = &ladder;                                                      \
-      /* The ladder's own HIP calls may have been the last: the thread's     \
-         status must be the failure's, as without the shim. */                \
-      if (rc != hipSuccess) refuse();                                          \
-    }                                                                          \
-    if (p)                                                                     \
-      done_alloc(p, api, device, flags, rc, HOOK_OUT(rc == hipSuccess, out),   \
-                 (held_expr), HOOK_SITE, refused, laddered);                   \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
-
-#define HOST_ALLOC(name, api, params, args, out, size_expr)                    \
-  WSLA_EXPORT hipError_t name params {                                         \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    uint16_t refused = p ? wsla_budget_refusal(p, true, -1, (size_expr)) : 0;  \
-    hipError_t rc = refused ? refuse() : real args;                            \
-    if (p)                                                                     \
-      done_alloc(p, api, -1, WSLA_F_HOST, rc,                                  \
-                 HOOK_OUT(rc == hipSuccess, out), (size_expr), HOOK_SITE,      \
-                 refused, NULL);                                               \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
-
-#define FREE(name, api, params, args, ptr)                                     \
-  WSLA_EXPORT hipError_t name params {                                         \
-    REAL_OR_MISSING(name);                                                     \
-    struct wsla_taken taken;                                                   \
-    struct wsla_proc *p = hook_enter_free((uint64_t)(uintptr_t)ptr, &taken);  \
-    hipError_t rc = wsla_free_if_own((uint64_t)(uintptr_t)ptr) ? hipSuccess   \
-                                                               : real args;    \
-    if (p)                                                                     \
-      wsla_track_free(p, api, rc, rc == hipSuccess, (uint64_t)(uintptr_t)ptr,  \
-                      &taken, HOOK_SITE, wsla_now(p));                         \
-    hook_leave_free();                                                         \
-    return rc;                                                                 \
-  }
-
-DEVICE_ALLOC(hipMalloc, WSLA_API_hipMalloc, 0, (void **ptr, size_t size),
-             (ptr, size), ptr, size, size, true)
-DEVICE_ALLOC(hipMallocManaged, WSLA_API_hipMallocManaged, WSLA_F_MANAGED,
-             (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size, size, false)
-DEVICE_ALLOC(hipExtMallocWithFlags, WSLA_API_hipExtMallocWithFlags, 0,
-             (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-             ptr, size, size, true)
-DEVICE_ALLOC(hipMallocPitch, WSLA_API_hipMallocPitch, 0,
-             (void **ptr, size_t *pitch, size_t width, size_t height),
-             (ptr, pitch, width, height), ptr, hook_mul(width, height),
-             hook_pitched(rc == hipSuccess, pitch, width, height), false)
-DEVICE_ALLOC(hipMallocAsync, WSLA_API_hipMallocAsync, WSLA_F_ASYNC,
-             (void **ptr, size_t size, hipStream_t stream),
-             (ptr, size, stream), ptr, size, size, false)
-DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync,
-             WSLA_F_ASYNC,
-             (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
-             (ptr, size, pool, stream), ptr, size, size, false)
-
-HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
-           (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-           ptr, size)
-HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, (void **ptr, size_t size),
-           (ptr, size), ptr, size)
-
-FREE(hipFree, WSLA_API_hipFree, (void *ptr), (ptr), ptr)
-FREE(hipFreeAsync, WSLA_API_hipFreeAsync, (void *ptr, hipStream_t stream),
-     (ptr, stream), ptr)
-FREE(hipHostFree, WSLA_API_hipHostFree, (void *ptr), (ptr), ptr)
-FREE(hipFreeHost, WSLA_API_hipFreeHost, (void *ptr), (ptr), ptr)
-FREE(hipHostUnregister, WSLA_API_hipHostUnregister, (void *ptr), (ptr), ptr)
-
-WSLA_EXPORT hipError_t hipHostRegister(void *ptr, size_t size,
-                                       unsigned int flags) {
-  REAL_OR_MISSING(hipHostRegister);
-  struct wsla_proc *p = hook_enter();
-  uint16_t refused = p ? wsla_budget_refusal(p, true, -1, size) : 0;
-  hipError_t rc = refused ? refuse() : real(ptr, size, flags);
-  if (p)
-    done_alloc(p, WSLA_API_hipHostRegister, -1, WSLA_F_HOST | WSLA_F_REGISTER,
-               rc, rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size,
-               HOOK_SITE, refused, NULL);
-  hook_leave();
-  return rc;
+static inline bool family_free_own(uint64_t addr, bool outer) {
+  (void)outer;
+  return wsla_free_if_own(addr);
 }
 
+static void family_done_free(struct wsla_proc *p, uint16_t api, hipError_t rc, uint64_t addr,
+                             const struct wsla_taken *taken, uint64_t site) {
+  wsla_track_free(p, api, rc, rc == hipSuccess, addr, taken, site, wsla_now(p));
+}
+
+/* --- The hooks --- */
+
+HOOK_DEVICE_ALLOC(hipMalloc, WSLA_API_hipMalloc, 0, (void **ptr, size_t size), (ptr, size),
+                  ptr, size, size, true)
+HOOK_DEVICE_ALLOC(hipMallocManaged, WSLA_API_hipMallocManaged, WSLA_F_MANAGED,
+                  (void **ptr, size_t size, unsigned int flags), (ptr, size, flags), ptr, size,
+                  size, false)
+HOOK_DEVICE_ALLOC(hipExtMallocWithFlags, WSLA_API_hipExtMallocWithFlags, 0,
+                  (void **ptr, size_t size, unsigned int flags), (ptr, size, flags), ptr, size,
+                  size, true)
+HOOK_DEVICE_ALLOC(hipMallocPitch, WSLA_API_hipMallocPitch, 0,
+                  (void **ptr, size_t *pitch, size_t width, size_t height),
+                  (ptr, pitch, width, height), ptr, hook_mul(width, height),
+                  hook_pitched(rc == hipSuccess, pitch, width, height), false)
+HOOK_DEVICE_ALLOC(hipMallocAsync, WSLA_API_hipMallocAsync, WSLA_F_ASYNC,
+                  (void **ptr, size_t size, hipStream_t stream), (ptr, size, stream), ptr, size,
+                  size, false)
+HOOK_DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync, WSLA_F_ASYNC,
+                  (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
+                  (ptr, size, pool, stream), ptr, size, size, false)
+
+HOOK_HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc, WSLA_F_HOST,
+                (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
+                HOOK_OUT_ADDR(rc, ptr), size)
+HOOK_HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, WSLA_F_HOST, (void **ptr, size_t size),
+                (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
+HOOK_HOST_ALLOC(hipHostRegister, WSLA_API_hipHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
+                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
+                rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+
+HOOK_FREE(hipFree, WSLA_API_hipFree, (void *ptr), (ptr), ptr)
+HOOK_FREE(hipFreeAsync, WSLA_API_hipFreeAsync, (void *ptr, hipStream_t stream), (ptr, stream),
+          ptr)
+HOOK_FREE(hipHostFree, WSLA_API_hipHostFree, (void *ptr), (ptr), ptr)
+HOOK_FREE(hipFreeHost, WSLA_API_hipFreeHost, (void *ptr), (ptr), ptr)
+HOOK_FREE(hipHostUnregister, WSLA_API_hipHostUnregister, (void *ptr), (ptr), ptr)
+
 WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
-  REAL_OR_MISSING(hipMemGetInfo);
+  HOOK_REAL_OR_MISSING(hipMemGetInfo);
   struct wsla_proc *p = hook_enter();
   /* The device is asked first, for the same last-error reason as above. */
   int d = p ? hip_device_fresh() : -1;
@@ -295,13 +270,13 @@ static uint64_t handle_key(hipMemGenericAllocationHandle_t h) { return (uint64_t
 
 WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, size_t size,
                                     const hipMemAllocationProp *prop, unsigned long long flags) {
-  REAL_OR_MISSING(hipMemCreate);
+  HOOK_REAL_OR_MISSING(hipMemCreate);
   struct wsla_proc *p = hook_enter();
   bool on_device = prop && prop->location.type == hipMemLocationTypeDevice;
   int16_t device = on_device ? (int16_t)prop->location.id : -1;
   int gate = on_device ? wsla_gate_pass() : 0;
   uint16_t refused = p && on_device ? wsla_budget_refusal(p, false, device, size) : 0;
-  hipError_t rc = refused ? refuse() : real(handle, size, prop, flags);
+  hipError_t rc = refused ? family_refuse() : real(handle, size, prop, flags);
   /* A probe in another thread ran meanwhile: retried after it (budget.h). */
   if (WSLA_UNLIKELY(rc == hipErrorOutOfMemory) && on_device && !refused &&
       wsla_probe_overlapped(gate))
@@ -333,7 +308,7 @@ WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, siz
    bookkeeping (done, with the call's own arguments in scope). */
 #define VMM_CALL(name, params, args, done)                                     \
   WSLA_EXPORT hipError_t name params {                                         \
-    REAL_OR_MISSING(name);                                                     \
+    HOOK_REAL_OR_MISSING(name);                                                     \
     struct wsla_proc *p = hook_enter();                                        \
     hipError_t rc = real args;                                                 \
     if (p) {                                                                   \
@@ -372,12 +347,7 @@ VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
 
 #define CONTEXT_HOOK(name, params, args)                                       \
   WSLA_REAL_DECL(name);                                                        \
-  WSLA_EXPORT hipError_t name params {                                         \
-    REAL_OR_MISSING(name);                                                     \
-    hipError_t rc = real args;                                                 \
-    if (rc == hipSuccess) wsla_ctx_changed();                                  \
-    return rc;                                                                 \
-  }
+  HOOK_CONTEXT(name, params, args)
 
 CONTEXT_HOOK(hipSetDevice, (int device), (device))
 CONTEXT_HOOK(hipCtxSetCurrent, (hipCtx_t ctx), (ctx))
