@@ -9,8 +9,10 @@ tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
 atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
 
 # meson's benchmark() sets these; run by hand, they default to the build in
-# ./build (or $WSLA_BUILD), so that `python3 bench/overhead.py` is the whole command.
-_BUILD = os.path.abspath(os.environ.get("WSLA_BUILD", "build"))
+# the repository's build/ (or $WSLA_BUILD), so that `python3 bench/overhead.py` is the
+# whole command.
+_BUILD = os.path.abspath(os.environ.get(
+    "WSLA_BUILD", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build")))
 SHIM = os.environ.get("WSLA_SHIM", os.path.join(_BUILD, "shim", "libwslalloc.so"))
 BENCH = os.environ.get("WSLA_PAIR_BENCH", os.path.join(_BUILD, "bench", "pair_bench"))
 MALLOC_LOOP = os.environ.get("WSLA_MALLOC_LOOP", os.path.join(_BUILD, "bench", "malloc_loop"))
