@@ -19,10 +19,13 @@ MALLOC_LOOP = os.environ.get("WSLA_MALLOC_LOOP", os.path.join(_BUILD, "bench", "
 LIBS = os.environ.get("WSLA_SIM_LIBS", ":".join(
     os.path.join(_BUILD, "tests", "sim", d) for d in ("cuda13", "driver")))
 
-for _path in (SHIM, BENCH):
-    if not os.path.exists(_path):
-        raise SystemExit(f"bench: {_path} is not built (meson compile -C build, "
-                         f"or set WSLA_BUILD to the build directory)")
+
+def need(*paths):
+    """One clear line, not a traceback, when a benchmark's files are not built."""
+    for path in paths:
+        if not os.path.exists(path):
+            raise SystemExit(f"bench: {path} is not built (meson compile -C build, "
+                             f"or set WSLA_BUILD to the build directory)")
 
 
 def plain():

@@ -5,11 +5,12 @@ import shutil
 import statistics
 import tempfile
 
-from benchenv import MALLOC_LOOP, plain
+from benchenv import MALLOC_LOOP, need, plain
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--reps", type=int, default=5)
 args = ap.parse_args()
+need(MALLOC_LOOP)
 
 heaptrack = shutil.which("heaptrack")
 if not heaptrack:

@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import tempfile
 
-from benchenv import BENCH, MALLOC_LOOP, env, plain
+from benchenv import BENCH, MALLOC_LOOP, SHIM, env, need, plain
 
 SECTIONS = ("callgrind", "wall", "heaptrack")
 ap = argparse.ArgumentParser(description=__doc__)
@@ -18,6 +18,7 @@ ap.add_argument("--only", action="append", choices=SECTIONS,
 args = ap.parse_args()
 REPS = args.reps or (3 if args.quick else 7)
 ONLY = args.only or SECTIONS
+need(SHIM, BENCH)
 
 
 def load():

@@ -4,7 +4,9 @@ import re
 import subprocess
 import tempfile
 
-from benchenv import BENCH, env
+from benchenv import BENCH, SHIM, env, need
+
+need(SHIM, BENCH)
 
 
 def profile(pairs):
