@@ -6,31 +6,7 @@
 #include "cuda_common.h"
 #include "recover.h"
 #include "owned.h"
-
-/* The per-thread-default-stream exports the header only declares under
-   CUDA_API_PER_THREAD_DEFAULT_STREAM. */
-cudaError_t cudaMallocAsync_ptsz(void **, size_t, cudaStream_t);
-cudaError_t cudaFreeAsync_ptsz(void *, cudaStream_t);
-cudaError_t cudaMallocFromPoolAsync_ptsz(void **, size_t, cudaMemPool_t,
-                                         cudaStream_t);
-
-WSLA_REAL_DECL(cudaMalloc);
-WSLA_REAL_DECL(cudaFree);
-WSLA_REAL_DECL(cudaMallocPitch);
-WSLA_REAL_DECL(cudaMalloc3D);
-WSLA_REAL_DECL(cudaMallocManaged);
-WSLA_REAL_DECL(cudaMallocAsync);
-WSLA_REAL_DECL(cudaMallocAsync_ptsz);
-WSLA_REAL_DECL(cudaFreeAsync);
-WSLA_REAL_DECL(cudaFreeAsync_ptsz);
-WSLA_REAL_DECL(cudaMallocFromPoolAsync);
-WSLA_REAL_DECL(cudaMallocFromPoolAsync_ptsz);
-WSLA_REAL_DECL(cudaMallocHost);
-WSLA_REAL_DECL(cudaHostAlloc);
-WSLA_REAL_DECL(cudaFreeHost);
-WSLA_REAL_DECL(cudaHostRegister);
-WSLA_REAL_DECL(cudaHostUnregister);
-WSLA_REAL_DECL(cudaMemGetInfo);
+#include "real.h"
 
 static int warned_missing;
 
@@ -43,8 +19,6 @@ static cudaError_t missing(const char *name) {
 #define REAL_OR_MISSING(name)                                                  \
   __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_CUDART, name);            \
   if (WSLA_UNLIKELY(!real)) return missing(#name)
-
-WSLA_REAL_DECL(cudaGetDevice);
 
 /* The budget's verdict on a request (0: go ahead).  The device is asked of
    the runtime before the call, and only when a device limit is set:
@@ -72,8 +46,6 @@ static cudaError_t refuse(void) {
   return cudaErrorMemoryAllocation;
 }
 
-WSLA_REAL_DECL(cudaGetLastError);
-
 /* The real call, unless a budget refuses the request first; through the
    gate (budget.h), so that a largest-block probe in another thread never
    takes the memory of a device request: one that fails while a probe ran
@@ -100,8 +72,6 @@ WSLA_REAL_DECL(cudaGetLastError);
     }                                                                          \
     rc_;                                                                       \
   })
-
-WSLA_REAL_DECL(cudaPeekAtLastError);
 
 /* With WSLALLOC_RECOVER on, the error already pending before the call: a
    call the ladder rescues must leave the last error as a first attempt
@@ -383,8 +353,6 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   hook_leave();
   return rc;
 }
-
-WSLA_REAL_DECL(cudaSetDevice);
 
 /* Passed through untouched and recorded nowhere: a success moves the
    context generation (shim.h), so that the thread's next allocation asks

@@ -8,6 +8,7 @@
 #include "recover.h"
 #include "vmm.h"
 #include "owned.h"
+#include "real.h"
 
 /* The deprecated spellings are still exported, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
@@ -21,23 +22,6 @@
  * status exactly as it would have.  An out-of-memory record carries the
  * newest view taken before the call, with its age.
  */
-
-WSLA_REAL_DECL(hipMalloc);
-WSLA_REAL_DECL(hipFree);
-WSLA_REAL_DECL(hipMallocManaged);
-WSLA_REAL_DECL(hipExtMallocWithFlags);
-WSLA_REAL_DECL(hipMallocPitch);
-WSLA_REAL_DECL(hipMallocAsync);
-WSLA_REAL_DECL(hipFreeAsync);
-WSLA_REAL_DECL(hipMallocFromPoolAsync);
-WSLA_REAL_DECL(hipHostMalloc);
-WSLA_REAL_DECL(hipHostFree);
-WSLA_REAL_DECL(hipMallocHost);
-WSLA_REAL_DECL(hipFreeHost);
-WSLA_REAL_DECL(hipHostRegister);
-WSLA_REAL_DECL(hipHostUnregister);
-WSLA_REAL_DECL(hipMemGetInfo);
-WSLA_REAL_DECL(hipGetDevice);
 
 static int warned_missing;
 
@@ -284,13 +268,6 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
 /* --- VMM: physical memory counts from hipMemCreate until released and
    unmapped, on the device its properties name, as on CUDA's driver. --- */
 
-WSLA_REAL_DECL(hipMemCreate);
-WSLA_REAL_DECL(hipMemRelease);
-WSLA_REAL_DECL(hipMemMap);
-WSLA_REAL_DECL(hipMemUnmap);
-WSLA_REAL_DECL(hipMemAddressReserve);
-WSLA_REAL_DECL(hipMemAddressFree);
-
 static uint64_t handle_key(hipMemGenericAllocationHandle_t h) { return (uint64_t)(uintptr_t)h; }
 
 WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, size_t size,
@@ -371,7 +348,6 @@ VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 #define CONTEXT_HOOK(name, params, args)                                       \
-  WSLA_REAL_DECL(name);                                                        \
   WSLA_EXPORT hipError_t name params {                                         \
     REAL_OR_MISSING(name);                                                     \
     hipError_t rc = real args;                                                 \
