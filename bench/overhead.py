@@ -1,37 +1,37 @@
-"""Overhead of libwslalloc per cudaMalloc+cudaFree pair: callgrind instructions and wall time, shim against no shim."""
+"""Overhead of libwslalloc per cudaMalloc+cudaFree pair: callgrind instructions, wall time at 1 and 8 threads, and CPU time against heaptrack."""
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
-import sys
-import atexit
-import shutil
 import tempfile
 
+from benchenv import BENCH, MALLOC_LOOP, SHIM, env, need, plain
+
+SECTIONS = ("callgrind", "wall", "heaptrack")
 ap = argparse.ArgumentParser(description=__doc__)
-ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-ap.add_argument("--no-callgrind", action="store_true")
-ap.add_argument("--only-heaptrack", action="store_true", help="only the comparison with heaptrack")
+ap.add_argument("--quick", action="store_true", help="3 repetitions instead of 7")
+ap.add_argument("--reps", type=int, help="repetitions of each timed measurement (default 7)")
+ap.add_argument("--only", action="append", choices=SECTIONS,
+                help="run only this section (may be given more than once)")
 args = ap.parse_args()
-
-# Recordings made here go with the run.
-tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
-atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
-
-SHIM = os.environ["WSLA_SHIM"]
-BENCH = os.environ["WSLA_PAIR_BENCH"]
-LIBS = os.environ["WSLA_SIM_LIBS"]
+REPS = args.reps or (3 if args.quick else 7)
+ONLY = args.only or SECTIONS
+need(SHIM, BENCH)
 
 
-def env(preload, extra=None):
-    e = dict(os.environ, LD_LIBRARY_PATH=LIBS, WSLALLOC_DIR=tempfile.mkdtemp(),
-             WSLSIM_MEM="64G", **(extra or {}))
-    e.pop("LD_PRELOAD", None)
-    if preload:
-        e["LD_PRELOAD"] = SHIM
-    return e
+def load():
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
+
+def spread(xs, scale=1.0, unit=""):
+    """median [least, most]: every timed figure is given with its spread."""
+    m, lo, hi = (f(xs) * scale for f in (statistics.median, min, max))
+    return f"{m:.0f}{unit} [{lo:.0f}, {hi:.0f}]"
+
+
+# ---------------------------------------------------------------- callgrind
 
 def instructions(preload, pairs, live, extra=None):
     out = tempfile.mktemp()
@@ -50,114 +50,158 @@ def per_pair(preload, live, extra=None):
             instructions(preload, lo, live, extra)) / (hi - lo)
 
 
-def wall(preload, threads, live, pairs):
-    runs = []
-    for _ in range(3 if args.quick else 7):
-        r = subprocess.run([BENCH, str(pairs), str(threads), str(live)], env=env(preload),
-                           capture_output=True, text=True, check=True)
-        runs.append(float(r.stdout))
-    return statistics.median(runs)
-
-
-def become_subreaper():
-    """Descendants whose parent exits without waiting for them (heaptrack's
-    script does not always reap its interpreter) come to this process, which
-    reaps them, so that their CPU time is counted too."""
-    import ctypes
-    PR_SET_CHILD_SUBREAPER = 36
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def cpu_seconds(cmd, environ):
-    """User+system CPU time of cmd and every process it starts."""
-    before = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
-    subprocess.run(cmd, env=environ, capture_output=True, check=True)
-    while True:  # every orphaned descendant, once it has ended
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-    after = __import__("resource").getrusage(__import__("resource").RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-
-
-def heaptrack_comparison():
-    """CPU time per traced pair: libwslalloc on cudaMalloc+cudaFree against
-    heaptrack on malloc+free, each the marginal cost of more pairs.
-
-    Each command runs at two loop lengths; the difference of their CPU times
-    over the difference of their pairs is the cost of a pair, so whatever a
-    run costs once (the shell script heaptrack is, its interpreter's start,
-    resolving symbols and compressing at the end; the shim's recording set-up)
-    cancels.  CPU time is user+system of every process the command starts and
-    waits for (for heaptrack: the script, the traced loop with its preloaded
-    collector, heaptrack_interpret and the compressor it pipes into)."""
-    import shutil as sh
-    heaptrack, loop = sh.which("heaptrack"), os.environ.get("WSLA_MALLOC_LOOP")
-    reps = 3 if args.quick else 5
-    lo, hi = 500_000, 2_500_000
-    print(f"\n## CPU time per traced pair against heaptrack (marginal over {hi - lo} pairs, "
-          f"median of {reps}, ns)")
-    if not heaptrack or not loop:
-        print("heaptrack is not installed (Debian: apt-get install heaptrack): skipped")
-        return
-    plain = dict(os.environ)
-    plain.pop("LD_PRELOAD", None)
-    become_subreaper()
-
-    def median_cpu(cmd_for, environ_for, n):
-        return statistics.median(cpu_seconds(cmd_for(n), environ_for()) for _ in range(reps))
-
-    def cost(cmd_for, environ_for):
-        """(seconds per pair, seconds a run costs once)"""
-        a, b = median_cpu(cmd_for, environ_for, lo), median_cpu(cmd_for, environ_for, hi)
-        slope = (b - a) / (hi - lo)
-        return slope, a - slope * lo
-
-    rows = []
-    for name, bare_cmd, traced_cmd, bare_env, traced_env in (
-            ("libwslalloc, cudaMalloc+cudaFree",
-             lambda n: [BENCH, str(n), "1", "10"], lambda n: [BENCH, str(n), "1", "10"],
-             lambda: env(False), lambda: env(True)),
-            ("heaptrack, malloc+free", lambda n: [loop, str(n)],
-             lambda n: [heaptrack, "-o", os.path.join(tempfile.mkdtemp(), "ht"), loop, str(n)],
-             lambda: plain, lambda: plain)):
-        rows.append((name, cost(bare_cmd, bare_env), cost(traced_cmd, traced_env)))
-    print("| tracer | bare per pair | traced per pair | added per pair | added once per run |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (bs, bf), (ts, tf) in rows:
-        print(f"| {name} | {bs * 1e9:.0f} ns | {ts * 1e9:.0f} ns | {(ts - bs) * 1e9:.0f} ns "
-              f"| {(tf - bf) * 1e3:.0f} ms |")
-    ours = rows[0][2][0] - rows[0][1][0]
-    theirs = rows[1][2][0] - rows[1][1][0]
-    print(f"\nlibwslalloc adds {ours / theirs:.2f} of heaptrack's CPU time per traced pair "
-          f"(target: at most 0.33), marginal over {hi - lo} pairs, counting all of "
-          f"heaptrack's processes.")
-
-
-print(f"# libwslalloc overhead per cudaMalloc+cudaFree pair (simulated runtime)")
-if args.only_heaptrack:
-    heaptrack_comparison()
-    sys.exit(0)
-if not args.no_callgrind:
+def callgrind_section():
     print("\n## Instructions per pair (callgrind, marginal over 10000 pairs)")
     print("| live allocations | bare | with shim | added by the shim |")
     print("|---:|---:|---:|---:|")
     # Every live allocation is in the recording's live table (the last row
     # with the table sized for them: WSLALLOC_LIVE_SLOTS is the most live
     # allocations expected, 65536 by default).
-    for live, extra in ((10, None), (10000, None), (100000, None),
-                        (100000, {"WSLALLOC_LIVE_SLOTS": "100000"})):
+    for live, extra in ((10, None), (100000, None), (100000, {"WSLALLOC_LIVE_SLOTS": "100000"})):
         b, s = per_pair(False, live, extra), per_pair(True, live, extra)
         label = f"{live}" + (" (WSLALLOC_LIVE_SLOTS=100000)" if extra else "")
         print(f"| {label} | {b:.0f} | {s:.0f} | {s - b:.0f} |", flush=True)
 
-print("\n## Wall time per pair (median, ns; 2 cores here, so 4 and 8 threads share them)")
-print("| threads | live | bare | with shim | added |")
-print("|---:|---:|---:|---:|---:|")
-for threads, live in ((1, 10), (2, 10), (4, 10), (8, 10), (1, 100000)):
-    pairs = 200000 // threads
-    b, s = wall(False, threads, live, pairs), wall(True, threads, live, pairs)
-    print(f"| {threads} | {live} | {b:.0f} | {s:.0f} | {s - b:.0f} |", flush=True)
 
-heaptrack_comparison()
+# ---------------------------------------------------------------- wall time
+
+def wall_section():
+    """Wall time per pair as pair_bench measures it (its threads' loops, not
+    the process's start), bare and with the shim in alternation, so that a
+    change of load in the middle falls on both; 'added' is the median of the
+    differences of each bare/shim couple."""
+    pairs = 1_000_000  # in all, shared among the threads
+    print(f"\n## Wall time per pair (ns; {pairs} pairs in all, 10 live; median "
+          f"[least, most] of {REPS}, bare and shim alternated)")
+    print(f"({load()}, {os.cpu_count()} cores)\n")
+    print("| threads | bare | with shim | added |")
+    print("|---:|---:|---:|---:|")
+    for threads in (1, 8):
+        got = {False: [], True: []}
+        for r in range(REPS):
+            for preload in ((False, True) if r % 2 == 0 else (True, False)):
+                out = subprocess.run([BENCH, str(pairs // threads), str(threads), "10"],
+                                     env=env(preload), capture_output=True, text=True, check=True)
+                got[preload].append(float(out.stdout))
+        added = [s - b for b, s in zip(got[False], got[True])]
+        print(f"| {threads} | {spread(got[False])} | {spread(got[True])} | {spread(added)} |",
+              flush=True)
+    print(f"({load()})")
+
+
+# ---------------------------------------------------------------- heaptrack
+
+def become_subreaper():
+    """Descendants whose parent exits without waiting for them come to this
+    process instead of init, so that cpu_seconds can wait for them and count
+    them."""
+    import ctypes
+    PR_SET_CHILD_SUBREAPER = 36
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise SystemExit("bench: prctl(PR_SET_CHILD_SUBREAPER) failed: orphans would go uncounted")
+
+
+def cpu_seconds(cmd, environ):
+    """User+system CPU seconds of cmd and of every process under it: wait4
+    gives the command's own with every descendant it waited for (heaptrack's
+    script waits for its pipeline, so the interpreter and the compressor are
+    in it); one orphaned on the way comes to this process, a subreaper, and
+    is waited for and added here."""
+    p = subprocess.Popen(cmd, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    total = ru.ru_utime + ru.ru_stime
+    while True:
+        try:
+            _, _, ru = os.wait4(-1, 0)
+        except ChildProcessError:
+            break
+        total += ru.ru_utime + ru.ru_stime
+    if p.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} exited with {p.returncode}")
+    return total
+
+
+def heaptrack_section():
+    """CPU time per traced pair: libwslalloc on cudaMalloc+cudaFree against
+    heaptrack on malloc+free, each the marginal cost of more pairs.
+
+    Every command runs at two loop lengths; the difference of its CPU times
+    over the difference of the pairs is the cost of a pair, so what a run
+    costs once (heaptrack's shell script, its interpreter's start, resolving
+    symbols and compressing at the end; the shim's recording set-up) cancels.
+    The commands run in alternation, rotating their order, each repetition a
+    full set at both lengths, and each figure is the median over the
+    repetitions of that repetition's own difference, so a change of load
+    falls on every command alike.  heaptrack --raw (the collector and the
+    compressor, no heaptrack_interpret) is measured too: it is what counting
+    only the traced process and its compressor would give."""
+    heaptrack = shutil.which("heaptrack")
+    lo, hi = 1_000_000, 5_000_000
+    print(f"\n## CPU time per traced pair against heaptrack (ns; marginal over {hi - lo} "
+          f"pairs; median [least, most] of {REPS}, every command alternated)")
+    if not heaptrack or not os.path.exists(MALLOC_LOOP):
+        print("heaptrack is not installed (Debian: apt-get install heaptrack): skipped")
+        return
+    become_subreaper()
+    print(f"({load()}, {os.cpu_count()} cores)\n")
+
+    def ht(*opts):
+        return lambda n: [heaptrack, *opts, "-o", os.path.join(tempfile.mkdtemp(), "ht"),
+                          MALLOC_LOOP, str(n)]
+
+    runs = {  # name: (command for n pairs, its environment)
+        "cudaMalloc+cudaFree, bare": (lambda n: [BENCH, str(n), "1", "10"], lambda: env(False)),
+        "cudaMalloc+cudaFree, libwslalloc": (lambda n: [BENCH, str(n), "1", "10"], lambda: env(True)),
+        "malloc+free, bare": (lambda n: [MALLOC_LOOP, str(n)], plain),
+        "malloc+free, heaptrack": (ht(), plain),
+        "malloc+free, heaptrack --raw": (ht("--raw"), plain),
+    }
+    cpu = {name: {lo: [], hi: []} for name in runs}
+    names = list(runs)
+    for r in range(REPS):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for n in ((lo, hi) if r % 2 == 0 else (hi, lo)):
+            for name in order:
+                cmd, environ = runs[name]
+                cpu[name][n].append(cpu_seconds(cmd(n), environ()))
+    slope = {k: [(b - a) / (hi - lo) for a, b in zip(v[lo], v[hi])] for k, v in cpu.items()}
+    once = {k: [a - s * lo for a, s in zip(cpu[k][lo], slope[k])] for k in cpu}
+
+    print("| run | CPU per pair | CPU once per run (ms) |")
+    print("|---|---:|---:|")
+    for name in names:
+        print(f"| {name} | {spread(slope[name], 1e9)} | {spread(once[name], 1e3)} |")
+
+    def minus(a, b):
+        return [x - y for x, y in zip(slope[a], slope[b])]
+
+    ours = minus("cudaMalloc+cudaFree, libwslalloc", "cudaMalloc+cudaFree, bare")
+    theirs = minus("malloc+free, heaptrack", "malloc+free, bare")
+    raw = minus("malloc+free, heaptrack --raw", "malloc+free, bare")
+
+    def one_length(a, b, n):  # the method before: traced less bare at one length, start-up in it
+        return [(x - y) / n for x, y in zip(cpu[a][n], cpu[b][n])]
+
+    print(f"\n| tracer | added per pair | one length, start-up in it: at {lo} | at {hi} |")
+    print("|---|---:|---:|---:|")
+    for label, marginal, a, b in (
+            ("libwslalloc", ours, "cudaMalloc+cudaFree, libwslalloc", "cudaMalloc+cudaFree, bare"),
+            ("heaptrack (every process)", theirs, "malloc+free, heaptrack", "malloc+free, bare"),
+            ("heaptrack --raw (no interpreter)", raw, "malloc+free, heaptrack --raw",
+             "malloc+free, bare")):
+        print(f"| {label} | {spread(marginal, 1e9)} | {spread(one_length(a, b, lo), 1e9)} "
+              f"| {spread(one_length(a, b, hi), 1e9)} |")
+    ratio = [o / t for o, t in zip(ours, theirs)]
+    ratio_raw = [o / t for o, t in zip(ours, raw)]
+    print(f"\nlibwslalloc adds {statistics.median(ratio):.2f} [{min(ratio):.2f}, {max(ratio):.2f}] "
+          f"of heaptrack's CPU time per traced pair (target: at most 0.33), counting every "
+          f"process of both; {statistics.median(ratio_raw):.2f} "
+          f"[{min(ratio_raw):.2f}, {max(ratio_raw):.2f}] against heaptrack without its interpreter.")
+    print(f"({load()})")
+
+
+print("# libwslalloc overhead per cudaMalloc+cudaFree pair (simulated runtime)")
+for section in SECTIONS:
+    if section in ONLY:
+        globals()[f"{section}_section"]()

@@ -2,26 +2,17 @@
 import os
 import re
 import subprocess
-import sys
-import atexit
-import shutil
 import tempfile
 
-# Recordings made here go with the run.
-tempfile.tempdir = tempfile.mkdtemp(prefix="wsla-bench-")
-atexit.register(shutil.rmtree, tempfile.tempdir, ignore_errors=True)
+from benchenv import BENCH, SHIM, env, need
 
-SHIM = os.environ["WSLA_SHIM"]
-BENCH = os.environ["WSLA_PAIR_BENCH"]
-LIBS = os.environ["WSLA_SIM_LIBS"]
+need(SHIM, BENCH)
 
 
 def profile(pairs):
     out = tempfile.mktemp()
-    env = dict(os.environ, LD_LIBRARY_PATH=LIBS, LD_PRELOAD=SHIM,
-               WSLALLOC_DIR=tempfile.mkdtemp(), WSLSIM_MEM="64G")
     subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                    BENCH, str(pairs), "1", "10"], env=env, capture_output=True, check=True)
+                    BENCH, str(pairs), "1", "10"], env=env(True), capture_output=True, check=True)
     text = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", out],
                           capture_output=True, text=True, check=True).stdout
     os.unlink(out)

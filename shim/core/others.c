@@ -34,15 +34,13 @@ void wsla_others_reset_after_fork(void) {
 
 #if WSLA_HAVE_CUDA
 #include <cuda.h>
-static void *real_get, *real_luid;
+#include "real.h"
 
 /* The device's adapter LUID, from the driver the process has loaded
    already (none is loaded here): what names it among Windows' counters. */
 static void note_luid(struct wsla_oom *o, int device) {
-  CUresult (*get)(CUdevice *, int) =
-      (CUresult(*)(CUdevice *, int))wsla_real(&real_get, WSLA_LIB_CUDA, "cuDeviceGet");
-  CUresult (*luid)(char *, unsigned *, CUdevice) = (CUresult(*)(char *, unsigned *, CUdevice))
-      wsla_real(&real_luid, WSLA_LIB_CUDA, "cuDeviceGetLuid");
+  __typeof__(real_cuDeviceGet) get = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGet);
+  __typeof__(real_cuDeviceGetLuid) luid = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetLuid);
   CUdevice dev;
   char bytes[8];
   unsigned mask = 0;

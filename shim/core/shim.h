@@ -301,9 +301,18 @@ static inline void *wsla_real(void **slot, enum wsla_lib lib,
    cleared when a library is unloaded (wsla_resolve_forget) at no cost to
    the calls that read them.  Pointer-sized entries only. */
 #define WSLA_SLOT __attribute__((section("wsla_real_slots")))
-#define WSLA_REAL_DECL(name) static __typeof__(&name) real_##name WSLA_SLOT
+/* The real name, from its slot: one per line of interpose/hooks.def, declared
+   by real.h.  lib must be the library the list finds name in; a call that
+   names another does not compile. */
 #define WSLA_REAL(lib, name)                                                   \
-  ((__typeof__(real_##name))wsla_real((void **)&real_##name, lib, #name))
+  ((__typeof__(real_##name))wsla_real(                                         \
+      (void **)&real_##name, WSLA_REAL_LIB(lib, wsla_lib_of_##name), #name))
+#define WSLA_REAL_LIB(lib, listed)                                             \
+  ((void)sizeof(struct {                                                       \
+     _Static_assert((int)(lib) == (int)(listed), "not the library hooks.def names"); \
+     int unused_;                                                              \
+   }),                                                                         \
+   (enum wsla_lib)(listed))
 
 /* --- live table (table.c) --- */
 

@@ -7,14 +7,7 @@
 #include "ballast.h"
 #include "recover.h"
 #include "stitch.h"
-
-WSLA_REAL_DECL(cuCtxGetDevice);
-WSLA_REAL_DECL(cuMemGetInfo_v2);
-WSLA_REAL_DECL(cuDriverGetVersion);
-WSLA_REAL_DECL(cuDeviceGetCount);
-WSLA_REAL_DECL(cuDeviceGet);
-WSLA_REAL_DECL(cuDeviceGetName);
-WSLA_REAL_DECL(cuDeviceTotalMem_v2);
+#include "real.h"
 
 /* The driver's version and each GPU's name and total, for the report:
    once, after an allocation has loaded the driver. */

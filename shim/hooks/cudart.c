@@ -3,34 +3,8 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda_common.h"
+#include "real.h"
 
-/* The per-thread-default-stream exports the header only declares under
-   CUDA_API_PER_THREAD_DEFAULT_STREAM. */
-cudaError_t cudaMallocAsync_ptsz(void **, size_t, cudaStream_t);
-cudaError_t cudaFreeAsync_ptsz(void *, cudaStream_t);
-cudaError_t cudaMallocFromPoolAsync_ptsz(void **, size_t, cudaMemPool_t,
-                                         cudaStream_t);
-
-WSLA_REAL_DECL(cudaMalloc);
-WSLA_REAL_DECL(cudaFree);
-WSLA_REAL_DECL(cudaMallocPitch);
-WSLA_REAL_DECL(cudaMalloc3D);
-WSLA_REAL_DECL(cudaMallocManaged);
-WSLA_REAL_DECL(cudaMallocAsync);
-WSLA_REAL_DECL(cudaMallocAsync_ptsz);
-WSLA_REAL_DECL(cudaFreeAsync);
-WSLA_REAL_DECL(cudaFreeAsync_ptsz);
-WSLA_REAL_DECL(cudaMallocFromPoolAsync);
-WSLA_REAL_DECL(cudaMallocFromPoolAsync_ptsz);
-WSLA_REAL_DECL(cudaMallocHost);
-WSLA_REAL_DECL(cudaHostAlloc);
-WSLA_REAL_DECL(cudaFreeHost);
-WSLA_REAL_DECL(cudaHostRegister);
-WSLA_REAL_DECL(cudaHostUnregister);
-WSLA_REAL_DECL(cudaMemGetInfo);
-WSLA_REAL_DECL(cudaGetDevice);
-WSLA_REAL_DECL(cudaGetLastError);
-WSLA_REAL_DECL(cudaPeekAtLastError);
 
 /* --- The runtime's operations for the hook skeletons (skeleton.h) --- */
 
@@ -225,6 +199,5 @@ WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
   return rc;
 }
 
-WSLA_REAL_DECL(cudaSetDevice);
 
 HOOK_CONTEXT(cudaSetDevice, (int device), (device))

@@ -3,51 +3,7 @@
 
 #include "cuda_common.h"
 #include "vmm.h"
-
-/* Exports the header declares only under per-thread-stream builds. */
-CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
-CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
-CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
-                                      CUstream);
-/* Context creation's older ABIs, still exported and still handed out by
-   cuGetProcAddress for older versions; the header declares only the
-   newest. */
-CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
-CUresult cuCtxCreate_v3(CUcontext *, CUexecAffinityParam *, int, unsigned int,
-                        CUdevice);
-
-WSLA_REAL_DECL(cuMemAlloc_v2);
-WSLA_REAL_DECL(cuMemFree_v2);
-WSLA_REAL_DECL(cuMemAllocPitch_v2);
-WSLA_REAL_DECL(cuMemAllocManaged);
-WSLA_REAL_DECL(cuMemAllocAsync);
-WSLA_REAL_DECL(cuMemAllocAsync_ptsz);
-WSLA_REAL_DECL(cuMemFreeAsync);
-WSLA_REAL_DECL(cuMemFreeAsync_ptsz);
-WSLA_REAL_DECL(cuMemAllocFromPoolAsync);
-WSLA_REAL_DECL(cuMemAllocFromPoolAsync_ptsz);
-WSLA_REAL_DECL(cuMemAllocHost_v2);
-WSLA_REAL_DECL(cuMemHostAlloc);
-WSLA_REAL_DECL(cuMemFreeHost);
-WSLA_REAL_DECL(cuMemHostRegister_v2);
-WSLA_REAL_DECL(cuMemHostUnregister);
-WSLA_REAL_DECL(cuMemCreate);
-WSLA_REAL_DECL(cuMemRelease);
-WSLA_REAL_DECL(cuMemMap);
-WSLA_REAL_DECL(cuMemUnmap);
-WSLA_REAL_DECL(cuMemAddressReserve);
-WSLA_REAL_DECL(cuMemAddressFree);
-WSLA_REAL_DECL(cuMemGetInfo_v2);
-WSLA_REAL_DECL(cuDeviceGetAttribute);
-WSLA_REAL_DECL(cuCtxSetCurrent);
-WSLA_REAL_DECL(cuCtxPushCurrent_v2);
-WSLA_REAL_DECL(cuCtxPopCurrent_v2);
-WSLA_REAL_DECL(cuCtxCreate_v2);
-WSLA_REAL_DECL(cuCtxCreate_v3);
-WSLA_REAL_DECL(cuCtxCreate_v4);
-WSLA_REAL_DECL(cuCtxDestroy_v2);
-WSLA_REAL_DECL(cuDevicePrimaryCtxRelease_v2);
-WSLA_REAL_DECL(cuDevicePrimaryCtxReset_v2);
+#include "real.h"
 
 /* --- The driver's operations for the hook skeletons (skeleton.h) --- */
 

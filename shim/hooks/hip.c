@@ -3,6 +3,7 @@
 #include <hip/hip_runtime_api.h>
 
 #include "ballast.h"
+#include "real.h"
 #include "vmm.h"
 
 /* The deprecated spellings are still exported, and still called. */
@@ -18,22 +19,6 @@
  * newest view taken before the call, with its age.
  */
 
-WSLA_REAL_DECL(hipMalloc);
-WSLA_REAL_DECL(hipFree);
-WSLA_REAL_DECL(hipMallocManaged);
-WSLA_REAL_DECL(hipExtMallocWithFlags);
-WSLA_REAL_DECL(hipMallocPitch);
-WSLA_REAL_DECL(hipMallocAsync);
-WSLA_REAL_DECL(hipFreeAsync);
-WSLA_REAL_DECL(hipMallocFromPoolAsync);
-WSLA_REAL_DECL(hipHostMalloc);
-WSLA_REAL_DECL(hipHostFree);
-WSLA_REAL_DECL(hipMallocHost);
-WSLA_REAL_DECL(hipFreeHost);
-WSLA_REAL_DECL(hipHostRegister);
-WSLA_REAL_DECL(hipHostUnregister);
-WSLA_REAL_DECL(hipMemGetInfo);
-WSLA_REAL_DECL(hipGetDevice);
 
 /* --- HIP's operations for the hook skeletons (skeleton.h) --- */
 
@@ -259,12 +244,6 @@ WSLA_EXPORT hipError_t hipMemGetInfo(size_t *free_b, size_t *total_b) {
 /* --- VMM: physical memory counts from hipMemCreate until released and
    unmapped, on the device its properties name, as on CUDA's driver. --- */
 
-WSLA_REAL_DECL(hipMemCreate);
-WSLA_REAL_DECL(hipMemRelease);
-WSLA_REAL_DECL(hipMemMap);
-WSLA_REAL_DECL(hipMemUnmap);
-WSLA_REAL_DECL(hipMemAddressReserve);
-WSLA_REAL_DECL(hipMemAddressFree);
 
 static uint64_t handle_key(hipMemGenericAllocationHandle_t h) { return (uint64_t)(uintptr_t)h; }
 
@@ -345,18 +324,14 @@ VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-#define CONTEXT_HOOK(name, params, args)                                       \
-  WSLA_REAL_DECL(name);                                                        \
-  HOOK_CONTEXT(name, params, args)
-
-CONTEXT_HOOK(hipSetDevice, (int device), (device))
-CONTEXT_HOOK(hipCtxSetCurrent, (hipCtx_t ctx), (ctx))
-CONTEXT_HOOK(hipCtxPushCurrent, (hipCtx_t ctx), (ctx))
-CONTEXT_HOOK(hipCtxPopCurrent, (hipCtx_t *ctx), (ctx))
-CONTEXT_HOOK(hipCtxCreate, (hipCtx_t *ctx, unsigned int flags, hipDevice_t device),
+HOOK_CONTEXT(hipSetDevice, (int device), (device))
+HOOK_CONTEXT(hipCtxSetCurrent, (hipCtx_t ctx), (ctx))
+HOOK_CONTEXT(hipCtxPushCurrent, (hipCtx_t ctx), (ctx))
+HOOK_CONTEXT(hipCtxPopCurrent, (hipCtx_t *ctx), (ctx))
+HOOK_CONTEXT(hipCtxCreate, (hipCtx_t *ctx, unsigned int flags, hipDevice_t device),
              (ctx, flags, device))
-CONTEXT_HOOK(hipCtxDestroy, (hipCtx_t ctx), (ctx))
-CONTEXT_HOOK(hipDevicePrimaryCtxRelease, (hipDevice_t dev), (dev))
-CONTEXT_HOOK(hipDevicePrimaryCtxReset, (hipDevice_t dev), (dev))
+HOOK_CONTEXT(hipCtxDestroy, (hipCtx_t ctx), (ctx))
+HOOK_CONTEXT(hipDevicePrimaryCtxRelease, (hipDevice_t dev), (dev))
+HOOK_CONTEXT(hipDevicePrimaryCtxReset, (hipDevice_t dev), (dev))
 
 #pragma GCC diagnostic pop

@@ -3,16 +3,13 @@
 
 #include "budget.h"
 #include "hooks.h"
+#include "real.h"
 
 /*
  * Counted, and shaped by the budgets (WSLALLOC_LIMIT, WSLALLOC_HEADROOM), so
  * that a program that sizes itself from NVML leaves the same room as one
  * that asks the CUDA runtime.  NVML keeps no last-error state to disturb.
  */
-
-WSLA_REAL_DECL(nvmlDeviceGetMemoryInfo);
-WSLA_REAL_DECL(nvmlDeviceGetMemoryInfo_v2);
-WSLA_REAL_DECL(nvmlDeviceGetIndex);
 
 /* NVML's index of the device, taken as the CUDA device: the two agree
    under CUDA_DEVICE_ORDER=PCI_BUS_ID (Ollama sets it), and on one GPU. */

@@ -6,59 +6,28 @@
 #include <cuda_runtime_api.h>
 
 #include "hooks.h"
+#include "real.h"
 
 /* cudaGetDriverEntryPoint is deprecated, and still called. */
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
-/* The legacy entry point keeps the name the header now maps to _v2. */
-#undef cuGetProcAddress
-CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
-                          cuuint64_t flags);
-cudaError_t cudaGetDriverEntryPoint_ptsz(const char *, void **,
-                                         unsigned long long,
-                                         enum cudaDriverEntryPointQueryResult *);
-cudaError_t cudaGetDriverEntryPointByVersion_ptsz(
-    const char *, void **, unsigned int, unsigned long long,
-    enum cudaDriverEntryPointQueryResult *);
-
-/* The shim's driver hooks, by the driver's exported (versioned) names. */
-CUresult cuMemAllocAsync_ptsz(CUdeviceptr *, size_t, CUstream);
-CUresult cuMemFreeAsync_ptsz(CUdeviceptr, CUstream);
-CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *, size_t, CUmemoryPool,
-                                      CUstream);
-CUresult cuCtxCreate_v2(CUcontext *, unsigned int, CUdevice);
-CUresult cuCtxCreate_v3(CUcontext *, CUexecAffinityParam *, int, unsigned int,
-                        CUdevice);
-
+/* The driver's entry points the shim hands out in place of the driver's
+   own (the LOOKUP lines of hooks.def), each with the slot of its real
+   function, which a library's unloading clears (shim.h, WSLA_SLOT). */
 struct wrapped {
   const char *name; /* as the driver exports it */
   void *wrapper;
+  void **real;
 };
 
-#define W(fn) {#fn, (void *)fn}
-static struct wrapped wrapped[] = {
-    W(cuMemAlloc_v2),           W(cuMemFree_v2),
-    W(cuMemAllocPitch_v2),      W(cuMemAllocManaged),
-    W(cuMemAllocAsync),         W(cuMemAllocAsync_ptsz),
-    W(cuMemFreeAsync),          W(cuMemFreeAsync_ptsz),
-    W(cuMemAllocFromPoolAsync), W(cuMemAllocFromPoolAsync_ptsz),
-    W(cuMemAllocHost_v2),       W(cuMemHostAlloc),
-    W(cuMemFreeHost),           W(cuMemHostRegister_v2),
-    W(cuMemHostUnregister),     W(cuMemCreate),
-    W(cuMemRelease),            W(cuMemMap),
-    W(cuMemUnmap),              W(cuMemAddressReserve),
-    W(cuMemAddressFree),        W(cuMemGetInfo_v2),
-    W(cuDeviceGetAttribute),    W(cuGetProcAddress_v2),
-    W(cuGetProcAddress),        W(cuCtxSetCurrent),
-    W(cuCtxPushCurrent_v2),     W(cuCtxPopCurrent_v2),
-    W(cuCtxCreate_v2),          W(cuCtxCreate_v3),
-    W(cuCtxCreate_v4),          W(cuCtxDestroy_v2),
-    W(cuDevicePrimaryCtxRelease_v2), W(cuDevicePrimaryCtxReset_v2),
+#define WSLA_LOOKUP_LOOKUP(name) {#name, (void *)name, (void **)&real_##name},
+#define WSLA_LOOKUP_NOLOOKUP(name)
+#define WSLA_HOOK(family, name, api, lookup)                                   \
+  WSLA_IN_##family(WSLA_LOOKUP_##lookup(name))
+static const struct wrapped wrapped[] = {
+#include "hooks.def"
 };
 #define WRAPPED_COUNT (sizeof wrapped / sizeof wrapped[0])
-/* Each wrapped entry point's real address, resolved on first use, among
-   the slots a library's unloading clears (shim.h, WSLA_SLOT). */
-static void *wrapped_real[WRAPPED_COUNT] WSLA_SLOT;
 
 /* Only names of the form cu[A-Z]... belong to the driver. */
 WSLA_NO_SANITIZE static inline bool driver_name(const char *name) {
@@ -87,9 +56,7 @@ static bool tracked_base(const char *base) {
  */
 static void *wrap(void *fn) {
   for (size_t i = 0; i < WRAPPED_COUNT; i++) {
-    /* Acquire pairs with the store in wsla_resolve. */
-    void *real = __atomic_load_n(&wrapped_real[i], __ATOMIC_ACQUIRE);
-    if (!real) real = wsla_resolve(&wrapped_real[i], WSLA_LIB_CUDA, wrapped[i].name);
+    void *real = wsla_real(wrapped[i].real, WSLA_LIB_CUDA, wrapped[i].name);
     if (real == fn) return wrapped[i].wrapper;
   }
   return fn;
@@ -128,9 +95,6 @@ static void *answer(const char *base, void *fn, void *caller) {
   return out;
 }
 
-WSLA_REAL_DECL(cuGetProcAddress_v2);
-WSLA_REAL_DECL(cuGetProcAddress);
-
 WSLA_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn,
                                          int cudaVersion, cuuint64_t flags,
                                          CUdriverProcAddressQueryResult *st) {
@@ -157,11 +121,6 @@ WSLA_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn,
     *pfn = answer(symbol, *pfn, __builtin_return_address(0));
   return rc;
 }
-
-WSLA_REAL_DECL(cudaGetDriverEntryPoint);
-WSLA_REAL_DECL(cudaGetDriverEntryPoint_ptsz);
-WSLA_REAL_DECL(cudaGetDriverEntryPointByVersion);
-WSLA_REAL_DECL(cudaGetDriverEntryPointByVersion_ptsz);
 
 /* PyTorch reaches cuMemCreate and cuMemMap (expandable segments) this way.
    A caller built for CUDA 11 passes three arguments; the fourth register

@@ -10,6 +10,7 @@
 #endif
 
 #include "ballast.h"
+#include "real.h"
 
 /* The ballast is the shim's own: taken (after a client's allocation
    succeeded, so that it lies behind the client's block) and given back
@@ -24,16 +25,6 @@ static struct {
   uint8_t state;
 } ballast[WSLA_DEVICE_MAX];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-#if WSLA_HAVE_CUDA
-WSLA_REAL_DECL(cuMemAlloc_v2);
-WSLA_REAL_DECL(cuMemFree_v2);
-#endif
-#if WSLA_HAVE_HIP
-WSLA_REAL_DECL(hipMalloc);
-WSLA_REAL_DECL(hipFree);
-WSLA_REAL_DECL(hipGetDevice);
-#endif
 
 static bool take(enum wsla_lib family, uint64_t size, uint64_t *ptr) {
 #if WSLA_HAVE_CUDA

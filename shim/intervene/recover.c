@@ -14,6 +14,7 @@
 #include "recover.h"
 #include "spill.h"
 #include "stitch.h"
+#include "real.h"
 
 /*
  * The CUDA side asks the driver everything (capture state, synchronize,
@@ -21,27 +22,6 @@
  * cudaGetLastError is not disturbed.  HIP is asked before the retry, whose
  * own status then overwrites whatever these calls left, as it would have.
  */
-
-#if WSLA_HAVE_CUDA
-WSLA_REAL_DECL(cuMemAlloc_v2);
-WSLA_REAL_DECL(cuMemFree_v2);
-WSLA_REAL_DECL(cuStreamIsCapturing);
-WSLA_REAL_DECL(cuCtxSynchronize);
-WSLA_REAL_DECL(cuDeviceGetDefaultMemPool);
-WSLA_REAL_DECL(cuMemPoolTrimTo);
-WSLA_REAL_DECL(cuMemPoolGetAttribute);
-WSLA_REAL_DECL(cuMemGetInfo_v2);
-#endif
-#if WSLA_HAVE_HIP
-WSLA_REAL_DECL(hipMalloc);
-WSLA_REAL_DECL(hipFree);
-WSLA_REAL_DECL(hipStreamIsCapturing);
-WSLA_REAL_DECL(hipDeviceSynchronize);
-WSLA_REAL_DECL(hipDeviceGetDefaultMemPool);
-WSLA_REAL_DECL(hipMemPoolTrimTo);
-WSLA_REAL_DECL(hipMemPoolGetAttribute);
-WSLA_REAL_DECL(hipMemGetInfo);
-#endif
 
 static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_RESERVE,
                                         WSLA_STEP_STITCH, WSLA_STEP_WAIT,

@@ -10,6 +10,7 @@
 #endif
 #include "budget.h"
 #include "spill.h"
+#include "real.h"
 
 /*
  * The Linux counterpart of the Windows driver's sysmem fallback, which WSL
@@ -17,19 +18,6 @@
  * holds the device pointer of a mapped pinned host block; its free comes
  * back here.
  */
-
-#if WSLA_HAVE_CUDA
-WSLA_REAL_DECL(cuMemHostAlloc);
-WSLA_REAL_DECL(cuMemHostGetDevicePointer_v2);
-WSLA_REAL_DECL(cuMemFreeHost);
-WSLA_REAL_DECL(cuCtxSynchronize);
-#endif
-#if WSLA_HAVE_HIP
-WSLA_REAL_DECL(hipHostMalloc);
-WSLA_REAL_DECL(hipHostGetDevicePointer);
-WSLA_REAL_DECL(hipHostFree);
-WSLA_REAL_DECL(hipDeviceSynchronize);
-#endif
 
 struct spilled {
   struct wsla_owned owned; /* first: the registry's record */

@@ -9,6 +9,7 @@
 #include <hip/hip_runtime_api.h>
 #endif
 #include "stitch.h"
+#include "real.h"
 
 /*
  * A stitched allocation is the shim's own: the client holds one ordinary
@@ -35,15 +36,6 @@ struct vmm_ops {
 };
 
 #if WSLA_HAVE_CUDA
-WSLA_REAL_DECL(cuMemGetAllocationGranularity);
-WSLA_REAL_DECL(cuMemAddressReserve);
-WSLA_REAL_DECL(cuMemAddressFree);
-WSLA_REAL_DECL(cuMemCreate);
-WSLA_REAL_DECL(cuMemRelease);
-WSLA_REAL_DECL(cuMemMap);
-WSLA_REAL_DECL(cuMemUnmap);
-WSLA_REAL_DECL(cuMemSetAccess);
-WSLA_REAL_DECL(cuCtxSynchronize);
 #define CU(name) __typeof__(real_##name) name##_ = WSLA_REAL(WSLA_LIB_CUDA, name)
 
 static CUmemAllocationProp cu_prop(int dev) {
@@ -111,15 +103,6 @@ static const struct vmm_ops cuda_ops = {cu_granularity, cu_reserve, cu_unreserve
 #endif
 
 #if WSLA_HAVE_HIP
-WSLA_REAL_DECL(hipMemGetAllocationGranularity);
-WSLA_REAL_DECL(hipMemAddressReserve);
-WSLA_REAL_DECL(hipMemAddressFree);
-WSLA_REAL_DECL(hipMemCreate);
-WSLA_REAL_DECL(hipMemRelease);
-WSLA_REAL_DECL(hipMemMap);
-WSLA_REAL_DECL(hipMemUnmap);
-WSLA_REAL_DECL(hipMemSetAccess);
-WSLA_REAL_DECL(hipDeviceSynchronize);
 #define HIP(name) __typeof__(real_##name) name##_ = WSLA_REAL(WSLA_LIB_HIP, name)
 #define HIP_PTR(va) ((void *)(uintptr_t)(va))
 #define HIP_HANDLE(h) ((hipMemGenericAllocationHandle_t)(uintptr_t)(h))
