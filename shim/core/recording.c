@@ -382,6 +382,8 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   __atomic_store_n((uint64_t *)(void *)h->magic, magic, __ATOMIC_RELEASE);
 }
 
+/* --- how the process ended (init.c and exec.c mark it) --- */
+
 /* Records how the process ends; false if nothing was recorded (no
    recording, or an end already marked).  Async-signal-safe. */
 bool wsla_recording_mark_end(uint32_t state, int code, int sig) {
@@ -397,6 +399,8 @@ bool wsla_recording_mark_end(uint32_t state, int code, int sig) {
   return true;
 }
 
+/* The process survived a signal it was marked as dying of, or an exec
+   that returned. */
 void wsla_recording_unmark_end(void) {
   struct wsla_header *h = wsla_g.hdr;
   __atomic_store_n(&h->end_state, WSLA_END_RUNNING, __ATOMIC_RELEASE);
@@ -433,6 +437,8 @@ void wsla_exec_failed(void) {
   if (exec_env_len < len) memset(env + exec_env_len, 0, len - exec_env_len);
   pthread_mutex_unlock(&env_lock);
 }
+
+/* --- the recording, made on a process's first call (init.c) --- */
 
 bool wsla_recording_open(struct wsla_proc *p) {
   uint64_t events = pow2_ceil(wsla_opts.events.num);
