@@ -4,17 +4,13 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "small_recording.h"
 #include "unit.h"
 
 /* A small recording as the library lays one out (a page per region): a
    process that allocated 1 MiB on device 0 each second, 8 times, and exited
    at 8 s. */
 enum {
-  COUNTERS_OFF = 4096,
-  MODULE_OFF = 8192,
-  OOM_OFF = 12288,
-  LIVE_OFF = 16384,
-  RING_OFF = 20480,
   RING_CAP = 8,
   FILE_SIZE = RING_OFF + RING_CAP * 64,
 };
@@ -25,17 +21,9 @@ static char out_path[] = "/tmp/wsla-unit-export-out-XXXXXX";
 
 static void make(void) {
   struct wsla_header *h = (void *)img;
-  *h = (struct wsla_header){.version = WSLA_FORMAT_VERSION, .header_size = sizeof *h,
-                            .file_size = FILE_SIZE, .counters_off = COUNTERS_OFF,
-                            .module_off = MODULE_OFF, .oom_off = OOM_OFF, .live_off = LIVE_OFF,
-                            .ring_off = RING_OFF, .counters_size = sizeof(struct wsla_counters),
-                            .module_size = sizeof(struct wsla_module), .module_cap = 1,
-                            .oom_size = sizeof(struct wsla_oom), .oom_cap = 1,
-                            .live_size = sizeof(struct wsla_live), .live_cap = 1,
-                            .event_size = sizeof(struct wsla_event), .api_max = WSLA_API_MAX,
-                            .ring_cap = RING_CAP, .device_max = WSLA_DEVICE_MAX, .pid = 1,
-                            .end_state = WSLA_END_EXIT, .end_time_ns = 8000000000};
-  memcpy(h->magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+  small_recording_header(h, 1, 1, RING_CAP);
+  h->end_state = WSLA_END_EXIT;
+  h->end_time_ns = 8000000000;
   struct wsla_counters *ctr = (void *)(img + COUNTERS_OFF);
   *ctr = (struct wsla_counters){.events_claimed = RING_CAP};
   for (uint64_t seq = 0; seq < RING_CAP; seq++) {
@@ -97,5 +85,5 @@ int main(void) {
   CHECK_U64(export((const char *[]){"--format", "xml", NULL}), 2);
   unlink(rec_path);
   unlink(out_path);
-  return unit_failures != 0;
+  return unit_done();
 }
