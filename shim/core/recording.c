@@ -1,38 +1,18 @@
-/* Recording: creates the mapped file, keeps its module map, and marks how the process ended. */
-#include <dirent.h>
+/* Recording: the file's layout, its creation and mapping, its header, and the marks of how the process ended. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <link.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "budget.h"
 #include "shim.h"
-#include "alive.h"
-#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
-#include "ballast.h"
-#include "owned.h"
-#include "vmm.h"
-#endif
-#if WSLA_HAVE_CUDA
-#include "cuda_common.h"
-#endif
-
-struct wsla_proc wsla_g;
-struct wsla_options wsla_opts;
-int wsla_g_ready;
-int wsla_gate_word = WSLA_GATE_UNREADY;
-__thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 
 #define MODULE_CAP 1024u
 #define OOM_CAP 1024u
@@ -44,10 +24,6 @@ __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
 #define MIN_LIVE 1024u
 #define ANON_EVENTS 4096u
 #define ANON_LIVE 4096u
-
-static pthread_once_t process_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
-static pid_t disabled_pid; /* this process gave up recording altogether */
 
 static int warned_dir, warned_file, warned_space, warned_anon;
 /* A chosen directory that is set-group-ID and group-readable (what
@@ -64,12 +40,6 @@ static void read_own_pidns(void) {
     own_pidns_ino = (uint64_t)ns.st_ino;
     own_pidns_dev = (uint64_t)ns.st_dev;
   }
-}
-
-pid_t wsla_tid_slow(void) {
-  pid_t t = (pid_t)syscall(SYS_gettid);
-  wsla_tls.tid = t;
-  return t;
 }
 
 static uint64_t round_page(uint64_t n) {
@@ -110,9 +80,6 @@ static void layout_for(struct layout *l, uint64_t ring_cap, uint64_t live_cap) {
   off += ring_cap * sizeof(struct wsla_event);
   l->size = off;
 }
-
-/* wsla_options_load reports each bad variable once per process image. */
-static void warn_line(const char *msg) { wsla_warn_once(NULL, "%s", msg); }
 
 /* Creates dir and its missing parents, the last one 0700. */
 static void make_dirs(const char *dir) {
@@ -208,96 +175,6 @@ static int reserve_space(int fd, struct layout *l) {
   return -1;
 }
 
-struct kept {
-  int64_t started_ns;
-  bool failed; /* an OOM, a failing status, a signal, or killed */
-  char name[256];
-};
-
-/* Clean exits before failures, each oldest first: the order of deletion. */
-static int prune_order(const void *a, const void *b) {
-  const struct kept *x = a, *y = b;
-  if (x->failed != y->failed) return x->failed - y->failed;
-  return (x->started_ns > y->started_ns) - (x->started_ns < y->started_ns);
-}
-
-/*
- * WSLALLOC_KEEP: deletes recordings of ended processes in the directory
- * beyond the number kept, once, when this process's own is made: the
- * default directory is tmpfs, where each recording holds its size in
- * memory.  Clean exits go first, oldest first; a recording of a failure
- * (an OOM, a failing status, a fatal signal, killed) only once no clean one
- * is left to delete, since those are the ones a person comes back to.  Only
- * regular files of this user's, named *.wsla, whose header is a recording's
- * and whose process has ended (its lock is gone: common/alive.h); own is
- * never considered.  Two processes pruning at once may both unlink a file:
- * the second finds it gone, which is the same outcome.  Counts what it
- * deleted into pruned[0] (clean) and pruned[1] (failures).
- */
-static void prune_recordings(int dfd, const char *own, uint64_t pruned[2]) {
-  uint64_t keep = wsla_opts.keep.num;
-  if (!keep) return;
-  int fd = dup(dfd);
-  DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-  if (!d) {
-    if (fd >= 0) close(fd);
-    return;
-  }
-  size_t used = 0, cap = 0;
-  struct kept *ended = NULL;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    size_t len = strlen(e->d_name);
-    if (len < 6 || len >= sizeof ended->name || strcmp(e->d_name + len - 5, ".wsla") ||
-        !strcmp(e->d_name, own))
-      continue;
-    struct stat st;
-    if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
-        st.st_uid != getuid() || (uint64_t)st.st_size < sizeof(struct wsla_header))
-      continue;
-    int rfd = openat(dfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (rfd < 0) continue;
-    static struct wsla_header h; /* a page: not on the client's stack */
-    bool is_ended = pread(rfd, &h, sizeof h, 0) == (ssize_t)sizeof h &&
-                    !memcmp(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN) &&
-                    !wsla_recording_alive(rfd, &h);
-    uint64_t ooms = 0;
-    uint64_t at = h.counters_off + offsetof(struct wsla_counters, ooms_claimed);
-    if (is_ended && h.counters_off < (uint64_t)st.st_size &&
-        at + sizeof ooms <= (uint64_t)st.st_size &&
-        pread(rfd, &ooms, sizeof ooms, (off_t)at) != (ssize_t)sizeof ooms)
-      ooms = 0;
-    close(rfd);
-    if (!is_ended) continue;
-    if (used == cap) {
-      size_t more = cap ? cap * 2 : 32;
-      struct kept *grown = realloc(ended, more * sizeof *ended);
-      if (!grown) break;
-      ended = grown, cap = more;
-    }
-    ended[used].started_ns = h.start_realtime_ns;
-    /* Killed (no end recorded), a fatal signal, a failing status, or an
-       OOM on the way; any other end (an exit of 0, an exec) is clean. */
-    ended[used].failed = h.end_state == WSLA_END_RUNNING || h.end_state == WSLA_END_SIGNAL ||
-                         (h.end_state == WSLA_END_EXIT && h.exit_code != 0) || ooms != 0;
-    memcpy(ended[used].name, e->d_name, len + 1);
-    used++;
-  }
-  closedir(d);
-  if (used > keep) {
-    qsort(ended, used, sizeof *ended, prune_order);
-    for (size_t i = 0; i < used - keep; i++) {
-      if (unlinkat(dfd, ended[i].name, 0) != 0) continue;
-      pruned[ended[i].failed]++;
-      /* The other programs that `wslalloc run` saw beside it go with it. */
-      char sidecar[sizeof ended->name + 8];
-      snprintf(sidecar, sizeof sidecar, "%s.others", ended[i].name);
-      unlinkat(dfd, sidecar, 0);
-    }
-  }
-  free(ended);
-}
-
 /* The recording this process writes, kept open for its life so that its
    read lock (WSLA_FEAT_LIFE_LOCK) lasts as long as the process; and the
    process that opened it.  A traditional record lock belongs to the
@@ -370,7 +247,7 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   bool locked = map && hold_for_life(&fd);
   if (!locked) close(fd);
   uint64_t pruned[2] = {0, 0};
-  prune_recordings(dfd, name, pruned);
+  wsla_prune_recordings(dfd, name, pruned);
   close(dfd);
   if (locked) {
     struct wsla_header *h = map;
@@ -505,116 +382,11 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   __atomic_store_n((uint64_t *)(void *)h->magic, magic, __ATOMIC_RELEASE);
 }
 
-/* --- modules --- */
-
-static pthread_mutex_t module_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned long long module_adds_seen;
-
-static int read_adds(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  *(unsigned long long *)data = info->dlpi_adds;
-  return 1; /* one callback is enough to read the counter */
-}
-
-/* True if [a, a + n) lies inside one of the module's loaded segments. */
-static bool loaded(const struct dl_phdr_info *info, uint64_t a, uint64_t n) {
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    uint64_t lo = info->dlpi_addr + ph->p_vaddr;
-    if (ph->p_type == PT_LOAD && a >= lo && n <= ph->p_memsz && a - lo <= ph->p_memsz - n)
-      return true;
-  }
-  return false;
-}
-
-/* Copies the module's GNU build-id, read from its notes as loaded (no file
-   is opened), into out; its length, or 0 where it has none.  Only notes
-   inside a loaded segment are read, so a malformed object cannot fault. */
-static uint8_t module_build_id(const struct dl_phdr_info *info, uint8_t *out, size_t cap) {
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    uint64_t at = info->dlpi_addr + ph->p_vaddr, end = at + ph->p_memsz;
-    if (ph->p_type != PT_NOTE || !loaded(info, at, ph->p_memsz)) continue;
-    uint64_t align = ph->p_align == 8 ? 8 : 4; /* notes pad to their segment's alignment */
-    while (at < end && end - at >= sizeof(ElfW(Nhdr))) {
-      const ElfW(Nhdr) *n = (const void *)(uintptr_t)at;
-      uint64_t name = at + sizeof *n;
-      uint64_t desc = name + ((n->n_namesz + align - 1) & ~(align - 1));
-      if (desc > end || n->n_descsz > end - desc) break;
-      if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
-          !memcmp((const void *)(uintptr_t)name, "GNU", 4) && n->n_descsz > 0) {
-        size_t len = n->n_descsz < cap ? n->n_descsz : cap;
-        memcpy(out, (const void *)(uintptr_t)desc, len);
-        return (uint8_t)len;
-      }
-      at = desc + ((n->n_descsz + align - 1) & ~(align - 1));
-    }
-  }
-  return 0;
-}
-
-static int add_module(struct dl_phdr_info *info, size_t size, void *data) {
-  (void)size;
-  struct wsla_proc *p = data;
-  uint64_t lo = UINT64_MAX, hi = 0;
-  for (int i = 0; i < info->dlpi_phnum; i++) {
-    const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD) continue;
-    uint64_t a = info->dlpi_addr + ph->p_vaddr;
-    if (a < lo) lo = a;
-    if (a + ph->p_memsz > hi) hi = a + ph->p_memsz;
-  }
-  if (lo >= hi) return 0;
-  uint64_t count = p->ctr->modules_count;
-  for (uint64_t i = 0; i < count && i < p->module_cap; i++)
-    if (p->modules[i].lo == lo && p->modules[i].hi == hi) return 0;
-  if (count >= p->module_cap) {
-    __atomic_fetch_add(&p->ctr->modules_lost, 1, __ATOMIC_RELAXED);
-    return 0;
-  }
-  struct wsla_module *m = &p->modules[count];
-  m->bias = info->dlpi_addr;
-  m->lo = lo;
-  m->hi = hi;
-  m->build_id_len = module_build_id(info, m->build_id, sizeof m->build_id);
-  const char *name = info->dlpi_name;
-  if (!name || !*name) name = p->hdr->exe; /* the main program */
-  /* A long path keeps its tail: the file name is what a reader needs. */
-  size_t len = strlen(name), room = sizeof m->path - 1;
-  const char *tail = len > room ? name + (len - room) : name;
-  memcpy(m->path, tail, len > room ? room : len);
-  m->path[len > room ? room : len] = '\0';
-  /* Release: pairs with a reader's acquire load of commit. */
-  __atomic_store_n(&m->commit, count + 1, __ATOMIC_RELEASE);
-  __atomic_store_n(&p->ctr->modules_count, count + 1, __ATOMIC_RELEASE);
-  return 0;
-}
-
-void wsla_modules_refresh(struct wsla_proc *p) {
-  unsigned long long counted = 0;
-  dl_iterate_phdr(read_adds, &counted);
-  /* A copy whose address was never given out: GCC 12 at -O3 takes the
-     store of an address-taken local for a dangling pointer. */
-  const unsigned long long adds = counted;
-  if (adds == __atomic_load_n(&module_adds_seen, __ATOMIC_RELAXED)) return;
-  pthread_mutex_lock(&module_lock);
-  if (adds != __atomic_load_n(&module_adds_seen, __ATOMIC_RELAXED)) {
-    dl_iterate_phdr(add_module, p);
-    __atomic_store_n(&module_adds_seen, adds, __ATOMIC_RELAXED);
-  }
-  pthread_mutex_unlock(&module_lock);
-}
-
-/* --- the end of the process --- */
-
-#define FATAL_COUNT 5
-static const int fatal_signals[FATAL_COUNT] = {SIGSEGV, SIGABRT, SIGBUS,
-                                               SIGFPE, SIGILL};
-static struct sigaction previous[FATAL_COUNT];
+/* --- how the process ended (init.c and exec.c mark it) --- */
 
 /* Records how the process ends; false if nothing was recorded (no
    recording, or an end already marked).  Async-signal-safe. */
-static bool mark_end(uint32_t state, int code, int sig) {
+bool wsla_recording_mark_end(uint32_t state, int code, int sig) {
   if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return false;
   struct wsla_header *h = wsla_g.hdr;
   if (__atomic_load_n(&h->end_state, __ATOMIC_RELAXED) != WSLA_END_RUNNING)
@@ -627,8 +399,9 @@ static bool mark_end(uint32_t state, int code, int sig) {
   return true;
 }
 
-/* The process survived a signal it was marked as dying of. */
-static void unmark_end(void) {
+/* The process survived a signal it was marked as dying of, or an exec
+   that returned. */
+void wsla_recording_unmark_end(void) {
   struct wsla_header *h = wsla_g.hdr;
   __atomic_store_n(&h->end_state, WSLA_END_RUNNING, __ATOMIC_RELEASE);
   h->end_signal = 0;
@@ -653,11 +426,11 @@ bool wsla_exec_begin(const char *what) {
   exec_env_len = strnlen(wsla_g.hdr->environment, sizeof wsla_g.hdr->environment);
   pthread_mutex_unlock(&env_lock);
   wsla_environment_add(&wsla_g, line);
-  return mark_end(WSLA_END_EXEC, 0, 0);
+  return wsla_recording_mark_end(WSLA_END_EXEC, 0, 0);
 }
 
 void wsla_exec_failed(void) {
-  unmark_end();
+  wsla_recording_unmark_end();
   pthread_mutex_lock(&env_lock);
   char *env = wsla_g.hdr->environment;
   size_t len = strnlen(env, sizeof wsla_g.hdr->environment);
@@ -665,189 +438,9 @@ void wsla_exec_failed(void) {
   pthread_mutex_unlock(&env_lock);
 }
 
-static void on_process_exit(int status, void *arg) {
-  (void)arg;
-  if (!__atomic_load_n(&wsla_g_ready, __ATOMIC_ACQUIRE)) return;
-  wsla_modules_refresh(&wsla_g);
-  mark_end(WSLA_END_EXIT, status, 0);
-  /* An uncaught PyTorch OOM error ends the process this way. */
-  if (status != 0) wsla_first_aid_print(false);
-}
+/* --- the recording, made on a process's first call (init.c) --- */
 
-/* Calls the client's handler old as the kernel would have delivered sig to
-   it: reset to the default first under SA_RESETHAND (the next delivery then
-   reaches the default through this handler), with its sa_mask blocked, and
-   sig itself blocked unless SA_NODEFER.  Async-signal-safe. */
-static void call_previous(int i, const struct sigaction *old, int sig, siginfo_t *info,
-                          void *uc) {
-  if (old->sa_flags & SA_RESETHAND) {
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    previous[i] = dfl;
-  }
-  sigset_t during, saved;
-  during = old->sa_mask;
-  sigaddset(&during, sig);
-  pthread_sigmask(SIG_BLOCK, &during, &saved);
-  if (old->sa_flags & SA_NODEFER) {
-    /* A handler that restores the default and raises again (Python's
-       faulthandler) dies of that signal inside the call, as it would bare. */
-    sigset_t one;
-    sigemptyset(&one);
-    sigaddset(&one, sig);
-    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
-  }
-  if (old->sa_flags & SA_SIGINFO) old->sa_sigaction(sig, info, uc);
-  else old->sa_handler(sig);
-  pthread_sigmask(SIG_SETMASK, &saved, NULL);
-}
-
-/*
- * Async-signal-safe: marks the recording, then hands the signal on exactly as
- * the disposition before ours would have taken it.  A handler of the client's
- * that returns has dealt with the signal (a JIT's fault handler, say), so the
- * mark is taken back; one that never returns leaves it, and so does one that
- * raised the signal again for delivery once it returns (the default action,
- * restored by the handler, then ends the process).
- */
-static void on_fatal_signal(int sig, siginfo_t *info, void *uc) {
-  int saved_errno = errno;
-  int i = 0;
-  while (i < FATAL_COUNT && fatal_signals[i] != sig) i++;
-  if (i == FATAL_COUNT) return;
-  struct sigaction old = previous[i];
-  bool marked = mark_end(WSLA_END_SIGNAL, 0, sig);
-  /* llama.cpp aborts right after a failed allocation: the explanation goes
-     out before the signal is handed on. */
-  wsla_first_aid_print(true);
-  bool handler = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != NULL
-                                              : old.sa_handler != SIG_DFL &&
-                                                    old.sa_handler != SIG_IGN;
-  if (!handler) {
-    /* Restore what was there.  Ignored: return as the kernel would have
-       (a fault then re-executes, and the kernel kills as it would have).
-       Default: deliver it again once this handler returns. */
-    sigaction(sig, &old, NULL);
-    if (old.sa_handler == SIG_DFL) raise(sig);
-    /* An ignored signal someone sent passes; an ignored fault of the
-       kernel's (si_code > 0) comes back, and then kills. */
-    else if (marked && !(info && info->si_code > 0)) unmark_end();
-    errno = saved_errno;
-    return;
-  }
-  errno = saved_errno;
-  call_previous(i, &old, sig, info, uc);
-  sigset_t pending;
-  if (marked && !(sigpending(&pending) == 0 && sigismember(&pending, sig)))
-    unmark_end();
-  errno = saved_errno;
-}
-
-static void install_signal_handlers(void) {
-  for (int i = 0; i < FATAL_COUNT; i++) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fatal_signal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    struct sigaction was;
-    /* Never our own handler as the one to hand on to: it would call itself. */
-    if (sigaction(fatal_signals[i], &sa, &was) == 0 &&
-        !((was.sa_flags & SA_SIGINFO) && was.sa_sigaction == on_fatal_signal))
-      previous[i] = was;
-  }
-}
-
-static void before_fork(void) {
-#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
-  wsla_owned_fork_prepare();
-#endif
-}
-
-static void after_fork_parent(void) {
-#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
-  wsla_owned_fork_parent();
-#endif
-}
-
-/*
- * The child after fork: only the forking thread goes on, so every lock
- * another thread held at the fork would stay held for ever.  Each of the
- * shim's locks is made anew here (init_lock, module_lock, env_lock; the
- * table's shard locks; first aid's, the stacks', VMM's and the ballast's
- * mutexes) or held across the fork (the owned table's, whose contents the
- * child keeps).  process_once needs nothing: glibc restarts a pthread_once
- * that another thread had in progress at the fork.
- */
-static void after_fork_child(void) {
-  /* The parent's mapping is shared with the parent: never write it again.
-     A fork from inside a hook (a runtime starting a helper, a signal
-     handler) leaves that hook to finish in the child, still holding
-     &wsla_g: the mapping is swapped for private scratch memory at the same
-     place instead, which that hook may write, until the child's first
-     call makes the child's own recording (the scratch stays mapped, its
-     untouched pages costing nothing: the hook may still point into it). */
-  bool in_hook = wsla_tls.depth > 0;
-  if (wsla_g_ready) {
-    if (!in_hook || mmap(wsla_g.map, wsla_g.map_len, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != wsla_g.map) {
-      munmap(wsla_g.map, wsla_g.map_len);
-      memset(&wsla_g, 0, sizeof wsla_g);
-    }
-  }
-  wsla_g_ready = 0;
-  wsla_gate_set(WSLA_GATE_UNREADY); /* until the child's own recording */
-  /* The child's own calls are its client's, recorded from depth 0 (and
-     hook_leave keeps it there if the child returns through that hook). */
-  wsla_tls.depth = 0;
-  wsla_tls.freeing = 0;
-  wsla_tls.tid = 0;
-  disabled_pid = 0;
-  module_adds_seen = 0;
-  own_pidns_ino = own_pidns_dev = 0; /* after unshare(CLONE_NEWPID), a new one */
-  pthread_mutex_init(&init_lock, NULL);
-  pthread_mutex_init(&module_lock, NULL);
-  pthread_mutex_init(&env_lock, NULL);
-  wsla_table_reset_after_fork();
-  wsla_budget_reset_after_fork();
-  wsla_first_aid_reset_after_fork();
-  wsla_others_reset_after_fork();
-  wsla_stack_reset_after_fork();
-#if WSLA_HAVE_CUDA || WSLA_HAVE_HIP
-  wsla_vmm_reset_after_fork();
-  wsla_ballast_reset_after_fork();
-  wsla_owned_fork_child();
-#endif
-#if WSLA_HAVE_CUDA
-  wsla_cuda_reset_after_fork();
-#endif
-}
-
-static void once_per_process_image(void) {
-  wsla_options_load(&wsla_opts, warn_line);
-  /* Silently: every GPU process under the profile would say it, and a
-     server (Ollama) collects each runner's stderr.  The recording's options
-     say what was in force. */
-  char applied[256];
-  wsla_options_apply_profile(&wsla_opts, applied, sizeof applied);
-  if (wsla_opts.limit.num || wsla_opts.pinned_limit.num) wsla_gate_set(WSLA_GATE_BUDGET);
-  if (wsla_opts.recover.num) wsla_gate_set(WSLA_GATE_RECOVER);
-  if (wsla_opts.stitch.num == WSLA_STITCH_FORCE) wsla_gate_set(WSLA_GATE_STITCH);
-  if (wsla_opts.reserve.num) wsla_gate_set(WSLA_GATE_RESERVE);
-  /* Once per process, even where a child runs this again (a fork while
-     another thread was here): twice, the prepare handler would wait for a
-     lock it holds itself. */
-  static int registered;
-  if (!__atomic_exchange_n(&registered, 1, __ATOMIC_RELAXED)) {
-    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-    on_exit(on_process_exit, NULL);
-  }
-  install_signal_handlers();
-}
-
-static bool open_recording(struct wsla_proc *p) {
+bool wsla_recording_open(struct wsla_proc *p) {
   uint64_t events = pow2_ceil(wsla_opts.events.num);
   struct layout l;
   /* The live slots are an open-addressing table: twice the expected live
@@ -895,18 +488,7 @@ static bool open_recording(struct wsla_proc *p) {
   return true;
 }
 
-struct wsla_proc *wsla_proc_init(void) {
-  pthread_once(&process_once, once_per_process_image);
-  pthread_mutex_lock(&init_lock);
-  if (!wsla_g_ready && disabled_pid != getpid()) {
-    if (open_recording(&wsla_g)) {
-      /* Release: pairs with the acquire load in wsla_proc_get. */
-      __atomic_store_n(&wsla_g_ready, 1, __ATOMIC_RELEASE);
-      wsla_gate_clear(WSLA_GATE_UNREADY);
-    }
-    else
-      disabled_pid = getpid();
-  }
-  pthread_mutex_unlock(&init_lock);
-  return wsla_g_ready ? &wsla_g : NULL;
+void wsla_recording_reset_after_fork(void) {
+  pthread_mutex_init(&env_lock, NULL);
+  own_pidns_ino = own_pidns_dev = 0; /* after unshare(CLONE_NEWPID), a new one */
 }

@@ -172,7 +172,7 @@ static inline void wsla_device_note(int fam, unsigned long gen, int16_t dev) {
   wsla_tls.dev_cache[fam].gen = gen;
 }
 
-/* --- lifecycle (recording.c) --- */
+/* --- set-up and teardown (init.c); the globals above are state.c's --- */
 
 /* Slow path of wsla_proc_get: the first call in a process (or in a child
    after fork) creates the recording.  NULL when the shim records nothing. */
@@ -187,6 +187,27 @@ static inline struct wsla_proc *wsla_proc_get(void) {
   return wsla_proc_init();
 }
 
+/* The calling thread's id, asked of the kernel and cached (state.c): the
+   slow path of wsla_tid. */
+pid_t wsla_tid_slow(void);
+
+/* --- the recording file (recording.c) --- */
+
+/* Lays out, creates (or, failing that, maps anonymously) and maps p's
+   recording and fills its header; false if no memory could be had. */
+bool wsla_recording_open(struct wsla_proc *p);
+
+/* Records how the process ends (an enum wsla_end, an exit status, a
+   signal); false if nothing was recorded (no recording, or an end already
+   marked).  Async-signal-safe.  wsla_recording_unmark_end takes the mark
+   back: the process survived a signal it was marked as dying of. */
+bool wsla_recording_mark_end(uint32_t state, int code, int sig);
+void wsla_recording_unmark_end(void);
+
+/* A child after fork: the environment's lock is made anew, and the pid
+   namespace read again. */
+void wsla_recording_reset_after_fork(void);
+
 /* Appends "key=value\n" lines to the recording's environment. */
 void wsla_environment_add(struct wsla_proc *p, const char *lines);
 
@@ -196,13 +217,39 @@ void wsla_environment_add(struct wsla_proc *p, const char *lines);
 bool wsla_exec_begin(const char *what);
 void wsla_exec_failed(void);
 
+/* --- modules (modules.c) --- */
+
 /* Records modules loaded since the last call; cheap when none were. */
 void wsla_modules_refresh(struct wsla_proc *p);
+/* A child after fork: every module is recorded anew, into its own file. */
+void wsla_modules_reset_after_fork(void);
+
+/* --- pruning (prune.c) --- */
+
+/* WSLALLOC_KEEP: deletes the recordings of ended processes in the
+   directory dfd beyond the number kept, never own; counts what it deleted
+   into pruned[0] (clean ends) and pruned[1] (failures). */
+void wsla_prune_recordings(int dfd, const char *own, uint64_t pruned[2]);
 
 /* --- first aid (first_aid.c) --- */
 
 /* Composes the explanation of an OOM that the process may die of. */
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
+/* Writes it to stderr if the last OOM was not followed by a success and
+   WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
+void wsla_first_aid_print(bool from_signal);
+extern int wsla_first_aid_pending;
+
+/* A success after an OOM: the client dealt with it (PyTorch frees its cache
+   and retries), so a later death is not of that OOM.  The pending OOM also
+   holds the gate's FIRST_AID flag, so only the general path pays this. */
+static inline void wsla_first_aid_clear(void) {
+  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED))) {
+    __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
+    wsla_gate_clear(WSLA_GATE_FIRST_AID);
+  }
+}
+
 /* A child after fork: a lock another thread held at the fork is made anew. */
 void wsla_first_aid_reset_after_fork(void);
 
@@ -250,20 +297,6 @@ size_t wsla_purposes_live(struct wsla_proc *p, int device, struct wsla_purpose_s
    NULL if none tells. */
 struct wsla_phase;
 const struct wsla_phase *wsla_oom_stack_phase(struct wsla_proc *p, uint64_t idx);
-/* Writes it to stderr if the last OOM was not followed by a success and
-   WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
-void wsla_first_aid_print(bool from_signal);
-extern int wsla_first_aid_pending;
-
-/* A success after an OOM: the client dealt with it (PyTorch frees its cache
-   and retries), so a later death is not of that OOM.  The pending OOM also
-   holds the gate's FIRST_AID flag, so only the general path pays this. */
-static inline void wsla_first_aid_clear(void) {
-  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED))) {
-    __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
-    wsla_gate_clear(WSLA_GATE_FIRST_AID);
-  }
-}
 
 /* --- diagnostics (diag.c) --- */
 
@@ -357,7 +390,6 @@ static inline uint64_t wsla_now(const struct wsla_proc *p) {
                     p->start_mono_ns);
 }
 
-pid_t wsla_tid_slow(void);
 static inline uint32_t wsla_tid(void) {
   pid_t t = wsla_tls.tid;
   return (uint32_t)(WSLA_LIKELY(t) ? t : wsla_tid_slow());

@@ -7,19 +7,9 @@
 #include "fast.h"
 #include "shim.h"
 
-uint64_t wsla_budget_in_flight[WSLA_DEVICE_MAX + 1];
-
 /* The context generation (shim.h): 1, so that no thread's zeroed device
    cache is current. */
 unsigned long wsla_ctx_gen = 1;
-
-void wsla_budget_reset_after_fork(void) {
-  /* The parent's calls in flight at the fork never end here. */
-  for (unsigned i = 0; i <= WSLA_DEVICE_MAX; i++)
-    __atomic_store_n(&wsla_budget_in_flight[i], 0, __ATOMIC_RELAXED);
-  wsla_tls.budget_held = 0;
-  wsla_probe_reset_after_fork();
-}
 
 static inline struct wsla_device_counters *dev_counters(struct wsla_proc *p,
                                                         int device) {

@@ -22,7 +22,7 @@ void wsla_owned_put(struct wsla_owned *o);
 /* Removes and returns addr's record; NULL if the shim does not own it. */
 struct wsla_owned *wsla_owned_take(uint64_t addr);
 
-/* pthread_atfork's handlers for the table (recording.c registers them). */
+/* pthread_atfork's handlers for the table (init.c registers them). */
 void wsla_owned_fork_prepare(void);
 void wsla_owned_fork_parent(void);
 void wsla_owned_fork_child(void);

@@ -4,18 +4,14 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "small_recording.h"
 #include "unit.h"
 
 /* A small recording laid out as the library lays one out (a page per
    region): 1 module, 4 OOM records, 4 live slots, a ring of 8. */
 enum {
-  COUNTERS_OFF = 4096,
-  MODULE_OFF = 8192,
-  OOM_OFF = 12288,
   OOM_CAP = 4,
-  LIVE_OFF = 16384,
   LIVE_CAP = 4,
-  RING_OFF = 20480,
   RING_CAP = 8,
   FILE_SIZE = RING_OFF + RING_CAP * 64,
   ROOM = FILE_SIZE + 8192, /* what an image may grow to */
@@ -30,17 +26,8 @@ static char path[] = "/tmp/wsla-unit-bounds-XXXXXX";
    records, 1 module and holds 2 live allocations. */
 static void make(void) {
   memset(img, 0, sizeof img);
-  *h = (struct wsla_header){.version = WSLA_FORMAT_VERSION, .header_size = sizeof *h,
-                            .file_size = FILE_SIZE, .counters_off = COUNTERS_OFF,
-                            .module_off = MODULE_OFF, .oom_off = OOM_OFF, .live_off = LIVE_OFF,
-                            .ring_off = RING_OFF, .counters_size = sizeof(struct wsla_counters),
-                            .module_size = sizeof(struct wsla_module), .module_cap = 1,
-                            .oom_size = sizeof(struct wsla_oom), .oom_cap = OOM_CAP,
-                            .live_size = sizeof(struct wsla_live), .live_cap = LIVE_CAP,
-                            .event_size = sizeof(struct wsla_event), .api_max = WSLA_API_MAX,
-                            .ring_cap = RING_CAP, .device_max = WSLA_DEVICE_MAX, .pid = 1,
-                            .end_state = WSLA_END_EXIT};
-  memcpy(h->magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+  small_recording_header(h, OOM_CAP, LIVE_CAP, RING_CAP);
+  h->end_state = WSLA_END_EXIT;
   *ctr = (struct wsla_counters){.events_claimed = 8, .ooms_claimed = 2, .modules_count = 1};
   struct wsla_module *m = (void *)(img + MODULE_OFF);
   *m = (struct wsla_module){.commit = 1, .lo = 0x400000, .hi = 0x500000};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "tool.h"
+#include "small_recording.h"
 
 /* The reader's hook between a slot's copy and the second load of its commit
    word (reader.c, built with WSLA_READER_TEST_HOOK). */
@@ -28,13 +29,8 @@ static int failures;
 /* A small recording, laid out as the library lays one out (a page per
    region): 4 OOM records, 4 live slots, a ring of 8. */
 enum {
-  COUNTERS_OFF = 4096,
-  MODULE_OFF = 8192,
-  OOM_OFF = 12288,
   OOM_CAP = 4,
-  LIVE_OFF = 16384,
   LIVE_CAP = 4,
-  RING_OFF = 20480,
   RING_CAP = 8,
   FILE_SIZE = RING_OFF + RING_CAP * 64,
 };
@@ -63,16 +59,8 @@ static void put(uint64_t off, const void *p, size_t n) {
 static void make_recording(uint64_t events, uint64_t ooms) {
   static uint8_t zero[FILE_SIZE];
   put(0, zero, sizeof zero);
-  struct wsla_header h = {.version = WSLA_FORMAT_VERSION, .header_size = sizeof h,
-                          .file_size = FILE_SIZE, .counters_off = COUNTERS_OFF,
-                          .module_off = MODULE_OFF, .oom_off = OOM_OFF, .live_off = LIVE_OFF,
-                          .ring_off = RING_OFF, .counters_size = sizeof(struct wsla_counters),
-                          .module_size = sizeof(struct wsla_module), .module_cap = 1,
-                          .oom_size = sizeof(struct wsla_oom), .oom_cap = OOM_CAP,
-                          .live_size = sizeof(struct wsla_live), .live_cap = LIVE_CAP,
-                          .event_size = sizeof(struct wsla_event), .api_max = WSLA_API_MAX,
-                          .ring_cap = RING_CAP, .device_max = WSLA_DEVICE_MAX, .pid = 1};
-  memcpy(h.magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+  struct wsla_header h;
+  small_recording_header(&h, OOM_CAP, LIVE_CAP, RING_CAP);
   put(0, &h, sizeof h);
   struct wsla_counters c = {.events_claimed = events, .ooms_claimed = ooms};
   put(COUNTERS_OFF, &c, sizeof c);

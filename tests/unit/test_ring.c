@@ -6,6 +6,7 @@
 
 #include "shim.h"
 #include "tool.h"
+#include "small_recording.h"
 #include "unit.h"
 
 /* What the inline writer needs of the library: the calling thread's id. */
@@ -19,11 +20,6 @@ extern void (*rec_test_hook)(const void *slot, size_t size);
 /* A recording laid out as the library lays one out (a page per region),
    with a ring of 8, mapped as the writer maps it. */
 enum {
-  COUNTERS_OFF = 4096,
-  MODULE_OFF = 8192,
-  OOM_OFF = 12288,
-  LIVE_OFF = 16384,
-  RING_OFF = 20480,
   RING_CAP = 8,
   FILE_SIZE = RING_OFF + RING_CAP * 64,
 };
@@ -39,16 +35,7 @@ static void make_recording(void) {
   map = mmap(NULL, FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED) abort();
   struct wsla_header *h = (void *)map;
-  *h = (struct wsla_header){.version = WSLA_FORMAT_VERSION, .header_size = sizeof *h,
-                            .file_size = FILE_SIZE, .counters_off = COUNTERS_OFF,
-                            .module_off = MODULE_OFF, .oom_off = OOM_OFF, .live_off = LIVE_OFF,
-                            .ring_off = RING_OFF, .counters_size = sizeof(struct wsla_counters),
-                            .module_size = sizeof(struct wsla_module), .module_cap = 1,
-                            .oom_size = sizeof(struct wsla_oom), .oom_cap = 1,
-                            .live_size = sizeof(struct wsla_live), .live_cap = 1,
-                            .event_size = sizeof(struct wsla_event), .api_max = WSLA_API_MAX,
-                            .ring_cap = RING_CAP, .device_max = WSLA_DEVICE_MAX, .pid = 1};
-  memcpy(h->magic, WSLA_MAGIC, WSLA_MAGIC_LEN);
+  small_recording_header(h, 1, 1, RING_CAP);
   proc = (struct wsla_proc){.hdr = h, .ctr = (void *)(map + COUNTERS_OFF),
                             .ring = (void *)(map + RING_OFF), .ring_mask = RING_CAP - 1,
                             .map = map, .map_len = FILE_SIZE, .file_backed = true};

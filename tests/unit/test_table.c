@@ -11,7 +11,7 @@
 #include "unit.h"
 
 /* --- What the table needs of the rest of the library ----------------------
-   The globals recording.c owns, defined here for an ordinary executable;
+   The globals state.c and first_aid.c own, defined here for an ordinary executable;
    the rest are on paths these tests never take (OOM records, stacks,
    fork), and stop the test if ever reached. */
 struct wsla_options wsla_opts;
@@ -31,7 +31,6 @@ NOT_HERE(void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o)
 NOT_HERE(void wsla_modules_refresh(struct wsla_proc *p))
 NOT_HERE(void wsla_oom_stack_note(struct wsla_proc *p, uint64_t idx, uint64_t site))
 NOT_HERE(void wsla_others_note(struct wsla_proc *p, uint64_t idx, int device, uint16_t api))
-NOT_HERE(void wsla_probe_reset_after_fork(void))
 NOT_HERE(uint16_t wsla_stack_intern(struct wsla_proc *p, uint64_t site))
 #pragma GCC diagnostic pop
 

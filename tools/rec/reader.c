@@ -699,7 +699,7 @@ static void dir_of(char *dir, size_t len, bool *chosen, void (*warn)(const char 
 void rec_dir(char *dir, size_t len, bool *chosen) { dir_of(dir, len, chosen, NULL); }
 
 /* The checks the library makes before it writes into a recordings
-   directory (shim/recording.c, open_dir), made before trusting what is in
+   directory (shim/core/recording.c, open_dir), made before trusting what is in
    it: it must be the caller's own, else anyone could plant a recording, a
    FIFO or a huge file there and have the caller's tools read it as the
    caller's.  The default directory, in a shared place, is never followed
