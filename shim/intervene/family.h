@@ -11,7 +11,7 @@
  * also where the client's library lacks a function), so that no caller
  * sees a family's types or status codes.  Every entry is set.  Each family
  * defines its table in its own file (family_cuda.c, family_hip.c), compiled
- * where its headers are.
+ * where its headers are, with WSLA_FAMILY_TABLE below.
  *
  * The CUDA table asks the driver, which keeps no last-error state, so the
  * client's cudaGetLastError is never disturbed.  HIP's calls leave their
@@ -56,6 +56,20 @@ struct wsla_family_ops {
   void (*vmm_unmap)(uint64_t va, uint64_t size);
   bool (*vmm_access)(int device, uint64_t va, uint64_t size);
 };
+
+/* A family's table, from the static functions its file names after the
+   entries: one it leaves out is a compile error there. */
+#define WSLA_FAMILY_TABLE                                                      \
+  {                                                                            \
+    .device_alloc = device_alloc, .device_free = device_free,                  \
+    .status_clear = status_clear, .host_alloc_mapped = host_alloc_mapped,      \
+    .host_free = host_free, .mem_info = mem_info, .capturing = capturing,      \
+    .synchronize = synchronize, .pool_trim = pool_trim,                        \
+    .pool_usage = pool_usage, .vmm_granularity = vmm_granularity,              \
+    .vmm_reserve = vmm_reserve, .vmm_unreserve = vmm_unreserve,                \
+    .vmm_create = vmm_create, .vmm_release = vmm_release, .vmm_map = vmm_map,  \
+    .vmm_unmap = vmm_unmap, .vmm_access = vmm_access,                          \
+  }
 
 #if WSLA_HAVE_CUDA
 extern const struct wsla_family_ops wsla_family_cuda; /* family_cuda.c */

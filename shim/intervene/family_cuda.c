@@ -129,23 +129,4 @@ static bool vmm_access(int device, uint64_t va, uint64_t size) {
   return CU(cuMemSetAccess, va, size, &rw, 1) == CUDA_SUCCESS;
 }
 
-const struct wsla_family_ops wsla_family_cuda = {
-    .device_alloc = device_alloc,
-    .device_free = device_free,
-    .status_clear = status_clear,
-    .host_alloc_mapped = host_alloc_mapped,
-    .host_free = host_free,
-    .mem_info = mem_info,
-    .capturing = capturing,
-    .synchronize = synchronize,
-    .pool_trim = pool_trim,
-    .pool_usage = pool_usage,
-    .vmm_granularity = vmm_granularity,
-    .vmm_reserve = vmm_reserve,
-    .vmm_unreserve = vmm_unreserve,
-    .vmm_create = vmm_create,
-    .vmm_release = vmm_release,
-    .vmm_map = vmm_map,
-    .vmm_unmap = vmm_unmap,
-    .vmm_access = vmm_access,
-};
+const struct wsla_family_ops wsla_family_cuda = WSLA_FAMILY_TABLE;
