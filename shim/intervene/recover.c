@@ -7,7 +7,6 @@
 #include "recover.h"
 #include "spill.h"
 #include "stitch.h"
-#include "real.h"
 
 /*
  * The family's table (family.h) asks CUDA's driver everything (capture

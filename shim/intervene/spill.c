@@ -4,7 +4,6 @@
 #include "budget.h"
 #include "family.h"
 #include "spill.h"
-#include "real.h"
 
 /*
  * The Linux counterpart of the Windows driver's sysmem fallback, which WSL
