@@ -33,7 +33,7 @@ struct wsla_family_ops {
   bool (*host_alloc_mapped)(uint64_t size, void **host, uint64_t *dptr);
   void (*host_free)(void *host);
 
-  /* The current device's free and total memory, from the driver. */
+  /* The current device's free and total memory, as its library says. */
   bool (*mem_info)(uint64_t *free_b, uint64_t *total_b);
   /* Whether the legacy (null) stream is capturing a graph: true for
      anything but a clear "no", since a synchronize would ruin a capture. */
