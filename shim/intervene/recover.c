@@ -1,138 +1,35 @@
 /* Recovery: trim the pools, then wait for memory, retrying after each, and record every step. */
 #include <time.h>
 
-#if WSLA_HAVE_CUDA
-#include <cuda.h>
-#endif
-#if WSLA_HAVE_HIP
-#define __HIP_PLATFORM_AMD__ 1
-#include <hip/hip_runtime_api.h>
-#endif
-
 #include "ballast.h"
 #include "budget.h"
+#include "family.h"
 #include "recover.h"
 #include "spill.h"
 #include "stitch.h"
-#include "real.h"
 
 /*
- * The CUDA side asks the driver everything (capture state, synchronize,
- * trim, free memory): it keeps no last-error state, so the client's
- * cudaGetLastError is not disturbed.  HIP is asked before the retry, whose
- * own status then overwrites whatever these calls left, as it would have.
+ * The family's table (family.h) asks CUDA's driver everything (capture
+ * state, synchronize, trim, free memory): it keeps no last-error state, so
+ * the client's cudaGetLastError is not disturbed.  HIP is asked before the
+ * retry, whose own status then overwrites whatever these calls left, as it
+ * would have.
  */
 
 static const uint16_t ladder_steps[] = {WSLA_STEP_TRIM, WSLA_STEP_RESERVE,
                                         WSLA_STEP_STITCH, WSLA_STEP_WAIT,
                                         WSLA_STEP_SPILL};
 
-static bool free_memory(const struct wsla_ladder *l, uint64_t *free_b,
-                        uint64_t *total_b) {
-  size_t f, t;
-  if (l->family == WSLA_LIB_CUDA) {
-#if WSLA_HAVE_CUDA
-    __typeof__(real_cuMemGetInfo_v2) info = WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
-    if (!info || info(&f, &t) != CUDA_SUCCESS) return false;
-#else
-    return false;
-#endif
-  } else {
-#if WSLA_HAVE_HIP
-    __typeof__(real_hipMemGetInfo) info = WSLA_REAL(WSLA_LIB_HIP, hipMemGetInfo);
-    if (!info || info(&f, &t) != hipSuccess) return false;
-#else
-    return false;
-#endif
-  }
-  *free_b = f;
-  *total_b = t;
-  return true;
-}
-
-/* A capture in progress forbids synchronizing (and a synchronize would
-   ruin it); anything but a clear "none" counts as a capture. */
-static bool capturing(const struct wsla_ladder *l) {
-  if (l->family == WSLA_LIB_CUDA) {
-#if WSLA_HAVE_CUDA
-    __typeof__(real_cuStreamIsCapturing) is =
-        WSLA_REAL(WSLA_LIB_CUDA, cuStreamIsCapturing);
-    CUstreamCaptureStatus st;
-    return !is || is(CU_STREAM_LEGACY, &st) != CUDA_SUCCESS ||
-           st != CU_STREAM_CAPTURE_STATUS_NONE;
-#else
-    return true;
-#endif
-  }
-#if WSLA_HAVE_HIP
-  __typeof__(real_hipStreamIsCapturing) is =
-      WSLA_REAL(WSLA_LIB_HIP, hipStreamIsCapturing);
-  hipStreamCaptureStatus st;
-  return !is || is(NULL, &st) != hipSuccess ||
-         st != hipStreamCaptureStatusNone;
-#else
-  return true;
-#endif
-}
-
 /* Synchronize, then give the device's default pool's free memory back. */
-static void trim(const struct wsla_ladder *l) {
-  if (l->family == WSLA_LIB_CUDA) {
-#if WSLA_HAVE_CUDA
-    __typeof__(real_cuCtxSynchronize) sync = WSLA_REAL(WSLA_LIB_CUDA, cuCtxSynchronize);
-    __typeof__(real_cuDeviceGetDefaultMemPool) pool_of =
-        WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetDefaultMemPool);
-    __typeof__(real_cuMemPoolTrimTo) trim_to = WSLA_REAL(WSLA_LIB_CUDA, cuMemPoolTrimTo);
-    CUmemoryPool pool;
-    if (sync) sync();
-    if (pool_of && trim_to && pool_of(&pool, l->device) == CUDA_SUCCESS)
-      trim_to(pool, 0);
-#endif
-    return;
-  }
-#if WSLA_HAVE_HIP
-  __typeof__(real_hipDeviceSynchronize) sync = WSLA_REAL(WSLA_LIB_HIP, hipDeviceSynchronize);
-  __typeof__(real_hipDeviceGetDefaultMemPool) pool_of =
-      WSLA_REAL(WSLA_LIB_HIP, hipDeviceGetDefaultMemPool);
-  __typeof__(real_hipMemPoolTrimTo) trim_to = WSLA_REAL(WSLA_LIB_HIP, hipMemPoolTrimTo);
-  hipMemPool_t pool;
-  if (sync) sync();
-  if (pool_of && trim_to && pool_of(&pool, l->device) == hipSuccess)
-    trim_to(pool, 0);
-#endif
+static void trim(const struct wsla_family_ops *ops, int device) {
+  ops->synchronize();
+  ops->pool_trim(device);
 }
 
 uint64_t wsla_pool_cached(enum wsla_lib family, int device) {
-  if (device < 0) return 0;
-  uint64_t reserved = 0, used = 0;
-  if (family == WSLA_LIB_CUDA) {
-#if WSLA_HAVE_CUDA
-    __typeof__(real_cuDeviceGetDefaultMemPool) pool_of =
-        WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetDefaultMemPool);
-    __typeof__(real_cuMemPoolGetAttribute) attr = WSLA_REAL(WSLA_LIB_CUDA, cuMemPoolGetAttribute);
-    CUmemoryPool pool;
-    cuuint64_t r = 0, u = 0;
-    if (!pool_of || !attr || pool_of(&pool, device) != CUDA_SUCCESS ||
-        attr(pool, CU_MEMPOOL_ATTR_RESERVED_MEM_CURRENT, &r) != CUDA_SUCCESS ||
-        attr(pool, CU_MEMPOOL_ATTR_USED_MEM_CURRENT, &u) != CUDA_SUCCESS)
-      return 0;
-    reserved = r, used = u;
-#endif
-  }
-#if WSLA_HAVE_HIP
-  if (family == WSLA_LIB_HIP) {
-    __typeof__(real_hipDeviceGetDefaultMemPool) pool_of =
-        WSLA_REAL(WSLA_LIB_HIP, hipDeviceGetDefaultMemPool);
-    __typeof__(real_hipMemPoolGetAttribute) attr = WSLA_REAL(WSLA_LIB_HIP, hipMemPoolGetAttribute);
-    hipMemPool_t pool;
-    uint64_t r = 0, u = 0;
-    if (!pool_of || !attr || pool_of(&pool, device) != hipSuccess ||
-        attr(pool, hipMemPoolAttrReservedMemCurrent, &r) != hipSuccess ||
-        attr(pool, hipMemPoolAttrUsedMemCurrent, &u) != hipSuccess)
-      return 0;
-    reserved = r, used = u;
-  }
-#endif
+  const struct wsla_family_ops *ops = wsla_family(family);
+  uint64_t reserved, used;
+  if (device < 0 || !ops || !ops->pool_usage(device, &reserved, &used)) return 0;
   return reserved > used ? reserved - used : 0;
 }
 
@@ -145,8 +42,9 @@ void wsla_ladder_begin(struct wsla_ladder *l, struct wsla_proc *p,
                        enum wsla_lib family, int device, uint64_t size) {
   *l = (struct wsla_ladder){.p = p, .family = family, .device = device,
                             .size = size};
+  const struct wsla_family_ops *ops = wsla_family(family);
   uint64_t f, t;
-  if (free_memory(l, &f, &t)) {
+  if (ops && ops->mem_info(&f, &t)) {
     l->view = (struct wsla_view){f, t, wsla_now(p), WSLA_VIEW_DRIVER};
     l->have_view = true;
     l->pool_cached = wsla_pool_cached(family, device);
@@ -159,6 +57,8 @@ int wsla_ladder_next(struct wsla_ladder *l) {
     step_event(l, l->current, false); /* the retry after it failed */
     l->current = 0;
   }
+  const struct wsla_family_ops *ops = wsla_family(l->family);
+  if (!ops) return WSLA_LADDER_DONE; /* a family this build left out */
   while (l->next < (int)(sizeof ladder_steps / sizeof ladder_steps[0])) {
     uint16_t step = ladder_steps[l->next];
     if (step == WSLA_STEP_RESERVE) {
@@ -174,7 +74,7 @@ int wsla_ladder_next(struct wsla_ladder *l) {
          to stitch together. */
       uint64_t f, t;
       if (!l->can_stitch || wsla_opts.stitch.num == WSLA_STITCH_OFF ||
-          !free_memory(l, &f, &t) || f < l->size)
+          !ops->mem_info(&f, &t) || f < l->size)
         continue;
       l->tried |= step;
       unsigned chunks;
@@ -187,11 +87,11 @@ int wsla_ladder_next(struct wsla_ladder *l) {
     }
     if (step == WSLA_STEP_TRIM) {
       l->next++;
-      if (capturing(l)) {
+      if (ops->capturing()) { /* a synchronize would ruin the capture */
         l->skipped |= step;
         continue;
       }
-      trim(l);
+      trim(ops, l->device);
       l->tried |= step;
       l->current = step;
       return WSLA_LADDER_RETRY;
@@ -240,7 +140,7 @@ int wsla_ladder_next(struct wsla_ladder *l) {
       struct timespec ts = {0, 5 * 1000000L};
       nanosleep(&ts, NULL);
       uint64_t f, t;
-      if (free_memory(l, &f, &t) && f >= l->size) break;
+      if (ops->mem_info(&f, &t) && f >= l->size) break;
     }
     if (l->backoff_ms < 200) l->backoff_ms *= 2;
     return WSLA_LADDER_RETRY;
@@ -256,28 +156,11 @@ void wsla_ladder_end(struct wsla_ladder *l, bool ok) {
 }
 
 /* One trial allocation of size, given back at once. */
-static bool can_have(enum wsla_lib family, uint64_t size) {
-  if (family == WSLA_LIB_CUDA) {
-#if WSLA_HAVE_CUDA
-    __typeof__(real_cuMemAlloc_v2) alloc = WSLA_REAL(WSLA_LIB_CUDA, cuMemAlloc_v2);
-    __typeof__(real_cuMemFree_v2) release = WSLA_REAL(WSLA_LIB_CUDA, cuMemFree_v2);
-    CUdeviceptr p;
-    if (!alloc || !release || alloc(&p, size) != CUDA_SUCCESS) return false;
-    release(p);
-    return true;
-#endif
-  }
-#if WSLA_HAVE_HIP
-  if (family == WSLA_LIB_HIP) {
-    __typeof__(real_hipMalloc) alloc = WSLA_REAL(WSLA_LIB_HIP, hipMalloc);
-    __typeof__(real_hipFree) release = WSLA_REAL(WSLA_LIB_HIP, hipFree);
-    void *p;
-    if (!alloc || !release || alloc(&p, size) != hipSuccess) return false;
-    release(p);
-    return true;
-  }
-#endif
-  return false;
+static bool can_have(const struct wsla_family_ops *ops, uint64_t size) {
+  uint64_t ptr;
+  if (!ops->device_alloc(size, &ptr)) return false;
+  ops->device_free(ptr);
+  return true;
 }
 
 /* The thread probing now (0: none): one probe at a time, and a thread
@@ -316,8 +199,9 @@ void wsla_probe_reset_after_fork(void) {
 }
 
 uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
-  struct wsla_ladder probe = {.family = family, .device = device};
-  if (!wsla_opts.probe.num || most == 0 || capturing(&probe)) return 0;
+  const struct wsla_family_ops *ops = wsla_family(family);
+  (void)device; /* the trials are on the current device, which is device */
+  if (!wsla_opts.probe.num || most == 0 || !ops || ops->capturing()) return 0;
   /* Invisible to the other threads: while it searches the gate is closed,
      so that a device allocation starting elsewhere waits for it, and it
      gives up (not probed) as soon as one does; an allocation already under
@@ -342,7 +226,7 @@ uint64_t wsla_probe_largest(enum wsla_lib family, int device, uint64_t most) {
       break;
     }
     uint64_t mid = lo + (hi - lo) / 2;
-    if (can_have(family, mid * grain)) lo = mid;
+    if (can_have(ops, mid * grain)) lo = mid;
     else hi = mid;
   }
   /* Release: pairs with the acquire load of the waiting threads. */

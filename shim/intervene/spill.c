@@ -1,16 +1,9 @@
 /* Spill: serves a failed device allocation from mapped pinned host memory, slow but alive. */
 #include <stdlib.h>
 
-#if WSLA_HAVE_CUDA
-#include <cuda.h>
-#endif
-#if WSLA_HAVE_HIP
-#define __HIP_PLATFORM_AMD__ 1
-#include <hip/hip_runtime_api.h>
-#endif
 #include "budget.h"
+#include "family.h"
 #include "spill.h"
-#include "real.h"
 
 /*
  * The Linux counterpart of the Windows driver's sysmem fallback, which WSL
@@ -22,74 +15,8 @@
 struct spilled {
   struct wsla_owned owned; /* first: the registry's record */
   void *host;
-  enum wsla_lib family;
+  const struct wsla_family_ops *ops;
 };
-
-/* A mapped pinned host block of size and its device pointer. */
-static bool host_block(enum wsla_lib family, uint64_t size, void **host,
-                       uint64_t *dptr) {
-#if WSLA_HAVE_CUDA
-  if (family == WSLA_LIB_CUDA) {
-    __typeof__(real_cuMemHostAlloc) alloc = WSLA_REAL(WSLA_LIB_CUDA, cuMemHostAlloc);
-    __typeof__(real_cuMemHostGetDevicePointer_v2) device_of =
-        WSLA_REAL(WSLA_LIB_CUDA, cuMemHostGetDevicePointer_v2);
-    __typeof__(real_cuMemFreeHost) release = WSLA_REAL(WSLA_LIB_CUDA, cuMemFreeHost);
-    CUdeviceptr d;
-    if (!alloc || !device_of || !release ||
-        alloc(host, size, CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE) !=
-            CUDA_SUCCESS)
-      return false;
-    if (device_of(&d, *host, 0) != CUDA_SUCCESS) {
-      release(*host);
-      return false;
-    }
-    *dptr = d;
-    return true;
-  }
-#endif
-#if WSLA_HAVE_HIP
-  if (family == WSLA_LIB_HIP) {
-    __typeof__(real_hipHostMalloc) alloc = WSLA_REAL(WSLA_LIB_HIP, hipHostMalloc);
-    __typeof__(real_hipHostGetDevicePointer) device_of =
-        WSLA_REAL(WSLA_LIB_HIP, hipHostGetDevicePointer);
-    __typeof__(real_hipHostFree) release = WSLA_REAL(WSLA_LIB_HIP, hipHostFree);
-    void *d;
-    if (!alloc || !device_of || !release ||
-        alloc(host, size, hipHostMallocMapped | hipHostMallocPortable) != hipSuccess)
-      return false;
-    if (device_of(&d, *host, 0) != hipSuccess) {
-      release(*host);
-      return false;
-    }
-    *dptr = (uint64_t)(uintptr_t)d;
-    return true;
-  }
-#endif
-  (void)family, (void)size, (void)host, (void)dptr;
-  return false;
-}
-
-/* Waits for the device, as the client's free would, and gives it back. */
-static void host_block_free(enum wsla_lib family, void *host) {
-#if WSLA_HAVE_CUDA
-  if (family == WSLA_LIB_CUDA) {
-    __typeof__(real_cuCtxSynchronize) sync = WSLA_REAL(WSLA_LIB_CUDA, cuCtxSynchronize);
-    __typeof__(real_cuMemFreeHost) release = WSLA_REAL(WSLA_LIB_CUDA, cuMemFreeHost);
-    if (sync) sync();
-    if (release) release(host);
-  }
-#endif
-#if WSLA_HAVE_HIP
-  if (family == WSLA_LIB_HIP) {
-    __typeof__(real_hipDeviceSynchronize) sync =
-        WSLA_REAL(WSLA_LIB_HIP, hipDeviceSynchronize);
-    __typeof__(real_hipHostFree) release = WSLA_REAL(WSLA_LIB_HIP, hipHostFree);
-    if (sync) sync();
-    if (release) release(host);
-  }
-#endif
-  (void)family, (void)host;
-}
 
 bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
                       uint64_t size, uint64_t *dptr) {
@@ -100,10 +27,11 @@ bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
      all pass the limit together. */
   wsla_budget_release();
   if (wsla_budget_refusal(p, true, -1, size)) return false;
+  const struct wsla_family_ops *ops = wsla_family(family);
   struct spilled *s = calloc(1, sizeof *s);
   void *host;
   uint64_t d;
-  if (!s || !host_block(family, size, &host, &d)) {
+  if (!ops || !s || !ops->host_alloc_mapped(size, &host, &d)) {
     free(s);
     wsla_budget_release();
     return false;
@@ -111,7 +39,7 @@ bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
   s->owned.addr = d;
   s->owned.kind = WSLA_OWNED_SPILLED;
   s->host = host;
-  s->family = family;
+  s->ops = ops;
   wsla_owned_put(&s->owned);
   *dptr = d;
   return true;
@@ -119,6 +47,8 @@ bool wsla_spill_alloc(struct wsla_proc *p, enum wsla_lib family,
 
 void wsla_spill_release(struct wsla_owned *o) {
   struct spilled *s = (struct spilled *)o;
-  host_block_free(s->family, s->host);
+  /* Waits for the device, as the client's free would. */
+  s->ops->synchronize();
+  s->ops->host_free(s->host);
   free(s);
 }
