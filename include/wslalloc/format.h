@@ -81,6 +81,7 @@ enum wsla_features {
   WSLA_FEAT_OTHERS = 1u << 5,      /* others_off: other holders per OOM */
   WSLA_FEAT_LIVE2 = 1u << 6,       /* live2_off: a second region of live slots */
   WSLA_FEAT_VIEW_OWN = 1u << 7,    /* view_own_bytes: ours at each device view */
+  WSLA_FEAT_TSC = 1u << 8,         /* tsc_*: times came from the time-stamp counter */
 };
 
 /* How the process ended, in wsla_header.end_state. */
@@ -305,9 +306,19 @@ struct wsla_header {
      process's live_bytes now is from another moment and would blame the
      others for memory freed (or not yet taken) since. */
   uint64_t view_own_bytes[WSLA_DEVICE_MAX];
+  /* WSLA_FEAT_TSC: every time in this file was read from the processor's
+     time-stamp counter, not from clock_gettime (never a mix of the two):
+     ns since start_monotonic_ns = (tsc - tsc_base) * tsc_mult >> 32, the
+     rate measured against CLOCK_MONOTONIC over tsc_calibration_ns when the
+     process began; tsc_hz is that rate in ticks per second.  Times are
+     written in nanoseconds already: readers need none of this. */
+  uint64_t tsc_base;
+  uint64_t tsc_mult;
+  uint64_t tsc_hz;
+  uint64_t tsc_calibration_ns;
   uint8_t reserved[WSLA_PAGE - 192 - WSLA_PATH_MAX - WSLA_CMDLINE_MAX -
                    WSLA_OPTIONS_MAX - WSLA_ENVIRONMENT_MAX - 32 - 64 - 16 -
-                   8 * WSLA_DEVICE_MAX];
+                   8 * WSLA_DEVICE_MAX - 32];
 };
 
 struct wsla_api_counters {
@@ -575,7 +586,11 @@ WSLA_ASSERT_OFF(wsla_header, reserved4, 3344);
 WSLA_ASSERT_OFF(wsla_header, live2_off, 3360);
 WSLA_ASSERT_OFF(wsla_header, live2_cap, 3368);
 WSLA_ASSERT_OFF(wsla_header, view_own_bytes, 3376);
-WSLA_ASSERT_OFF(wsla_header, reserved, 3376 + 8 * WSLA_DEVICE_MAX);
+WSLA_ASSERT_OFF(wsla_header, tsc_base, 3376 + 8 * WSLA_DEVICE_MAX);
+WSLA_ASSERT_OFF(wsla_header, tsc_mult, 3384 + 8 * WSLA_DEVICE_MAX);
+WSLA_ASSERT_OFF(wsla_header, tsc_hz, 3392 + 8 * WSLA_DEVICE_MAX);
+WSLA_ASSERT_OFF(wsla_header, tsc_calibration_ns, 3400 + 8 * WSLA_DEVICE_MAX);
+WSLA_ASSERT_OFF(wsla_header, reserved, 3408 + 8 * WSLA_DEVICE_MAX);
 _Static_assert(sizeof(struct wsla_header) == WSLA_PAGE, "header is one page");
 
 WSLA_ASSERT_OFF(wsla_api_counters, calls, 0);

@@ -23,6 +23,7 @@ enum wsla_vmm_mode { WSLA_VMM_ON = 0, WSLA_VMM_OFF = 1, WSLA_VMM_AUTO = 2 };
 enum wsla_profile { WSLA_PROFILE_NONE = 0, WSLA_PROFILE_WSL = 1 };
 enum wsla_spill_mode { WSLA_SPILL_OFF = 0, WSLA_SPILL_HOST = 1 };
 enum wsla_stitch_mode { WSLA_STITCH_ON = 0, WSLA_STITCH_OFF = 1, WSLA_STITCH_FORCE = 2 };
+enum wsla_clock_mode { WSLA_CLOCK_AUTO = 0, WSLA_CLOCK_TSC = 1, WSLA_CLOCK_MONOTONIC = 2 };
 enum wsla_others_mode {
   WSLA_OTHERS_MODE_AUTO = 0, WSLA_OTHERS_MODE_NVML = 1, WSLA_OTHERS_MODE_WINDOWS = 2,
   WSLA_OTHERS_MODE_OFF = 3
@@ -112,6 +113,15 @@ enum wsla_others_mode {
     "who else holds GPU memory at an out-of-memory failure: nvml asks NVML "  \
     "in the process, windows leaves it to the `wslalloc run` supervisor "     \
     "(WSL2's Windows side), auto picks by the machine, off asks nobody")      \
+  X(clock, "WSLALLOC_CLOCK", WSLA_OPT_CHOICE, "auto", 0, 0,                   \
+    "auto|tsc|monotonic",                                                      \
+    "the clock of the recording's times: auto reads the processor's "         \
+    "time-stamp counter where the kernel keeps time with it (invariant, "      \
+    "synchronised across cores; about 8 instructions a read, calibrated "     \
+    "for 2 ms once per process) and CLOCK_MONOTONIC elsewhere (under WSL2's " \
+    "Hyper-V clock, say: about 30); tsc uses the counter wherever it is "      \
+    "invariant; "                                                              \
+    "monotonic never does")                                                    \
   X(profile, "WSLALLOC_PROFILE", WSLA_OPT_CHOICE, "none", 0, 0, "none|wsl",   \
     "wsl applies the WSL2 workarounds together: WSLALLOC_RECOVER=1, "         \
     "WSLALLOC_RETRY_MS=10000, WSLALLOC_HEADROOM=1G, WSLALLOC_VMM=auto; each " \

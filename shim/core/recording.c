@@ -320,9 +320,6 @@ void wsla_environment_add(struct wsla_proc *p, const char *lines) {
 
 static void fill_header(struct wsla_header *h, const struct layout *l,
                         size_t file_size) {
-  struct timespec rt, mono;
-  clock_gettime(CLOCK_REALTIME, &rt);
-  clock_gettime(CLOCK_MONOTONIC, &mono);
   h->version = WSLA_FORMAT_VERSION;
   h->header_size = sizeof *h;
   h->file_size = file_size;
@@ -365,8 +362,6 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
     h->pidns_dev = own_pidns_dev;
     h->features |= WSLA_FEAT_PIDNS;
   }
-  h->start_realtime_ns = (int64_t)rt.tv_sec * 1000000000 + rt.tv_nsec;
-  h->start_monotonic_ns = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec;
   h->sample_ms = (uint32_t)wsla_opts.sample_ms.num;
   ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
   h->exe[n > 0 ? n : 0] = '\0';
@@ -483,7 +478,8 @@ bool wsla_recording_open(struct wsla_proc *p) {
   p->stack_min = wsla_opts.stacks.num ? wsla_opts.stacks.num : UINT64_MAX;
   memset(p->sample_next, 0, sizeof p->sample_next);
   fill_header(p->hdr, &l, l.size);
-  p->start_mono_ns = p->hdr->start_monotonic_ns;
+  /* Before the first event: its clock and time 0 (clock.c). */
+  wsla_clock_start(p, p->hdr);
   wsla_modules_refresh(p);
   return true;
 }

@@ -43,6 +43,10 @@ struct wsla_proc {
   void *map;
   size_t map_len;
   int64_t start_mono_ns;
+  /* The event clock (clock.c): with tsc_mult, the time-stamp counter, ns =
+     (tsc - tsc_base) * tsc_mult >> 32; else CLOCK_MONOTONIC. */
+  uint64_t tsc_base;
+  uint64_t tsc_mult;
   uint64_t sample_ns; /* 0: sampling off */
   /* For the fast path (fast.h): the size from which an allocation keeps
      its stack (WSLALLOC_STACKS; UINT64_MAX when off), and per device the
@@ -382,8 +386,22 @@ const struct wsla_live *wsla_table_more(uint64_t *cap);
 
 /* --- accounting (track.c) --- */
 
-/* Monotonic nanoseconds since the recording started (vDSO, no syscall). */
+/* The recording's clock (clock.c): chosen before its first event, the same
+   for every event after.  Sets p's clock and time 0, and h's record of
+   them (start_realtime_ns, start_monotonic_ns, the TSC's calibration). */
+void wsla_clock_start(struct wsla_proc *p, struct wsla_header *h);
+
+/* Nanoseconds since the recording started, in its one clock: the
+   time-stamp counter converted, or CLOCK_MONOTONIC (vDSO, no syscall). */
 static inline uint64_t wsla_now(const struct wsla_proc *p) {
+#if defined(__x86_64__)
+  if (WSLA_LIKELY(p->tsc_mult)) {
+    /* A core whose counter is a few ticks behind the one that started the
+       recording reads 0, not a time before the start. */
+    int64_t ticks = (int64_t)(__builtin_ia32_rdtsc() - p->tsc_base);
+    return ticks > 0 ? (uint64_t)(((unsigned __int128)ticks * p->tsc_mult) >> 32) : 0;
+  }
+#endif
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -

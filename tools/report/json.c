@@ -40,6 +40,11 @@ static void json_process(struct json *j, const struct rec *r, const struct model
   json_str(j, "exe", r->exe);
   json_str(j, "cmdline", r->cmdline);
   json_fixed(j, "start_time", h->start_realtime_ns, 9);
+  /* The one clock every time in the recording came from. */
+  bool tsc = h->features & WSLA_FEAT_TSC;
+  json_str(j, "clock", tsc ? "tsc" : "monotonic");
+  if (tsc) json_u64(j, "tsc_hz", h->tsc_hz);
+  else json_null(j, "tsc_hz");
   json_str(j, "end", m->end);
   if (h->end_state == WSLA_END_EXIT) json_i64(j, "exit_code", h->exit_code);
   else json_null(j, "exit_code");
