@@ -2,7 +2,6 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
-#include "cuda_common.h"
 #include "real.h"
 
 
@@ -13,6 +12,8 @@
 #define HOOK_OOM cudaErrorMemoryAllocation
 #define HOOK_LIB WSLA_LIB_CUDART
 #define HOOK_FAMILY WSLA_LIB_CUDA
+#define HOOK_LAYER "CUDA runtime"
+#define HOOK_MISSING cudaErrorSharedObjectSymbolNotFound
 /* The exported function is the hook; its body is inlined into it, so that
    the call site is the client's. */
 #define HOOK_FUNCTION(name, params, args)                                      \
@@ -22,34 +23,7 @@
 #define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
 
 #include "skeleton.h"
-
-static int warned_missing;
-
-static cudaError_t family_missing(const char *name) {
-  wsla_warn_once(&warned_missing,
-                 "no CUDA runtime in this process provides %s", name);
-  return cudaErrorSharedObjectSymbolNotFound;
-}
-
-/* The runtime makes its context inside the first call, so the device is
-   asked after the call, never before. */
-static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
-  (void)p, (void)size;
-  return -1;
-}
-static inline bool family_fast_before(uint64_t size, int16_t *device) {
-  (void)size;
-  *device = -1;
-  return true;
-}
-static inline int16_t family_fast_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device();
-}
-static inline int16_t family_ladder_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device_fresh();
-}
+#include "cuda_family.h"
 
 /* The budget's verdict (0: go ahead).  The device is asked of the runtime
    before the call, and only when a device limit is set: cudaGetDevice
@@ -104,27 +78,9 @@ static inline void family_after_ladder(bool ok, cudaError_t prior) {
   if (ok && prior == cudaSuccess) clear_last_error();
 }
 
-static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
-  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
-         wsla_cuda_forced_stitch(p, size, va);
-}
-
-static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                              int16_t device, cudaError_t rc, uint64_t addr, uint64_t size,
-                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
-  (void)device;
-  wsla_cuda_alloc(p, api, flags, rc == cudaSuccess, rc == cudaErrorMemoryAllocation, rc, addr,
-                  size, site, cause, ladder);
-}
-
 static inline bool family_free_own(uint64_t addr, bool outer) {
   (void)outer;
   return wsla_free_if_own(addr);
-}
-
-static void family_done_free(struct wsla_proc *p, uint16_t api, cudaError_t rc, uint64_t addr,
-                             const struct wsla_taken *taken, uint64_t site) {
-  wsla_cuda_free(p, api, rc == cudaSuccess, rc, addr, taken, site);
 }
 
 /* --- The hooks --- */

@@ -1,7 +1,6 @@
 /* CUDA driver hooks: cuMemAlloc_v2 and friends, and VMM, under the names the driver exports. */
 #include <cuda.h>
 
-#include "cuda_common.h"
 #include "vmm.h"
 #include "real.h"
 
@@ -12,6 +11,8 @@
 #define HOOK_OOM CUDA_ERROR_OUT_OF_MEMORY
 #define HOOK_LIB WSLA_LIB_CUDA
 #define HOOK_FAMILY WSLA_LIB_CUDA
+#define HOOK_LAYER "CUDA driver"
+#define HOOK_MISSING CUDA_ERROR_NOT_FOUND
 
 /*
  * Every driver hook is two functions.  The exported entry only tests the
@@ -54,34 +55,7 @@
   static __attribute__((noinline)) CUresult name##_body HOOK_SITE_PARAM params
 
 #include "skeleton.h"
-
-static int warned_missing;
-
-static CUresult family_missing(const char *name) {
-  wsla_warn_once(&warned_missing, "no CUDA driver in this process provides %s",
-                 name);
-  return CUDA_ERROR_NOT_FOUND;
-}
-
-/* As the runtime's (cudart.c): the device is the current context's, asked
-   after the call. */
-static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
-  (void)p, (void)size;
-  return -1;
-}
-static inline bool family_fast_before(uint64_t size, int16_t *device) {
-  (void)size;
-  *device = -1;
-  return true;
-}
-static inline int16_t family_fast_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device();
-}
-static inline int16_t family_ladder_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device_fresh();
-}
+#include "cuda_family.h"
 
 /* The budget's verdict on a request (0: go ahead); the device is the
    current context's, asked only when a device limit is set. */
@@ -102,28 +76,10 @@ static inline CUresult family_pending_error(void) { return CUDA_SUCCESS; }
 static inline void family_retried(CUresult rc) { (void)rc; }
 static inline void family_after_ladder(bool ok, CUresult prior) { (void)ok, (void)prior; }
 
-static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
-  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
-         wsla_cuda_forced_stitch(p, size, va);
-}
-
-static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                              int16_t device, CUresult rc, uint64_t addr, uint64_t size,
-                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
-  (void)device;
-  wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS, rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr,
-                  size, site, cause, ladder);
-}
-
 /* Only the client's own free gives back memory the shim owns; a nested one
    (the shim's, or the runtime's inside a call) goes to the driver. */
 static inline bool family_free_own(uint64_t addr, bool outer) {
   return outer && wsla_free_if_own(addr);
-}
-
-static void family_done_free(struct wsla_proc *p, uint16_t api, CUresult rc, uint64_t addr,
-                             const struct wsla_taken *taken, uint64_t site) {
-  wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, taken, site);
 }
 
 /* --- The hooks --- */
