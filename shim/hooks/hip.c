@@ -27,13 +27,6 @@
 #define HOOK_OOM hipErrorOutOfMemory
 #define HOOK_LIB WSLA_LIB_HIP
 #define HOOK_FAMILY WSLA_LIB_HIP
-/* The exported function is the hook; its body is inlined into it, so that
-   the call site is the client's. */
-#define HOOK_FUNCTION(name, params, args)                                      \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params; \
-  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }    \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
-#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
 
 #include "skeleton.h"
 

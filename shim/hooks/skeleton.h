@@ -18,8 +18,10 @@
  *   HOOK_FUNCTION(name, params, args) { body }
  *   HOOK_FREE_FUNCTION(name, params, args, addr) { body }
  *                                the exported function, its body given the
- *                                client's call site as site_ (the driver's
- *                                are thin entries: nested, they only jump)
+ *                                client's call site as site_; optional: by
+ *                                default the body is inlined into the export
+ *                                (below; the driver's are thin entries:
+ *                                nested, they only jump)
  *
  * and these static functions, its operations (each inline where cheap):
  *
@@ -62,6 +64,18 @@
 #define HOOK_SITE_PARAM(...) (uint64_t site_ __attribute__((unused)), __VA_ARGS__)
 #define HOOK_SITE_ARG(...) ((uint64_t)(uintptr_t)__builtin_return_address(0), __VA_ARGS__)
 #define HOOK_WITH_SITE(...) (site_, __VA_ARGS__)
+
+/* The default entry: the exported function is the hook, its body inlined
+   into it, so that the call site is the client's. */
+#ifndef HOOK_FUNCTION
+#define HOOK_FUNCTION(name, params, args)                                                         \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params;         \
+  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }                       \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
+#endif
+#ifndef HOOK_FREE_FUNCTION
+#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
+#endif
 
 /* The address an out-parameter holds after a successful call, whatever its
    type (a pointer, or the driver's CUdeviceptr); and a served address
@@ -206,6 +220,22 @@
     HOOK_REAL_OR_MISSING(name);                                                                   \
     HOOK_T rc = real args;                                                                        \
     if (rc == HOOK_OK) wsla_ctx_changed();                                                        \
+    return rc;                                                                                    \
+  }
+
+/* A call that allocates nothing: counted under WSLA_API_<name>, passed
+   through, and its outcome handed to after (run while recording, with the
+   call's arguments, p, rc and site_ in scope). */
+#define HOOK_COUNTED(name, params, args, after)                                                   \
+  HOOK_FUNCTION(name, params, args) {                                                             \
+    HOOK_REAL_OR_MISSING(name);                                                                   \
+    struct wsla_proc *p = hook_enter();                                                           \
+    HOOK_T rc = real args;                                                                        \
+    if (p) {                                                                                      \
+      wsla_track_call(p, WSLA_API_##name, rc == HOOK_OK);                                         \
+      after;                                                                                      \
+    }                                                                                             \
+    hook_leave();                                                                                 \
     return rc;                                                                                    \
   }
 
