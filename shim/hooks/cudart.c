@@ -134,19 +134,8 @@ HOOK_HOST_ALLOC(cudaHostRegister, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_
                 rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
 HOOK_FREE(cudaHostUnregister, WSLA_API_cudaHostUnregister, (void *ptr), (ptr), ptr)
 
-WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
-  HOOK_REAL_OR_MISSING(cudaMemGetInfo);
-  struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(free_b, total_b);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cudaMemGetInfo, rc == cudaSuccess);
-    /* The client's own answer is a device view that costs us nothing. */
-    if (rc == cudaSuccess && free_b && total_b)
-      wsla_cuda_meminfo(p, free_b, total_b);
-  }
-  hook_leave();
-  return rc;
-}
-
+/* The client's own answer is a device view that costs us nothing. */
+HOOK_COUNTED(cudaMemGetInfo, (size_t *free_b, size_t *total_b), (free_b, total_b),
+             if (rc == cudaSuccess && free_b && total_b) wsla_cuda_meminfo(p, free_b, total_b))
 
 HOOK_CONTEXT(cudaSetDevice, (int device), (device))

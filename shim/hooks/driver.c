@@ -171,87 +171,30 @@ HOOK_FUNCTION(cuMemCreate, (CUmemGenericAllocationHandle *handle,
   return rc;
 }
 
-HOOK_FUNCTION(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle)) {
-  HOOK_REAL_OR_MISSING(cuMemRelease);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(handle);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemRelease, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemMap, (CUdeviceptr ptr, size_t size, size_t offset,
-                              CUmemGenericAllocationHandle handle,
-                              unsigned long long flags), (ptr, size, offset, handle, flags)) {
-  HOOK_REAL_OR_MISSING(cuMemMap);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size, offset, handle, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemMap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  HOOK_REAL_OR_MISSING(cuMemUnmap);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemUnmap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemAddressReserve, (CUdeviceptr *ptr, size_t size,
-                                         size_t align, CUdeviceptr addr,
-                                         unsigned long long flags), (ptr, size, align, addr, flags)) {
-  HOOK_REAL_OR_MISSING(cuMemAddressReserve);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size, align, addr, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemAddressReserve, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && ptr)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, site_, true);
-    else
-      wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM,
-                rc, 0, size, site_, 0, wsla_now(p));
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  HOOK_REAL_OR_MISSING(cuMemAddressFree);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemAddressFree, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, site_, false);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b)) {
-  HOOK_REAL_OR_MISSING(cuMemGetInfo_v2);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(free_b, total_b);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemGetInfo_v2, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && free_b && total_b)
-      wsla_cuda_meminfo(p, free_b, total_b);
-  }
-  hook_leave();
-  return rc;
-}
+/* The VMM calls that allocate nothing, and the client's memory query. */
+HOOK_COUNTED(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle),
+             if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, site_))
+HOOK_COUNTED(cuMemMap,
+             (CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+              unsigned long long flags),
+             (ptr, size, offset, handle, flags),
+             if (rc == CUDA_SUCCESS)
+                 wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, site_))
+HOOK_COUNTED(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size),
+             if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, site_))
+HOOK_COUNTED(cuMemAddressReserve,
+             (CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
+              unsigned long long flags),
+             (ptr, size, align, addr, flags),
+             if (rc == CUDA_SUCCESS && ptr)
+                 wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, site_, true);
+             else wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM, rc,
+                            0, size, site_, 0, wsla_now(p)))
+HOOK_COUNTED(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size),
+             if (rc == CUDA_SUCCESS)
+                 wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, site_, false))
+HOOK_COUNTED(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b),
+             if (rc == CUDA_SUCCESS && free_b && total_b) wsla_cuda_meminfo(p, free_b, total_b))
 
 /* WSLALLOC_VMM=auto: whether a reservation as large as llama.cpp's pool
    makes (32 GiB) succeeds on this device; tried once per device, at the
@@ -277,22 +220,12 @@ static bool reservation_works(int dev) {
    legacy pool instead of reserving 32 GiB of address space, which WDDM is
    reported to refuse; auto answers so only where that reservation fails.
    The default passes the attribute through. */
-HOOK_FUNCTION(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
-                                          CUdevice dev), (value, attr, dev)) {
-  HOOK_REAL_OR_MISSING(cuDeviceGetAttribute);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(value, attr, dev);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuDeviceGetAttribute, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && value && *value &&
-        attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
-        (wsla_opts.vmm.num == WSLA_VMM_OFF ||
-         (wsla_opts.vmm.num == WSLA_VMM_AUTO && !reservation_works(dev))))
-      *value = 0;
-  }
-  hook_leave();
-  return rc;
-}
+HOOK_COUNTED(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr, CUdevice dev),
+             (value, attr, dev),
+             if (rc == CUDA_SUCCESS && value && *value &&
+                 attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
+                 (wsla_opts.vmm.num == WSLA_VMM_OFF ||
+                  (wsla_opts.vmm.num == WSLA_VMM_AUTO && !reservation_works(dev)))) *value = 0)
 
 /* --- Context changes: passed through untouched, recorded nowhere; each
    success moves the context generation (shim.h), so that every thread asks

@@ -276,39 +276,29 @@ WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, siz
   return rc;
 }
 
-/* A VMM call that allocates nothing: counted, and on success handed to the
-   bookkeeping (done, with the call's own arguments in scope). */
-#define VMM_CALL(name, params, args, done)                                     \
-  WSLA_EXPORT hipError_t name params {                                         \
-    HOOK_REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    hipError_t rc = real args;                                                 \
-    if (p) {                                                                   \
-      wsla_track_call(p, WSLA_API_##name, rc == hipSuccess);                  \
-      if (rc == hipSuccess) done;                                              \
-    }                                                                          \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
-
-VMM_CALL(hipMemRelease, (hipMemGenericAllocationHandle_t handle), (handle),
-         wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), HOOK_SITE))
-VMM_CALL(hipMemMap,
-         (void *ptr, size_t size, size_t offset, hipMemGenericAllocationHandle_t handle,
-          unsigned long long flags),
-         (ptr, size, offset, handle, flags),
-         wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size,
-                         handle_key(handle), HOOK_SITE))
-VMM_CALL(hipMemUnmap, (void *ptr, size_t size), (ptr, size),
-         wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE))
-VMM_CALL(hipMemAddressReserve,
-         (void **ptr, size_t size, size_t align, void *addr, unsigned long long flags),
-         (ptr, size, align, addr, flags),
-         if (ptr) wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve,
-                                    (uint64_t)(uintptr_t)*ptr, size, HOOK_SITE, true))
-VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
-         wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
-                           HOOK_SITE, false))
+HOOK_COUNTED(hipMemRelease, (hipMemGenericAllocationHandle_t handle), (handle),
+             if (rc == hipSuccess)
+                 wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), site_))
+HOOK_COUNTED(hipMemMap,
+             (void *ptr, size_t size, size_t offset, hipMemGenericAllocationHandle_t handle,
+              unsigned long long flags),
+             (ptr, size, offset, handle, flags),
+             if (rc == hipSuccess)
+                 wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size,
+                                 handle_key(handle), site_))
+HOOK_COUNTED(hipMemUnmap, (void *ptr, size_t size), (ptr, size),
+             if (rc == hipSuccess)
+                 wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, site_))
+HOOK_COUNTED(hipMemAddressReserve,
+             (void **ptr, size_t size, size_t align, void *addr, unsigned long long flags),
+             (ptr, size, align, addr, flags),
+             if (rc == hipSuccess && ptr)
+                 wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve, (uint64_t)(uintptr_t)*ptr,
+                                   size, site_, true))
+HOOK_COUNTED(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
+             if (rc == hipSuccess)
+                 wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
+                                   site_, false))
 
 /* --- Context changes: passed through untouched, recorded nowhere; each
    success moves the context generation (shim.h), so that every thread asks
