@@ -44,17 +44,15 @@ static hipError_t family_missing(const char *name) {
  * last seen (the call is then likely to fail, and its record wants figures
  * from this moment rather than from the last sample).
  */
-/* The current device, asked of HIP and kept in the thread's device cache
-   under the current context generation (shim.h). */
-static int16_t hip_device_fresh(void) {
-  int16_t dev;
-  unsigned long gen;
-  (void)wsla_device_cached(WSLA_CACHE_HIP, &dev, &gen); /* the generation */
+/* The current device, asked of HIP (-1 where it cannot say) and kept in
+   the thread's device cache under the current context generation. */
+static int current_device(void) {
   __typeof__(real_hipGetDevice) get = WSLA_REAL(WSLA_LIB_HIP, hipGetDevice);
   int d;
-  dev = get && get(&d) == hipSuccess && d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
-  wsla_device_note(WSLA_CACHE_HIP, gen, dev);
-  return dev;
+  return get && get(&d) == hipSuccess ? d : -1;
+}
+static int16_t hip_device_fresh(void) {
+  return hook_device_fresh(WSLA_CACHE_HIP, current_device);
 }
 
 static int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
