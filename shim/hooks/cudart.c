@@ -103,25 +103,14 @@ HOOK_DEVICE_ALLOC(cudaMallocManaged, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED,
                   devPtr, size, size, false)
 
 /* Stream-ordered: each with its per-thread-default-stream twin. */
-#define MALLOC_ASYNC(name)                                                     \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC,              \
-                    (void **devPtr, size_t size, cudaStream_t stream),         \
-                    (devPtr, size, stream), devPtr, size, size, false)
-MALLOC_ASYNC(cudaMallocAsync)
-MALLOC_ASYNC(cudaMallocAsync_ptsz)
-
-#define FREE_ASYNC(name)                                                       \
-  HOOK_FREE(name, WSLA_API_cudaFreeAsync, (void *devPtr, cudaStream_t stream), \
-            (devPtr, stream), devPtr)
-FREE_ASYNC(cudaFreeAsync)
-FREE_ASYNC(cudaFreeAsync_ptsz)
-
-#define MALLOC_FROM_POOL(name)                                                 \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC,      \
-                    (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream), \
-                    (ptr, size, pool, stream), ptr, size, size, false)
-MALLOC_FROM_POOL(cudaMallocFromPoolAsync)
-MALLOC_FROM_POOL(cudaMallocFromPoolAsync_ptsz)
+HOOK_DEVICE_ALLOC_PTSZ(cudaMallocAsync, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC,
+                       (void **devPtr, size_t size, cudaStream_t stream), (devPtr, size, stream),
+                       devPtr, size, size, false)
+HOOK_FREE_PTSZ(cudaFreeAsync, WSLA_API_cudaFreeAsync, (void *devPtr, cudaStream_t stream),
+               (devPtr, stream), devPtr)
+HOOK_DEVICE_ALLOC_PTSZ(cudaMallocFromPoolAsync, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC,
+                       (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream),
+                       (ptr, size, pool, stream), ptr, size, size, false)
 
 HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, WSLA_F_HOST,
                 (void **ptr, size_t size), (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)

@@ -99,24 +99,14 @@ HOOK_DEVICE_ALLOC(cuMemAllocManaged, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED,
                   dptr, size, size, false)
 
 /* Stream-ordered: each with its per-thread-default-stream twin. */
-#define ALLOC_ASYNC(name)                                                      \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC,              \
-                    (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s), dptr, \
-                    size, size, false)
-ALLOC_ASYNC(cuMemAllocAsync)
-ALLOC_ASYNC(cuMemAllocAsync_ptsz)
-
-#define FREE_ASYNC(name)                                                       \
-  HOOK_FREE(name, WSLA_API_cuMemFreeAsync, (CUdeviceptr dptr, CUstream s), (dptr, s), dptr)
-FREE_ASYNC(cuMemFreeAsync)
-FREE_ASYNC(cuMemFreeAsync_ptsz)
-
-#define ALLOC_FROM_POOL(name)                                                  \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC,      \
-                    (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s), \
-                    (dptr, size, pool, s), dptr, size, size, false)
-ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
-ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
+HOOK_DEVICE_ALLOC_PTSZ(cuMemAllocAsync, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC,
+                       (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s), dptr, size,
+                       size, false)
+HOOK_FREE_PTSZ(cuMemFreeAsync, WSLA_API_cuMemFreeAsync, (CUdeviceptr dptr, CUstream s),
+               (dptr, s), dptr)
+HOOK_DEVICE_ALLOC_PTSZ(cuMemAllocFromPoolAsync, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC,
+                       (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s),
+                       (dptr, size, pool, s), dptr, size, size, false)
 
 HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST,
                 (void **pp, size_t size), (pp, size), HOOK_OUT_ADDR(rc, pp), size)

@@ -212,6 +212,13 @@
     return rc;                                                                                    \
   }
 
+/* A stream-ordered hook and its per-thread-default-stream twin, name##_ptsz:
+   one ABI, recorded under one id (hooks.def's WSLA_HOOK_PTSZ). */
+#define HOOK_DEVICE_ALLOC_PTSZ(name, ...)                                                         \
+  HOOK_DEVICE_ALLOC(name, __VA_ARGS__)                                                            \
+  HOOK_DEVICE_ALLOC(name##_ptsz, __VA_ARGS__)
+#define HOOK_FREE_PTSZ(name, ...) HOOK_FREE(name, __VA_ARGS__) HOOK_FREE(name##_ptsz, __VA_ARGS__)
+
 /* A context change, passed through untouched and recorded nowhere: a
    success moves the context generation (shim.h), so that every thread asks
    for its device again before its next allocation. */
