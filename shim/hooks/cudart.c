@@ -112,15 +112,12 @@ HOOK_DEVICE_ALLOC_PTSZ(cudaMallocFromPoolAsync, WSLA_API_cudaMallocFromPoolAsync
                        (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream),
                        (ptr, size, pool, stream), ptr, size, size, false)
 
-HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, WSLA_F_HOST,
-                (void **ptr, size_t size), (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(cudaHostAlloc, WSLA_API_cudaHostAlloc, WSLA_F_HOST,
-                (void **pHost, size_t size, unsigned int flags), (pHost, size, flags),
-                HOOK_OUT_ADDR(rc, pHost), size)
+HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, (void **ptr, size_t size), (ptr, size),
+                ptr, size)
+HOOK_HOST_ALLOC(cudaHostAlloc, WSLA_API_cudaHostAlloc,
+                (void **pHost, size_t size, unsigned int flags), (pHost, size, flags), pHost, size)
 HOOK_FREE(cudaFreeHost, WSLA_API_cudaFreeHost, (void *ptr), (ptr), ptr)
-HOOK_HOST_ALLOC(cudaHostRegister, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
-                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_REGISTER(cudaHostRegister, WSLA_API_cudaHostRegister)
 HOOK_FREE(cudaHostUnregister, WSLA_API_cudaHostUnregister, (void *ptr), (ptr), ptr)
 
 /* The client's own answer is a device view that costs us nothing. */

@@ -108,15 +108,12 @@ HOOK_DEVICE_ALLOC_PTSZ(cuMemAllocFromPoolAsync, WSLA_API_cuMemAllocFromPoolAsync
                        (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s),
                        (dptr, size, pool, s), dptr, size, size, false)
 
-HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST,
-                (void **pp, size_t size), (pp, size), HOOK_OUT_ADDR(rc, pp), size)
-HOOK_HOST_ALLOC(cuMemHostAlloc, WSLA_API_cuMemHostAlloc, WSLA_F_HOST,
-                (void **pp, size_t size, unsigned int f), (pp, size, f),
-                HOOK_OUT_ADDR(rc, pp), size)
+HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, (void **pp, size_t size), (pp, size),
+                pp, size)
+HOOK_HOST_ALLOC(cuMemHostAlloc, WSLA_API_cuMemHostAlloc, (void **pp, size_t size, unsigned int f),
+                (pp, size, f), pp, size)
 HOOK_FREE(cuMemFreeHost, WSLA_API_cuMemFreeHost, (void *ptr), (ptr), ptr)
-HOOK_HOST_ALLOC(cuMemHostRegister_v2, WSLA_API_cuMemHostRegister_v2,
-                WSLA_F_HOST | WSLA_F_REGISTER, (void *ptr, size_t size, unsigned int f),
-                (ptr, size, f), rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_REGISTER(cuMemHostRegister_v2, WSLA_API_cuMemHostRegister_v2)
 HOOK_FREE(cuMemHostUnregister, WSLA_API_cuMemHostUnregister, (void *ptr), (ptr), ptr)
 
 /* Physical memory belongs to the device its properties name, which need

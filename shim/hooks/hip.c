@@ -193,14 +193,11 @@ HOOK_DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync, WSLA_
                   (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
                   (ptr, size, pool, stream), ptr, size, size, false)
 
-HOOK_HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc, WSLA_F_HOST,
-                (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, WSLA_F_HOST, (void **ptr, size_t size),
-                (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(hipHostRegister, WSLA_API_hipHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
-                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
+                (void **ptr, size_t size, unsigned int flags), (ptr, size, flags), ptr, size)
+HOOK_HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, (void **ptr, size_t size), (ptr, size),
+                ptr, size)
+HOOK_HOST_REGISTER(hipHostRegister, WSLA_API_hipHostRegister)
 
 HOOK_FREE(hipFree, WSLA_API_hipFree, (void *ptr), (ptr), ptr)
 HOOK_FREE(hipFreeAsync, WSLA_API_hipFreeAsync, (void *ptr, hipStream_t stream), (ptr, stream),

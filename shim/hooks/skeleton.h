@@ -162,10 +162,20 @@
     return rc;                                                                                    \
   }
 
-/* A host allocation (pinned or registered memory): addr is the address
-   held after the call (it may read rc).  No fast path: pinned memory is
-   rare and large. */
-#define HOOK_HOST_ALLOC(name, api, flags, params, args, addr, size)                               \
+/* A host allocation (pinned memory) into out.  No fast path: pinned memory
+   is rare and large. */
+#define HOOK_HOST_ALLOC(name, api, params, args, out, size)                                       \
+  HOOK_HOST_HOOK(name, api, WSLA_F_HOST, params, args, HOOK_OUT_ADDR(rc, out), size)
+
+/* Registered memory: the client's own, whose three parameters every family
+   spells alike. */
+#define HOOK_HOST_REGISTER(name, api)                                                             \
+  HOOK_HOST_HOOK(name, api, WSLA_F_HOST | WSLA_F_REGISTER,                                        \
+                 (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),                \
+                 rc == HOOK_OK ? (uint64_t)(uintptr_t)ptr : 0, size)
+
+/* Either: addr is the address held after the call (it may read rc). */
+#define HOOK_HOST_HOOK(name, api, flags, params, args, addr, size)                                \
   HOOK_FUNCTION(name, params, args) {                                                             \
     HOOK_REAL_OR_MISSING(name);                                                                   \
     struct wsla_proc *p = hook_enter();                                                           \
