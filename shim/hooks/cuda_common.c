@@ -46,15 +46,15 @@ void wsla_cuda_reset_after_fork(void) {
   wsla_ctx_changed();
 }
 
-int16_t wsla_cuda_device_fresh(void) {
-  int16_t dev;
-  unsigned long gen;
-  (void)wsla_device_cached(WSLA_CACHE_CUDA, &dev, &gen); /* the generation */
+/* The driver's question: the current context's device, or -1. */
+static int context_device(void) {
   __typeof__(real_cuCtxGetDevice) get = WSLA_REAL(WSLA_LIB_CUDA, cuCtxGetDevice);
   CUdevice d;
-  dev = get && get(&d) == CUDA_SUCCESS && d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
-  wsla_device_note(WSLA_CACHE_CUDA, gen, dev);
-  return dev;
+  return get && get(&d) == CUDA_SUCCESS ? d : -1;
+}
+
+int16_t wsla_cuda_device_fresh(void) {
+  return hook_device_fresh(WSLA_CACHE_CUDA, context_device);
 }
 
 bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {

@@ -34,18 +34,10 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                      uint64_t size, uint64_t site, uint16_t cause,
                      const struct wsla_ladder *ladder);
 
-/* Records one free call whose entry was taken (wsla_cuda_take) before the
-   real free. */
+/* Records one free call whose entry was taken (wsla_take, through the
+   skeleton's hook_enter_free or its fast path) before the real free. */
 void wsla_cuda_free(struct wsla_proc *p, uint16_t api, bool ok, int32_t rc,
                     uint64_t addr, const struct wsla_taken *taken, uint64_t site);
-
-/* Takes addr's entry out (and its event's slot) before the real free: once
-   the runtime has the memory back another thread may be handed the same
-   address, and its entry must not be the one removed. */
-static inline void wsla_cuda_take(struct wsla_proc *p, uint64_t addr,
-                                  struct wsla_taken *taken) {
-  wsla_take(p, addr, taken);
-}
 
 /* The current device's memory as the driver sees it; false if unknown. */
 bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v);
@@ -57,32 +49,5 @@ void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b);
 /* WSLALLOC_STITCH=force: serves a request of size from stitched chunks, to
    prove such memory on a real GPU.  True with *va set. */
 bool wsla_cuda_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va);
-
-/*
- * The recovery loop of the runtime and driver calls that return one device
- * pointer, which the stitch step can serve.  Expects rc, refused, p, ladder
- * and laddered in scope.  OOM and OK are the API's codes; SERVE(va) stores
- * a served pointer where the client wants it; AFTER_OK runs when the call
- * ends rescued (the runtime clears its last error there).
- */
-#define WSLA_NO_SERVE(va) (void)(va)
-#define WSLA_CUDA_RECOVER(OOM, OK, size, call, can_serve, SERVE, AFTER_OK)    \
-  if (WSLA_UNLIKELY(rc == (OOM) && !refused && p && wsla_opts.recover.num)) {  \
-    wsla_ladder_begin(&ladder, p, WSLA_LIB_CUDA, wsla_cuda_device_fresh(),     \
-                      (size));                                                 \
-    ladder.can_stitch = (can_serve);                                           \
-    for (int move; rc == (OOM) &&                                              \
-                   (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;) {  \
-      if (move == WSLA_LADDER_SERVED) {                                        \
-        SERVE(ladder.served);                                                  \
-        rc = (OK);                                                             \
-      } else {                                                                 \
-        rc = (call);                                                           \
-      }                                                                        \
-    }                                                                          \
-    wsla_ladder_end(&ladder, rc == (OK));                                      \
-    laddered = &ladder;                                                        \
-    if (rc == (OK)) AFTER_OK;                                                  \
-  }
 
 #endif

@@ -2,7 +2,6 @@
 #include <cuda.h>
 #include <cuda_runtime_api.h>
 
-#include "cuda_common.h"
 #include "real.h"
 
 
@@ -13,43 +12,11 @@
 #define HOOK_OOM cudaErrorMemoryAllocation
 #define HOOK_LIB WSLA_LIB_CUDART
 #define HOOK_FAMILY WSLA_LIB_CUDA
-/* The exported function is the hook; its body is inlined into it, so that
-   the call site is the client's. */
-#define HOOK_FUNCTION(name, params, args)                                      \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params; \
-  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }    \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
-#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
+#define HOOK_LAYER "CUDA runtime"
+#define HOOK_MISSING cudaErrorSharedObjectSymbolNotFound
 
 #include "skeleton.h"
-
-static int warned_missing;
-
-static cudaError_t family_missing(const char *name) {
-  wsla_warn_once(&warned_missing,
-                 "no CUDA runtime in this process provides %s", name);
-  return cudaErrorSharedObjectSymbolNotFound;
-}
-
-/* The runtime makes its context inside the first call, so the device is
-   asked after the call, never before. */
-static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
-  (void)p, (void)size;
-  return -1;
-}
-static inline bool family_fast_before(uint64_t size, int16_t *device) {
-  (void)size;
-  *device = -1;
-  return true;
-}
-static inline int16_t family_fast_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device();
-}
-static inline int16_t family_ladder_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device_fresh();
-}
+#include "cuda_family.h"
 
 /* The budget's verdict (0: go ahead).  The device is asked of the runtime
    before the call, and only when a device limit is set: cudaGetDevice
@@ -104,27 +71,9 @@ static inline void family_after_ladder(bool ok, cudaError_t prior) {
   if (ok && prior == cudaSuccess) clear_last_error();
 }
 
-static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
-  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
-         wsla_cuda_forced_stitch(p, size, va);
-}
-
-static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                              int16_t device, cudaError_t rc, uint64_t addr, uint64_t size,
-                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
-  (void)device;
-  wsla_cuda_alloc(p, api, flags, rc == cudaSuccess, rc == cudaErrorMemoryAllocation, rc, addr,
-                  size, site, cause, ladder);
-}
-
 static inline bool family_free_own(uint64_t addr, bool outer) {
   (void)outer;
   return wsla_free_if_own(addr);
-}
-
-static void family_done_free(struct wsla_proc *p, uint16_t api, cudaError_t rc, uint64_t addr,
-                             const struct wsla_taken *taken, uint64_t site) {
-  wsla_cuda_free(p, api, rc == cudaSuccess, rc, addr, taken, site);
 }
 
 /* --- The hooks --- */
@@ -154,50 +103,25 @@ HOOK_DEVICE_ALLOC(cudaMallocManaged, WSLA_API_cudaMallocManaged, WSLA_F_MANAGED,
                   devPtr, size, size, false)
 
 /* Stream-ordered: each with its per-thread-default-stream twin. */
-#define MALLOC_ASYNC(name)                                                     \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC,              \
-                    (void **devPtr, size_t size, cudaStream_t stream),         \
-                    (devPtr, size, stream), devPtr, size, size, false)
-MALLOC_ASYNC(cudaMallocAsync)
-MALLOC_ASYNC(cudaMallocAsync_ptsz)
+HOOK_DEVICE_ALLOC_PTSZ(cudaMallocAsync, WSLA_API_cudaMallocAsync, WSLA_F_ASYNC,
+                       (void **devPtr, size_t size, cudaStream_t stream), (devPtr, size, stream),
+                       devPtr, size, size, false)
+HOOK_FREE_PTSZ(cudaFreeAsync, WSLA_API_cudaFreeAsync, (void *devPtr, cudaStream_t stream),
+               (devPtr, stream), devPtr)
+HOOK_DEVICE_ALLOC_PTSZ(cudaMallocFromPoolAsync, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC,
+                       (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream),
+                       (ptr, size, pool, stream), ptr, size, size, false)
 
-#define FREE_ASYNC(name)                                                       \
-  HOOK_FREE(name, WSLA_API_cudaFreeAsync, (void *devPtr, cudaStream_t stream), \
-            (devPtr, stream), devPtr)
-FREE_ASYNC(cudaFreeAsync)
-FREE_ASYNC(cudaFreeAsync_ptsz)
-
-#define MALLOC_FROM_POOL(name)                                                 \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cudaMallocFromPoolAsync, WSLA_F_ASYNC,      \
-                    (void **ptr, size_t size, cudaMemPool_t pool, cudaStream_t stream), \
-                    (ptr, size, pool, stream), ptr, size, size, false)
-MALLOC_FROM_POOL(cudaMallocFromPoolAsync)
-MALLOC_FROM_POOL(cudaMallocFromPoolAsync_ptsz)
-
-HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, WSLA_F_HOST,
-                (void **ptr, size_t size), (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(cudaHostAlloc, WSLA_API_cudaHostAlloc, WSLA_F_HOST,
-                (void **pHost, size_t size, unsigned int flags), (pHost, size, flags),
-                HOOK_OUT_ADDR(rc, pHost), size)
+HOOK_HOST_ALLOC(cudaMallocHost, WSLA_API_cudaMallocHost, (void **ptr, size_t size), (ptr, size),
+                ptr, size)
+HOOK_HOST_ALLOC(cudaHostAlloc, WSLA_API_cudaHostAlloc,
+                (void **pHost, size_t size, unsigned int flags), (pHost, size, flags), pHost, size)
 HOOK_FREE(cudaFreeHost, WSLA_API_cudaFreeHost, (void *ptr), (ptr), ptr)
-HOOK_HOST_ALLOC(cudaHostRegister, WSLA_API_cudaHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
-                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                rc == cudaSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_REGISTER(cudaHostRegister, WSLA_API_cudaHostRegister)
 HOOK_FREE(cudaHostUnregister, WSLA_API_cudaHostUnregister, (void *ptr), (ptr), ptr)
 
-WSLA_EXPORT cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total_b) {
-  HOOK_REAL_OR_MISSING(cudaMemGetInfo);
-  struct wsla_proc *p = hook_enter();
-  cudaError_t rc = real(free_b, total_b);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cudaMemGetInfo, rc == cudaSuccess);
-    /* The client's own answer is a device view that costs us nothing. */
-    if (rc == cudaSuccess && free_b && total_b)
-      wsla_cuda_meminfo(p, free_b, total_b);
-  }
-  hook_leave();
-  return rc;
-}
-
+/* The client's own answer is a device view that costs us nothing. */
+HOOK_COUNTED(cudaMemGetInfo, (size_t *free_b, size_t *total_b), (free_b, total_b),
+             if (rc == cudaSuccess && free_b && total_b) wsla_cuda_meminfo(p, free_b, total_b))
 
 HOOK_CONTEXT(cudaSetDevice, (int device), (device))

@@ -1,7 +1,6 @@
 /* CUDA driver hooks: cuMemAlloc_v2 and friends, and VMM, under the names the driver exports. */
 #include <cuda.h>
 
-#include "cuda_common.h"
 #include "vmm.h"
 #include "real.h"
 
@@ -12,6 +11,8 @@
 #define HOOK_OOM CUDA_ERROR_OUT_OF_MEMORY
 #define HOOK_LIB WSLA_LIB_CUDA
 #define HOOK_FAMILY WSLA_LIB_CUDA
+#define HOOK_LAYER "CUDA driver"
+#define HOOK_MISSING CUDA_ERROR_NOT_FOUND
 
 /*
  * Every driver hook is two functions.  The exported entry only tests the
@@ -54,34 +55,7 @@
   static __attribute__((noinline)) CUresult name##_body HOOK_SITE_PARAM params
 
 #include "skeleton.h"
-
-static int warned_missing;
-
-static CUresult family_missing(const char *name) {
-  wsla_warn_once(&warned_missing, "no CUDA driver in this process provides %s",
-                 name);
-  return CUDA_ERROR_NOT_FOUND;
-}
-
-/* As the runtime's (cudart.c): the device is the current context's, asked
-   after the call. */
-static inline int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
-  (void)p, (void)size;
-  return -1;
-}
-static inline bool family_fast_before(uint64_t size, int16_t *device) {
-  (void)size;
-  *device = -1;
-  return true;
-}
-static inline int16_t family_fast_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device();
-}
-static inline int16_t family_ladder_device(int16_t before) {
-  (void)before;
-  return wsla_cuda_device_fresh();
-}
+#include "cuda_family.h"
 
 /* The budget's verdict on a request (0: go ahead); the device is the
    current context's, asked only when a device limit is set. */
@@ -102,28 +76,10 @@ static inline CUresult family_pending_error(void) { return CUDA_SUCCESS; }
 static inline void family_retried(CUresult rc) { (void)rc; }
 static inline void family_after_ladder(bool ok, CUresult prior) { (void)ok, (void)prior; }
 
-static inline bool family_forced_stitch(struct wsla_proc *p, uint64_t size, uint64_t *va) {
-  return WSLA_UNLIKELY(wsla_opts.stitch.num == WSLA_STITCH_FORCE) &&
-         wsla_cuda_forced_stitch(p, size, va);
-}
-
-static void family_done_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
-                              int16_t device, CUresult rc, uint64_t addr, uint64_t size,
-                              uint64_t site, uint16_t cause, const struct wsla_ladder *ladder) {
-  (void)device;
-  wsla_cuda_alloc(p, api, flags, rc == CUDA_SUCCESS, rc == CUDA_ERROR_OUT_OF_MEMORY, rc, addr,
-                  size, site, cause, ladder);
-}
-
 /* Only the client's own free gives back memory the shim owns; a nested one
    (the shim's, or the runtime's inside a call) goes to the driver. */
 static inline bool family_free_own(uint64_t addr, bool outer) {
   return outer && wsla_free_if_own(addr);
-}
-
-static void family_done_free(struct wsla_proc *p, uint16_t api, CUresult rc, uint64_t addr,
-                             const struct wsla_taken *taken, uint64_t site) {
-  wsla_cuda_free(p, api, rc == CUDA_SUCCESS, rc, addr, taken, site);
 }
 
 /* --- The hooks --- */
@@ -143,34 +99,21 @@ HOOK_DEVICE_ALLOC(cuMemAllocManaged, WSLA_API_cuMemAllocManaged, WSLA_F_MANAGED,
                   dptr, size, size, false)
 
 /* Stream-ordered: each with its per-thread-default-stream twin. */
-#define ALLOC_ASYNC(name)                                                      \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC,              \
-                    (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s), dptr, \
-                    size, size, false)
-ALLOC_ASYNC(cuMemAllocAsync)
-ALLOC_ASYNC(cuMemAllocAsync_ptsz)
+HOOK_DEVICE_ALLOC_PTSZ(cuMemAllocAsync, WSLA_API_cuMemAllocAsync, WSLA_F_ASYNC,
+                       (CUdeviceptr *dptr, size_t size, CUstream s), (dptr, size, s), dptr, size,
+                       size, false)
+HOOK_FREE_PTSZ(cuMemFreeAsync, WSLA_API_cuMemFreeAsync, (CUdeviceptr dptr, CUstream s),
+               (dptr, s), dptr)
+HOOK_DEVICE_ALLOC_PTSZ(cuMemAllocFromPoolAsync, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC,
+                       (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s),
+                       (dptr, size, pool, s), dptr, size, size, false)
 
-#define FREE_ASYNC(name)                                                       \
-  HOOK_FREE(name, WSLA_API_cuMemFreeAsync, (CUdeviceptr dptr, CUstream s), (dptr, s), dptr)
-FREE_ASYNC(cuMemFreeAsync)
-FREE_ASYNC(cuMemFreeAsync_ptsz)
-
-#define ALLOC_FROM_POOL(name)                                                  \
-  HOOK_DEVICE_ALLOC(name, WSLA_API_cuMemAllocFromPoolAsync, WSLA_F_ASYNC,      \
-                    (CUdeviceptr *dptr, size_t size, CUmemoryPool pool, CUstream s), \
-                    (dptr, size, pool, s), dptr, size, size, false)
-ALLOC_FROM_POOL(cuMemAllocFromPoolAsync)
-ALLOC_FROM_POOL(cuMemAllocFromPoolAsync_ptsz)
-
-HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, WSLA_F_HOST,
-                (void **pp, size_t size), (pp, size), HOOK_OUT_ADDR(rc, pp), size)
-HOOK_HOST_ALLOC(cuMemHostAlloc, WSLA_API_cuMemHostAlloc, WSLA_F_HOST,
-                (void **pp, size_t size, unsigned int f), (pp, size, f),
-                HOOK_OUT_ADDR(rc, pp), size)
+HOOK_HOST_ALLOC(cuMemAllocHost_v2, WSLA_API_cuMemAllocHost_v2, (void **pp, size_t size), (pp, size),
+                pp, size)
+HOOK_HOST_ALLOC(cuMemHostAlloc, WSLA_API_cuMemHostAlloc, (void **pp, size_t size, unsigned int f),
+                (pp, size, f), pp, size)
 HOOK_FREE(cuMemFreeHost, WSLA_API_cuMemFreeHost, (void *ptr), (ptr), ptr)
-HOOK_HOST_ALLOC(cuMemHostRegister_v2, WSLA_API_cuMemHostRegister_v2,
-                WSLA_F_HOST | WSLA_F_REGISTER, (void *ptr, size_t size, unsigned int f),
-                (ptr, size, f), rc == CUDA_SUCCESS ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_REGISTER(cuMemHostRegister_v2, WSLA_API_cuMemHostRegister_v2)
 HOOK_FREE(cuMemHostUnregister, WSLA_API_cuMemHostUnregister, (void *ptr), (ptr), ptr)
 
 /* Physical memory belongs to the device its properties name, which need
@@ -215,87 +158,30 @@ HOOK_FUNCTION(cuMemCreate, (CUmemGenericAllocationHandle *handle,
   return rc;
 }
 
-HOOK_FUNCTION(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle)) {
-  HOOK_REAL_OR_MISSING(cuMemRelease);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(handle);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemRelease, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemMap, (CUdeviceptr ptr, size_t size, size_t offset,
-                              CUmemGenericAllocationHandle handle,
-                              unsigned long long flags), (ptr, size, offset, handle, flags)) {
-  HOOK_REAL_OR_MISSING(cuMemMap);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size, offset, handle, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemMap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  HOOK_REAL_OR_MISSING(cuMemUnmap);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemUnmap, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, site_);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemAddressReserve, (CUdeviceptr *ptr, size_t size,
-                                         size_t align, CUdeviceptr addr,
-                                         unsigned long long flags), (ptr, size, align, addr, flags)) {
-  HOOK_REAL_OR_MISSING(cuMemAddressReserve);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size, align, addr, flags);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemAddressReserve, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && ptr)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, site_, true);
-    else
-      wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM,
-                rc, 0, size, site_, 0, wsla_now(p));
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size)) {
-  HOOK_REAL_OR_MISSING(cuMemAddressFree);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(ptr, size);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemAddressFree, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS)
-      wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, site_, false);
-  }
-  hook_leave();
-  return rc;
-}
-
-HOOK_FUNCTION(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b)) {
-  HOOK_REAL_OR_MISSING(cuMemGetInfo_v2);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(free_b, total_b);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuMemGetInfo_v2, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && free_b && total_b)
-      wsla_cuda_meminfo(p, free_b, total_b);
-  }
-  hook_leave();
-  return rc;
-}
+/* The VMM calls that allocate nothing, and the client's memory query. */
+HOOK_COUNTED(cuMemRelease, (CUmemGenericAllocationHandle handle), (handle),
+             if (rc == CUDA_SUCCESS) wsla_vmm_released(p, WSLA_API_cuMemRelease, handle, site_))
+HOOK_COUNTED(cuMemMap,
+             (CUdeviceptr ptr, size_t size, size_t offset, CUmemGenericAllocationHandle handle,
+              unsigned long long flags),
+             (ptr, size, offset, handle, flags),
+             if (rc == CUDA_SUCCESS)
+                 wsla_vmm_mapped(p, WSLA_API_cuMemMap, ptr, size, handle, site_))
+HOOK_COUNTED(cuMemUnmap, (CUdeviceptr ptr, size_t size), (ptr, size),
+             if (rc == CUDA_SUCCESS) wsla_vmm_unmapped(p, WSLA_API_cuMemUnmap, ptr, size, site_))
+HOOK_COUNTED(cuMemAddressReserve,
+             (CUdeviceptr *ptr, size_t size, size_t align, CUdeviceptr addr,
+              unsigned long long flags),
+             (ptr, size, align, addr, flags),
+             if (rc == CUDA_SUCCESS && ptr)
+                 wsla_vmm_reserved(p, WSLA_API_cuMemAddressReserve, *ptr, size, site_, true);
+             else wsla_emit(p, WSLA_EV_FAIL, WSLA_API_cuMemAddressReserve, -1, WSLA_F_VMM, rc,
+                            0, size, site_, 0, wsla_now(p)))
+HOOK_COUNTED(cuMemAddressFree, (CUdeviceptr ptr, size_t size), (ptr, size),
+             if (rc == CUDA_SUCCESS)
+                 wsla_vmm_reserved(p, WSLA_API_cuMemAddressFree, ptr, size, site_, false))
+HOOK_COUNTED(cuMemGetInfo_v2, (size_t *free_b, size_t *total_b), (free_b, total_b),
+             if (rc == CUDA_SUCCESS && free_b && total_b) wsla_cuda_meminfo(p, free_b, total_b))
 
 /* WSLALLOC_VMM=auto: whether a reservation as large as llama.cpp's pool
    makes (32 GiB) succeeds on this device; tried once per device, at the
@@ -321,22 +207,12 @@ static bool reservation_works(int dev) {
    legacy pool instead of reserving 32 GiB of address space, which WDDM is
    reported to refuse; auto answers so only where that reservation fails.
    The default passes the attribute through. */
-HOOK_FUNCTION(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr,
-                                          CUdevice dev), (value, attr, dev)) {
-  HOOK_REAL_OR_MISSING(cuDeviceGetAttribute);
-  struct wsla_proc *p = hook_enter();
-  CUresult rc = real(value, attr, dev);
-  if (p) {
-    wsla_track_call(p, WSLA_API_cuDeviceGetAttribute, rc == CUDA_SUCCESS);
-    if (rc == CUDA_SUCCESS && value && *value &&
-        attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
-        (wsla_opts.vmm.num == WSLA_VMM_OFF ||
-         (wsla_opts.vmm.num == WSLA_VMM_AUTO && !reservation_works(dev))))
-      *value = 0;
-  }
-  hook_leave();
-  return rc;
-}
+HOOK_COUNTED(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr, CUdevice dev),
+             (value, attr, dev),
+             if (rc == CUDA_SUCCESS && value && *value &&
+                 attr == CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED &&
+                 (wsla_opts.vmm.num == WSLA_VMM_OFF ||
+                  (wsla_opts.vmm.num == WSLA_VMM_AUTO && !reservation_works(dev)))) *value = 0)
 
 /* --- Context changes: passed through untouched, recorded nowhere; each
    success moves the context generation (shim.h), so that every thread asks

@@ -87,47 +87,36 @@ static size_t count_args(const char *arg, va_list ap) {
   return arg ? n + 1 : 1;
 }
 
-#define GATHER(arg, argv, n, ap)                                               \
-  do {                                                                         \
-    argv[0] = (char *)(arg);                                                   \
-    for (size_t i_ = 1; i_ < (n); i_++) argv[i_] = va_arg(ap, char *);        \
-  } while (0)
+/* Declares argv, the list's arguments from arg to its NULL, and leaves ap
+   open just past that NULL (execle's envp follows it); va_end(ap) is the
+   caller's. */
+#define GATHER(arg, argv, ap)                                                  \
+  va_list ap;                                                                  \
+  va_start(ap, arg);                                                           \
+  size_t n_ = count_args(arg, ap);                                             \
+  va_end(ap);                                                                  \
+  char *argv[n_];                                                              \
+  va_start(ap, arg);                                                           \
+  argv[0] = (char *)(arg);                                                     \
+  for (size_t i_ = 1; i_ < n_; i_++) argv[i_] = va_arg(ap, char *)
 
 WSLA_EXPORT int execl(const char *path, const char *arg, ...) {
   NEXT(execv_fn, execv);
-  va_list ap;
-  va_start(ap, arg);
-  size_t n = count_args(arg, ap);
-  va_end(ap);
-  char *argv[n];
-  va_start(ap, arg);
-  GATHER(arg, argv, n, ap);
+  GATHER(arg, argv, ap);
   va_end(ap);
   AROUND(path, real(path, argv));
 }
 
 WSLA_EXPORT int execlp(const char *file, const char *arg, ...) {
   NEXT(execv_fn, execvp);
-  va_list ap;
-  va_start(ap, arg);
-  size_t n = count_args(arg, ap);
-  va_end(ap);
-  char *argv[n];
-  va_start(ap, arg);
-  GATHER(arg, argv, n, ap);
+  GATHER(arg, argv, ap);
   va_end(ap);
   AROUND(file, real(file, argv));
 }
 
 WSLA_EXPORT int execle(const char *path, const char *arg, ...) {
   NEXT(execve_fn, execve);
-  va_list ap;
-  va_start(ap, arg);
-  size_t n = count_args(arg, ap);
-  va_end(ap);
-  char *argv[n];
-  va_start(ap, arg);
-  GATHER(arg, argv, n, ap);
+  GATHER(arg, argv, ap);
   char *const *envp = va_arg(ap, char *const *);
   va_end(ap);
   AROUND(path, real(path, argv, envp));

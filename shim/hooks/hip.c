@@ -27,13 +27,6 @@
 #define HOOK_OOM hipErrorOutOfMemory
 #define HOOK_LIB WSLA_LIB_HIP
 #define HOOK_FAMILY WSLA_LIB_HIP
-/* The exported function is the hook; its body is inlined into it, so that
-   the call site is the client's. */
-#define HOOK_FUNCTION(name, params, args)                                      \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params; \
-  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }    \
-  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
-#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
 
 #include "skeleton.h"
 
@@ -51,17 +44,15 @@ static hipError_t family_missing(const char *name) {
  * last seen (the call is then likely to fail, and its record wants figures
  * from this moment rather than from the last sample).
  */
-/* The current device, asked of HIP and kept in the thread's device cache
-   under the current context generation (shim.h). */
-static int16_t hip_device_fresh(void) {
-  int16_t dev;
-  unsigned long gen;
-  (void)wsla_device_cached(WSLA_CACHE_HIP, &dev, &gen); /* the generation */
+/* The current device, asked of HIP (-1 where it cannot say) and kept in
+   the thread's device cache under the current context generation. */
+static int current_device(void) {
   __typeof__(real_hipGetDevice) get = WSLA_REAL(WSLA_LIB_HIP, hipGetDevice);
   int d;
-  dev = get && get(&d) == hipSuccess && d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
-  wsla_device_note(WSLA_CACHE_HIP, gen, dev);
-  return dev;
+  return get && get(&d) == hipSuccess ? d : -1;
+}
+static int16_t hip_device_fresh(void) {
+  return hook_device_fresh(WSLA_CACHE_HIP, current_device);
 }
 
 static int16_t family_device_before(struct wsla_proc *p, uint64_t size) {
@@ -202,14 +193,11 @@ HOOK_DEVICE_ALLOC(hipMallocFromPoolAsync, WSLA_API_hipMallocFromPoolAsync, WSLA_
                   (void **ptr, size_t size, hipMemPool_t pool, hipStream_t stream),
                   (ptr, size, pool, stream), ptr, size, size, false)
 
-HOOK_HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc, WSLA_F_HOST,
-                (void **ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, WSLA_F_HOST, (void **ptr, size_t size),
-                (ptr, size), HOOK_OUT_ADDR(rc, ptr), size)
-HOOK_HOST_ALLOC(hipHostRegister, WSLA_API_hipHostRegister, WSLA_F_HOST | WSLA_F_REGISTER,
-                (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),
-                rc == hipSuccess ? (uint64_t)(uintptr_t)ptr : 0, size)
+HOOK_HOST_ALLOC(hipHostMalloc, WSLA_API_hipHostMalloc,
+                (void **ptr, size_t size, unsigned int flags), (ptr, size, flags), ptr, size)
+HOOK_HOST_ALLOC(hipMallocHost, WSLA_API_hipMallocHost, (void **ptr, size_t size), (ptr, size),
+                ptr, size)
+HOOK_HOST_REGISTER(hipHostRegister, WSLA_API_hipHostRegister)
 
 HOOK_FREE(hipFree, WSLA_API_hipFree, (void *ptr), (ptr), ptr)
 HOOK_FREE(hipFreeAsync, WSLA_API_hipFreeAsync, (void *ptr, hipStream_t stream), (ptr, stream),
@@ -283,39 +271,29 @@ WSLA_EXPORT hipError_t hipMemCreate(hipMemGenericAllocationHandle_t *handle, siz
   return rc;
 }
 
-/* A VMM call that allocates nothing: counted, and on success handed to the
-   bookkeeping (done, with the call's own arguments in scope). */
-#define VMM_CALL(name, params, args, done)                                     \
-  WSLA_EXPORT hipError_t name params {                                         \
-    HOOK_REAL_OR_MISSING(name);                                                     \
-    struct wsla_proc *p = hook_enter();                                        \
-    hipError_t rc = real args;                                                 \
-    if (p) {                                                                   \
-      wsla_track_call(p, WSLA_API_##name, rc == hipSuccess);                  \
-      if (rc == hipSuccess) done;                                              \
-    }                                                                          \
-    hook_leave();                                                              \
-    return rc;                                                                 \
-  }
-
-VMM_CALL(hipMemRelease, (hipMemGenericAllocationHandle_t handle), (handle),
-         wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), HOOK_SITE))
-VMM_CALL(hipMemMap,
-         (void *ptr, size_t size, size_t offset, hipMemGenericAllocationHandle_t handle,
-          unsigned long long flags),
-         (ptr, size, offset, handle, flags),
-         wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size,
-                         handle_key(handle), HOOK_SITE))
-VMM_CALL(hipMemUnmap, (void *ptr, size_t size), (ptr, size),
-         wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, HOOK_SITE))
-VMM_CALL(hipMemAddressReserve,
-         (void **ptr, size_t size, size_t align, void *addr, unsigned long long flags),
-         (ptr, size, align, addr, flags),
-         if (ptr) wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve,
-                                    (uint64_t)(uintptr_t)*ptr, size, HOOK_SITE, true))
-VMM_CALL(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
-         wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
-                           HOOK_SITE, false))
+HOOK_COUNTED(hipMemRelease, (hipMemGenericAllocationHandle_t handle), (handle),
+             if (rc == hipSuccess)
+                 wsla_vmm_released(p, WSLA_API_hipMemRelease, handle_key(handle), site_))
+HOOK_COUNTED(hipMemMap,
+             (void *ptr, size_t size, size_t offset, hipMemGenericAllocationHandle_t handle,
+              unsigned long long flags),
+             (ptr, size, offset, handle, flags),
+             if (rc == hipSuccess)
+                 wsla_vmm_mapped(p, WSLA_API_hipMemMap, (uint64_t)(uintptr_t)ptr, size,
+                                 handle_key(handle), site_))
+HOOK_COUNTED(hipMemUnmap, (void *ptr, size_t size), (ptr, size),
+             if (rc == hipSuccess)
+                 wsla_vmm_unmapped(p, WSLA_API_hipMemUnmap, (uint64_t)(uintptr_t)ptr, size, site_))
+HOOK_COUNTED(hipMemAddressReserve,
+             (void **ptr, size_t size, size_t align, void *addr, unsigned long long flags),
+             (ptr, size, align, addr, flags),
+             if (rc == hipSuccess && ptr)
+                 wsla_vmm_reserved(p, WSLA_API_hipMemAddressReserve, (uint64_t)(uintptr_t)*ptr,
+                                   size, site_, true))
+HOOK_COUNTED(hipMemAddressFree, (void *ptr, size_t size), (ptr, size),
+             if (rc == hipSuccess)
+                 wsla_vmm_reserved(p, WSLA_API_hipMemAddressFree, (uint64_t)(uintptr_t)ptr, size,
+                                   site_, false))
 
 /* --- Context changes: passed through untouched, recorded nowhere; each
    success moves the context generation (shim.h), so that every thread asks

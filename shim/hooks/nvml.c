@@ -32,34 +32,22 @@ static void shape(struct wsla_proc *p, nvmlDevice_t device,
   *used = t > f ? t - f : 0;
 }
 
-WSLA_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device,
-                                                 nvmlMemory_t *memory) {
-  __typeof__(real_nvmlDeviceGetMemoryInfo) real =
-      WSLA_REAL(WSLA_LIB_NVML, nvmlDeviceGetMemoryInfo);
-  if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
-  struct wsla_proc *p = hook_enter();
-  nvmlReturn_t rc = real(device, memory);
-  if (p) {
-    wsla_track_call(p, WSLA_API_nvmlDeviceGetMemoryInfo, rc == NVML_SUCCESS);
-    if (rc == NVML_SUCCESS && memory)
-      shape(p, device, &memory->free, &memory->total, &memory->used);
+/* Both versions of the memory query: their answers differ in fields the
+   budgets leave alone (v2's reserved), and share free, total and used. */
+#define MEMORY_INFO(name, memory_t)                                            \
+  WSLA_EXPORT nvmlReturn_t name(nvmlDevice_t device, memory_t *memory) {       \
+    __typeof__(real_##name) real = WSLA_REAL(WSLA_LIB_NVML, name);             \
+    if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;                           \
+    struct wsla_proc *p = hook_enter();                                        \
+    nvmlReturn_t rc = real(device, memory);                                    \
+    if (p) {                                                                   \
+      wsla_track_call(p, WSLA_API_##name, rc == NVML_SUCCESS);                 \
+      if (rc == NVML_SUCCESS && memory)                                        \
+        shape(p, device, &memory->free, &memory->total, &memory->used);        \
+    }                                                                          \
+    hook_leave();                                                              \
+    return rc;                                                                 \
   }
-  hook_leave();
-  return rc;
-}
 
-WSLA_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t device,
-                                                    nvmlMemory_v2_t *memory) {
-  __typeof__(real_nvmlDeviceGetMemoryInfo_v2) real =
-      WSLA_REAL(WSLA_LIB_NVML, nvmlDeviceGetMemoryInfo_v2);
-  if (!real) return NVML_ERROR_FUNCTION_NOT_FOUND;
-  struct wsla_proc *p = hook_enter();
-  nvmlReturn_t rc = real(device, memory);
-  if (p) {
-    wsla_track_call(p, WSLA_API_nvmlDeviceGetMemoryInfo_v2, rc == NVML_SUCCESS);
-    if (rc == NVML_SUCCESS && memory)
-      shape(p, device, &memory->free, &memory->total, &memory->used);
-  }
-  hook_leave();
-  return rc;
-}
+MEMORY_INFO(nvmlDeviceGetMemoryInfo, nvmlMemory_t)
+MEMORY_INFO(nvmlDeviceGetMemoryInfo_v2, nvmlMemory_v2_t)

@@ -18,8 +18,10 @@
  *   HOOK_FUNCTION(name, params, args) { body }
  *   HOOK_FREE_FUNCTION(name, params, args, addr) { body }
  *                                the exported function, its body given the
- *                                client's call site as site_ (the driver's
- *                                are thin entries: nested, they only jump)
+ *                                client's call site as site_; optional: by
+ *                                default the body is inlined into the export
+ *                                (below; the driver's are thin entries:
+ *                                nested, they only jump)
  *
  * and these static functions, its operations (each inline where cheap):
  *
@@ -62,6 +64,18 @@
 #define HOOK_SITE_PARAM(...) (uint64_t site_ __attribute__((unused)), __VA_ARGS__)
 #define HOOK_SITE_ARG(...) ((uint64_t)(uintptr_t)__builtin_return_address(0), __VA_ARGS__)
 #define HOOK_WITH_SITE(...) (site_, __VA_ARGS__)
+
+/* The default entry: the exported function is the hook, its body inlined
+   into it, so that the call site is the client's. */
+#ifndef HOOK_FUNCTION
+#define HOOK_FUNCTION(name, params, args)                                                         \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params;         \
+  WSLA_EXPORT HOOK_T name params { return name##_body HOOK_SITE_ARG args; }                       \
+  static inline __attribute__((always_inline)) HOOK_T name##_body HOOK_SITE_PARAM params
+#endif
+#ifndef HOOK_FREE_FUNCTION
+#define HOOK_FREE_FUNCTION(name, params, args, addr) HOOK_FUNCTION(name, params, args)
+#endif
 
 /* The address an out-parameter holds after a successful call, whatever its
    type (a pointer, or the driver's CUdeviceptr); and a served address
@@ -148,10 +162,20 @@
     return rc;                                                                                    \
   }
 
-/* A host allocation (pinned or registered memory): addr is the address
-   held after the call (it may read rc).  No fast path: pinned memory is
-   rare and large. */
-#define HOOK_HOST_ALLOC(name, api, flags, params, args, addr, size)                               \
+/* A host allocation (pinned memory) into out.  No fast path: pinned memory
+   is rare and large. */
+#define HOOK_HOST_ALLOC(name, api, params, args, out, size)                                       \
+  HOOK_HOST_HOOK(name, api, WSLA_F_HOST, params, args, HOOK_OUT_ADDR(rc, out), size)
+
+/* Registered memory: the client's own, whose three parameters every family
+   spells alike. */
+#define HOOK_HOST_REGISTER(name, api)                                                             \
+  HOOK_HOST_HOOK(name, api, WSLA_F_HOST | WSLA_F_REGISTER,                                        \
+                 (void *ptr, size_t size, unsigned int flags), (ptr, size, flags),                \
+                 rc == HOOK_OK ? (uint64_t)(uintptr_t)ptr : 0, size)
+
+/* Either: addr is the address held after the call (it may read rc). */
+#define HOOK_HOST_HOOK(name, api, flags, params, args, addr, size)                                \
   HOOK_FUNCTION(name, params, args) {                                                             \
     HOOK_REAL_OR_MISSING(name);                                                                   \
     struct wsla_proc *p = hook_enter();                                                           \
@@ -198,6 +222,13 @@
     return rc;                                                                                    \
   }
 
+/* A stream-ordered hook and its per-thread-default-stream twin, name##_ptsz:
+   one ABI, recorded under one id (hooks.def's WSLA_HOOK_PTSZ). */
+#define HOOK_DEVICE_ALLOC_PTSZ(name, ...)                                                         \
+  HOOK_DEVICE_ALLOC(name, __VA_ARGS__)                                                            \
+  HOOK_DEVICE_ALLOC(name##_ptsz, __VA_ARGS__)
+#define HOOK_FREE_PTSZ(name, ...) HOOK_FREE(name, __VA_ARGS__) HOOK_FREE(name##_ptsz, __VA_ARGS__)
+
 /* A context change, passed through untouched and recorded nowhere: a
    success moves the context generation (shim.h), so that every thread asks
    for its device again before its next allocation. */
@@ -206,6 +237,22 @@
     HOOK_REAL_OR_MISSING(name);                                                                   \
     HOOK_T rc = real args;                                                                        \
     if (rc == HOOK_OK) wsla_ctx_changed();                                                        \
+    return rc;                                                                                    \
+  }
+
+/* A call that allocates nothing: counted under WSLA_API_<name>, passed
+   through, and its outcome handed to after (run while recording, with the
+   call's arguments, p, rc and site_ in scope). */
+#define HOOK_COUNTED(name, params, args, after)                                                   \
+  HOOK_FUNCTION(name, params, args) {                                                             \
+    HOOK_REAL_OR_MISSING(name);                                                                   \
+    struct wsla_proc *p = hook_enter();                                                           \
+    HOOK_T rc = real args;                                                                        \
+    if (p) {                                                                                      \
+      wsla_track_call(p, WSLA_API_##name, rc == HOOK_OK);                                         \
+      after;                                                                                      \
+    }                                                                                             \
+    hook_leave();                                                                                 \
     return rc;                                                                                    \
   }
 

@@ -51,6 +51,19 @@ static inline void hook_leave_free(void) {
   hook_leave();
 }
 
+/* The calling thread's device of family fam (a WSLA_CACHE_*) asked anew
+   through ask, the family's question (the device, or -1), and kept in the
+   thread's device cache under the generation read before asking (shim.h). */
+static inline int16_t hook_device_fresh(int fam, int (*ask)(void)) {
+  int16_t dev;
+  unsigned long gen;
+  (void)wsla_device_cached(fam, &dev, &gen); /* the generation */
+  int d = ask();
+  dev = d >= 0 && d < INT16_MAX ? (int16_t)d : -1;
+  wsla_device_note(fam, gen, dev);
+  return dev;
+}
+
 /* The client's return address; valid only in the exported function itself. */
 #define HOOK_SITE ((uint64_t)(uintptr_t)__builtin_return_address(0))
 

@@ -1,4 +1,5 @@
 /* hooks.def against the recording format's API ids (format.h), checked when the library compiles: every line's id exists, no two lines share one, and every id has its line. */
+#ifndef WSLA_MASK /* the file itself; a mask's read is below the #else */
 #include "wslalloc/format.h"
 
 /*
@@ -17,39 +18,32 @@ enum { WSLA_API_none = 4 * 16 };
 _Static_assert(WSLA_API_MAX <= 4 * 16, "the masks below cover every id");
 
 #define WSLA_API_BIT(k, id) ((id) / 16 == (k) ? 1 << ((id) % 16) : 0)
-/* A _ptsz export records under its base name's id: one line, one id. */
-#define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
+#define WSLA_LINES_CAT(k) wsla_lines##k
+#define WSLA_LINES(k) WSLA_LINES_CAT(k)
 
-#define WSLA_HOOK(family, name, api, lookup) | WSLA_API_BIT(0, WSLA_API_##api)
-enum { wsla_lines0 = 0
-#include "hooks.def"
-};
-#define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
-#define WSLA_HOOK(family, name, api, lookup) | WSLA_API_BIT(1, WSLA_API_##api)
-enum { wsla_lines1 = 0
-#include "hooks.def"
-};
-#define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
-#define WSLA_HOOK(family, name, api, lookup) | WSLA_API_BIT(2, WSLA_API_##api)
-enum { wsla_lines2 = 0
-#include "hooks.def"
-};
-#define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
-#define WSLA_HOOK(family, name, api, lookup) | WSLA_API_BIT(3, WSLA_API_##api)
-enum { wsla_lines3 = 0
-#include "hooks.def"
-};
+/* The four masks, wsla_lines0 to wsla_lines3: this file read once for each
+   with WSLA_MASK set (the read is at the end), as hooks.def is read. */
+#define WSLA_MASK 0
+#include __FILE__
+#define WSLA_MASK 1
+#include __FILE__
+#define WSLA_MASK 2
+#include __FILE__
+#define WSLA_MASK 3
+#include __FILE__
+
 #define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
 #define WSLA_HOOK(family, name, api, lookup) + ((int)WSLA_API_##api != (int)WSLA_API_none)
 enum { wsla_lines_with_id = 0
 #include "hooks.def"
 };
 
-#define WSLA_LINED(id)                                                         \
-  ((id) / 16 == 0   ? wsla_lines0 >> (id) % 16 & 1                             \
-   : (id) / 16 == 1 ? wsla_lines1 >> (id) % 16 & 1                             \
-   : (id) / 16 == 2 ? wsla_lines2 >> (id) % 16 & 1                             \
-                    : wsla_lines3 >> (id) % 16 & 1)
+#define WSLA_LINED(id) (WSLA_MASK_OF(id) >> (id) % 16 & 1)
+#define WSLA_MASK_OF(id)                                                       \
+  ((id) / 16 == 0   ? wsla_lines0                                              \
+   : (id) / 16 == 1 ? wsla_lines1                                              \
+   : (id) / 16 == 2 ? wsla_lines2                                              \
+                    : wsla_lines3)
 
 _Static_assert(__builtin_popcount(wsla_lines0) + __builtin_popcount(wsla_lines1) +
                        __builtin_popcount(wsla_lines2) +
@@ -61,3 +55,14 @@ _Static_assert(!WSLA_LINED(WSLA_API_unknown), "no hook records under the id 'unk
   _Static_assert((idx) == WSLA_API_unknown || WSLA_LINED(idx),                 \
                  "format.h's API id " #name " has no line in hooks.def");
 WSLA_API_LIST(WSLA_API_HAS_LINE)
+
+#else
+/* One mask's read: the bits of the ids WSLA_MASK * 16 to WSLA_MASK * 16 + 15
+   that hooks.def's lines name. */
+#define WSLA_HOOK_PTSZ(family, name, api, lookup) WSLA_HOOK(family, name, api, lookup)
+#define WSLA_HOOK(family, name, api, lookup) | WSLA_API_BIT(WSLA_MASK, WSLA_API_##api)
+enum { WSLA_LINES(WSLA_MASK) = 0
+#include "hooks.def"
+};
+#undef WSLA_MASK
+#endif
