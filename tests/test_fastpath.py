@@ -66,4 +66,13 @@ compare("llm_like", [], "cuda13", {"WSLSIM_MEM": "24G"})
 compare("driver", [], "cuda13", {})
 if SIM["hip"][0]:
     compare("hip_transparency", [], "hip", {})
+
+# A memory query before the first allocation takes the first sample; the
+# allocations after it, within the sampling period, all go the fast way.
+# The driver and GPUs are still noted for the report.
+r = run("firsts", ["meminfo-first"])
+equal(r.rc, 0, "meminfo-first: exit status")
+env = report_json(r.recordings()[0]).get("environment", {})
+check(env.get("cuda_driver_version", 0) > 0 and len(env.get("gpus", [])) == 1,
+      f"meminfo-first: the driver and the GPU noted: {env}")
 finish()

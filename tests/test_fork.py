@@ -69,4 +69,12 @@ if parent in recs and child in recs:
         equal((sum(l["allocs"] for l in rep["leaks"]), sum(l["bytes"] for l in rep["leaks"])),
               (allocs, live), f"forker 100: {who} lists every live allocation")
         equal(rep["totals"]["untracked_frees"], 0, f"forker 100: {who} found every free")
+
+# A child forked after the parent's out-of-memory failure is not the one
+# that ran out: dying before it records anything, it says nothing of the
+# parent's OOM (the parent dealt with it and says nothing either).
+r = run("firsts", ["fork-after-oom"])
+equal(r.rc, 0, "fork-after-oom: the parent's exit status")
+equal(r.out.strip(), "child signal=6", "fork-after-oom: the child died of abort")
+check("ran out of GPU memory" not in r.err, f"fork-after-oom: no first aid from anyone: {r.err!r}")
 finish()

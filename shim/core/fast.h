@@ -32,9 +32,10 @@ WSLA_INLINE bool wsla_fast_enter(int *gate) {
 }
 
 static inline void wsla_fast_leave(void) {
-  /* A child forked inside the hook starts again at depth 0 (the shim's
-     after-fork handler), as hook_leave allows for. */
-  if (WSLA_LIKELY(wsla_tls.depth > 0)) wsla_tls.depth--;
+  /* Back to the depth wsla_fast_enter found, 0: a hook nested meanwhile
+     (from a signal handler) has left again, and a child forked inside this
+     one starts at 0 anyway (the shim's after-fork handler). */
+  wsla_tls.depth = 0;
 }
 
 /* A free on the fast path takes addr's entry before the real free, as
@@ -107,8 +108,10 @@ WSLA_INLINE bool wsla_fast_alloc(struct wsla_proc *p, uint16_t api, uint16_t fla
    nothing, for those. */
 WSLA_INLINE bool wsla_fast_free(struct wsla_proc *p, uint16_t api, uint64_t addr,
                                   const struct wsla_taken *taken, uint64_t site) {
-  if (WSLA_UNLIKELY(!taken->had || (taken->e.flags & WSLA_F_HOST) ||
-                    (uint16_t)taken->e.device >= WSLA_DEVICE_MAX))
+  /* Host memory's entries carry device -1 (track.c), so the range check
+     sends them, with the devices the counters do not cover, the general
+     way, which counts them as host memory. */
+  if (WSLA_UNLIKELY(!taken->had || (uint16_t)taken->e.device >= WSLA_DEVICE_MAX))
     return false;
   uint64_t t = wsla_now(p);
   __atomic_fetch_add(&p->ctr->api[api].calls, 1, __ATOMIC_RELAXED);

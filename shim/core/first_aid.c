@@ -22,7 +22,6 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o);
 static char texts[2][FIRST_AID_MAX];
 static size_t lengths[2];
 static int shown;             /* the buffer a handler writes */
-int wsla_first_aid_pending;   /* an OOM not yet followed by a success */
 
 __attribute__((format(printf, 3, 4))) static size_t append(char *buf, size_t used, const char *fmt, ...) {
   if (used >= FIRST_AID_MAX - 1) return used;
@@ -60,6 +59,9 @@ static bool shell_quote(const char *path, char *out, size_t len) {
 
 void wsla_first_aid_reset_after_fork(void) {
   pthread_mutex_init(&composing, NULL);
+  /* The parent's OOM is not the child's: a child that dies before it
+     records anything says nothing of it. */
+  wsla_gate_clear(WSLA_GATE_FIRST_AID);
 }
 
 void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o) {
@@ -128,14 +130,13 @@ static void compose(struct wsla_proc *p, const struct wsla_oom *o) {
   /* Release: pairs with the acquire load in wsla_first_aid_print, so the
      handler sees the whole text of the buffer it is pointed at. */
   __atomic_store_n(&shown, next, __ATOMIC_RELEASE);
-  __atomic_store_n(&wsla_first_aid_pending, 1, __ATOMIC_RELEASE);
+  /* Pending is the gate's flag alone: one word, so that a success clearing
+     it and an OOM setting it can never leave one said and the other not. */
   wsla_gate_set(WSLA_GATE_FIRST_AID);
 }
 
 void wsla_first_aid_print(bool from_signal) {
-  if (!__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_ACQUIRE) ||
-      wsla_opts.quiet.num)
-    return;
+  if (!(wsla_gate() & WSLA_GATE_FIRST_AID) || wsla_opts.quiet.num) return;
   /* At exit, the program's own buffered output goes first, so that this
      is the last thing it says (not safe in a signal handler). */
   if (!from_signal) fflush(NULL);
@@ -146,6 +147,5 @@ void wsla_first_aid_print(bool from_signal) {
     if (w <= 0) break;
     done += (size_t)w;
   }
-  __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
   wsla_gate_clear(WSLA_GATE_FIRST_AID);
 }

@@ -195,6 +195,9 @@ static void after_fork_child(void) {
 #if WSLA_HAVE_CUDA
   wsla_cuda_reset_after_fork();
 #endif
+  /* Nor does the child trust the devices its parent's thread cached, in
+     every build (HIP's too). */
+  wsla_ctx_changed();
 }
 
 /* --- set-up --- */

@@ -94,7 +94,9 @@ extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
  *   RECOVER, STITCH, RESERVE   WSLALLOC_RECOVER, WSLALLOC_STITCH=force and
  *              WSLALLOC_RESERVE, set at start;
  *   FIRST_AID  an OOM not yet followed by a success: the next success
- *              clears it (wsla_first_aid_clear).
+ *              clears it (wsla_first_aid_clear);
+ *   OWNED      the shim has served memory of its own (stitched, spilled),
+ *              which a free must give back itself: set at the first, kept.
  * The bits from WSLA_GATE_EPOCH up count probes begun: an allocation that
  * read the gate before a probe began, and then ran out of memory, sees the
  * word moved and is retried once, after the probe (budget.h).
@@ -107,6 +109,7 @@ enum {
   WSLA_GATE_STITCH = 16,
   WSLA_GATE_RESERVE = 32,
   WSLA_GATE_FIRST_AID = 64,
+  WSLA_GATE_OWNED = 128,
   WSLA_GATE_FLAGS = 255,
   WSLA_GATE_EPOCH = 256,
 };
@@ -242,16 +245,14 @@ void wsla_first_aid_note(struct wsla_proc *p, const struct wsla_oom *o);
 /* Writes it to stderr if the last OOM was not followed by a success and
    WSLALLOC_QUIET is off; async-signal-safe when from_signal. */
 void wsla_first_aid_print(bool from_signal);
-extern int wsla_first_aid_pending;
 
 /* A success after an OOM: the client dealt with it (PyTorch frees its cache
-   and retries), so a later death is not of that OOM.  The pending OOM also
-   holds the gate's FIRST_AID flag, so only the general path pays this. */
+   and retries), so a later death is not of that OOM.  The OOM pending is
+   the gate's FIRST_AID flag (one word: a clear racing an OOM's set leaves
+   the flag as one of the two made it, never half), so only the general
+   path, which that flag sends every call to, pays this. */
 static inline void wsla_first_aid_clear(void) {
-  if (WSLA_UNLIKELY(__atomic_load_n(&wsla_first_aid_pending, __ATOMIC_RELAXED))) {
-    __atomic_store_n(&wsla_first_aid_pending, 0, __ATOMIC_RELAXED);
-    wsla_gate_clear(WSLA_GATE_FIRST_AID);
-  }
+  if (WSLA_UNLIKELY(wsla_gate() & WSLA_GATE_FIRST_AID)) wsla_gate_clear(WSLA_GATE_FIRST_AID);
 }
 
 /* A child after fork: a lock another thread held at the fork is made anew. */
@@ -384,7 +385,7 @@ void wsla_table_reset_after_fork(void);
    recording too, at live2_off), or NULL with *cap 0. */
 const struct wsla_live *wsla_table_more(uint64_t *cap);
 
-/* --- accounting (track.c) --- */
+/* --- the clock (clock.c) --- */
 
 /* The recording's clock (clock.c): chosen before its first event, the same
    for every event after.  Sets p's clock and time 0, and h's record of
@@ -407,6 +408,8 @@ static inline uint64_t wsla_now(const struct wsla_proc *p) {
   return (uint64_t)((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
                     p->start_mono_ns);
 }
+
+/* --- accounting (track.c, and the ring writer inline here) --- */
 
 static inline uint32_t wsla_tid(void) {
   pid_t t = wsla_tls.tid;

@@ -115,6 +115,10 @@ void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
   if (dev >= 0 && wsla_sample_claim(p, dev, wsla_now(p))) {
     struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
     wsla_sample_store(p, dev, &v);
+    /* A program that asks before it allocates (llama.cpp sizes itself so)
+       may then allocate within one sampling period on the fast path: the
+       driver and GPUs are noted here too, or the report would lack them. */
+    if (WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED))) note_driver(p);
   }
   uint64_t f = *free_b, t = *total_b;
   wsla_budget_shape(p, dev, &f, &t);

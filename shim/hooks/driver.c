@@ -226,8 +226,6 @@ HOOK_COUNTED(cuDeviceGetAttribute, (int *value, CUdevice_attribute attr, CUdevic
    pops, and empty every thread's cache each time.  A nested change that
    does stay (one from a signal handler) is caught by the next sample. --- */
 
-
-
 HOOK_CONTEXT(cuCtxSetCurrent, (CUcontext ctx), (ctx))
 HOOK_CONTEXT(cuCtxPushCurrent_v2, (CUcontext ctx), (ctx))
 HOOK_CONTEXT(cuCtxPopCurrent_v2, (CUcontext *pctx), (pctx))

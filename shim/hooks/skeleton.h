@@ -191,8 +191,8 @@
 /*
  * A free of addr.  The entry is taken before the real free (wsla_take);
  * memory the shim owns (stitched, spilled) never reaches the real free.
- * The fast path is for a free of memory the shim does not own, while the
- * gate word is zero.
+ * The fast path is for a free while the gate word is zero, which it is not
+ * once the shim has owned any memory (WSLA_GATE_OWNED).
  */
 #define HOOK_FREE(name, api, params, args, addr_expr)                                             \
   static __attribute__((noinline)) HOOK_T name##_general HOOK_SITE_PARAM params {                 \
@@ -210,7 +210,7 @@
     /* Acquire: pairs with the release store that fills the slot. */                             \
     __typeof__(real_##name) real = __atomic_load_n(&real_##name, __ATOMIC_ACQUIRE);               \
     int gate;                                                                                     \
-    if (WSLA_UNLIKELY(!real) || WSLA_UNLIKELY(wsla_owned_any()) || !wsla_fast_enter(&gate))       \
+    if (WSLA_UNLIKELY(!real) || !wsla_fast_enter(&gate))                                          \
       return name##_general HOOK_WITH_SITE args;                                                  \
     uint64_t addr = (uint64_t)(uintptr_t)(addr_expr);                                             \
     struct wsla_taken taken;                                                                      \
@@ -231,7 +231,8 @@
 
 /* A context change, passed through untouched and recorded nowhere: a
    success moves the context generation (shim.h), so that every thread asks
-   for its device again before its next allocation. */
+   for its device again before its next allocation.  The driver's, nested
+   under a runtime call, only jump (driver.c says why), and move nothing. */
 #define HOOK_CONTEXT(name, params, args)                                                          \
   HOOK_FUNCTION(name, params, args) {                                                             \
     HOOK_REAL_OR_MISSING(name);                                                                   \

@@ -8,6 +8,11 @@ static struct wsla_owned *all;
 int wsla_owned_live;
 
 void wsla_owned_put(struct wsla_owned *o) {
+  /* From now on every free goes the general way, which gives the shim's
+     own blocks back itself: set before the client is handed this one, so
+     that whichever thread frees it sees the flag (the client's own
+     hand-over of the address orders the two). */
+  wsla_gate_set(WSLA_GATE_OWNED);
   pthread_mutex_lock(&lock);
   HASH_ADD(hh, all, addr, sizeof(uint64_t), o);
   __atomic_fetch_add(&wsla_owned_live, 1, __ATOMIC_RELAXED);

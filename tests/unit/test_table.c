@@ -16,7 +16,6 @@
    fork), and stop the test if ever reached. */
 struct wsla_options wsla_opts;
 __thread struct wsla_tls wsla_tls __attribute__((tls_model("initial-exec")));
-int wsla_first_aid_pending;
 int wsla_gate_word;
 pid_t wsla_tid_slow(void) { return wsla_tls.tid = gettid(); }
 #define NOT_HERE(decl)                                                         \
