@@ -2,7 +2,7 @@
 from harness import *
 
 MiB = 1 << 20
-for client in ("ctor_linked", "ctor_dlopen"):
+for client in ("ctor/ctor_linked", "ctor/ctor_dlopen"):
     bare, shim = same_as_bare(client)
     check("lookup=0 cudaMalloc=0 cuMemAlloc=0" in bare.out, f"{client}: ran ({bare.out.strip()})")
     rep = shim.report()

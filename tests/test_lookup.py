@@ -35,6 +35,6 @@ for procaddr in ("0", "1"):
           f"{tag}: the runtime's driver entry points are the shim's wrappers: {rep['lookups']}")
 
 # RTLD_NEXT keeps meaning "after the caller" under the shim's dlsym.
-bare, shim = same_as_bare("next_main")
+bare, shim = same_as_bare("next/next_main")
 check("next after next_a is B" in shim.out, f"RTLD_NEXT: {shim.out.strip()}")
 finish()
