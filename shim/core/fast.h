@@ -19,14 +19,21 @@
  * live bytes and peak; a post-mortem reader cannot tell the two apart.
  */
 
+/* The gate's flags that keep a call off the fast path: all of them but
+   WSLALLOC_RECOVER's, which changes nothing until a call fails (the fast
+   path then notes the runtime's pending error before the call, and hands
+   a failure to the same recovery as the general path). */
+#define WSLA_GATE_SLOW (WSLA_GATE_FLAGS & ~WSLA_GATE_RECOVER)
+
 /* Enters a hook on the fast path: true, with the thread now inside a hook,
    when it was not already in one (a nested call passes through) and the
-   gate word is zero (the recording is ready and nothing unusual is on).
-   *gate is the word as read, for wsla_probe_overlapped after a failure. */
+   gate word holds none of WSLA_GATE_SLOW (the recording is ready and
+   nothing unusual is on).  *gate is the word as read: its RECOVER flag,
+   and its probe count for wsla_probe_overlapped after a failure. */
 WSLA_INLINE bool wsla_fast_enter(int *gate) {
   if (WSLA_UNLIKELY(wsla_tls.depth != 0)) return false;
   *gate = wsla_gate();
-  if (WSLA_UNLIKELY(*gate & WSLA_GATE_FLAGS)) return false;
+  if (WSLA_UNLIKELY(*gate & WSLA_GATE_SLOW)) return false;
   wsla_tls.depth = 1;
   return true;
 }

@@ -91,8 +91,11 @@ extern int wsla_g_ready; /* 1 once wsla_g is usable in this process */
  *              allocations, so a device allocation that starts now waits
  *              for it to stop rather than find its memory taken;
  *   UNREADY    this process has no recording yet (or cannot have one);
- *   RECOVER, STITCH, RESERVE   WSLALLOC_RECOVER, WSLALLOC_STITCH=force and
- *              WSLALLOC_RESERVE, set at start;
+ *   STITCH, RESERVE   WSLALLOC_STITCH=force and WSLALLOC_RESERVE, set at
+ *              start;
+ *   RECOVER    WSLALLOC_RECOVER, set at start: the one flag the fast path
+ *              takes calls under (fast.h's WSLA_GATE_SLOW), noting the
+ *              runtime's pending error first for a rescue to keep;
  *   FIRST_AID  an OOM not yet followed by a success: the next success
  *              clears it (wsla_first_aid_clear);
  *   OWNED      the shim has served memory of its own (stitched, spilled),

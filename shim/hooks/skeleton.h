@@ -94,13 +94,42 @@
  * what the client holds after it (the two differ for pitched memory; held
  * may read rc), and can_serve whether the ladder's stitch step may serve it.
  *
- * The fast path (fast.h) is the whole hook while the gate word is zero:
- * the real call and an inline record.  The general path, out of line,
- * applies in this order: the device the family must know first, the
- * budget (which a running probe is waited for), a forced stitch, the real
- * call, one retry if a probe ran meanwhile, and the recovery ladder.
+ * The fast path (fast.h) is the whole hook while the gate word says
+ * nothing but, at most, WSLALLOC_RECOVER: the real call and an inline
+ * record.  The general path applies, in this order, the device the family
+ * must know first, the budget (which a running probe is waited for), a
+ * forced stitch and the real call.  Both end in name##_after, out of line,
+ * for what follows a call the fast record does not take: one retry if a
+ * probe ran meanwhile, the recovery ladder, and the general record.
  */
+#define HOOK_AFTER_PARAM(...)                                                                     \
+  (uint64_t site_, struct wsla_proc *p, HOOK_T rc, int gate, HOOK_T prior, int16_t device,        \
+   uint16_t refused, __VA_ARGS__)
+#define HOOK_AFTER_ARG(...) (site_, p, rc, gate, prior, device, refused, __VA_ARGS__)
 #define HOOK_DEVICE_ALLOC(name, api, flags, params, args, out, size, held, can_serve)            \
+  static __attribute__((noinline)) HOOK_T name##_after HOOK_AFTER_PARAM params {                  \
+    /* Called only after the real function was: its slot is filled. */                          \
+    __typeof__(real_##name) real = WSLA_REAL(HOOK_LIB, name);                                     \
+    if (WSLA_UNLIKELY(rc == HOOK_OOM) && !refused && wsla_probe_overlapped(gate)) {               \
+      rc = real args;                                                                             \
+      family_retried(rc);                                                                         \
+    }                                                                                             \
+    struct wsla_ladder ladder;                                                                    \
+    const struct wsla_ladder *laddered = NULL;                                                    \
+    if (WSLA_UNLIKELY(rc == HOOK_OOM && !refused && p && wsla_opts.recover.num)) {                \
+      wsla_ladder_begin(&ladder, p, HOOK_FAMILY, family_ladder_device(device), (size));           \
+      ladder.can_stitch = (can_serve) && (out) != NULL;                                           \
+      for (int move; rc == HOOK_OOM && (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;)   \
+        rc = move == WSLA_LADDER_SERVED ? (HOOK_SERVE(out, ladder.served), HOOK_OK) : real args;  \
+      wsla_ladder_end(&ladder, rc == HOOK_OK);                                                    \
+      laddered = &ladder;                                                                         \
+      family_after_ladder(rc == HOOK_OK, prior);                                                  \
+    }                                                                                             \
+    if (p)                                                                                        \
+      family_done_alloc(p, (api), (flags), device, rc, HOOK_OUT_ADDR(rc, out), (held), site_,     \
+                        refused, laddered);                                                       \
+    return rc;                                                                                    \
+  }                                                                                               \
   static __attribute__((noinline)) HOOK_T name##_general HOOK_SITE_PARAM params {                 \
     HOOK_REAL_OR_MISSING(name);                                                                   \
     struct wsla_proc *p = hook_enter();                                                           \
@@ -115,24 +144,7 @@
                 : (can_serve) && (out) && family_forced_stitch(p, (size), &va_)                   \
                     ? (HOOK_SERVE(out, va_), HOOK_OK)                                             \
                     : real args;                                                                  \
-    if (WSLA_UNLIKELY(rc == HOOK_OOM) && !refused && wsla_probe_overlapped(gate)) {               \
-      rc = real args;                                                                             \
-      family_retried(rc);                                                                         \
-    }                                                                                             \
-    struct wsla_ladder ladder;                                                                    \
-    const struct wsla_ladder *laddered = NULL;                                                    \
-    if (WSLA_UNLIKELY(rc == HOOK_OOM && !refused && p && wsla_opts.recover.num)) {                \
-      wsla_ladder_begin(&ladder, p, HOOK_FAMILY, family_ladder_device(device), (size));              \
-      ladder.can_stitch = (can_serve) && (out) != NULL;                                           \
-      for (int move; rc == HOOK_OOM && (move = wsla_ladder_next(&ladder)) != WSLA_LADDER_DONE;)   \
-        rc = move == WSLA_LADDER_SERVED ? (HOOK_SERVE(out, ladder.served), HOOK_OK) : real args;  \
-      wsla_ladder_end(&ladder, rc == HOOK_OK);                                                    \
-      laddered = &ladder;                                                                         \
-      family_after_ladder(rc == HOOK_OK, prior);                                                  \
-    }                                                                                             \
-    if (p)                                                                                        \
-      family_done_alloc(p, (api), (flags), device, rc, HOOK_OUT_ADDR(rc, out), (held), site_,     \
-                        refused, laddered);                                                       \
+    rc = name##_after HOOK_AFTER_ARG args;                                                        \
     hook_leave();                                                                                 \
     return rc;                                                                                    \
   }                                                                                               \
@@ -147,16 +159,15 @@
       wsla_fast_leave();                                                                          \
       return name##_general HOOK_WITH_SITE args;                                                  \
     }                                                                                             \
+    /* A rescue must leave the last error as it was before the call. */                          \
+    HOOK_T prior = WSLA_UNLIKELY(gate & WSLA_GATE_RECOVER) ? family_pending_error() : HOOK_OK;    \
     HOOK_T rc = real args;                                                                        \
     if (WSLA_UNLIKELY(rc != HOOK_OK) ||                                                           \
         !wsla_fast_alloc(&wsla_g, (api), (flags), family_fast_device(device),                     \
                          HOOK_OUT_ADDR(rc, out), (held), site_)) {                                \
-      if (rc == HOOK_OOM && wsla_probe_overlapped(gate)) {                                        \
-        rc = real args;                                                                           \
-        family_retried(rc);                                                                       \
-      }                                                                                           \
-      family_done_alloc(&wsla_g, (api), (flags), device, rc, HOOK_OUT_ADDR(rc, out), (held),      \
-                        site_, 0, NULL);                                                          \
+      struct wsla_proc *p = &wsla_g;                                                              \
+      uint16_t refused = 0;                                                                       \
+      rc = name##_after HOOK_AFTER_ARG args;                                                      \
     }                                                                                             \
     wsla_fast_leave();                                                                            \
     return rc;                                                                                    \
