@@ -1,4 +1,4 @@
-/* One skeleton per hook kind (device allocation, host allocation, free, context change), parameterised by the API family that includes it. */
+/* One skeleton per hook kind (device allocation, host allocation, free, context change, a counted call), parameterised by the API family that includes it. */
 #ifndef WSLA_SKELETON_H
 #define WSLA_SKELETON_H
 
