@@ -101,8 +101,18 @@ void wsla_clock_start(struct wsla_proc *p, struct wsla_header *h) {
   bool usable = choice != WSLA_CLOCK_MONOTONIC && tsc_invariant() &&
                 (choice == WSLA_CLOCK_TSC || kernel_uses_tsc());
   uint64_t mult = usable ? calibrate() : 0;
+  if (choice == WSLA_CLOCK_TSC && !mult) {
+    static int warned;
+    wsla_warn_once(&warned, "WSLALLOC_CLOCK=tsc: this processor's time-stamp counter is not "
+                            "invariant; the recording's times come from CLOCK_MONOTONIC");
+  }
 #else
   uint64_t mult = 0;
+  if (wsla_opts.clock.num == WSLA_CLOCK_TSC) {
+    static int warned;
+    wsla_warn_once(&warned, "WSLALLOC_CLOCK=tsc: no time-stamp counter on this processor; "
+                            "the recording's times come from CLOCK_MONOTONIC");
+  }
 #endif
   h->start_realtime_ns = clock_ns(CLOCK_REALTIME);
   p->start_mono_ns = monotonic_ns();

@@ -401,7 +401,10 @@ static inline uint64_t wsla_now(const struct wsla_proc *p) {
 #if defined(__x86_64__)
   if (WSLA_LIKELY(p->tsc_mult)) {
     /* A core whose counter is a few ticks behind the one that started the
-       recording reads 0, not a time before the start. */
+       recording reads 0, not a time before the start.  A counter far
+       behind (one that jumped back) reads 0 until it catches up: times
+       stand still then, but nothing waits on them (the recovery ladder's
+       wait keeps CLOCK_MONOTONIC's time). */
     int64_t ticks = (int64_t)(__builtin_ia32_rdtsc() - p->tsc_base);
     return ticks > 0 ? (uint64_t)(((unsigned __int128)ticks * p->tsc_mult) >> 32) : 0;
   }

@@ -202,8 +202,9 @@
 /*
  * A free of addr.  The entry is taken before the real free (wsla_take);
  * memory the shim owns (stitched, spilled) never reaches the real free.
- * The fast path is for a free while the gate word is zero, which it is not
- * once the shim has owned any memory (WSLA_GATE_OWNED).
+ * The fast path is for a free while the gate word holds none of
+ * WSLA_GATE_SLOW (fast.h), which it does once the shim has owned any
+ * memory (WSLA_GATE_OWNED).
  */
 #define HOOK_FREE(name, api, params, args, addr_expr)                                             \
   static __attribute__((noinline)) HOOK_T name##_general HOOK_SITE_PARAM params {                 \

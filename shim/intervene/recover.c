@@ -122,7 +122,13 @@ int wsla_ladder_next(struct wsla_ladder *l) {
       l->next++;
       continue;
     }
-    uint64_t now = wsla_now(l->p);
+    /* The deadline is CLOCK_MONOTONIC's, not the recording's clock: a
+       time-stamp counter that jumped back (a migrated VM, a resume, one
+       forced where the kernel does not trust it) reads 0 until it catches
+       up, and the wait must end all the same. */
+    struct timespec mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    uint64_t now = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
     if (!(l->tried & step)) {
       l->tried |= step;
       l->current = step;

@@ -19,7 +19,7 @@ struct wsla_ladder {
   int next;             /* index of the next step */
   uint16_t current;     /* the step just taken */
   uint16_t tried, ok, skipped;
-  uint64_t deadline_ns; /* of the wait step */
+  uint64_t deadline_ns; /* of the wait step, on CLOCK_MONOTONIC */
   uint64_t backoff_ms;
   struct wsla_view view; /* the device at the first failure */
   uint64_t ballast;      /* the shim's ballast held then, part of "used" */
