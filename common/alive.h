@@ -42,17 +42,30 @@ static inline int wsla_recording_locked(int fd) {
   return -1;
 }
 
+/* Reads a small /proc file whole into buf, NUL-terminated (its first
+   len - 1 bytes; NULs inside, as in cmdline, are kept): how many bytes, 0
+   if it cannot be read.  The one reader of /proc for the library and the
+   tools. */
+static inline size_t wsla_proc_read(const char *path, char *buf, size_t len) {
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n;
+    while (got + 1 < len && (n = read(fd, buf + got, len - 1 - got)) > 0) got += (size_t)n;
+    close(fd);
+  }
+  if (len) buf[got] = '\0';
+  return got;
+}
+
 /* The start time (clock ticks since boot, /proc/<pid>/stat field 22) of
-   pid, or 0 if it is gone or unreadable. */
+   pid (0: this process, through /proc/self, right also where /proc is
+   another pid namespace's), or 0 if it is gone or unreadable. */
 static inline uint64_t wsla_pid_start_ticks(int pid) {
   char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  if (pid) snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  else snprintf(path, sizeof path, "/proc/self/stat");
+  if (!wsla_proc_read(path, buf, sizeof buf)) return 0;
   const char *s = strrchr(buf, ')'); /* the command name may hold spaces */
   if (!s) return 0;
   int field = 2; /* after ")": field 3 (state) ... field 22 (starttime) */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "explain.h"
+#include "alive.h"
 #include "others_nvml.h"
 
 #ifndef WSLA_HAVE_NVML
@@ -195,12 +196,7 @@ static nvmlReturn_t list_into(list_v1_fn v1, list_v2_fn v2, nvmlProcessInfo_v1_t
 static bool proc_comm(unsigned pid, char *buf, size_t len) {
   char path[48];
   snprintf(path, sizeof path, "/proc/%u/comm", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  ssize_t n = read(fd, buf, len - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
+  if (!wsla_proc_read(path, buf, len)) return false;
   buf[strcspn(buf, "\n")] = '\0';
   return buf[0] != '\0';
 }

@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "alive.h"
 #include "shim.h"
 
 #define MODULE_CAP 1024u
@@ -258,45 +259,14 @@ static void *map_file(struct layout *l, char *path_out, size_t path_len) {
   return map;
 }
 
-static void read_proc(const char *path, char *buf, size_t len, size_t *got) {
-  *got = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
-  ssize_t n;
-  while (*got < len && (n = read(fd, buf + *got, len - *got)) > 0)
-    *got += (size_t)n;
-  close(fd);
-}
-
-static uint64_t start_ticks_of(pid_t pid) {
-  char buf[1024], path[64];
-  size_t n;
-  if (pid) snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  else snprintf(path, sizeof path, "/proc/self/stat");
-  read_proc(path, buf, sizeof buf - 1, &n);
-  buf[n] = '\0';
-  char *s = strrchr(buf, ')'); /* the command name may hold spaces */
-  if (!s) return 0;
-  /* After ")": field 3 (state) ... field 22 (starttime). */
-  int field = 2;
-  for (; *s && field < 22; s++)
-    if (*s == ' ') field++;
-  return strtoull(s, NULL, 10);
-}
-
-static uint64_t proc_start_ticks(void) { return start_ticks_of(0); }
-
 /* What the report needs to know of the machine, taken while it can be:
    the kernel, WSL2 and its GPU device, the VM's memory. */
 static void environment_start(struct wsla_header *h) {
   struct utsname u;
   char version[512] = "", meminfo[2048] = "";
-  size_t got;
   uname(&u);
-  read_proc("/proc/version", version, sizeof version - 1, &got);
-  version[got] = '\0';
-  read_proc("/proc/meminfo", meminfo, sizeof meminfo - 1, &got);
-  meminfo[got] = '\0';
+  wsla_proc_read("/proc/version", version, sizeof version);
+  wsla_proc_read("/proc/meminfo", meminfo, sizeof meminfo);
   char *total = strstr(meminfo, "MemTotal:");
   struct stat st;
   bool wsl = strstr(u.release, "microsoft") || strstr(u.release, "WSL") ||
@@ -353,7 +323,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->pid = (int32_t)getpid();
   h->ppid = (int32_t)getppid();
   h->uid = (uint32_t)getuid();
-  h->proc_start_ticks = proc_start_ticks();
+  h->proc_start_ticks = wsla_pid_start_ticks(0);
   /* Which pid namespace `pid` is in: a reader outside the container the
      process ran in must not take it for one of its own. */
   read_own_pidns();
@@ -365,9 +335,7 @@ static void fill_header(struct wsla_header *h, const struct layout *l,
   h->sample_ms = (uint32_t)wsla_opts.sample_ms.num;
   ssize_t n = readlink("/proc/self/exe", h->exe, sizeof h->exe - 1);
   h->exe[n > 0 ? n : 0] = '\0';
-  size_t got;
-  read_proc("/proc/self/cmdline", h->cmdline, sizeof h->cmdline - 1, &got);
-  h->cmdline_len = (uint32_t)got;
+  h->cmdline_len = (uint32_t)wsla_proc_read("/proc/self/cmdline", h->cmdline, sizeof h->cmdline);
   wsla_options_format(&wsla_opts, h->options, sizeof h->options);
   environment_start(h);
   /* Readers take a file as a recording once its magic is there; the

@@ -36,12 +36,7 @@ enum pidns_relation rec_pidns(const struct wsla_header *h) {
 static int nspid(const char *p, long *last) {
   char path[64], buf[2048];
   snprintf(path, sizeof path, "/proc/%.32s/status", p);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
+  if (!wsla_proc_read(path, buf, sizeof buf)) return 0;
   char *line = strstr(buf, "\nNSpid:");
   if (!line) return 0;
   line += 7;
