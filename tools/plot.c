@@ -362,14 +362,9 @@ int cmd_plot(int argc, char **argv) {
     return tool_usage_error("plot", "-o %s: the file's name must end in .svg or .html", out_path);
   if (window_check("plot", &win)) return 2;
   double from = win.from, to = win.to;
-  if (argc - optind > 1)
-    return tool_usage_error("plot", "one FILE at most, not '%s' too", argv[optind + 1]);
-  char path[4096], err[4400];
-  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
-  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)
-    return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
   struct rec r;
-  if (rec_open(path, &r, err, sizeof err) != 0) return fprintf(stderr, "wslalloc plot: %s\n", err), 1;
+  int opened = tool_open_recording("plot", argc, argv, optind, &r);
+  if (opened) return opened;
   if (window_fit("plot", &win, &r)) return rec_close(&r), 2;
   uint64_t end = rec_span_end_ns(&r);
   /* A margin after the last event, so that an OOM at the end shows. */

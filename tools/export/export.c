@@ -96,15 +96,9 @@ int cmd_export(int argc, char **argv) {
   if (!out_path) return tool_usage_error("export", "-o OUT is needed");
   if (window_check("export", &win)) return 2;
   double from = win.from, to = win.to;
-  if (argc - optind > 1)
-    return tool_usage_error("export", "one FILE at most, not '%s' too", argv[optind + 1]);
-  char path[4096], err[4400];
-  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
-  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)
-    return fprintf(stderr, "wslalloc export: %s\n", err), 1;
   struct rec r;
-  if (rec_open(path, &r, err, sizeof err) != 0)
-    return fprintf(stderr, "wslalloc export: %s\n", err), 1;
+  int opened = tool_open_recording("export", argc, argv, optind, &r);
+  if (opened) return opened;
   if (window_fit("export", &win, &r)) return rec_close(&r), 2;
   if (from > 0) opts.from_ns = (uint64_t)(from * 1e9);
   if (to >= 0) opts.until_ns = (uint64_t)(to * 1e9);

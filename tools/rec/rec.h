@@ -241,6 +241,12 @@ int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((forma
    ':'), naming the word the user gave. */
 int tool_bad_option(const char *cmd, int c, int argc, char **argv);
 
+/* The recording a command reads (usage.c): the one FILE it was given
+   (argv[optind]) or, with none, the newest in the recordings directory,
+   opened into r.  0 if it is open; else the command's exit status, its
+   line written: 2 for more than one FILE, 1 for none to be had. */
+int tool_open_recording(const char *cmd, int argc, char **argv, int optind, struct rec *r);
+
 /* CLOCK_MONOTONIC in nanoseconds, for timing calls. */
 static inline uint64_t tool_now_ns(void) {
   struct timespec ts;

@@ -43,3 +43,15 @@ int tool_bad_option(const char *cmd, int c, int argc, char **argv) {
   if (optopt > ' ' && optopt < 127) return tool_usage_error(cmd, "unknown option '-%c'", optopt);
   return tool_usage_error(cmd, "unknown option '%s'", word);
 }
+
+int tool_open_recording(const char *cmd, int argc, char **argv, int optind, struct rec *r) {
+  if (argc - optind > 1)
+    return tool_usage_error(cmd, "one FILE at most, not '%s' too", argv[optind + 1]);
+  char path[4096], err[4400];
+  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
+  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0)
+    return fprintf(stderr, "wslalloc %s: %s\n", cmd, err), 1;
+  if (rec_open(path, r, err, sizeof err) != 0)
+    return fprintf(stderr, "wslalloc %s: %s\n", cmd, err), 1;
+  return 0;
+}

@@ -33,19 +33,9 @@ int cmd_report(int argc, char **argv) {
       return 0;
     } else return tool_bad_option("report", c, argc, argv);
   }
-  if (argc - optind > 1)
-    return tool_usage_error("report", "one FILE at most, not '%s' too", argv[optind + 1]);
-  char path[4096], err[4400];
-  if (optind < argc) snprintf(path, sizeof path, "%s", argv[optind]);
-  else if (rec_find_newest(path, sizeof path, err, sizeof err) != 0) {
-    fprintf(stderr, "wslalloc report: %s\n", err);
-    return 1;
-  }
   struct rec r;
-  if (rec_open(path, &r, err, sizeof err) != 0) {
-    fprintf(stderr, "wslalloc report: %s\n", err);
-    return 1;
-  }
+  int rc = tool_open_recording("report", argc, argv, optind, &r);
+  if (rc) return rc;
   struct model m;
   report_model_build(&r, &m);
   if (as_json) report_print_json(stdout, &r, &m);
