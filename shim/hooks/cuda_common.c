@@ -10,10 +10,13 @@
 #include "real.h"
 
 /* The driver's version and each GPU's name and total, for the report:
-   once, after an allocation has loaded the driver. */
+   once, after an allocation or a memory query has loaded the driver.  The
+   load keeps the exchange's locked operation off every later call. */
 static int driver_noted;
 static void note_driver(struct wsla_proc *p) {
-  if (__atomic_exchange_n(&driver_noted, 1, __ATOMIC_RELAXED)) return;
+  if (WSLA_LIKELY(__atomic_load_n(&driver_noted, __ATOMIC_RELAXED)) ||
+      __atomic_exchange_n(&driver_noted, 1, __ATOMIC_RELAXED))
+    return;
   __typeof__(real_cuDriverGetVersion) version = WSLA_REAL(WSLA_LIB_CUDA, cuDriverGetVersion);
   __typeof__(real_cuDeviceGetCount) count = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGetCount);
   __typeof__(real_cuDeviceGet) get = WSLA_REAL(WSLA_LIB_CUDA, cuDeviceGet);
@@ -57,6 +60,14 @@ int16_t wsla_cuda_device_fresh(void) {
   return hook_device_fresh(WSLA_CACHE_CUDA, context_device);
 }
 
+/* A device view taken as a sample, and the driver and GPUs noted with it:
+   a path that is slow anyway, so the report has them whichever of an
+   allocation or a memory query took the process's first sample. */
+static void sample_store(struct wsla_proc *p, int device, const struct wsla_view *v) {
+  wsla_sample_store(p, device, v);
+  note_driver(p);
+}
+
 bool wsla_cuda_view(struct wsla_proc *p, struct wsla_view *v) {
   __typeof__(real_cuMemGetInfo_v2) info =
       WSLA_REAL(WSLA_LIB_CUDA, cuMemGetInfo_v2);
@@ -94,13 +105,9 @@ void wsla_cuda_alloc(struct wsla_proc *p, uint16_t api, uint16_t flags,
                                          have_view ? v.free_bytes : c.size);
   wsla_track_alloc(p, &c, have_view ? &v : NULL);
   bool sampled = due && wsla_cuda_view(p, &v);
-  /* The driver and GPUs are noted on the paths that are already slow: the
-     first sample (the first allocation, unless sampling is off) and any
-     out-of-memory failure, so the report has them; never on every call. */
-  if (sampled) wsla_sample_store(p, c.device, &v);
-  if ((sampled || c.oom) && device_memory &&
-      WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED)))
-    note_driver(p);
+  if (sampled) sample_store(p, c.device, &v);
+  /* With sampling off, an out-of-memory failure (slow anyway) notes them. */
+  if (c.oom && device_memory) note_driver(p);
   if (WSLA_UNLIKELY(wsla_opts.reserve.num) && c.ok && device_memory)
     wsla_ballast_tend(p, WSLA_LIB_CUDA, c.device, sampled ? v.free_bytes : 0);
 }
@@ -114,11 +121,9 @@ void wsla_cuda_meminfo(struct wsla_proc *p, size_t *free_b, size_t *total_b) {
   int16_t dev = wsla_cuda_device_fresh(); /* the client's query: not hot */
   if (dev >= 0 && wsla_sample_claim(p, dev, wsla_now(p))) {
     struct wsla_view v = {*free_b, *total_b, wsla_now(p), WSLA_VIEW_DRIVER};
-    wsla_sample_store(p, dev, &v);
     /* A program that asks before it allocates (llama.cpp sizes itself so)
-       may then allocate within one sampling period on the fast path: the
-       driver and GPUs are noted here too, or the report would lack them. */
-    if (WSLA_UNLIKELY(!__atomic_load_n(&driver_noted, __ATOMIC_RELAXED))) note_driver(p);
+       may then allocate within one sampling period on the fast path. */
+    sample_store(p, dev, &v);
   }
   uint64_t f = *free_b, t = *total_b;
   wsla_budget_shape(p, dev, &f, &t);
